@@ -1,0 +1,123 @@
+"""The ``shipahead`` command: one typer app wiring the domain packages to files.
+
+Each command lives in its own module (``cli/<name>_cmd.py``) exposing either a function
+``command`` or a ``typer.Typer`` called ``app``; this module only assembles them. Domain
+packages are imported inside the command bodies so ``shipahead --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+
+from cli.errors import EXIT_INPUT, STATE, emit_error
+
+HELP = (
+    "shipahead — demand forecasts, anticipatory inventory placement and delivery routes.\n\n"
+    "Flow: history → forecast → placement (stock targets, placement orders) → routes. "
+    "Exit codes: 0 ok, 1 internal error, 2 bad input / infeasible (one line says why), "
+    "3 solver gave no usable result."
+)
+
+app = typer.Typer(
+    name="shipahead",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version() -> str:
+    try:
+        return version("shipahead")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0+unknown"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"shipahead {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version_: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or info logs.")
+    ] = False,
+) -> None:
+    STATE.debug = STATE.debug or debug
+    STATE.quiet = quiet
+    from cli.progress import setup_logging
+
+    setup_logging()
+
+
+def _not_built(name: str, issue: str):
+    def placeholder(ctx: typer.Context) -> None:
+        emit_error(f"`shipahead {name}` is not built yet ({issue}); nothing was done")
+        raise typer.Exit(EXIT_INPUT)
+
+    placeholder.__doc__ = f"(not built yet — {issue})"
+    return placeholder
+
+
+# (command name, module, help if missing)
+_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("validate", "cli.validate_cmd", "issue 2"),
+    ("forecast", "cli.forecast_cmd", "forecasting, issue 3"),
+    ("place", "cli.place_cmd", "placement, issue 4"),
+    ("route", "cli.route_cmd", "routing, issue 5"),
+    ("plan", "cli.plan_cmd", "pipeline, issue 6"),
+    ("demo", "cli.demo_cmd", "pipeline, issue 6"),
+)
+
+
+def _register(name: str, module: str, issue: str) -> None:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        app.command(
+            name,
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        )(_not_built(name, issue))
+        return
+    if hasattr(mod, "command"):
+        app.command(name)(mod.command)
+        return
+    sub: typer.Typer = mod.app
+    if sub.registered_callback is None and len(sub.registered_commands) == 1:
+        info = sub.registered_commands[0]
+        app.command(name, help=info.help)(info.callback)
+    else:
+        app.add_typer(sub, name=name)
+
+
+for _name, _module, _issue in _COMMANDS:
+    _register(_name, _module, _issue)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

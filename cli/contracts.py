@@ -1,0 +1,739 @@
+"""File contracts of DESIGN.md and the checker behind `shipahead validate`.
+
+Every table users hand to shipahead is described here once, as data: columns with type, unit,
+whether required, allowed range and an example. The same description
+
+* checks files (`check_table`): every problem found, up to a limit, each with its row and
+  column and the fix, not just the first;
+* parses them for the commands (`coerce_table`): ids stay strings (FIPS ``"39049"`` keeps its
+  leading digits), dates become timestamps, numbers become numbers;
+* renders `docs/data-formats.md` (`contracts_markdown`).
+
+Checks run in two stages: first each column is parsed to its type (unparseable cells are
+reported by row), then a pandera schema built from the contract checks ranges, empties and
+duplicate keys on the parsed values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CONTRACTS",
+    "Column",
+    "Contract",
+    "Problem",
+    "check_table",
+    "coerce_table",
+    "contracts_markdown",
+]
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a contract.
+
+    ``kind`` is one of ``id`` (text key), ``text``, ``int``, ``float``, ``date``
+    (``YYYY-MM-DD``), ``hhmm`` (local time of day ``HH:MM``), ``bool``, ``geometry``.
+    ``ge``/``gt``/``le`` bound numeric values (in the column's unit).
+    """
+
+    name: str
+    kind: str
+    unit: str = ""
+    required: bool = True
+    desc: str = ""
+    example: str = ""
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A table: its columns, its key (unique together) and cross-column rules."""
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    # (column_a, column_b, message): rows where a > b are problems (e.g. tw_start > tw_end)
+    ordered: tuple[tuple[str, str, str], ...] = ()
+    # groups of which at least one column must be present
+    one_of: tuple[tuple[str, ...], ...] = ()
+    geo: bool = False
+    note: str = ""
+
+    def column(self, name: str) -> Column | None:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        return None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a table: ``row`` is the 0-based data row (None = whole column/table)."""
+
+    column: str | None
+    row: int | None
+    message: str
+    fix: str
+    value: str | None = field(default=None)
+
+
+def _lat(required: bool = True) -> Column:
+    return Column("lat", "float", "degrees (WGS84)", required, "latitude", "39.96", ge=-90, le=90)
+
+
+def _lon(required: bool = True) -> Column:
+    return Column(
+        "lon", "float", "degrees (WGS84)", required, "longitude", "-82.99", ge=-180, le=180
+    )
+
+
+_Q = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
+
+CONTRACTS: dict[str, Contract] = {
+    c.name: c
+    for c in (
+        Contract(
+            "history",
+            "Demand history",
+            (
+                Column("region_id", "id", desc="demand region", example="39049"),
+                Column("sku_id", "id", desc="stock-keeping unit", example="AMERICAN-VODKAS"),
+                Column(
+                    "ds",
+                    "date",
+                    desc="period start (day, or week's first day)",
+                    example="2022-10-24",
+                ),
+                Column("y", "float", "units", desc="demand in the period", example="1250", ge=0),
+            ),
+            key=("region_id", "sku_id", "ds"),
+            note="One row per key and period. Gaps are errors unless `--fill-gaps zero`.",
+        ),
+        Contract(
+            "weather",
+            "Weather (optional)",
+            (
+                Column(
+                    "region_id", "id", desc="region the observation belongs to", example="39049"
+                ),
+                Column("ds", "date", desc="day", example="2022-11-01"),
+                Column("precip_mm", "float", "mm/day", desc="precipitation", example="2.5", ge=0),
+                Column("snow_cm", "float", "cm/day", desc="snowfall", example="0", ge=0),
+                Column(
+                    "temp_c", "float", "°C", desc="mean temperature", example="8.1", ge=-70, le=60
+                ),
+            ),
+            key=("region_id", "ds"),
+            note="Must also cover the forecast horizon (future regressor values).",
+        ),
+        Contract(
+            "events",
+            "Events / promotions (optional)",
+            (
+                Column("ds", "date", desc="day or period of the event", example="2022-11-25"),
+                Column(
+                    "region_id",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    desc="region (blank = all)",
+                    example="39049",
+                ),
+                Column(
+                    "sku_id",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    desc="SKU (blank = all)",
+                    example="AMERICAN-VODKAS",
+                ),
+                Column(
+                    "promo",
+                    "float",
+                    "0–1",
+                    required=False,
+                    desc="promotion intensity",
+                    example="1",
+                    ge=0,
+                    le=1,
+                ),
+                Column(
+                    "holiday",
+                    "float",
+                    "0/1",
+                    required=False,
+                    desc="holiday flag",
+                    example="0",
+                    ge=0,
+                    le=1,
+                ),
+            ),
+        ),
+        Contract(
+            "forecast",
+            "Forecast",
+            (
+                Column("region_id", "id", example="39049"),
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("ds", "date", desc="future period", example="2022-10-31"),
+                Column("model", "text", desc="model that produced the row", example="AutoETS"),
+                Column("mean", "float", "units", desc="expected demand", example="1180.4", ge=0),
+                *(
+                    Column(
+                        q, "float", "units", desc=f"{int(q[1:])}% quantile", example="1100", ge=0
+                    )
+                    for q in _Q
+                ),
+            ),
+            key=("region_id", "sku_id", "ds"),
+            ordered=tuple((a, b, f"quantile {a} is above {b}") for a, b in pairwise(_Q)),
+        ),
+        Contract(
+            "regions",
+            "Regions",
+            (
+                Column("region_id", "id", example="39049"),
+                Column("name", "text", example="Franklin"),
+                Column("population", "float", "people", required=False, example="1316756", ge=0),
+                Column(
+                    "geometry",
+                    "geometry",
+                    "EPSG:4326",
+                    desc="polygon or multipolygon",
+                    example="POLYGON((…))",
+                ),
+            ),
+            key=("region_id",),
+            geo=True,
+        ),
+        Contract(
+            "fcs",
+            "Fulfillment centers",
+            (
+                Column("fc_id", "id", example="CMH1"),
+                Column("name", "text", example="Etna, OH"),
+                _lat(),
+                _lon(),
+                Column(
+                    "capacity_units",
+                    "float",
+                    "units",
+                    required=False,
+                    desc="storage capacity",
+                    example="250000",
+                    ge=0,
+                ),
+                Column(
+                    "capacity_m3",
+                    "float",
+                    "m³",
+                    required=False,
+                    desc="storage capacity",
+                    example="1800",
+                    ge=0,
+                ),
+                Column(
+                    "handling_cost_per_unit",
+                    "float",
+                    "currency/unit",
+                    required=False,
+                    example="0.12",
+                    ge=0,
+                ),
+                Column(
+                    "fixed_cost",
+                    "float",
+                    "currency",
+                    required=False,
+                    desc="cost of opening (network design)",
+                    example="50000",
+                    ge=0,
+                ),
+            ),
+            key=("fc_id",),
+            one_of=(("capacity_units", "capacity_m3"),),
+        ),
+        Contract(
+            "skus",
+            "SKUs",
+            (
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("name", "text", required=False, example="AMERICAN VODKAS"),
+                Column("unit_volume_m3", "float", "m³/unit", example="0.0012", gt=0),
+                Column(
+                    "holding_cost_per_unit_day", "float", "currency/unit/day", example="0.01", ge=0
+                ),
+                Column("stockout_cost_per_unit", "float", "currency/unit", example="4.5", ge=0),
+            ),
+            key=("sku_id",),
+        ),
+        Contract(
+            "inventory",
+            "Inventory on hand",
+            (
+                Column("fc_id", "id", example="CMH1"),
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("on_hand_units", "float", "units", example="1200", ge=0),
+                Column(
+                    "qty_units",
+                    "float",
+                    "units",
+                    required=False,
+                    desc="inbound quantity already on its way",
+                    example="300",
+                    ge=0,
+                ),
+                Column(
+                    "eta",
+                    "date",
+                    required=False,
+                    nullable=True,
+                    desc="inbound arrival",
+                    example="2022-11-03",
+                ),
+            ),
+            key=("fc_id", "sku_id"),
+        ),
+        Contract(
+            "supply",
+            "Supply",
+            (
+                Column("node_id", "id", desc="vendor / inbound cross-dock", example="XDOCK-1"),
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("available_units", "float", "units", example="50000", ge=0),
+                _lat(required=False),
+                _lon(required=False),
+            ),
+            key=("node_id", "sku_id"),
+        ),
+        Contract(
+            "inbound_lanes",
+            "Inbound lanes (optional)",
+            (
+                Column("node_id", "id", example="XDOCK-1"),
+                Column("fc_id", "id", example="CMH1"),
+                Column("cost_per_unit", "float", "currency/unit", example="0.35", ge=0),
+                Column("lead_days", "float", "days", example="2", ge=0),
+            ),
+            key=("node_id", "fc_id"),
+        ),
+        Contract(
+            "lanes",
+            "Outbound lanes (optional)",
+            (
+                Column("fc_id", "id", example="CMH1"),
+                Column("region_id", "id", example="39049"),
+                Column("cost_per_unit", "float", "currency/unit", example="0.80", ge=0),
+                Column("transit_days", "float", "days", example="1", ge=0),
+            ),
+            key=("fc_id", "region_id"),
+        ),
+        Contract(
+            "scenarios",
+            "Demand scenarios",
+            (
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("region_id", "id", example="39049"),
+                Column("scenario", "id", example="s3"),
+                Column("prob", "float", "probability", example="0.2", ge=0, le=1),
+                Column(
+                    "qty_units",
+                    "float",
+                    "units",
+                    desc="demand total over the window",
+                    example="2400",
+                    ge=0,
+                ),
+            ),
+            key=("sku_id", "region_id", "scenario"),
+            note="Probabilities of a scenario id are the same for every key and sum to 1.",
+        ),
+        Contract(
+            "stock_targets",
+            "Stock targets (output)",
+            (
+                Column("fc_id", "id", example="CMH1"),
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("target_units", "int", "units", example="1800", ge=0),
+                Column("on_hand_units", "float", "units", example="1200", ge=0),
+                Column("expected_fill_rate", "float", "share 0–1", example="0.97", ge=0, le=1),
+            ),
+            key=("fc_id", "sku_id"),
+        ),
+        Contract(
+            "placement_orders",
+            "Placement orders (output)",
+            (
+                Column("order_id", "id", example="PO-000001"),
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("from_node", "id", example="XDOCK-1"),
+                Column("to_fc_id", "id", example="CMH1"),
+                Column("qty_units", "int", "units", example="600", gt=0),
+                Column("ship_by", "date", example="2022-10-30"),
+            ),
+            key=("order_id",),
+        ),
+        Contract(
+            "stops",
+            "Delivery stops",
+            (
+                Column("stop_id", "id", example="S001"),
+                Column("name", "text", required=False, example="Kroger, N High St"),
+                _lat(),
+                _lon(),
+                Column("demand_units", "float", "units", example="240", ge=0),
+                Column("tw_start", "hhmm", "local time", desc="earliest arrival", example="08:00"),
+                Column("tw_end", "hhmm", "local time", desc="latest arrival", example="12:00"),
+                Column("service_min", "float", "minutes", desc="time on site", example="15", ge=0),
+            ),
+            key=("stop_id",),
+            ordered=(("tw_start", "tw_end", "time window ends before it starts"),),
+        ),
+        Contract(
+            "fleet",
+            "Fleet",
+            (
+                Column("vehicle_id", "id", example="VAN-1"),
+                Column("depot_id", "id", desc="FC the vehicle starts and ends at", example="OSU1"),
+                Column("capacity_units", "float", "units", example="3000", gt=0),
+                Column("shift_start", "hhmm", "local time", example="07:30"),
+                Column("shift_end", "hhmm", "local time", example="17:30"),
+                Column("cost_per_km", "float", "currency/km", example="0.65", ge=0),
+                Column("cost_per_hour", "float", "currency/h", example="28", ge=0),
+                Column("fixed_cost", "float", "currency/day", required=False, example="80", ge=0),
+                Column(
+                    "depot_lat", "float", "degrees", required=False, example="39.98", ge=-90, le=90
+                ),
+                Column(
+                    "depot_lon",
+                    "float",
+                    "degrees",
+                    required=False,
+                    example="-83.01",
+                    ge=-180,
+                    le=180,
+                ),
+                Column("max_duration_min", "float", "minutes", required=False, example="540", gt=0),
+                Column(
+                    "break_start",
+                    "hhmm",
+                    "local time",
+                    required=False,
+                    nullable=True,
+                    desc="earliest break start",
+                    example="11:30",
+                ),
+                Column(
+                    "break_end",
+                    "hhmm",
+                    "local time",
+                    required=False,
+                    nullable=True,
+                    desc="latest break start",
+                    example="13:30",
+                ),
+                Column("break_min", "float", "minutes", required=False, example="30", ge=0),
+            ),
+            key=("vehicle_id",),
+            ordered=(("shift_start", "shift_end", "shift ends before it starts"),),
+        ),
+        Contract(
+            "traffic",
+            "Traffic profile",
+            (
+                Column("hour", "int", "hour of day 0–23", example="8", ge=0, le=23),
+                Column("weekday", "int", "0=Mon … 6=Sun", required=False, example="1", ge=0, le=6),
+                Column(
+                    "road_class",
+                    "id",
+                    required=False,
+                    desc="OSM highway class or `all`",
+                    example="primary",
+                ),
+                Column("speed_factor", "float", "× free-flow speed", example="0.82", gt=0, le=5),
+            ),
+            key=("weekday", "road_class", "hour"),
+        ),
+        Contract(
+            "routes",
+            "Route plan (output)",
+            (
+                Column("vehicle_id", "id", example="VAN-1"),
+                Column("seq", "int", desc="1 = first stop", example="1", ge=0),
+                Column("stop_id", "id", example="S001"),
+                Column("arrival", "hhmm", "local time", example="08:41"),
+                Column("departure", "hhmm", "local time", example="08:56"),
+                Column(
+                    "load_units", "float", "units on board after the stop", example="1800", ge=0
+                ),
+                Column("leg_km", "float", "km", example="6.4", ge=0),
+                Column("leg_min", "float", "minutes", example="12.5", ge=0),
+            ),
+            key=("vehicle_id", "seq"),
+        ),
+    )
+}
+
+#: kinds that `shipahead validate --kind` accepts
+KINDS: tuple[str, ...] = tuple(CONTRACTS)
+
+
+def _is_blank(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.astype(str).str.strip() == "")
+
+
+def _parse(col: Column, s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse a raw column; returns (values, mask of cells that did not parse)."""
+    blank = _is_blank(s)
+    if col.kind in ("id", "text"):
+        out = s.where(blank, s.astype(str).str.strip())
+        return out, pd.Series(False, index=s.index)
+    if col.kind in ("int", "float"):
+        out = pd.to_numeric(s, errors="coerce")
+        bad = out.isna() & ~blank
+        if col.kind == "int":
+            frac = out.notna() & (out != np.floor(out.fillna(0)))
+            bad |= frac
+        return out, bad
+    if col.kind == "bool":
+        m = s.astype(str).str.strip().str.lower()
+        out = m.map({"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False})
+        return out, out.isna() & ~blank
+    if col.kind == "date":
+        if pd.api.types.is_datetime64_any_dtype(s):
+            return s, pd.Series(False, index=s.index)
+        out = pd.to_datetime(s.astype(str).str.strip(), errors="coerce", format="mixed")
+        return out, out.isna() & ~blank
+    if col.kind == "hhmm":
+        text = s.astype(str).str.strip()
+        m = text.str.extract(_HHMM)
+        minutes = pd.to_numeric(m[0], errors="coerce") * 60 + pd.to_numeric(m[1], errors="coerce")
+        # 24:00 is a valid end of day
+        minutes = minutes.where(text != "24:00", 1440)
+        return minutes, minutes.isna() & ~blank
+    return s, pd.Series(False, index=s.index)
+
+
+_KIND_TEXT = {
+    "int": "a whole number",
+    "float": "a number",
+    "date": "a date (YYYY-MM-DD)",
+    "hhmm": "a time of day (HH:MM, 00:00–24:00)",
+    "bool": "true/false",
+}
+
+
+def _range_text(col: Column) -> str:
+    parts = []
+    if col.gt is not None:
+        parts.append(f"> {col.gt:g}")
+    if col.ge is not None:
+        parts.append(f"≥ {col.ge:g}")
+    if col.le is not None:
+        parts.append(f"≤ {col.le:g}")
+    unit = f" {col.unit}" if col.unit else ""
+    return " and ".join(parts) + unit
+
+
+def _schema(contract: Contract, present: list[str]):
+    """A pandera schema for the parsed frame (ranges, empties, duplicate keys)."""
+    import pandera.pandas as pa
+
+    cols = {}
+    for col in contract.columns:
+        if col.name not in present or col.kind == "geometry":
+            continue
+        checks = []
+        if col.ge is not None:
+            checks.append(pa.Check.ge(col.ge))
+        if col.gt is not None:
+            checks.append(pa.Check.gt(col.gt))
+        if col.le is not None:
+            checks.append(pa.Check.le(col.le))
+        cols[col.name] = pa.Column(
+            checks=checks or None,
+            nullable=col.nullable or not col.required,
+            required=False,
+        )
+    key = [k for k in contract.key if k in present]
+    required_key = [k for k in contract.key if (c := contract.column(k)) and c.required]
+    complete = bool(key) and all(k in present for k in required_key)
+    return pa.DataFrameSchema(
+        cols,
+        unique=key if complete else None,
+        report_duplicates="exclude_first",
+    )
+
+
+def coerce_table(df: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list[Problem]]:
+    """Parse every contract column of ``df`` to its type; list the cells that do not parse.
+
+    Columns not in the contract are kept unchanged. Times of day (``hhmm``) become minutes
+    from midnight (float) in a column of the same name.
+    """
+    out = df.copy()
+    problems: list[Problem] = []
+    for col in contract.columns:
+        if col.name not in out.columns or col.kind == "geometry":
+            continue
+        values, bad = _parse(col, out[col.name])
+        for i in np.flatnonzero(bad.to_numpy())[:1000]:
+            raw = out[col.name].iloc[i]
+            problems.append(
+                Problem(
+                    col.name,
+                    int(i),
+                    f"{raw!r} is not {_KIND_TEXT.get(col.kind, col.kind)}",
+                    f"write {_KIND_TEXT.get(col.kind, col.kind)}, e.g. {col.example}",
+                    str(raw),
+                )
+            )
+        out[col.name] = values
+    return out, problems
+
+
+def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[Problem]:
+    """Every problem of ``df`` against ``contract`` (at most ``limit``), in a stable order."""
+    import pandera.pandas as pa
+
+    problems: list[Problem] = []
+    present = [c for c in df.columns]
+    for col in contract.columns:
+        if col.required and col.name not in present:
+            if col.kind == "geometry":
+                fix = "give a file with polygon geometries (GeoJSON or GeoParquet)"
+            else:
+                fix = f"add a column '{col.name}' ({col.unit or col.kind}), e.g. {col.example}"
+            problems.append(Problem(col.name, None, "required column is missing", fix))
+    for group in contract.one_of:
+        if not any(g in present for g in group):
+            problems.append(
+                Problem(
+                    None, None, f"needs one of the columns {', '.join(group)}", f"add '{group[0]}'"
+                )
+            )
+    if contract.geo and "geometry" in present:
+        geom = df["geometry"]
+        for i, g in enumerate(geom):
+            if (
+                g is None
+                or getattr(g, "is_empty", True)
+                or g.geom_type not in ("Polygon", "MultiPolygon")
+            ):
+                problems.append(
+                    Problem(
+                        "geometry",
+                        i,
+                        "is not a polygon",
+                        "give each region a Polygon or MultiPolygon",
+                    )
+                )
+    parsed, parse_problems = coerce_table(df, contract)
+    problems.extend(parse_problems)
+    bad_cells = {(p.column, p.row) for p in parse_problems}
+
+    for col in contract.columns:
+        if col.name in present and not (col.nullable or not col.required):
+            blank = _is_blank(df[col.name]) if col.kind != "geometry" else df[col.name].isna()
+            for i in np.flatnonzero(blank.to_numpy())[:limit]:
+                problems.append(
+                    Problem(col.name, int(i), "is empty", f"fill in a value, e.g. {col.example}")
+                )
+                bad_cells.add((col.name, int(i)))
+
+    schema = _schema(contract, present)
+    try:
+        schema.validate(parsed.drop(columns=["geometry"], errors="ignore"), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        for rec in fc.itertuples(index=False):
+            check = str(rec.check)
+            row = None if pd.isna(rec.index) else int(rec.index)
+            column = None if rec.column is None or pd.isna(rec.column) else str(rec.column)
+            if check in ("not_nullable",):
+                continue  # reported as "is empty" above, with the raw value
+            if "uniqueness" in check or check == "duplicates":
+                cols_k = [k for k in contract.key if k in present]
+                key = ", ".join(cols_k)
+                vals = (
+                    ", ".join(str(df.iloc[row][k]) for k in cols_k)
+                    if row is not None
+                    else str(rec.failure_case)
+                )
+                problems.append(
+                    Problem(key, row, f"duplicate key ({vals})", f"keep one row per ({key})")
+                )
+                continue
+            if (column, row) in bad_cells:
+                continue
+            col = contract.column(column) if column else None
+            if col is None:
+                continue
+            raw = df.iloc[row][column] if row is not None else rec.failure_case
+            problems.append(
+                Problem(
+                    column,
+                    row,
+                    f"value {raw} is out of range",
+                    f"must be {_range_text(col)}",
+                    str(raw),
+                )
+            )
+    # uniqueness on a frame may be reported once per column set: de-duplicate
+    for a, b, msg in contract.ordered:
+        if a in parsed.columns and b in parsed.columns:
+            va = pd.to_numeric(parsed[a], errors="coerce")
+            vb = pd.to_numeric(parsed[b], errors="coerce")
+            for i in np.flatnonzero((va > vb).to_numpy())[:limit]:
+                problems.append(Problem(f"{a}/{b}", int(i), msg, f"make {a} ≤ {b}"))
+    seen: set[tuple] = set()
+    unique: list[Problem] = []
+    for p in sorted(problems, key=lambda p: (-1 if p.row is None else p.row, p.column or "")):
+        k = (p.column, p.row, p.message)
+        if k not in seen:
+            seen.add(k)
+            unique.append(p)
+    return unique[:limit]
+
+
+def contracts_markdown() -> str:
+    """The data-format reference (docs/data-formats.md body) rendered from `CONTRACTS`."""
+    lines: list[str] = []
+    for c in CONTRACTS.values():
+        lines.append(f"## {c.title} — `{c.name}`\n")
+        if c.key:
+            lines.append(f"Key (unique together): `{', '.join(c.key)}`.")
+        if c.note:
+            lines.append(c.note)
+        for group in c.one_of:
+            lines.append(f"At least one of: {', '.join(f'`{g}`' for g in group)}.")
+        for a, b, msg in c.ordered:
+            lines.append(f"Rule: `{a}` ≤ `{b}` ({msg} otherwise).")
+        lines.append("")
+        lines.append("| column | type | unit | required | allowed | example | meaning |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for col in c.columns:
+            rng = _range_text(col) if (col.ge, col.gt, col.le) != (None, None, None) else ""
+            lines.append(
+                f"| `{col.name}` | {col.kind} | {col.unit} | {'yes' if col.required else 'no'} "
+                f"| {rng} | `{col.example}` | {col.desc} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m cli.contracts` prints the reference
+    print(contracts_markdown())

@@ -1,0 +1,304 @@
+"""Reading input tables and writing outputs atomically.
+
+* :func:`read_table` reads CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) by
+  extension; with a contract name it checks the file (every problem, one line each) and parses
+  ids as text, dates as timestamps and ``HH:MM`` as minutes from midnight.
+* :func:`read_geo` reads GeoJSON or GeoParquet (EPSG:4326).
+* Writers put the bytes in a temporary file in the target folder and rename it over the target,
+  so a failed or killed run never leaves a half-written file. :class:`OutputDir` stages a whole
+  set of output files and moves them in only when every one was written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cli.contracts import CONTRACTS, Problem, check_table, coerce_table
+from cli.errors import CliInputError, format_line, register_file
+
+__all__ = [
+    "OutputDir",
+    "TableProblems",
+    "atomic_path",
+    "read_geo",
+    "read_table",
+    "write_bytes",
+    "write_json",
+    "write_table",
+    "write_text",
+]
+
+TABLE_EXT = (".csv", ".csv.gz", ".parquet", ".pq")
+GEO_EXT = (".geojson", ".json", ".parquet", ".geoparquet")
+
+
+class TableProblems(CliInputError):
+    """A file broke its contract; ``lines`` holds one message per problem."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.lines = [
+            format_line(p.message, file=file, row=p.row, column=p.column, fix=p.fix)
+            for p in problems
+        ]
+        first = problems[0]
+        more = (
+            f" (+{len(problems) - 1} more: run `shipahead validate`)" if len(problems) > 1 else ""
+        )
+        super().__init__(
+            first.message + more, file=file, row=first.row, column=first.column, fix=first.fix
+        )
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for ext in (".csv.gz", ".osm.pbf", ".osm.bz2"):
+        if name.endswith(ext):
+            return ext
+    return path.suffix.lower()
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    ext = _suffix(path)
+    if not path.exists():
+        raise CliInputError("file not found", file=path, fix="check the path")
+    if path.is_dir():
+        raise CliInputError("is a folder, not a file", file=path, fix="name the file itself")
+    try:
+        if ext in (".csv", ".csv.gz"):
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        if ext in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliInputError(
+            f"cannot be read as {ext[1:]}: {first}",
+            file=path,
+            fix="check the file is complete and in that format",
+        ) from None
+    raise CliInputError(
+        f"unknown file type '{ext or path.name}'",
+        file=path,
+        fix="use .csv, .csv.gz or .parquet",
+    )
+
+
+def read_table(
+    path: str | os.PathLike[str], kind: str | None = None, *, check: bool = True
+) -> pd.DataFrame:
+    """Read a CSV/Parquet table; with ``kind`` check it against that contract and parse it.
+
+    Raises :class:`TableProblems` (exit 2, one line naming file, line, column, fix) when the
+    file breaks its contract, :class:`~cli.errors.CliInputError` when it cannot be read.
+    """
+    p = Path(path)
+    if kind is not None:
+        register_file(kind, p)
+    df = _read_raw(p)
+    if kind is None:
+        return df
+    contract = CONTRACTS[kind]
+    if check:
+        problems = check_table(df, contract)
+        if problems:
+            raise TableProblems(str(p), problems)
+    parsed, _ = coerce_table(df, contract)
+    return parsed
+
+
+def read_geo(
+    path: str | os.PathLike[str], kind: str | None = "regions", *, check: bool = True
+) -> Any:
+    """Read GeoJSON / GeoParquet into a GeoDataFrame in EPSG:4326 (checked against ``kind``)."""
+    import geopandas as gpd
+
+    p = Path(path)
+    if kind is not None:
+        register_file(kind, p)
+    if not p.exists():
+        raise CliInputError("file not found", file=p, fix="check the path")
+    ext = _suffix(p)
+    try:
+        if ext in (".geojson", ".json"):
+            gdf = gpd.read_file(p)
+        elif ext in (".parquet", ".geoparquet"):
+            gdf = gpd.read_parquet(p)
+        else:
+            raise CliInputError(
+                f"unknown geometry file type '{ext}'",
+                file=p,
+                fix="use .geojson or .parquet (GeoParquet)",
+            )
+    except CliInputError:
+        raise
+    except Exception as exc:  # the geo readers raise many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliInputError(
+            f"cannot be read as {ext[1:]}: {first}",
+            file=p,
+            fix="check the file is valid GeoJSON/GeoParquet",
+        ) from None
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    elif gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    for c in gdf.columns:
+        if c.endswith("_id"):
+            gdf[c] = gdf[c].astype(str)
+    if kind is not None and check:
+        problems = check_table(gdf, CONTRACTS[kind])
+        if problems:
+            raise TableProblems(str(p), problems)
+    return gdf
+
+
+# --- atomic writers -----------------------------------------------------------------------
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it over ``target`` on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(data: bytes, target: str | os.PathLike[str]) -> Path:
+    """Write bytes atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def write_text(text: str, target: str | os.PathLike[str]) -> Path:
+    """Write UTF-8 text atomically."""
+    return write_bytes(text.encode("utf-8"), target)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(obj: Any, target: str | os.PathLike[str]) -> Path:
+    """Write JSON atomically: sorted keys, 2-space indent, NaN/inf as null (deterministic)."""
+    text = json.dumps(_jsonable(obj), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return write_text(text, target)
+
+
+def write_table(df: pd.DataFrame, target: str | os.PathLike[str]) -> Path:
+    """Write a DataFrame atomically as CSV or Parquet, chosen by the target's extension."""
+    target = Path(target)
+    ext = _suffix(target)
+    with atomic_path(target) as tmp:
+        if ext in (".csv", ".csv.gz"):
+            df.to_csv(
+                tmp,
+                index=False,
+                lineterminator="\n",
+                compression="gzip" if ext == ".csv.gz" else None,
+            )
+        elif ext in (".parquet", ".pq"):
+            df.to_parquet(tmp, index=False)
+        else:
+            raise CliInputError(
+                f"unknown output file type '{ext}'", file=target, fix="use .csv or .parquet"
+            )
+    return target
+
+
+class OutputDir:
+    """Stage a set of output files and move them into ``path`` only if all were written.
+
+    >>> with OutputDir(out) as od:          # doctest: +SKIP
+    ...     od.write_table(routes, "routes.csv")
+    ...     od.write_json(summary, "summary.json")
+
+    Files are written into a hidden staging folder inside ``path``; on success each is renamed
+    into place (same filesystem, atomic per file); on any exception the staging folder is removed
+    and nothing appears.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._stage: Path | None = None
+        self._names: list[str] = []
+
+    def __enter__(self) -> OutputDir:
+        if self.path.exists() and not self.path.is_dir():
+            raise CliInputError(
+                "exists and is not a folder", file=self.path, fix="choose a folder for --out"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.path))
+        return self
+
+    def file(self, name: str) -> Path:
+        """A staged path for output ``name`` (relative, may contain sub-folders)."""
+        assert self._stage is not None, "use OutputDir as a context manager"
+        p = self._stage / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if name not in self._names:
+            self._names.append(name)
+        return p
+
+    def write_table(self, df: pd.DataFrame, name: str) -> Path:
+        return write_table(df, self.file(name))
+
+    def write_json(self, obj: Any, name: str) -> Path:
+        return write_json(obj, self.file(name))
+
+    def write_text(self, text: str, name: str) -> Path:
+        return write_text(text, self.file(name))
+
+    def write_bytes(self, data: bytes, name: str) -> Path:
+        return write_bytes(data, self.file(name))
+
+    def write_with(self, name: str, writer: Callable[[Path], None]) -> Path:
+        """Let ``writer(path)`` write the staged file (e.g. ``fig.savefig``)."""
+        p = self.file(name)
+        writer(p)
+        return p
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._stage is not None
+        try:
+            if exc_type is None:
+                for name in self._names:
+                    src = self._stage / name
+                    if not src.exists():
+                        continue
+                    dst = self.path / name
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(src, dst)
+        finally:
+            shutil.rmtree(self._stage, ignore_errors=True)

@@ -1,0 +1,61 @@
+"""`shipahead validate FILE --kind KIND`: check a file against its DESIGN.md contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.contracts import CONTRACTS, check_table
+from cli.errors import EXIT_INPUT, command, emit_error, format_line
+
+_KINDS = ", ".join(CONTRACTS)
+
+
+def _guess_kind(path: Path) -> str | None:
+    stem = path.name.split(".")[0].lower()
+    aliases = {"fulfillment_centers": "fcs", "demand": "history", "routes": "routes"}
+    stem = aliases.get(stem, stem)
+    return stem if stem in CONTRACTS else None
+
+
+@command
+def command(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet, GeoJSON or GeoParquet file.")],
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            "-k",
+            help=f"Contract to check against: {_KINDS}. Default: guessed from the file name.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Report at most this many problems.")] = 50,
+) -> None:
+    """Check FILE against its data contract and report every problem found (exit 2 if any)."""
+    from cli.io import _read_raw, read_geo
+    from cli.progress import console
+
+    if kind is None:
+        kind = _guess_kind(file)
+        if kind is None:
+            emit_error(
+                format_line(
+                    "cannot tell which table this is", file=str(file), fix=f"pass --kind ({_KINDS})"
+                )
+            )
+            raise typer.Exit(EXIT_INPUT)
+    if kind not in CONTRACTS:
+        emit_error(f"unknown --kind '{kind}' — fix: use one of {_KINDS}")
+        raise typer.Exit(EXIT_INPUT)
+    contract = CONTRACTS[kind]
+    df = read_geo(file, kind=None) if contract.geo else _read_raw(file)
+    problems = check_table(df, contract, limit=limit)
+    for p in problems:
+        emit_error(format_line(p.message, file=str(file), row=p.row, column=p.column, fix=p.fix))
+    if problems:
+        more = " (limit reached; there may be more)" if len(problems) >= limit else ""
+        console().print(f"{file}: {len(problems)} problem(s) against the '{kind}' contract{more}")
+        raise typer.Exit(EXIT_INPUT)
+    console().print(f"{file}: OK — {len(df)} rows match the '{kind}' contract")
