@@ -1,0 +1,321 @@
+"""Independent static checker, plan evaluation and reasons for unassigned stops.
+
+Nothing here calls an engine: loads, arrival times (with each vehicle's own static duration
+matrix), windows, shifts, maximum durations and breaks are recomputed from the routes.
+
+Time semantics (the same as the engines'): a vehicle leaves its start node at a departure
+time `t0` in its shift; arriving at a stop it waits until the window opens, serves
+(`service_s`), then drives on. A route is feasible when every service starts no later than
+the window end, the vehicle is back at its end node by the end of its shift, the route lasts
+at most `max_duration_s`, and (when the vehicle has a break) the break fits between two
+visits starting within its window. The departure time is chosen as late as possible (that
+minimises the route duration, which is what ``cost_per_hour`` pays for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import Problem, Solution, Vehicle
+
+
+@dataclass(frozen=True)
+class RouteSchedule:
+    """Times of one route (seconds from midnight); `violations` empty when feasible."""
+
+    departure_s: int
+    arrival_s: tuple[int, ...]  # at each stop
+    start_s: tuple[int, ...]  # service start at each stop
+    end_s: int  # arrival at the end node
+    break_start_s: int | None
+    violations: tuple[str, ...]
+
+    @property
+    def duration_s(self) -> int:
+        return self.end_s - self.departure_s
+
+
+def _hhmm(t: int) -> str:
+    t = int(t)
+    return f"{t // 3600:02d}:{(t % 3600) // 60:02d}"
+
+
+def _forward(
+    problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, gap: int | None
+) -> tuple[list[int], list[int], int, int | None, list[str]]:
+    """Forward pass from departure `t0`, break (if any) taken before leaving position `gap`."""
+    tw, svc, ids = problem.tw_s, problem.service_s, problem.node_ids
+    b = v.break_
+    viol: list[str] = []
+    arr: list[int] = []
+    st: list[int] = []
+    prev = v.start
+    t = t0  # time the vehicle is ready to leave `prev`
+    bstart = None
+    for pos, node in enumerate((*route, v.end)):
+        if b is not None and gap == pos:
+            bstart = max(t, b.earliest_s)
+            if bstart > b.latest_s:
+                viol.append(
+                    f"break starts at {_hhmm(bstart)}, after its latest {_hhmm(b.latest_s)}"
+                )
+            t = bstart + b.duration_s
+        t += int(dur[prev, node])
+        if pos == len(route):
+            break
+        a = t
+        s = max(a, int(tw[node, 0]))
+        if s > int(tw[node, 1]):
+            viol.append(
+                f"stop {ids[node]!r} served at {_hhmm(s)}, after its window end "
+                f"{_hhmm(int(tw[node, 1]))}"
+            )
+        arr.append(a)
+        st.append(s)
+        t = s + int(svc[node])
+        prev = node
+    end = t
+    end_late = min(v.shift_end_s, int(tw[v.end, 1]))
+    if end > end_late:
+        viol.append(
+            f"vehicle {v.vehicle_id!r} returns at {_hhmm(end)}, "
+            f"after its shift end {_hhmm(end_late)}"
+        )
+    return arr, st, end, bstart, viol
+
+
+def _best_gap_pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int):
+    if v.break_ is None or not route:
+        return _forward(problem, v, dur, route, t0, None)
+    best = None
+    for gap in range(len(route) + 1):
+        res = _forward(problem, v, dur, route, t0, gap)
+        if not res[4] and (best is None or res[2] < best[2]):
+            best = res
+    if best is not None:
+        return best
+    # no feasible placement: report the placement with the fewest violations
+    cands = [_forward(problem, v, dur, route, t0, g) for g in range(len(route) + 1)]
+    return min(cands, key=lambda r: (len(r[4]), r[2]))
+
+
+def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> RouteSchedule:
+    """Static schedule of `route` on vehicle number `vehicle` (latest feasible departure)."""
+    v = problem.vehicles[vehicle]
+    dur = problem.duration_of(vehicle)
+    if not route:
+        t0 = max(v.shift_start_s, int(problem.tw_s[v.start, 0]))
+        return RouteSchedule(t0, (), (), t0, None, ())
+    lo = max(v.shift_start_s, int(problem.tw_s[v.start, 0]))
+    hi = min(v.shift_end_s, int(problem.tw_s[v.start, 1]))
+    arr, st, end, bst, viol = _best_gap_pass(problem, v, dur, route, lo)
+    best = (lo, arr, st, end, bst)
+    if not viol and hi > lo:
+        # feasibility is monotone in the departure time and the duration non-increasing
+        # while feasible: binary-search the latest feasible departure.
+        a, b_ = lo, hi
+        while a < b_:
+            mid = (a + b_ + 1) // 2
+            r = _best_gap_pass(problem, v, dur, route, mid)
+            if r[4]:
+                b_ = mid - 1
+            else:
+                a = mid
+                best = (mid, r[0], r[1], r[2], r[3])
+    t0, arr, st, end, bst = best
+    viol = list(viol)
+    if not viol and v.max_duration_s is not None and end - t0 > v.max_duration_s:
+        viol.append(
+            f"vehicle {v.vehicle_id!r} route lasts {(end - t0) / 60:.0f} min, over its maximum "
+            f"{v.max_duration_s / 60:.0f} min"
+        )
+    return RouteSchedule(t0, tuple(arr), tuple(st), end, bst, tuple(viol))
+
+
+def route_distance(problem: Problem, vehicle: int, route: tuple[int, ...]) -> int:
+    """Distance (integer units) of `route` from the vehicle's start to its end."""
+    if not route:
+        return 0
+    v = problem.vehicles[vehicle]
+    path = np.array((v.start, *route, v.end))
+    return int(np.asarray(problem.distance_m)[path[:-1], path[1:]].sum())
+
+
+def evaluate(problem: Problem, routes: tuple[tuple[int, ...], ...]) -> dict:
+    """Objective of a plan computed from the routes alone (engine independent).
+
+    Returns a dict with ``objective`` (currency for "cost"; distance units + drop penalties
+    for "distance" and "hierarchical"), ``distance`` (integer units), ``vehicles`` (routes
+    used), ``duration_s`` (sum of route durations), ``unassigned`` (stop indices) and
+    ``key`` (a tuple to compare plans: hierarchical compares vehicles first).
+    """
+    served = {s for r in routes for s in r}
+    unassigned = tuple(s for s in problem.stops if s not in served)
+    dist = 0
+    dur_total = 0
+    used = 0
+    money = 0.0
+    prev_vehicle: dict[int, int] = {}
+    if problem.initial_routes is not None and problem.reassign_penalty > 0:
+        for vi, r in enumerate(problem.initial_routes):
+            for s in r:
+                prev_vehicle[s] = vi
+    for vi, r in enumerate(routes):
+        if not r:
+            continue
+        used += 1
+        v = problem.vehicles[vi]
+        d = route_distance(problem, vi, r)
+        dist += d
+        sched = route_schedule(problem, vi, r)
+        dur_total += sched.duration_s
+        money += (
+            v.fixed_cost + v.cost_per_km * d / 1000.0 + v.cost_per_hour * sched.duration_s / 3600.0
+        )
+        for s in r:
+            if s in prev_vehicle and prev_vehicle[s] != vi:
+                money += problem.reassign_penalty
+    pen = 0.0
+    if problem.drop_penalty is not None:
+        pen = float(np.asarray(problem.drop_penalty, dtype=float)[list(unassigned)].sum())
+    if problem.objective == "cost":
+        obj = money + pen
+        key: tuple = (obj,)
+    else:
+        obj = float(dist) + pen
+        if problem.objective == "distance":
+            for vi, r in enumerate(routes):
+                for s in r:
+                    if s in prev_vehicle and prev_vehicle[s] != vi:
+                        obj += problem.reassign_penalty
+        key = (used, obj) if problem.objective == "hierarchical" else (obj,)
+    if problem.drop_penalty is None and unassigned:
+        key = (float("inf"), *key)
+    return {
+        "objective": obj,
+        "distance": dist,
+        "vehicles": used,
+        "duration_s": dur_total,
+        "unassigned": unassigned,
+        "key": (len(unassigned) if problem.drop_penalty is None else 0, *key),
+    }
+
+
+def check_solution(problem: Problem, solution: Solution) -> list[str]:
+    """Independent feasibility check of `solution` with the static matrices.
+
+    Checks: one route per vehicle; every stop visited exactly once or listed unassigned
+    (and unassigned only when the problem allows drops); pinned prefixes; loads per
+    dimension within capacity; service starts within windows; return by shift end; maximum
+    route duration; breaks. Returns human-readable problems, empty when the plan is valid.
+    """
+    out: list[str] = []
+    ids = problem.node_ids
+    if len(solution.routes) != len(problem.vehicles):
+        return [f"{len(solution.routes)} routes for {len(problem.vehicles)} vehicles"]
+    stop_set = set(problem.stops)
+    seen: dict[int, int] = {}
+    for vi, r in enumerate(solution.routes):
+        for s in r:
+            if s not in stop_set:
+                out.append(
+                    f"vehicle {problem.vehicles[vi].vehicle_id!r} visits node {s}, "
+                    "which is not a stop"
+                )
+            seen[s] = seen.get(s, 0) + 1
+    for s, c in seen.items():
+        if c > 1:
+            out.append(f"stop {ids[s]!r} visited {c} times")
+    un = list(solution.unassigned)
+    if len(set(un)) != len(un):
+        out.append("a stop is listed unassigned twice")
+    for s in un:
+        if s in seen:
+            out.append(f"stop {ids[s]!r} is both served and unassigned")
+    for s in problem.stops:
+        if s not in seen and s not in un:
+            out.append(f"stop {ids[s]!r} is neither served nor unassigned")
+    if problem.drop_penalty is None and un:
+        out.append(f"{len(un)} stops unassigned although every stop must be served")
+    for s in un:
+        if s not in solution.reasons:
+            out.append(f"unassigned stop {ids[s]!r} has no reason")
+    dem = np.asarray(problem.demand)
+    for vi, r in enumerate(solution.routes):
+        v = problem.vehicles[vi]
+        pin = problem.pinned.get(v.vehicle_id, ())
+        if pin and tuple(r[: len(pin)]) != tuple(pin):
+            out.append(f"vehicle {v.vehicle_id!r} does not start with its pinned stops")
+        if not r:
+            continue
+        load = dem[list(r)].sum(axis=0)
+        for d, (ld, cap) in enumerate(zip(load, v.capacity, strict=True)):
+            if ld > cap:
+                out.append(
+                    f"vehicle {v.vehicle_id!r} load {int(ld)} > capacity {cap} (dimension {d})"
+                )
+        out.extend(route_schedule(problem, vi, tuple(r)).violations)
+    return out
+
+
+def _direct_trip_reason(problem: Problem, s: int, vi: int) -> str | None:
+    """Why vehicle `vi` cannot serve stop `s` even on a trip serving only `s`."""
+    v = problem.vehicles[vi]
+    dem = np.asarray(problem.demand)[s]
+    if any(int(x) > c for x, c in zip(dem, v.capacity, strict=True)):
+        return "capacity"
+    dur = problem.duration_of(vi)
+    t0 = max(v.shift_start_s, int(problem.tw_s[v.start, 0]))
+    arr = t0 + int(dur[v.start, s])
+    if arr > int(problem.tw_s[s, 1]):
+        return "window unreachable"
+    sched = route_schedule(problem, vi, (s,))
+    if sched.violations:
+        return "shift"
+    return None
+
+
+def explain_unassigned(problem: Problem, stops, solution: Solution | None = None) -> dict[int, str]:
+    """A reason for each stop in `stops` (node indices) being unserved.
+
+    Pre-checks on a direct trip depot -> stop -> depot for every vehicle: demand above every
+    vehicle's capacity ("capacity: ..."), window closes before any vehicle can arrive
+    ("window unreachable: ..."), or the trip does not fit any shift / maximum duration / break
+    ("shift: ..."). Otherwise the stop could be served alone and was dropped by the
+    optimiser: "no capacity left: ..." when the fleet's total capacity is below the total
+    demand, else "penalty cheaper: ...".
+    """
+    ids = problem.node_ids
+    dem = np.asarray(problem.demand)
+    out: dict[int, str] = {}
+    caps = np.array([v.capacity for v in problem.vehicles])
+    total_cap = caps.sum(axis=0)
+    total_dem = dem[list(problem.stops)].sum(axis=0) if problem.stops else np.zeros(dem.shape[1])
+    for s in stops:
+        s = int(s)
+        reasons = [_direct_trip_reason(problem, s, vi) for vi in range(len(problem.vehicles))]
+        if all(r is not None for r in reasons):
+            kinds = set(reasons)
+            if kinds == {"capacity"}:
+                big = int(caps.max(axis=0)[int(np.argmax(dem[s] - caps.max(axis=0)))])
+                out[s] = (
+                    f"capacity: demand {int(dem[s].max())} exceeds the largest vehicle "
+                    f"capacity {big}"
+                )
+            elif "window unreachable" in kinds and kinds <= {"window unreachable", "capacity"}:
+                out[s] = (
+                    f"window unreachable: no vehicle can arrive at {ids[s]!r} before its window "
+                    f"closes at {_hhmm(int(problem.tw_s[s, 1]))}"
+                )
+            else:
+                out[s] = (
+                    f"shift: serving {ids[s]!r} on its own does not fit any vehicle's shift, "
+                    f"maximum duration or break"
+                )
+        elif (total_dem > total_cap).any():
+            out[s] = "no capacity left: the fleet cannot carry the total demand"
+        else:
+            out[s] = "penalty cheaper: leaving the stop unserved costs less than serving it"
+    return out

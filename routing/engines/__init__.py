@@ -1,0 +1,1 @@
+"""Engine adapters: one module per engine, each exposing ``solve(problem, settings)``."""

@@ -1,0 +1,231 @@
+"""PyVRP adapter (hybrid genetic search) for the problems PyVRP expresses.
+
+Supported: capacities (several load dimensions), stop windows and service times, several
+depots (vehicle start/end), shifts (vehicle type time window), maximum route duration,
+fixed cost, cost per distance and per duration unit, per-vehicle duration matrices
+(routing profiles) and optional stops with a prize (= drop penalty). Not supported: driver
+breaks, pinned prefixes and re-assignment penalties (the ``auto`` engine sends those
+problems to OR-Tools; asking for ``pyvrp`` explicitly raises `InputError`).
+
+The `ProblemData` is built from numpy arrays (locations = depots then stops; matrices are
+sub-matrices of the problem's), not edge by edge. Costs use the same integer model as the
+OR-Tools adapter (`routing.engines._common`). Deterministic mode stops on an iteration
+count (`MaxIterations`) instead of `MaxRuntime`; the seed is passed through.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pyvrp
+from pyvrp import Client, Depot, Location, ProblemData, VehicleType
+from pyvrp.stop import MaxIterations, MaxRuntime
+
+from ..errors import InputError, SolverError
+from ..problem import Problem, Solution, SolveSettings
+from . import _common as C
+
+log = logging.getLogger(__name__)
+
+_INT_MAX = np.iinfo(np.int64).max
+
+
+def default_iterations(problem: Problem) -> int:
+    """Iteration count used in deterministic mode when none is given."""
+    return 2000 + 20 * len(problem.stops)
+
+
+class PyVRPModel:
+    """A `Problem` mapped to PyVRP data, with the maps back to problem indices."""
+
+    def __init__(self, problem: Problem) -> None:
+        unsupported = C.needs_ortools(problem)
+        if unsupported:
+            raise InputError(
+                f"the pyvrp engine cannot express {', '.join(unsupported)}",
+                fix="use --engine ortools or --engine auto",
+            )
+        self.problem = problem
+        vehicles = problem.vehicles
+        depot_nodes = sorted({v.start for v in vehicles} | {v.end for v in vehicles})
+        self.depot_nodes = depot_nodes
+        self.stop_nodes = list(problem.stops)
+        sub = np.array(depot_nodes + self.stop_nodes, dtype=np.int64)
+        dpos = {node: i for i, node in enumerate(depot_nodes)}
+        nd = len(depot_nodes)
+        tw = np.asarray(problem.tw_s, dtype=np.int64)
+        svc = np.asarray(problem.service_s, dtype=np.int64)
+        dem = np.asarray(problem.demand, dtype=np.int64)
+        pens = C.drop_penalties(problem)
+        locations = [Location(0.0, 0.0, name=str(problem.node_ids[x])) for x in sub]
+        depots = [
+            Depot(i, tw_early=int(tw[node, 0]), tw_late=int(tw[node, 1]))
+            for i, node in enumerate(depot_nodes)
+        ]
+        clients = []
+        for k, s in enumerate(self.stop_nodes):
+            kw = {}
+            if pens is not None:
+                kw = {"prize": int(pens[s]), "required": False}
+            clients.append(
+                Client(
+                    nd + k,
+                    delivery=[int(x) for x in dem[s]],
+                    service_duration=int(svc[s]),
+                    tw_early=int(tw[s, 0]),
+                    tw_late=int(tw[s, 1]),
+                    **kw,
+                )
+            )
+        dist = np.ascontiguousarray(
+            np.asarray(problem.distance_m, dtype=np.int64)[np.ix_(sub, sub)]
+        )
+        # routing profiles: one per distinct duration matrix
+        prof_of: list[int] = []
+        durs: list[np.ndarray] = []
+        keys: dict = {}
+        for vi in range(len(vehicles)):
+            dmat = problem.duration_of(vi)
+            key = "shared" if problem.duration_s.ndim == 2 else hash(dmat.tobytes())
+            if key not in keys:
+                keys[key] = len(durs)
+                durs.append(
+                    np.ascontiguousarray(np.asarray(dmat, dtype=np.int64)[np.ix_(sub, sub)])
+                )
+            prof_of.append(keys[key])
+        # vehicle types: identical vehicles grouped, in first-appearance order
+        types: dict[tuple, list[int]] = {}
+        for vi, v in enumerate(vehicles):
+            key = (
+                tuple(int(c) for c in v.capacity),
+                dpos[v.start],
+                dpos[v.end],
+                int(v.shift_start_s),
+                int(v.shift_end_s),
+                C.fixed_cost(problem, v),
+                C.per_metre_cost(problem, v),
+                C.per_second_cost(problem, v),
+                v.max_duration_s,
+                prof_of[vi],
+            )
+            types.setdefault(key, []).append(vi)
+        self.type_vehicles = list(types.values())
+        vtypes = []
+        for key, members in types.items():
+            cap, sd, ed, s0, s1, fc, pm, ps, md, prof = key
+            vtypes.append(
+                VehicleType(
+                    len(members),
+                    capacity=list(cap),
+                    start_depot=sd,
+                    end_depot=ed,
+                    fixed_cost=fc,
+                    tw_early=s0,
+                    tw_late=s1,
+                    shift_duration=_INT_MAX if md is None else int(md),
+                    unit_distance_cost=pm,
+                    unit_duration_cost=ps,
+                    profile=prof,
+                    start_late=s1,
+                    name=str(vehicles[members[0]].vehicle_id),
+                )
+            )
+        self.nd = nd
+        self.data = ProblemData(locations, clients, depots, vtypes, [dist] * len(durs), durs)
+
+    def to_routes(self, sol: pyvrp.Solution) -> tuple[tuple[int, ...], ...]:
+        """PyVRP solution -> one tuple of problem stop indices per vehicle."""
+        out: list[tuple[int, ...]] = [()] * len(self.problem.vehicles)
+        used = [0] * len(self.type_vehicles)
+        for r in sol.routes():
+            t = r.vehicle_type()
+            vi = self.type_vehicles[t][used[t]]
+            used[t] += 1
+            out[vi] = tuple(self.stop_nodes[a.idx] for a in r if a.is_client())
+        return tuple(out)
+
+    def from_routes(self, routes: tuple[tuple[int, ...], ...]) -> pyvrp.Solution | None:
+        """Problem routes (one per vehicle) -> PyVRP solution, None when not expressible."""
+        cpos = {s: k for k, s in enumerate(self.stop_nodes)}
+        type_of = {vi: t for t, vs in enumerate(self.type_vehicles) for vi in vs}
+        try:
+            rs = [
+                pyvrp.Route(self.data, [cpos[s] for s in r], type_of[vi])
+                for vi, r in enumerate(routes)
+                if r
+            ]
+            return pyvrp.Solution(self.data, rs)
+        except (RuntimeError, KeyError, ValueError):
+            return None
+
+
+def solve(
+    problem: Problem,
+    settings: SolveSettings,
+    *,
+    time_limit_s: float | None = None,
+    iterations: int | None = None,
+) -> Solution:
+    """Solve with PyVRP; see `routing.solve`.
+
+    Raises
+    ------
+    InputError
+        The problem uses a constraint PyVRP cannot express.
+    SolverError
+        No feasible plan within the limit.
+    """
+    t0 = time.perf_counter()
+    m = PyVRPModel(problem)
+    build_s = time.perf_counter() - t0
+    limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
+    if settings.deterministic:
+        its = iterations or settings.solution_limit or default_iterations(problem)
+        stop = MaxIterations(int(its))
+    else:
+        stop = MaxRuntime(max(0.01, limit_s - build_s))
+    init = None
+    if problem.initial_routes is not None and any(problem.initial_routes):
+        init = m.from_routes(problem.initial_routes)
+    t1 = time.perf_counter()
+    res = pyvrp.solve(
+        m.data, stop=stop, seed=int(settings.seed), display=False, initial_solution=init
+    )
+    solve_s = time.perf_counter() - t1
+    best = res.best
+    if not best.is_feasible():
+        raise SolverError(
+            f"PyVRP found no feasible plan within {limit_s:g} s; raise the time limit, allow "
+            "drops with a penalty, or use --engine ortools"
+        )
+    routes = m.to_routes(best)
+    served = {s for r in routes for s in r}
+    unassigned = tuple(s for s in problem.stops if s not in served)
+    from ..check import evaluate
+
+    ev = evaluate(problem, routes)
+    first = None
+    cum = np.cumsum(res.stats.runtimes)
+    for i, d in enumerate(res.stats.data):
+        if d.best_feas:
+            first = float(cum[i])
+            break
+    return Solution(
+        routes=routes,
+        unassigned=unassigned,
+        reasons={},
+        objective=ev["objective"],
+        distance_m=ev["distance"],
+        engine="pyvrp",
+        status="feasible",
+        stats={
+            "build_s": round(build_s, 3),
+            "solve_s": round(solve_s, 3),
+            "first_solution_s": None if first is None else round(first, 3),
+            "iterations": int(res.num_iterations),
+            "pyvrp_cost": int(res.cost()),
+            "vehicles_used": ev["vehicles"],
+        },
+    )
