@@ -1,0 +1,452 @@
+"""`shipahead plan SCENARIO.toml --out RUN_DIR`: forecast → placement → routes as one batch job.
+
+Everything is checked before any step starts: the TOML (unknown keys, missing files) and every
+input file against its contract. Each step writes its folder all-or-nothing, then a
+``.done.json`` marker holding the fingerprint of its inputs and parameters; a step whose
+fingerprint is unchanged is skipped (``--force`` reruns). The marker is removed before a step
+starts, so a killed run never leaves a step looking finished. ``manifest.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.errors import CliInputError, command, register_file
+from cli.scenario import INPUT_KINDS, Scenario, load_scenario
+
+STEPS = ("forecast", "placement", "routes")
+_MARKER = ".done.json"
+_VERSIONED = (
+    "shipahead",
+    "statsforecast",
+    "utilsforecast",
+    "hierarchicalforecast",
+    "pandas",
+    "numpy",
+    "scipy",
+    "ortools",
+    "highspy",
+    "pyvrp",
+    "networkx",
+    "osmnx",
+    "geopandas",
+    "shapely",
+    "dask",
+    "distributed",
+)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _PeakMemory:
+    """Sample the RSS of this process and its children; keep the peak (bytes)."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self._interval = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        total = self._proc.memory_info().rss
+        for child in self._proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except Exception:  # child exited between listing and reading
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> _PeakMemory:
+        self.peak = self._rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step needs: the scenario, resolved input files, the run folder and the engine."""
+
+    scenario: Scenario
+    files: dict[str, Path]
+    run_dir: Path
+    engine: str
+    scheduler: str | None
+
+    def step_dir(self, step: str) -> Path:
+        return self.run_dir / step
+
+
+# -- steps -----------------------------------------------------------------------------------
+# Each step reads its inputs (files of the scenario, outputs of earlier steps), writes its
+# outputs through an OutputDir and returns KPIs. They reuse the single commands' `execute`.
+
+
+def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
+    from cli import forecast_cmd
+
+    p = ctx.scenario.forecast
+    return forecast_cmd.execute(
+        history=ctx.files["history"],
+        weather=ctx.files.get("weather"),
+        events=ctx.files.get("events"),
+        horizon=p.horizon,
+        freq=p.freq,
+        models=p.models,
+        windows=p.windows,
+        metric=p.metric,
+        country=p.country,
+        reconcile=p.reconcile,
+        fill_gaps=p.fill_gaps,
+        engine=ctx.engine,
+        scheduler=ctx.scheduler,
+        seed=ctx.scenario.scenario.seed,
+        window_days=ctx.scenario.placement.window_days,
+        n_scenarios=ctx.scenario.placement.n_scenarios,
+        plot_top=p.plot_top,
+        out=out,
+    )
+
+
+def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
+    from cli import place_cmd
+
+    p = ctx.scenario.placement
+    return place_cmd.execute(
+        scenarios=ctx.step_dir("forecast") / "scenarios.csv",
+        forecast=None,
+        window_days=p.window_days,
+        fcs=ctx.files["fcs"],
+        skus=ctx.files["skus"],
+        inventory=ctx.files["inventory"],
+        supply=ctx.files["supply"],
+        inbound_lanes=ctx.files.get("inbound_lanes"),
+        lanes=ctx.files.get("lanes"),
+        regions=ctx.files.get("regions"),
+        promise_days=p.promise_days,
+        strict_promise=p.strict_promise,
+        exact_integer=p.exact_integer,
+        engine=ctx.engine,
+        scheduler=ctx.scheduler,
+        plan_date=p.plan_date,
+        out=out,
+    )
+
+
+def _routes_step(ctx: StepContext, out: Any) -> dict[str, Any]:
+    from cli import route_cmd
+
+    r = ctx.scenario.routing
+    assert r is not None
+    return route_cmd.execute(
+        stops=ctx.files["stops"],
+        fleet=ctx.files["fleet"],
+        roads=ctx.files["roads"],
+        traffic=ctx.files.get("traffic"),
+        weather=ctx.files.get("weather"),
+        date=r.delivery_date,
+        depart=r.depart,
+        depot_fc=r.depot_fc,
+        fcs=ctx.files.get("fcs"),
+        engine=r.engine,
+        time_limit=r.time_limit_s,
+        seed=ctx.scenario.scenario.seed,
+        deterministic=r.deterministic,
+        max_snap_m=r.max_snap_m,
+        out=out,
+    )
+
+
+_STEP_FUNCS: dict[str, Callable[[StepContext, Any], dict[str, Any]]] = {
+    "forecast": _forecast_step,
+    "placement": _placement_step,
+    "routes": _routes_step,
+}
+_STEP_INPUTS: dict[str, tuple[str, ...]] = {
+    "forecast": ("history", "weather", "events"),
+    "placement": ("fcs", "skus", "inventory", "supply", "inbound_lanes", "lanes", "regions"),
+    "routes": ("stops", "fleet", "roads", "traffic", "weather", "fcs"),
+}
+_STEP_PARAMS: dict[str, Callable[[Scenario], Any]] = {
+    "forecast": lambda s: [
+        s.forecast.model_dump(mode="json"),
+        s.placement.window_days,
+        s.placement.n_scenarios,
+        s.scenario.seed,
+    ],
+    "placement": lambda s: s.placement.model_dump(mode="json"),
+    "routes": lambda s: [
+        None if s.routing is None else s.routing.model_dump(mode="json"),
+        s.scenario.seed,
+    ],
+}
+_UPSTREAM = {"forecast": (), "placement": ("forecast",), "routes": ()}
+
+
+def _missing_step_module(step: str) -> str | None:
+    """The name of the command module a step needs, if it is not built yet."""
+    import importlib.util
+
+    module = {
+        "forecast": "cli.forecast_cmd",
+        "placement": "cli.place_cmd",
+        "routes": "cli.route_cmd",
+    }[step]
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        return module
+    mod = importlib.import_module(module)
+    return None if hasattr(mod, "execute") else module
+
+
+def _rel(path: Path, scenario_path: Path) -> str:
+    """``path`` relative to the scenario file's folder when it lies below it."""
+    try:
+        return str(path.relative_to(scenario_path.resolve().parent))
+    except ValueError:
+        return str(path)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _check_inputs(files: dict[str, Path]) -> None:
+    """Check every input file against its contract before any step starts."""
+    from cli.io import read_geo, read_table
+
+    for key, path in files.items():
+        kind = INPUT_KINDS.get(key)
+        if kind is None:
+            suffix = path.name.lower()
+            if not suffix.endswith((".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".graphml")):
+                raise CliInputError(
+                    "road network must be .osm, .osm.bz2, .osm.pbf or .graphml",
+                    file=path,
+                    fix="point inputs.roads at an OSM extract",
+                )
+            register_file("roads", path)
+            continue
+        if kind == "regions":
+            read_geo(path, "regions")
+        else:
+            read_table(path, kind)
+
+
+def run_plan(
+    scenario_path: Path,
+    run_dir: Path,
+    *,
+    engine: str = "local",
+    scheduler: str | None = None,
+    from_step: str | None = None,
+    only: str | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Run the pipeline; returns the manifest (also written to ``run_dir/manifest.json``)."""
+    from cli.io import OutputDir, write_json
+    from cli.progress import console, step
+
+    for opt, value in (("--from", from_step), ("--only", only)):
+        if value is not None and value not in STEPS:
+            raise CliInputError(
+                f"unknown step '{value}' for {opt}", fix=f"use one of {', '.join(STEPS)}"
+            )
+    if engine not in ("local", "dask", "ray"):
+        raise CliInputError(f"unknown engine '{engine}'", fix="use local, dask or ray")
+
+    scenario, files = load_scenario(scenario_path)
+    _check_inputs(files)
+
+    wanted = list(STEPS)
+    if scenario.routing is None:
+        wanted.remove("routes")
+    if from_step:
+        wanted = wanted[wanted.index(from_step) :] if from_step in wanted else []
+    if only:
+        wanted = [only]
+    not_built = {s: m for s in STEPS if (m := _missing_step_module(s))}
+
+    ctx = StepContext(scenario, files, run_dir, engine, scheduler)
+    hashes = {k: sha256_file(p) for k, p in sorted(files.items())}
+    fingerprints: dict[str, str] = {}
+    status: dict[str, dict[str, Any]] = {}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "manifest.json").unlink(missing_ok=True)
+
+    for name in STEPS:
+        payload = {
+            "step": name,
+            "inputs": {k: hashes[k] for k in _STEP_INPUTS[name] if k in hashes},
+            "params": _STEP_PARAMS[name](scenario),
+            "upstream": {u: fingerprints.get(u) for u in _UPSTREAM[name]},
+        }
+        fp = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+        fingerprints[name] = fp.hexdigest()
+        marker = ctx.step_dir(name) / _MARKER
+        done = json.loads(marker.read_text()) if marker.exists() else None
+        if name == "routes" and scenario.routing is None:
+            status[name] = {"status": "not configured ([routing] missing in the scenario)"}
+            continue
+        if name in not_built:
+            status[name] = {"status": f"not built yet ({not_built[name]} is missing)"}
+            console().print(f"[yellow]step {name}: not built yet — skipped[/]")
+            continue
+        if name not in wanted:
+            stale = done is None or done.get("fingerprint") != fingerprints[name]
+            if stale and any(name in _UPSTREAM[w] for w in wanted):
+                raise CliInputError(
+                    f"step '{name}' has not finished with these inputs in {run_dir}",
+                    fix=f"run it first (drop --from/--only or use --from {name})",
+                )
+            status[name] = {"status": "not requested", "kpis": (done or {}).get("kpis", {})}
+            continue
+        if done and done.get("fingerprint") == fingerprints[name] and not force:
+            status[name] = {
+                "status": "skipped (unchanged)",
+                "kpis": done.get("kpis", {}),
+                "wall_s": done.get("wall_s"),
+                "peak_mem_mb": done.get("peak_mem_mb"),
+            }
+            console().print(f"step {name}: unchanged since the last run — skipped (--force reruns)")
+            continue
+        marker.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        with _PeakMemory() as mem, step(f"{name}…"), OutputDir(ctx.step_dir(name)) as out:
+            kpis = _STEP_FUNCS[name](ctx, out)
+        wall = time.perf_counter() - t0
+        record = {
+            "fingerprint": fingerprints[name],
+            "kpis": kpis,
+            "wall_s": round(wall, 3),
+            "peak_mem_mb": round(mem.peak / 2**20, 1),
+        }
+        write_json(record, marker)
+        status[name] = {
+            "status": "ran",
+            **{k: record[k] for k in ("kpis", "wall_s", "peak_mem_mb")},
+        }
+        console().print(f"step {name}: done in {wall:.1f} s")
+
+    report_kpis: dict[str, Any] = {}
+    try:
+        from cli.report import build_report
+
+        with step("report.html…"):
+            report_kpis = build_report(run_dir, scenario, files)
+    except ModuleNotFoundError as exc:
+        if exc.name != "cli.report":
+            raise
+        report_kpis = {"status": "report not built yet"}
+
+    manifest = {
+        "scenario": {
+            "file": scenario_path.name,
+            "name": scenario.scenario.name,
+            "sha256": sha256_file(scenario_path),
+        },
+        "inputs": {
+            k: {
+                "path": _rel(files[k], scenario_path),
+                "size_bytes": files[k].stat().st_size,
+                "sha256": hashes[k],
+            }
+            for k in sorted(files)
+        },
+        "parameters": scenario.model_dump(mode="json"),
+        "engine": engine,
+        "versions": _versions(),
+        "steps": {
+            k: {kk: vv for kk, vv in v.items() if kk not in ("wall_s", "peak_mem_mb")}
+            for k, v in status.items()
+        },
+        "report": report_kpis,
+        "timing": {
+            k: {"wall_s": v.get("wall_s"), "peak_mem_mb": v.get("peak_mem_mb")}
+            for k, v in status.items()
+        },
+    }
+    write_json(manifest, run_dir / "manifest.json")
+    return manifest
+
+
+def summary_lines(manifest: dict[str, Any], run_dir: Path) -> list[str]:
+    """A few lines telling what was produced and where to look."""
+    lines = []
+    for name, st in manifest["steps"].items():
+        wall = manifest["timing"].get(name, {}).get("wall_s")
+        t = f" in {wall:.1f} s" if isinstance(wall, int | float) else ""
+        kpis = st.get("kpis") or {}
+        shown = ", ".join(f"{k}={v}" for k, v in list(kpis.items())[:4])
+        lines.append(f"  {name:<10} {st['status']}{t}" + (f" — {shown}" if shown else ""))
+    lines.append(f"  report     {run_dir / 'report.html'}")
+    lines.append(f"  manifest   {run_dir / 'manifest.json'}")
+    return lines
+
+
+@command
+def command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML (paths relative to it).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/plan"),
+    engine: Annotated[str, typer.Option(help="local | dask | ray")] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")
+    ] = None,
+    from_step: Annotated[
+        str | None, typer.Option("--from", help="Start at this step: forecast|placement|routes.")
+    ] = None,
+    only: Annotated[str | None, typer.Option(help="Run only this step.")] = None,
+    force: Annotated[bool, typer.Option(help="Rerun steps even if unchanged.")] = False,
+) -> None:
+    """Run forecast → placement → routes for SCENARIO into one run folder (resumable)."""
+    from cli.progress import console
+
+    manifest = run_plan(
+        scenario,
+        out,
+        engine=engine,
+        scheduler=scheduler,
+        from_step=from_step,
+        only=only,
+        force=force,
+    )
+    con = console()
+    con.print(f"[bold]shipahead plan[/] {scenario} → {out}")
+    for line in summary_lines(manifest, out):
+        con.print(line)
