@@ -758,8 +758,23 @@ def main(argv: list[str] | None = None) -> int:
         and "cache" not in p.parts
     }
     summary["seconds"] = round(time.perf_counter() - t0, 1)
-    json.dump(summary, sys.stdout, indent=1, default=str)
-    print()
+    (out / "cache").mkdir(exist_ok=True)
+    (out / "cache" / "build_summary.json").write_text(
+        json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8"
+    )
+    for name, info in summary["files"].items():
+        rows = "" if info["rows"] is None else f"{info['rows']:>7,} rows"
+        print(f"{name:28s} {rows:>13s} {info['bytes']:>11,} B  sha256 {info['sha256']}")
+    keys = (
+        "series", "weeks", "road_scc_nodes_unsimplified", "road_scc_nodes_simplified",
+        "expected_14d_demand_units", "total_stop_load_units", "vehicle_capacity_units",
+        "min_vehicles_by_capacity", "stop_snap_m_max", "checks", "seconds",
+    )  # fmt: skip
+    for k in keys:
+        print(f"{k}: {summary[k]}")
+    if "osmnx" in summary:
+        print(f"osmnx drive SCC (simplified): {summary['osmnx']}")
+    print(f"full summary: {out / 'cache' / 'build_summary.json'}")
     return 0
 
 
