@@ -15,6 +15,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.engine import engine_session
 from cli.errors import CliInputError, command, register_file
 from cli.scenario import INPUT_KINDS, Scenario, load_scenario
 
@@ -310,59 +312,66 @@ def run_plan(
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "manifest.json").unlink(missing_ok=True)
 
-    for name in STEPS:
-        payload = {
-            "step": name,
-            "inputs": {k: hashes[k] for k in _STEP_INPUTS[name] if k in hashes},
-            "params": _STEP_PARAMS[name](scenario),
-            "upstream": {u: fingerprints.get(u) for u in _UPSTREAM[name]},
-        }
-        fp = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-        fingerprints[name] = fp.hexdigest()
-        marker = ctx.step_dir(name) / _MARKER
-        done = json.loads(marker.read_text()) if marker.exists() else None
-        if name == "routes" and scenario.routing is None:
-            status[name] = {"status": "not configured ([routing] missing in the scenario)"}
-            continue
-        if name in not_built:
-            status[name] = {"status": f"not built yet ({not_built[name]} is missing)"}
-            console().print(f"[yellow]step {name}: not built yet — skipped[/]")
-            continue
-        if name not in wanted:
-            stale = done is None or done.get("fingerprint") != fingerprints[name]
-            if stale and any(name in _UPSTREAM[w] for w in wanted):
-                raise CliInputError(
-                    f"step '{name}' has not finished with these inputs in {run_dir}",
-                    fix=f"run it first (drop --from/--only or use --from {name})",
-                )
-            status[name] = {"status": "not requested", "kpis": (done or {}).get("kpis", {})}
-            continue
-        if done and done.get("fingerprint") == fingerprints[name] and not force:
-            status[name] = {
-                "status": "skipped (unchanged)",
-                "kpis": done.get("kpis", {}),
-                "wall_s": done.get("wall_s"),
-                "peak_mem_mb": done.get("peak_mem_mb"),
+    with ExitStack() as stack:
+        session_started = False
+        for name in STEPS:
+            payload = {
+                "step": name,
+                "inputs": {k: hashes[k] for k in _STEP_INPUTS[name] if k in hashes},
+                "params": _STEP_PARAMS[name](scenario),
+                "upstream": {u: fingerprints.get(u) for u in _UPSTREAM[name]},
             }
-            console().print(f"step {name}: unchanged since the last run — skipped (--force reruns)")
-            continue
-        marker.unlink(missing_ok=True)
-        t0 = time.perf_counter()
-        with _PeakMemory() as mem, step(f"{name}…"), OutputDir(ctx.step_dir(name)) as out:
-            kpis = _STEP_FUNCS[name](ctx, out)
-        wall = time.perf_counter() - t0
-        record = {
-            "fingerprint": fingerprints[name],
-            "kpis": kpis,
-            "wall_s": round(wall, 3),
-            "peak_mem_mb": round(mem.peak / 2**20, 1),
-        }
-        write_json(record, marker)
-        status[name] = {
-            "status": "ran",
-            **{k: record[k] for k in ("kpis", "wall_s", "peak_mem_mb")},
-        }
-        console().print(f"step {name}: done in {wall:.1f} s")
+            fp = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+            fingerprints[name] = fp.hexdigest()
+            marker = ctx.step_dir(name) / _MARKER
+            done = json.loads(marker.read_text()) if marker.exists() else None
+            if name == "routes" and scenario.routing is None:
+                status[name] = {"status": "not configured ([routing] missing in the scenario)"}
+                continue
+            if name in not_built:
+                status[name] = {"status": f"not built yet ({not_built[name]} is missing)"}
+                console().print(f"[yellow]step {name}: not built yet — skipped[/]")
+                continue
+            if name not in wanted:
+                stale = done is None or done.get("fingerprint") != fingerprints[name]
+                if stale and any(name in _UPSTREAM[w] for w in wanted):
+                    raise CliInputError(
+                        f"step '{name}' has not finished with these inputs in {run_dir}",
+                        fix=f"run it first (drop --from/--only or use --from {name})",
+                    )
+                status[name] = {"status": "not requested", "kpis": (done or {}).get("kpis", {})}
+                continue
+            if done and done.get("fingerprint") == fingerprints[name] and not force:
+                status[name] = {
+                    "status": "skipped (unchanged)",
+                    "kpis": done.get("kpis", {}),
+                    "wall_s": done.get("wall_s"),
+                    "peak_mem_mb": done.get("peak_mem_mb"),
+                }
+                console().print(
+                    f"step {name}: unchanged since the last run — skipped (--force reruns)"
+                )
+                continue
+            marker.unlink(missing_ok=True)
+            if not session_started:
+                stack.enter_context(engine_session(engine, scheduler))
+                session_started = True
+            t0 = time.perf_counter()
+            with _PeakMemory() as mem, step(f"{name}…"), OutputDir(ctx.step_dir(name)) as out:
+                kpis = _STEP_FUNCS[name](ctx, out)
+            wall = time.perf_counter() - t0
+            record = {
+                "fingerprint": fingerprints[name],
+                "kpis": kpis,
+                "wall_s": round(wall, 3),
+                "peak_mem_mb": round(mem.peak / 2**20, 1),
+            }
+            write_json(record, marker)
+            status[name] = {
+                "status": "ran",
+                **{k: record[k] for k in ("kpis", "wall_s", "peak_mem_mb")},
+            }
+            console().print(f"step {name}: done in {wall:.1f} s")
 
     report_kpis: dict[str, Any] = {}
     try:
