@@ -215,7 +215,7 @@ def traffic_factors(profile: pd.DataFrame | None, weekday: int | None) -> np.nda
             p = p[wd.isna()]
     if "road_class" not in p.columns:
         p["road_class"] = ""
-    rc = p["road_class"].fillna("").astype(str).str.strip().replace("*", "")
+    rc = p["road_class"].fillna("").astype(str).str.strip().replace({"*": "", "all": "", "ALL": ""})
     unknown = sorted(set(rc) - set(ROAD_CLASSES) - {""})
     if unknown:
         raise InputError(

@@ -1,0 +1,582 @@
+"""`shipahead route`: delivery routes over a road network; benchmark mode; `route replan`.
+
+* ``shipahead route --stops S --fleet F --roads R [--traffic T] [--weather W --date D]
+  [--depart HH:MM] [--engine auto|ortools|pyvrp] [--time-limit S] [--seed N]
+  [--deterministic] [--max-snap-m M] --out DIR``
+* ``shipahead route --instance FILE.vrp|.txt --time-limit S --sol-out FILE.sol``
+* ``shipahead route replan --plan DIR --at HH:MM --events events.csv [--out DIR]``
+
+Outputs (all-or-nothing): ``routes.csv``, ``unassigned.csv``, ``routes.geojson``,
+``routes.html``, ``drivers/<vehicle_id>.md``, ``summary.json``, ``plan.json`` (what
+``replan`` needs) and, for ``replan``, ``changes.csv``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.errors import CliInputError, register_file, require_file
+from cli.errors import command as _handled
+from cli.io import OutputDir, read_table
+
+app = typer.Typer(
+    name="route",
+    help="Delivery routes with ETAs over a real road network (and re-planning).",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    invoke_without_command=True,
+)
+
+PLAN_FILE = "plan.json"
+
+
+def _hhmm_to_s(value: str | None, option: str) -> int | None:
+    if value is None or str(value).strip() == "":
+        return None
+    parts = str(value).strip().split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        h, m = int(parts[0]), int(parts[1])
+        if h < 0 or not 0 <= m < 60:
+            raise ValueError
+    except ValueError:
+        raise CliInputError(
+            f"{option} {value!r} is not a time", fix="write HH:MM, e.g. 08:30"
+        ) from None
+    return h * 3600 + m * 60
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _records(df) -> list[dict]:
+    import pandas as pd
+
+    out = df.astype(object).where(pd.notna(df), None)
+    return out.to_dict("records")
+
+
+def _speed(traffic: Path | None, weather: Path | None, date: Any):
+    import logging
+
+    import routing
+    from routing.traffic import SpeedModel
+
+    traffic_df = read_table(traffic, "traffic") if traffic else None
+    weather_df = None
+    if weather:
+        if date is None:
+            raise CliInputError("--weather needs --date", fix="pass --date YYYY-MM-DD")
+        weather_df = read_table(weather, "weather")
+    try:
+        speed = SpeedModel.from_tables(traffic_df, weather_df, date)
+    except routing.InputError as exc:
+        if weather_df is not None and "has no row for" in exc.message:
+            logging.getLogger("cli.route").warning("%s; weather ignored (dry)", exc.message)
+            speed = SpeedModel.from_tables(traffic_df, None, date)
+        else:
+            raise
+    return speed, traffic_df, weather_df
+
+
+def _write_plan(plan, out: OutputDir, extra_state: dict, changes=None) -> None:
+    from routing.outputs import driver_sheets, routes_geojson, routes_map_html, summary_dict
+
+    out.write_table(plan.routes, "routes.csv")
+    out.write_table(plan.unassigned, "unassigned.csv")
+    out.write_json(routes_geojson(plan), "routes.geojson")
+    out.write_text(routes_map_html(plan), "routes.html")
+    for vid, text in driver_sheets(plan).items():
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in vid)
+        out.write_text(text, f"drivers/{safe}.md")
+    if changes is not None:
+        out.write_table(changes, "changes.csv")
+    out.write_json(summary_dict(plan), "summary.json")
+    out.write_json(extra_state, PLAN_FILE)
+
+
+def _kpis(plan, timings: dict) -> dict:
+    s = plan.summary
+    return {
+        "stops": s["stops"],
+        "served": s["served"],
+        "unassigned": s["unassigned"],
+        "vehicles_used": s["vehicles_used"],
+        "km": s["km"],
+        "cost_total": s["cost"]["total"],
+        "on_time_share": s["on_time_share"],
+        "late_stops": s["late_stops"],
+        "engine": s["engine"],
+        **{f"time_{k}": v for k, v in timings.items()},
+    }
+
+
+def execute(
+    *,
+    stops: Path,
+    fleet: Path,
+    roads: Path,
+    traffic: Path | None = None,
+    weather: Path | None = None,
+    date: dt.date | str | None = None,
+    depart: str | None = None,
+    depot_fc: str | None = None,
+    fcs: Path | None = None,
+    depots: Path | None = None,
+    engine: str = "auto",
+    time_limit: float = 10.0,
+    seed: int = 0,
+    deterministic: bool = False,
+    max_snap_m: float = 500.0,
+    max_iterations: int = 3,
+    out: OutputDir,
+) -> dict:
+    """Plan routes from files and write every output through ``out``; returns KPIs."""
+    import pandas as pd
+
+    import routing
+    from cli._roads import load_network
+    from cli.progress import step
+
+    t_all = time.perf_counter()
+    stops, fleet, roads = (
+        require_file(Path(p), w) for p, w in ((stops, "stops"), (fleet, "fleet"), (roads, "roads"))
+    )
+    register_file("roads", roads)
+    date_s = None if date is None else str(pd.Timestamp(date).date())
+    stops_df = read_table(stops, "stops")
+    fleet_df = read_table(fleet, "fleet")
+    depots_df = None
+    for p, idc in ((depots, "depot_id"), (fcs, "fc_id")):
+        if p is not None:
+            d = read_table(Path(p), "fcs" if idc == "fc_id" else None)
+            if idc not in d.columns:
+                raise CliInputError(f"has no {idc!r} column", file=p, column=idc)
+            d = d.rename(columns={idc: "depot_id"})[["depot_id", "lat", "lon"]]
+            depots_df = d if depots_df is None else pd.concat([depots_df, d], ignore_index=True)
+    speed, traffic_df, weather_df = _speed(traffic, weather, date_s)
+    depart_s = _hhmm_to_s(depart, "--depart")
+    t0 = time.perf_counter()
+    with step("Loading road network…"):
+        net, road_info = load_network(roads)
+    t_roads = time.perf_counter() - t0
+    settings = routing.PlanSettings(
+        engine=engine,
+        time_limit_s=float(time_limit),
+        seed=int(seed),
+        deterministic=bool(deterministic),
+        max_snap_m=float(max_snap_m),
+        depart_s=depart_s,
+        max_iterations=int(max_iterations),
+    )
+    with step("Planning routes (matrices, solve, time-dependent simulation)…"):
+        plan = routing.plan_routes(
+            stops_df,
+            fleet_df,
+            net,
+            speed=speed,
+            settings=settings,
+            depots=depots_df,
+            default_depot=depot_fc,
+            date=date_s,
+        )
+    plan.summary["timings"]["roads_s"] = round(t_roads, 2)
+    plan.summary["roads_cache_hit"] = road_info["cache_hit"]
+    state = {
+        "kind": "shipahead-route-plan",
+        "version": 1,
+        "inputs": {
+            name: None if p is None else {"path": str(Path(p).resolve()), "sha256": _sha(Path(p))}
+            for name, p in (
+                ("stops", stops),
+                ("fleet", fleet),
+                ("roads", roads),
+                ("traffic", traffic),
+                ("weather", weather),
+            )
+        },
+        "parameters": {
+            "date": date_s,
+            "depart": depart,
+            "depot_fc": depot_fc,
+            "engine": engine,
+            "time_limit_s": float(time_limit),
+            "seed": int(seed),
+            "deterministic": bool(deterministic),
+            "max_snap_m": float(max_snap_m),
+            "max_iterations": int(max_iterations),
+        },
+        "stops": _records(read_table(stops)),
+        "fleet": _records(read_table(fleet)),
+        "depots": None if depots_df is None else _records(depots_df),
+        "traffic": None if traffic_df is None else _records(read_table(traffic)),
+        "weather": None
+        if weather_df is None
+        else _records(read_table(weather).loc[lambda d: d["ds"].astype(str).str[:10] == date_s])
+        if date_s
+        else None,
+        "done": [],
+        "at": None,
+    }
+    _write_plan(plan, out, state)
+    timings = {"roads_s": round(t_roads, 2), "total_s": round(time.perf_counter() - t_all, 2)}
+    return _kpis(plan, timings)
+
+
+def execute_instance(
+    *,
+    instance: Path,
+    time_limit: float,
+    sol_out: Path,
+    engine: str = "auto",
+    seed: int = 0,
+    deterministic: bool = False,
+    objective: str | None = None,
+) -> dict:
+    """Benchmark mode: solve a VRPLIB/Solomon instance and write a VRPLIB .sol file."""
+    import vrplib
+
+    import routing
+    from cli.io import write_text
+    from routing.instances import problem_from_vrplib, reported_cost, solution_text
+
+    p = require_file(Path(instance), "instance")
+    name = p.name.lower()
+    try:
+        if name.endswith(".vrp"):
+            inst, kind = vrplib.read_instance(str(p)), "vrplib"
+        elif name.endswith(".txt"):
+            inst, kind = vrplib.read_instance(str(p), instance_format="solomon"), "solomon"
+        else:
+            raise CliInputError(
+                f"unknown instance file type '{p.suffix or p.name}'",
+                file=p,
+                fix="use a VRPLIB .vrp or a Solomon .txt file",
+            )
+    except CliInputError:
+        raise
+    except Exception as exc:
+        raise CliInputError(
+            f"cannot be read as a {'VRPLIB' if name.endswith('.vrp') else 'Solomon'} instance: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            file=p,
+            fix="check the file is a complete instance",
+        ) from None
+    problem = problem_from_vrplib(
+        inst, kind, **({"objective": objective} if objective and kind == "solomon" else {})
+    )
+    t0 = time.perf_counter()
+    sol = routing.solve(
+        problem,
+        routing.SolveSettings(
+            engine=engine,
+            time_limit_s=float(time_limit),
+            seed=int(seed),
+            deterministic=bool(deterministic),
+        ),
+    )
+    wall = time.perf_counter() - t0
+    problems = routing.check_solution(problem, sol)
+    if problems:
+        raise routing.SolverError(f"the plan failed the independent check: {problems[0]}")
+    write_text(solution_text(problem, sol), sol_out)
+    return {
+        "instance": p.name,
+        "cost": reported_cost(problem, sol.routes),
+        "vehicles": sum(1 for r in sol.routes if r),
+        "engine": sol.engine,
+        "wall_s": round(wall, 2),
+    }
+
+
+def _load_plan_state(plan_dir: Path) -> dict:
+    f = plan_dir / PLAN_FILE
+    if not plan_dir.is_dir():
+        raise CliInputError(
+            "plan folder not found", file=plan_dir, fix="pass the --out folder of `shipahead route`"
+        )
+    if not f.exists():
+        raise CliInputError(
+            f"no {PLAN_FILE} in the plan folder",
+            file=plan_dir,
+            fix="pass a folder written by `shipahead route`",
+        )
+    try:
+        state = json.loads(f.read_text())
+    except json.JSONDecodeError as exc:
+        raise CliInputError(f"is not valid JSON: {exc.msg}", file=f) from None
+    if state.get("kind") != "shipahead-route-plan":
+        raise CliInputError("is not a shipahead route plan", file=f)
+    return state
+
+
+def execute_replan(
+    *,
+    plan_dir: Path,
+    at: str,
+    events: Path | None,
+    roads: Path | None = None,
+    reassign_penalty: float = 50.0,
+    time_limit: float | None = None,
+    out: OutputDir,
+) -> dict:
+    """Re-plan a plan folder at ``at`` with events; writes the new plan and ``changes.csv``."""
+    import pandas as pd
+
+    import routing
+    from cli._roads import load_network
+    from cli.progress import step
+    from routing.replan import replan_routes
+    from routing.traffic import SpeedModel
+
+    plan_dir = Path(plan_dir)
+    state = _load_plan_state(plan_dir)
+    at_s = _hhmm_to_s(at, "--at")
+    if at_s is None:
+        raise CliInputError("--at is required", fix="pass the time of the re-plan as HH:MM")
+    routes_path = plan_dir / "routes.csv"
+    register_file("routes", routes_path)
+    routes = read_table(routes_path)
+    ev = pd.DataFrame(columns=["type"])
+    if events is not None:
+        events = require_file(Path(events), "events")
+        register_file("events", events)
+        ev = read_table(events)
+    road_path = Path(roads) if roads else Path(state["inputs"]["roads"]["path"])
+    if not road_path.exists():
+        raise CliInputError(
+            "the plan's road network file is gone", file=road_path, fix="pass --roads FILE"
+        )
+    register_file("roads", road_path)
+    params = state["parameters"]
+    stops_df = pd.DataFrame(state["stops"])
+    fleet_df = pd.DataFrame(state["fleet"])
+    depots_df = pd.DataFrame(state["depots"]) if state.get("depots") else None
+    traffic_df = pd.DataFrame(state["traffic"]) if state.get("traffic") else None
+    weather_df = pd.DataFrame(state["weather"]) if state.get("weather") else None
+    speed = SpeedModel.from_tables(traffic_df, weather_df, params.get("date"))
+    with step("Loading road network…"):
+        net, _ = load_network(road_path)
+    settings = routing.PlanSettings(
+        engine=params["engine"],
+        time_limit_s=float(time_limit or params["time_limit_s"]),
+        seed=int(params["seed"]),
+        deterministic=bool(params["deterministic"]),
+        max_snap_m=float(params["max_snap_m"]),
+        max_iterations=int(params.get("max_iterations", 3)),
+    )
+    with step("Re-planning…"):
+        res = replan_routes(
+            stops_df,
+            fleet_df,
+            routes,
+            ev,
+            net,
+            at_s=at_s,
+            speed=speed,
+            settings=settings,
+            depots=depots_df,
+            default_depot=params.get("depot_fc"),
+            reassign_penalty=float(reassign_penalty),
+            done_before=tuple(state.get("done") or ()),
+            date=params.get("date"),
+        )
+    new_state = dict(state)
+    added = ev[ev["type"].astype(str).str.lower() == "add"] if len(ev) else ev
+    if len(added):
+        cols = [
+            c
+            for c in ("stop_id", "lat", "lon", "demand_units", "tw_start", "tw_end", "service_min")
+            if c in added.columns
+        ]
+        new_state["stops"] = state["stops"] + _records(added[cols])
+    cancelled = (
+        set(ev.loc[ev["type"].astype(str).str.lower() == "cancel", "stop_id"].astype(str))
+        if len(ev)
+        else set()
+    )
+    new_state["stops"] = [r for r in new_state["stops"] if str(r["stop_id"]) not in cancelled]
+    new_state["done"] = list(res.done)
+    new_state["at"] = at
+    new_state["replanned_from"] = str(plan_dir.resolve())
+    _write_plan(res.plan, out, new_state, changes=res.changes)
+    counts = res.changes["change"].value_counts().to_dict()
+    return {**_kpis(res.plan, {}), "changes": {str(k): int(v) for k, v in sorted(counts.items())}}
+
+
+@app.callback(invoke_without_command=True)
+@_handled
+def route(
+    ctx: typer.Context,
+    stops: Annotated[
+        Path | None, typer.Option("--stops", help="Stops table (CSV/Parquet).")
+    ] = None,
+    fleet: Annotated[
+        Path | None, typer.Option("--fleet", help="Fleet table (CSV/Parquet).")
+    ] = None,
+    roads: Annotated[
+        Path | None,
+        typer.Option("--roads", help="Road network: .osm.pbf, .osm, .osm.bz2 or .graphml."),
+    ] = None,
+    traffic: Annotated[
+        Path | None,
+        typer.Option(
+            "--traffic", help="Traffic profile: hour, opt. weekday and road_class, speed_factor."
+        ),
+    ] = None,
+    weather: Annotated[
+        Path | None,
+        typer.Option("--weather", help="Weather table: ds, precip_mm, snow_cm (or condition)."),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Delivery date YYYY-MM-DD (weekday of the traffic profile, weather row)."
+        ),
+    ] = None,
+    depart: Annotated[
+        str | None,
+        typer.Option(
+            "--depart", help="Departure time HH:MM for every vehicle (default: shift start)."
+        ),
+    ] = None,
+    depots: Annotated[
+        Path | None,
+        typer.Option(
+            "--depots",
+            help="Depot table depot_id, lat, lon (if the fleet has no depot_lat/depot_lon).",
+        ),
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="auto | ortools | pyvrp.")] = "auto",
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Solver time limit, seconds.")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    deterministic: Annotated[
+        bool,
+        typer.Option("--deterministic", help="Solution-limit based search: byte-identical reruns."),
+    ] = False,
+    max_snap_m: Annotated[
+        float, typer.Option("--max-snap-m", help="Largest distance from a stop to a road, metres.")
+    ] = 500.0,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+    instance: Annotated[
+        Path | None,
+        typer.Option("--instance", help="Benchmark mode: VRPLIB .vrp or Solomon .txt instance."),
+    ] = None,
+    sol_out: Annotated[
+        Path | None, typer.Option("--sol-out", help="Benchmark mode: write the VRPLIB .sol here.")
+    ] = None,
+) -> None:
+    """Plan delivery routes with simulated ETAs (or solve a benchmark instance)."""
+    from cli.progress import console
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if instance is not None:
+        if sol_out is None:
+            raise CliInputError("--instance needs --sol-out", fix="pass --sol-out FILE.sol")
+        k = execute_instance(
+            instance=instance,
+            time_limit=time_limit,
+            sol_out=sol_out,
+            engine=engine,
+            seed=seed,
+            deterministic=deterministic,
+        )
+        console().print(
+            f"{k['instance']}: cost {k['cost']} with {k['vehicles']} routes ({k['engine']}, {k['wall_s']} s) → {sol_out}"
+        )
+        return
+    missing = [
+        n
+        for n, v in (("--stops", stops), ("--fleet", fleet), ("--roads", roads), ("--out", out))
+        if v is None
+    ]
+    if missing:
+        raise CliInputError(
+            f"missing {', '.join(missing)}",
+            fix="shipahead route --stops S --fleet F --roads R --out DIR (or --instance FILE --sol-out FILE.sol)",
+        )
+    if engine not in ("auto", "ortools", "pyvrp"):
+        raise CliInputError(f"--engine {engine!r} is unknown", fix="use auto, ortools or pyvrp")
+    if date is not None:
+        try:
+            dt.date.fromisoformat(date)
+        except ValueError:
+            raise CliInputError(f"--date {date!r} is not a date", fix="write YYYY-MM-DD") from None
+    with OutputDir(out) as od:
+        k = execute(
+            stops=stops,
+            fleet=fleet,
+            roads=roads,
+            traffic=traffic,
+            weather=weather,
+            date=date,
+            depart=depart,
+            depots=depots,
+            engine=engine,
+            time_limit=time_limit,
+            seed=seed,
+            deterministic=deterministic,
+            max_snap_m=max_snap_m,
+            out=od,
+        )
+    console().print(
+        f"{k['served']}/{k['stops']} stops on {k['vehicles_used']} vehicles, {k['km']:.1f} km, "
+        f"cost {k['cost_total']:.2f}, on time {100 * (k['on_time_share'] or 0):.1f}% "
+        f"(simulated), {k['unassigned']} unassigned → {out}"
+    )
+
+
+@app.command("replan")
+@_handled
+def replan_command(
+    plan: Annotated[Path, typer.Option("--plan", help="Folder written by `shipahead route`.")],
+    at: Annotated[str, typer.Option("--at", help="Time of the re-plan, HH:MM.")],
+    events: Annotated[
+        Path | None, typer.Option("--events", help="Events table (see docs/routing.md).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: PLAN/replan-HHMM).")
+    ] = None,
+    roads: Annotated[
+        Path | None, typer.Option("--roads", help="Road network file if it moved since the plan.")
+    ] = None,
+    reassign_penalty: Annotated[
+        float, typer.Option("--reassign-penalty", help="Cost per stop moved to another vehicle.")
+    ] = 50.0,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", help="Solver time limit, seconds (default: the plan's)."),
+    ] = None,
+) -> None:
+    """Re-plan during the day: stops done/added/cancelled, positions, delays, incidents."""
+    from cli.progress import console
+
+    at_s = _hhmm_to_s(at, "--at")
+    target = out or Path(plan) / f"replan-{at_s // 3600:02d}{(at_s % 3600) // 60:02d}"
+    with OutputDir(target) as od:
+        k = execute_replan(
+            plan_dir=plan,
+            at=at,
+            events=events,
+            roads=roads,
+            reassign_penalty=reassign_penalty,
+            time_limit=time_limit,
+            out=od,
+        )
+    ch = ", ".join(f"{n} {c}" for c, n in k["changes"].items())
+    console().print(f"re-planned at {at}: {ch} → {target}")
