@@ -5,7 +5,7 @@ Reading is the CLI's job (the routing package is pure): ``.osm``, ``.osm.bz2``,
 memory) into :func:`routing.graph_from_ways`; ``.graphml`` is read with osmnx. The prepared
 :class:`routing.RoadNetwork` is pickled to a cache keyed by the file's sha256 and the code
 version, so a second run on the same file skips parsing. Cache folder:
-``$SHIPAHEAD_CACHE`` if set, else ``~/.cache/shipahead/roads``.
+``$SHIPAHEAD_CACHE_DIR/roads`` if that variable is set, else ``~/.cache/shipahead/roads``.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def file_sha256(path: Path) -> str:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("SHIPAHEAD_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "shipahead" / "roads"
+    env = os.environ.get("SHIPAHEAD_CACHE_DIR")
+    return (Path(env) if env else Path.home() / ".cache" / "shipahead") / "roads"
 
 
 def _osm_ways(path: Path):

@@ -270,7 +270,8 @@ def execute_instance(
         raise
     except Exception as exc:
         raise CliInputError(
-            f"cannot be read as a {'VRPLIB' if name.endswith('.vrp') else 'Solomon'} instance: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            f"cannot be read as a {'VRPLIB' if name.endswith('.vrp') else 'Solomon'} "
+            f"instance: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
             file=p,
             fix="check the file is a complete instance",
         ) from None
@@ -497,7 +498,8 @@ def route(
             deterministic=deterministic,
         )
         console().print(
-            f"{k['instance']}: cost {k['cost']} with {k['vehicles']} routes ({k['engine']}, {k['wall_s']} s) → {sol_out}"
+            f"{k['instance']}: cost {k['cost']} with {k['vehicles']} routes "
+            f"({k['engine']}, {k['wall_s']} s) → {sol_out}"
         )
         return
     missing = [
@@ -508,7 +510,8 @@ def route(
     if missing:
         raise CliInputError(
             f"missing {', '.join(missing)}",
-            fix="shipahead route --stops S --fleet F --roads R --out DIR (or --instance FILE --sol-out FILE.sol)",
+            fix="shipahead route --stops S --fleet F --roads R --out DIR "
+            "(or --instance FILE --sol-out FILE.sol)",
         )
     if engine not in ("auto", "ortools", "pyvrp"):
         raise CliInputError(f"--engine {engine!r} is unknown", fix="use auto, ortools or pyvrp")

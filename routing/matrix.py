@@ -76,6 +76,7 @@ def shortest_path_matrices(
     arc_time_s: np.ndarray | None = None,
     workers: int | None = None,
     chunk: int = 64,
+    min_pool_work: int = 2_000_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Travel times and distances along the fastest paths between graph nodes.
 
@@ -92,6 +93,8 @@ def shortest_path_matrices(
         Processes for the Dijkstra runs (default :func:`default_workers`); 1 = in-process.
     chunk
         Sources per Dijkstra call.
+    min_pool_work
+        Below ``sources x nodes`` of this size the run stays in-process.
 
     Returns
     -------
@@ -115,7 +118,7 @@ def shortest_path_matrices(
     n_workers = default_workers() if workers is None else max(1, int(workers))
     n_workers = min(n_workers, len(pieces))
     # a pool only pays for itself on real work
-    if n_workers > 1 and len(usrc) * net.n_nodes < 2_000_000:
+    if n_workers > 1 and len(usrc) * net.n_nodes < min_pool_work:
         n_workers = 1
     if n_workers == 1:
         rows = [csgraph.dijkstra(csr, directed=True, indices=p)[:, tgt] for p in pieces]

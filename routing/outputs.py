@@ -180,7 +180,7 @@ def _stable_ids(text: str) -> str:
             ids[key] = f"{mt.group(1)}_{len(ids):05d}"
         return ids[key]
 
-    return re.sub(r"\b([a-z_]+)_([0-9a-f]{32})\b", sub, text)
+    return re.sub(r"\b([a-z][a-z_]*?)_([0-9a-f]{32})(?![0-9a-f])", sub, text)
 
 
 def driver_sheets(plan: RoutePlan) -> dict[str, str]:

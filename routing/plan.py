@@ -157,7 +157,7 @@ def hhmm(t: float | None) -> str:
     """Seconds from midnight -> ``HH:MM`` (rounded to the minute; hours may pass 23)."""
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return ""
-    m = int(math.floor(t / 60.0 + 0.5))
+    m = math.floor(t / 60.0 + 0.5)
     return f"{m // 60:02d}:{m % 60:02d}"
 
 
@@ -258,7 +258,8 @@ def normalize_stops(stops: pd.DataFrame) -> pd.DataFrame:
         b = 2 * DAY_S - 1 if b is None else b
         if b < a:
             raise InputError(
-                f"stops row {i} ({df.at[i, 'stop_id']}): time window ends ({hhmm(b)}) before it starts ({hhmm(a)})",
+                f"stops row {i} ({df.at[i, 'stop_id']}): time window ends ({hhmm(b)}) "
+                f"before it starts ({hhmm(a)})",
                 row=i,
                 column="tw_end",
                 fix="make tw_end later than tw_start",
@@ -320,7 +321,8 @@ def normalize_fleet(
             a = int(depart_s)
         if b < a:
             raise InputError(
-                f"fleet row {i} ({df.at[i, 'vehicle_id']}): shift ends ({hhmm(b)}) before the vehicle leaves ({hhmm(a)})",
+                f"fleet row {i} ({df.at[i, 'vehicle_id']}): shift ends ({hhmm(b)}) "
+                f"before the vehicle leaves ({hhmm(a)})",
                 row=i,
                 column="shift_end",
                 fix="make shift_end later than shift_start (and --depart)",
@@ -405,7 +407,8 @@ def normalize_fleet(
                     f"fleet row {i} ({df.at[i, 'vehicle_id']}): depot {d!r} has no coordinates",
                     row=i,
                     column="depot_id",
-                    fix="add depot_lat/depot_lon to the fleet or pass a depot table (--depots / fcs) that lists it",
+                    fix="add depot_lat/depot_lon to the fleet or pass a depot table "
+                    "(--depots / fcs) that lists it",
                     table="fleet",
                 )
             lat[i], lon[i] = lookup[d]
@@ -529,7 +532,8 @@ def build_context(
     for _, r in st.iterrows():
         if r["demand"] > cap_max:
             pre[r["stop_id"]] = (
-                f"capacity: demand {r['demand']} units exceeds the largest vehicle ({cap_max} units)"
+                f"capacity: demand {r['demand']} units exceeds the largest vehicle "
+                f"({cap_max} units)"
             )
     depot_ids = list(dict.fromkeys(fl["depot_id"]))
     clash = sorted(set(depot_ids) & set(st["stop_id"]))
@@ -1043,8 +1047,7 @@ def routes_table(
                 late_min=max(0.0, s.end_arrival_s - v.shift_end_s) / 60.0,
             )
         )
-    df = pd.DataFrame(rows, columns=list(ROUTE_COLUMNS))
-    return df
+    return pd.DataFrame(rows, columns=list(ROUTE_COLUMNS))
 
 
 def _row(

@@ -1,0 +1,110 @@
+"""Road network: OSM ways -> prepared graph, speeds, SCC, snapping, cache."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import routing
+from routing.network import haversine_m, parse_maxspeed
+
+from ._netfix import TINY_OSM, tiny_network
+
+
+def _way(wid, pts, **tags):
+    return (wid, [(n, x, y) for n, x, y in pts], tags)
+
+
+def test_parse_maxspeed():
+    assert parse_maxspeed("50") == 50.0
+    assert parse_maxspeed("30 mph") == pytest.approx(48.28, abs=0.01)
+    assert parse_maxspeed("50;70") == 50.0
+    assert parse_maxspeed(["40", "25 mph"]) == pytest.approx(40.0)
+    assert parse_maxspeed("none") is None
+    assert parse_maxspeed("RU:urban") is None
+    assert parse_maxspeed(None) is None
+
+
+def test_graph_from_ways_oneway_access_and_simplification():
+    a, b, c, d, e = (
+        (1, 0.0, 0.0),
+        (2, 0.001, 0.0),
+        (3, 0.002, 0.0),
+        (4, 0.002, 0.001),
+        (5, 0.0, 0.001),
+    )
+    ways = [
+        _way(10, [a, b, c], highway="residential"),  # b is interior: not a graph node
+        _way(11, [c, d], highway="primary", oneway="yes", maxspeed="30 mph"),
+        _way(12, [d, e], highway="motorway"),  # implied one-way
+        _way(13, [e, a], highway="residential", oneway="-1"),  # reverse: a -> e
+        _way(14, [a, d], highway="footway"),  # not drivable
+        _way(15, [c, e], highway="service", access="private"),  # not drivable class anyway
+        _way(16, [b, e], highway="residential", access="private"),  # blocked
+    ]
+    G = routing.graph_from_ways(ways)
+    assert set(G.nodes) == {1, 3, 4, 5}  # 2 is only inside way 10 (way 16 is blocked)
+    assert G.has_edge(1, 3) and G.has_edge(3, 1)
+    assert G.has_edge(3, 4) and not G.has_edge(4, 3)
+    assert G.has_edge(4, 5) and not G.has_edge(5, 4)
+    assert G.has_edge(1, 5) and not G.has_edge(5, 1)
+    length = G.edges[1, 3, 0]["length"]
+    assert length == pytest.approx(float(haversine_m(0, 0, 0.002, 0)), rel=1e-9)
+    net = routing.prepare_graph(G)
+    # 1->3->4->5->? 5 has no way out: only {1,3} is strongly connected
+    assert net.n_nodes == 2
+    assert net.report.dropped_outside_scc > 0
+
+
+def test_prepare_graph_tiny_fixture():
+    net = tiny_network()
+    G = net.graph
+    assert nx.is_strongly_connected(G)
+    assert net.n_nodes == G.number_of_nodes() > 200
+    for _, _, d in list(G.edges(data=True))[:200]:
+        assert d["road_class"] in routing.ROAD_CLASSES
+        assert d["travel_time_s"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6), rel=1e-6)
+    assert 0.0 <= net.report.imputed_speed_share <= 1.0
+    # arcs are sorted in CSR order and the fastest of parallel edges
+    assert np.all(np.diff(net.arc_tail.astype(np.int64) * net.n_nodes + net.arc_head) > 0)
+    assert np.all(net.arc_time_s > 0)
+
+
+def test_default_speed_used_without_maxspeed():
+    ways = [_way(1, [(1, 0, 0), (2, 0.01, 0)], highway="tertiary")]
+    net = routing.prepare_graph(routing.graph_from_ways(ways))
+    d = next(iter(net.graph.edges(data=True)))[2]
+    assert d["speed_kph"] == routing.DEFAULT_SPEEDS_KPH["tertiary"]
+    assert net.report.imputed_speed_share == 1.0
+
+
+def test_no_drivable_roads_is_input_error():
+    ways = [_way(1, [(1, 0, 0), (2, 0.01, 0)], highway="footway")]
+    with pytest.raises(routing.InputError, match="no drivable roads"):
+        routing.prepare_graph(routing.graph_from_ways(ways))
+
+
+def test_snap_points_and_far_stop_named():
+    net = tiny_network()
+    sn = routing.snap_points(net, net.lon[:3], net.lat[:3] + 1e-5, ["a", "b", "c"])
+    assert np.all(sn.distance_m < 5)
+    with pytest.raises(routing.InputError, match=r"FAR.*from the nearest road") as ei:
+        routing.snap_points(
+            net,
+            [net.lon[0], net.lon[0] + 0.1],
+            [net.lat[0], net.lat[0]],
+            ["ok", "FAR"],
+            max_snap_m=500,
+        )
+    assert ei.value.row == 1
+
+
+def test_load_network_cache(tmp_path, monkeypatch):
+    from cli._roads import load_network
+
+    monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path))
+    net1, info1 = load_network(TINY_OSM)
+    net2, info2 = load_network(TINY_OSM)
+    assert not info1["cache_hit"] and info2["cache_hit"]
+    assert net1.n_nodes == net2.n_nodes and np.array_equal(net1.arc_time_s, net2.arc_time_s)

@@ -1,0 +1,283 @@
+"""`shipahead route` (plan, replan, benchmark mode) and its error paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+
+from ._netfix import TINY_OSM, tiny_fleet, tiny_stops
+
+runner = CliRunner()
+BENCH = Path("/work/shared/benchmarks/routing")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _inputs(tmp_path, n=6, stop_changes=None):
+    stops = tiny_stops(n, seed=11)
+    stops["tw_start"] = [f"{m // 60:02d}:{m % 60:02d}" for m in stops["tw_start"]]
+    stops["tw_end"] = [f"{m // 60:02d}:{m % 60:02d}" for m in stops["tw_end"]]
+    for (row, col), v in (stop_changes or {}).items():
+        stops.loc[row, col] = v
+    s, f = tmp_path / "stops.csv", tmp_path / "fleet.csv"
+    stops.to_csv(s, index=False)
+    tiny_fleet(2).to_csv(f, index=False)
+    return s, f
+
+
+def _run(args):
+    return runner.invoke(app, ["--quiet", *map(str, args)])
+
+
+def _files(d: Path):
+    return (
+        sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file())
+        if d.exists()
+        else []
+    )
+
+
+def test_route_writes_every_output_and_replans(tmp_path):
+    s, f = _inputs(tmp_path)
+    out = tmp_path / "plan"
+    r = _run(
+        [
+            "route",
+            "--stops",
+            s,
+            "--fleet",
+            f,
+            "--roads",
+            TINY_OSM,
+            "--time-limit",
+            "1",
+            "--engine",
+            "ortools",
+            "--deterministic",
+            "--out",
+            out,
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    files = _files(out)
+    for name in (
+        "routes.csv",
+        "unassigned.csv",
+        "routes.geojson",
+        "routes.html",
+        "summary.json",
+        "plan.json",
+    ):
+        assert name in files
+    routes = pd.read_csv(out / "routes.csv")
+    assert list(routes.columns[:8]) == [
+        "vehicle_id",
+        "seq",
+        "stop_id",
+        "arrival",
+        "departure",
+        "load_units",
+        "leg_km",
+        "leg_min",
+    ]
+    used = sorted(routes["vehicle_id"].unique())
+    assert [p for p in files if p.startswith("drivers/")] == [f"drivers/{v}.md" for v in used]
+    gj = json.loads((out / "routes.geojson").read_text())
+    assert {ft["geometry"]["type"] for ft in gj["features"]} == {"LineString"}
+    assert len(gj["features"]) == len(used)
+    assert all(len(ft["geometry"]["coordinates"]) >= 2 for ft in gj["features"])
+    html = (out / "routes.html").read_text()
+    assert "openstreetmap.org/copyright" in html and "ETA" in html
+    # re-run is byte-identical (deterministic mode)
+    out2 = tmp_path / "plan2"
+    r = _run(
+        [
+            "route",
+            "--stops",
+            s,
+            "--fleet",
+            f,
+            "--roads",
+            TINY_OSM,
+            "--time-limit",
+            "1",
+            "--engine",
+            "ortools",
+            "--deterministic",
+            "--out",
+            out2,
+        ]
+    )
+    assert r.exit_code == 0
+    for name in ("routes.csv", "routes.geojson", "routes.html"):
+        assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
+
+    # replan: cancel one stop, add one, delay a vehicle
+    first = routes[routes["kind"] == "stop"].iloc[0]
+    ev = tmp_path / "events.csv"
+    pd.DataFrame(
+        [
+            {"type": "cancel", "stop_id": first["stop_id"]},
+            {
+                "type": "add",
+                "stop_id": "NEW",
+                "lat": first["lat"],
+                "lon": first["lon"],
+                "demand_units": 5,
+                "tw_start": "09:00",
+                "tw_end": "17:00",
+                "service_min": 5,
+            },
+            {"type": "delay", "vehicle_id": "V1", "delay_min": 15},
+        ]
+    ).to_csv(ev, index=False)
+    rp = tmp_path / "replan"
+    r = _run(
+        [
+            "route",
+            "replan",
+            "--plan",
+            out,
+            "--at",
+            "08:00",
+            "--events",
+            ev,
+            "--out",
+            rp,
+            "--time-limit",
+            "1",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    ch = pd.read_csv(rp / "changes.csv")
+    kinds = dict(zip(ch["stop_id"], ch["change"], strict=True))
+    assert kinds[first["stop_id"]] == "cancelled"
+    assert kinds["NEW"] in ("added", "added_unassigned")
+    new_routes = pd.read_csv(rp / "routes.csv")
+    assert first["stop_id"] not in set(new_routes["stop_id"])
+    # everything that is not cancelled is in the new plan or unassigned
+    un = pd.read_csv(rp / "unassigned.csv")
+    remaining = set(pd.read_csv(s)["stop_id"]) - {first["stop_id"]} | {"NEW"}
+    assert (
+        set(new_routes.loc[new_routes["kind"] == "stop", "stop_id"]) | set(un["stop_id"])
+        == remaining
+    )
+
+
+def _one_line_exit2(r, out):
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.output
+    assert _files(out) == []
+    return lines[0]
+
+
+def test_stop_too_far_from_road(tmp_path):
+    s, f = _inputs(tmp_path, stop_changes={(2, "lat"): 45.60})
+    out = tmp_path / "o"
+    r = _run(
+        [
+            "route",
+            "--stops",
+            s,
+            "--fleet",
+            f,
+            "--roads",
+            TINY_OSM,
+            "--out",
+            out,
+            "--time-limit",
+            "1",
+        ]
+    )
+    line = _one_line_exit2(r, out)
+    assert "S02" in line and "--max-snap-m" in line
+
+
+def test_bad_time_window(tmp_path):
+    s, f = _inputs(tmp_path, stop_changes={(1, "tw_end"): "06:00"})
+    out = tmp_path / "o"
+    r = _run(["route", "--stops", s, "--fleet", f, "--roads", TINY_OSM, "--out", out])
+    line = _one_line_exit2(r, out)
+    assert "stops.csv" in line
+
+
+def test_unknown_road_file_type(tmp_path):
+    s, f = _inputs(tmp_path)
+    roads = tmp_path / "roads.shp"
+    roads.write_text("x")
+    out = tmp_path / "o"
+    r = _run(["route", "--stops", s, "--fleet", f, "--roads", roads, "--out", out])
+    line = _one_line_exit2(r, out)
+    assert "roads.shp" in line and "unknown road network file type" in line
+
+
+def test_replan_bad_event_type(tmp_path):
+    s, f = _inputs(tmp_path)
+    out = tmp_path / "plan"
+    assert (
+        _run(
+            [
+                "route",
+                "--stops",
+                s,
+                "--fleet",
+                f,
+                "--roads",
+                TINY_OSM,
+                "--time-limit",
+                "1",
+                "--engine",
+                "ortools",
+                "--out",
+                out,
+            ]
+        ).exit_code
+        == 0
+    )
+    ev = tmp_path / "ev.csv"
+    pd.DataFrame([{"type": "explode", "stop_id": "S01"}]).to_csv(ev, index=False)
+    rp = tmp_path / "rp"
+    line = _one_line_exit2(
+        _run(["route", "replan", "--plan", out, "--at", "09:00", "--events", ev, "--out", rp]), rp
+    )
+    assert "ev.csv" in line and "explode" in line
+
+
+@pytest.mark.skipif(
+    not (BENCH / "cvrplib" / "A-n32-k5.vrp").exists(), reason="benchmarks not present"
+)
+def test_benchmark_mode_writes_vrplib_solution(tmp_path):
+    sol = tmp_path / "a.sol"
+    r = _run(
+        [
+            "route",
+            "--instance",
+            BENCH / "cvrplib" / "A-n32-k5.vrp",
+            "--time-limit",
+            "1",
+            "--sol-out",
+            sol,
+            "--engine",
+            "ortools",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    text = sol.read_text()
+    assert text.startswith("Route #1:") and "Cost" in text
+    visited = [
+        int(x)
+        for ln in text.splitlines()
+        if ln.startswith("Route")
+        for x in ln.split(":")[1].split()
+    ]
+    assert sorted(visited) == list(range(1, 32))
