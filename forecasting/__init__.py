@@ -1,0 +1,45 @@
+"""Demand forecasting: backtested, probabilistic per region × SKU forecasts on statsforecast.
+
+``forecast(history, ForecastSettings(horizon=8))`` validates the history (``region_id, sku_id,
+ds, y``), backtests candidate models (rolling origin), picks per series the model or ensemble
+with the lowest scaled error, calibrates its intervals and returns the forecast contract
+(``region_id, sku_id, ds, model, mean, q05 … q95``, units) with backtest errors, a leaderboard
+and warnings. ``window_total_scenarios`` / ``scenarios_from_forecast`` turn forecasts into
+weighted scenarios of demand totals over a coverage window (for placement).
+"""
+
+from .errors import InfeasibleError as InfeasibleError
+from .errors import InputError as InputError
+from .errors import SolverError as SolverError
+from .models import available_models as available_models
+from .models import classify_demand as classify_demand
+from .pipeline import forecast as forecast
+from .plots import fan_chart as fan_chart
+from .plots import fan_charts as fan_charts
+from .scenarios import scenario_grid as scenario_grid
+from .scenarios import scenarios_from_forecast as scenarios_from_forecast
+from .scenarios import window_total_quantiles as window_total_quantiles
+from .scenarios import window_total_scenarios as window_total_scenarios
+from .settings import QUANTILE_COLUMNS as QUANTILE_COLUMNS
+from .settings import ForecastResult as ForecastResult
+from .settings import ForecastSettings as ForecastSettings
+from .validate import validate_history as validate_history
+
+__all__ = [
+    "QUANTILE_COLUMNS",
+    "ForecastResult",
+    "ForecastSettings",
+    "InfeasibleError",
+    "InputError",
+    "SolverError",
+    "available_models",
+    "classify_demand",
+    "fan_chart",
+    "fan_charts",
+    "forecast",
+    "scenario_grid",
+    "scenarios_from_forecast",
+    "validate_history",
+    "window_total_quantiles",
+    "window_total_scenarios",
+]

@@ -1,0 +1,178 @@
+"""Candidate models (statsforecast) and demand classification (ADI / CV²)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = [
+    "INTERMITTENT_MODELS",
+    "SMOOTH_MODELS",
+    "available_models",
+    "classify_demand",
+    "make_models",
+]
+
+#: Candidates for smooth/erratic series (``auto``). AutoARIMA is left out of ``auto`` when the
+#: season is longer than 12 periods (weekly data): a seasonal ARIMA search at season 52 costs
+#: ~1 s per series per fit on this machine — name it explicitly to include it.
+SMOOTH_MODELS: tuple[str, ...] = (
+    "Naive",
+    "SeasonalNaive",
+    "AutoETS",
+    "AutoTheta",
+    "MSTL",
+    "AutoARIMA",
+)
+#: Candidates for intermittent/lumpy series (ADI ≥ 1.32), plus the two naive baselines.
+INTERMITTENT_MODELS: tuple[str, ...] = (
+    "Naive",
+    "SeasonalNaive",
+    "CrostonOptimized",
+    "ADIDA",
+    "IMAPA",
+    "TSB",
+)
+#: Regression models that use the exogenous columns (weather, holidays, events).
+EXOG_MODELS: tuple[str, ...] = ("AutoARIMA_X", "MSTL_X")
+#: Models without their own prediction intervals (given conformal intervals).
+NO_INTERVALS: frozenset[str] = frozenset({"CrostonOptimized", "ADIDA", "IMAPA", "TSB"})
+
+ADI_CUTOFF = 1.32
+CV2_CUTOFF = 0.49
+
+
+def available_models() -> tuple[str, ...]:
+    """Names accepted in ``ForecastSettings.models``."""
+    return tuple(dict.fromkeys(SMOOTH_MODELS + INTERMITTENT_MODELS + EXOG_MODELS))
+
+
+def _seasons(season_length: int, freq_days: float, n_min: int) -> list[int]:
+    """Seasonal periods for MSTL: daily data gets weekly (7) and, with ≥ 2 years, yearly (365)."""
+    if freq_days <= 1 and season_length == 7:
+        return [7, 365] if n_min >= 2 * 365 + 1 else [7]
+    return [season_length]
+
+
+def make_models(
+    names: tuple[str, ...],
+    *,
+    season_length: int,
+    freq_days: float,
+    n_min: int,
+    horizon: int,
+) -> list:
+    """Build statsforecast model objects for ``names`` (aliases = the names).
+
+    Parameters
+    ----------
+    names
+        Model names (see :func:`available_models`).
+    season_length
+        Main season (periods).
+    freq_days
+        Period length in days (decides MSTL's seasons).
+    n_min
+        Shortest training length (periods) the models will see.
+    horizon
+        Forecast horizon (periods); used for the conformal intervals of intermittent models.
+    """
+    from statsforecast.models import (
+        ADIDA,
+        IMAPA,
+        MSTL,
+        TSB,
+        AutoARIMA,
+        AutoETS,
+        AutoTheta,
+        CrostonOptimized,
+        Naive,
+        SeasonalNaive,
+    )
+    from statsforecast.utils import ConformalIntervals
+
+    s = season_length
+    # conformal intervals need n_windows * h + 1 points; use as many windows as fit (2..5).
+    cw = int(max(2, min(5, (n_min - 1) // max(horizon, 1))))
+    conformal = ConformalIntervals(h=horizon, n_windows=cw) if n_min > 2 * horizon else None
+    out = []
+    for name in names:
+        if name == "Naive":
+            m = Naive()
+        elif name == "SeasonalNaive":
+            m = SeasonalNaive(season_length=s)
+        elif name == "AutoETS":
+            # ETS supports seasons up to 24 periods; longer seasons fit a non-seasonal ETS.
+            m = AutoETS(season_length=s if s <= 24 else 1)
+        elif name == "AutoTheta":
+            m = AutoTheta(season_length=s)
+        elif name == "MSTL":
+            m = MSTL(season_length=_seasons(s, freq_days, n_min))
+        elif name == "AutoARIMA":
+            m = AutoARIMA(season_length=s)
+        elif name == "AutoARIMA_X":
+            m = AutoARIMA(season_length=1, alias="AutoARIMA_X")
+        elif name == "MSTL_X":
+            m = MSTL(
+                season_length=_seasons(s, freq_days, n_min),
+                trend_forecaster=AutoARIMA(season_length=1),
+                alias="MSTL_X",
+            )
+        elif name == "CrostonOptimized":
+            m = CrostonOptimized(prediction_intervals=conformal)
+        elif name == "ADIDA":
+            m = ADIDA(prediction_intervals=conformal)
+        elif name == "IMAPA":
+            m = IMAPA(prediction_intervals=conformal)
+        elif name == "TSB":
+            m = TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=conformal)
+        else:
+            raise InputError(
+                f"unknown model {name!r}",
+                fix=f"use 'auto' or names from: {', '.join(available_models())}",
+                table="settings",
+            )
+        out.append(m)
+    return out
+
+
+def classify_demand(df: pd.DataFrame) -> pd.DataFrame:
+    """Classify each series by Syntetos–Boylan ADI / CV².
+
+    Parameters
+    ----------
+    df
+        ``unique_id, ds, y`` sorted by ``unique_id, ds``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``unique_id``; columns ``n_obs`` (periods), ``adi`` (mean periods between
+        non-zero demands), ``cv2`` (squared coefficient of variation of non-zero sizes),
+        ``total`` (units) and ``demand_class``: ``zero`` (no demand), ``constant`` (one
+        value), ``intermittent`` (ADI ≥ 1.32, incl. lumpy) or ``smooth`` (incl. erratic).
+    """
+    y = df["y"].to_numpy(dtype=float)
+    ids = df["unique_id"].to_numpy()
+    starts = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
+    ends = np.r_[starts[1:], len(ids)]
+    rows = []
+    for a, b in zip(starts, ends, strict=True):
+        v = y[a:b]
+        nz = v[v > 0]
+        n = b - a
+        adi = n / len(nz) if len(nz) else np.inf
+        cv2 = float(np.var(nz) / np.mean(nz) ** 2) if len(nz) > 1 else 0.0
+        if len(nz) == 0:
+            cls = "zero"
+        elif np.all(v == v[0]):
+            cls = "constant"
+        elif adi >= ADI_CUTOFF:
+            cls = "intermittent"
+        else:
+            cls = "smooth"
+        rows.append((ids[a], n, adi, cv2, float(v.sum()), cls))
+    out = pd.DataFrame(rows, columns=["unique_id", "n_obs", "adi", "cv2", "total", "demand_class"])
+    return out.set_index("unique_id")

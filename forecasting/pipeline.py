@@ -1,0 +1,755 @@
+"""The forecasting pipeline: validate → classify → backtest → select → calibrate → forecast.
+
+Method (documented in docs/forecasting.md):
+
+1. The history is validated (:mod:`forecasting.validate`) and each series classified by
+   ADI / CV² (:func:`forecasting.models.classify_demand`).
+2. Series shorter than ``max(2 × season, windows × horizon + season + 1)`` periods are *cold
+   start*: they get ``share × forecast of their SKU total`` (share = the key's part of its
+   SKU's demand over the periods it was observed), with a warning naming them.
+   All-zero series get a zero forecast (model ``ZeroDemand``).
+3. The other series run a rolling-origin backtest (``windows`` windows, step = horizon) of the
+   candidate models of their class (statsforecast ``cross_validation``, refit every window,
+   ``fallback_model=Naive``); models without intervals get conformal intervals.
+4. Candidates are every model plus ``Ensemble`` (mean of the class's 3 best models' means and
+   interval bounds). Errors are scaled by the in-sample seasonal-naive error at each cutoff
+   (MASE / RMSSE). Each series picks the candidate with the lowest mean error over windows.
+5. Calibration (split-conformal, scaled): per class and level, the conformity scores
+   ``max(lo − y, y − hi) / scale`` of the chosen candidates in the backtest give the amount by
+   which the final intervals are widened (or narrowed). The backtest reports the coverage of the
+   calibrated intervals by leaving each window out of its own calibration.
+6. The final models are fitted on the whole history; quantiles come from the 50/80/90%
+   intervals (q25/q75, q10/q90, q05/q95), q50 = mean clipped into [q25, q75]; all are clipped
+   at 0 and made non-decreasing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .models import (
+    EXOG_MODELS,
+    INTERMITTENT_MODELS,
+    SMOOTH_MODELS,
+    available_models,
+    classify_demand,
+    make_models,
+)
+from .settings import LEVELS, QUANTILE_COLUMNS, ForecastResult, ForecastSettings
+from .validate import period_days, season_length_for, validate_history
+
+__all__ = ["forecast"]
+
+log = logging.getLogger(__name__)
+
+ENSEMBLE = "Ensemble"
+ENSEMBLE_SIZE = 3
+# quantile column -> (level, side)
+_QMAP = {
+    "q05": (90, "lo"),
+    "q10": (80, "lo"),
+    "q25": (50, "lo"),
+    "q75": (50, "hi"),
+    "q90": (80, "hi"),
+    "q95": (90, "hi"),
+}
+_BOUNDS = [f"{side}-{lv}" for lv in LEVELS for side in ("lo", "hi")]
+
+
+def forecast(
+    history: pd.DataFrame,
+    settings: ForecastSettings,
+    weather: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+) -> ForecastResult:
+    """Backtest, select and forecast every ``region_id × sku_id`` series of a history.
+
+    Parameters
+    ----------
+    history
+        Demand history ``region_id, sku_id, ds, y`` (y in units ≥ 0, one row per key/period).
+    settings
+        :class:`ForecastSettings` (horizon in periods, frequency, models, windows …).
+    weather
+        Optional ``region_id, ds, precip_mm, snow_cm, temp_c`` (daily or per period; mm, cm,
+        °C); must cover the forecast horizon.
+    events
+        Optional ``ds, [region_id], [sku_id], <numeric flags such as promo, holiday>``; a blank
+        region/SKU applies to all. Periods without a row count as 0.
+
+    Returns
+    -------
+    ForecastResult
+        Forecast contract rows, backtest errors, leaderboard and warnings.
+
+    Raises
+    ------
+    InputError
+        Bad history, settings or regressors (message names row/column and the fix).
+    """
+    hist, freq, warns = validate_history(
+        history, freq=settings.freq, fill_gaps=settings.fill_gaps, as_of=settings.as_of
+    )
+    season = settings.season_length or season_length_for(freq)
+    h = settings.horizon
+    pdays = period_days(freq)
+    if settings.models != "auto":
+        unknown = [m for m in settings.models if m not in (*available_models(), ENSEMBLE)]
+        if unknown:
+            raise InputError(
+                f"unknown model(s) {', '.join(unknown)}",
+                fix=f"use 'auto' or names from: {', '.join(available_models())}",
+                table="settings",
+            )
+    keys = (
+        hist[["region_id", "sku_id"]]
+        .drop_duplicates()
+        .sort_values(["region_id", "sku_id"], kind="stable")
+        .reset_index(drop=True)
+    )
+    keys["unique_id"] = [f"k{i:07d}" for i in range(len(keys))]
+    df = hist.merge(keys, on=["region_id", "sku_id"], how="left")[["unique_id", "ds", "y"]]
+    info = classify_demand(df)
+    cold_len = max(2 * season, settings.windows * h + season + 1)
+    info["cold"] = (info["n_obs"] < cold_len) & (info["demand_class"] != "zero")
+    end = hist["ds"].max()
+    future = pd.date_range(end, periods=h + 1, freq=freq)[1:]
+
+    # series to run through the models: warm bottom series, SKU totals of cold keys and, with
+    # reconcile, every aggregate of the hierarchy.
+    from .hierarchy import aggregate_levels
+
+    run_keys = keys.set_index("unique_id")
+    warm = info.index[(~info["cold"]) & (info["demand_class"] != "zero")]
+    parts = [df[df["unique_id"].isin(warm)]]
+    agg_keys = pd.DataFrame(columns=["region_id", "sku_id", "unique_id", "level"])
+    cold_ids = info.index[info["cold"]]
+    cold_skus = sorted(run_keys.loc[cold_ids, "sku_id"].unique())
+    if settings.reconcile or len(cold_skus):
+        agg_df, agg_keys = aggregate_levels(hist, full=settings.reconcile, skus=cold_skus)
+        parts.append(agg_df)
+    run_df = pd.concat(parts, ignore_index=True)
+
+    exo = None
+    if settings.exogenous == "auto" and (
+        weather is not None or events is not None or settings.country
+    ):
+        from .exogenous import build_exogenous
+
+        all_keys = pd.concat(
+            [keys, agg_keys[["region_id", "sku_id", "unique_id"]]], ignore_index=True
+        )
+        exo = build_exogenous(
+            all_keys, hist["ds"].min(), end, future, freq, weather, events, settings.country
+        )
+        warns.extend(exo.warnings)
+
+    core = _Core(settings, freq, season, pdays)
+    out = core.run(run_df, exo)
+    warns.extend(out.warnings)
+
+    # assemble bottom-level forecasts
+    fc = out.forecast
+    bottom = fc[fc["unique_id"].isin(warm)]
+    pieces = [bottom]
+    zero_ids = info.index[info["demand_class"] == "zero"]
+    if len(zero_ids):
+        pieces.append(_zero_forecast(zero_ids, future))
+    if len(cold_ids):
+        cold_fc, cold_warn = _cold_start(df, cold_ids, run_keys, agg_keys, fc, season)
+        pieces.append(cold_fc)
+        warns.append(cold_warn)
+    bottom = pd.concat(pieces, ignore_index=True)
+
+    hier = None
+    if settings.reconcile:
+        from .hierarchy import reconcile_forecasts
+
+        base = pd.concat([bottom, fc[fc["unique_id"].isin(agg_keys["unique_id"])]])
+        hier, bottom, rec_warn = reconcile_forecasts(
+            base, keys, agg_keys, out.cv_chosen, df, season
+        )
+        warns.extend(rec_warn)
+
+    res_fc = bottom.merge(keys, on="unique_id", how="left")
+    res_fc = res_fc[["region_id", "sku_id", "ds", "model", "mean", *QUANTILE_COLUMNS]]
+    res_fc = res_fc.sort_values(["region_id", "sku_id", "ds"], kind="stable").reset_index(drop=True)
+    name_keys = pd.concat([keys, agg_keys[["region_id", "sku_id", "unique_id"]]])
+    backtest = out.backtest.merge(name_keys, on="unique_id", how="left")
+    backtest = backtest[backtest["unique_id"].isin(keys["unique_id"])]
+    backtest = backtest[
+        ["region_id", "sku_id"] + [c for c in backtest.columns if c not in ("region_id", "sku_id")]
+    ].drop(columns="unique_id")
+    resid = out.residuals.merge(name_keys, on="unique_id", how="left")
+    resid = resid[resid["unique_id"].isin(keys["unique_id"])].drop(columns="unique_id")
+    leaderboard = out.leaderboard
+    if len(cold_ids):
+        names = run_keys.loc[cold_ids]
+        leaderboard.attrs["cold_start"] = list(zip(names["region_id"], names["sku_id"]))
+    return ForecastResult(
+        forecast=res_fc,
+        backtest=backtest.reset_index(drop=True),
+        leaderboard=leaderboard,
+        warnings=warns,
+        freq=freq,
+        season_length=season,
+        hierarchy=hier,
+        residuals=resid.reset_index(drop=True),
+        history=hist,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _CoreOut:
+    forecast: pd.DataFrame  # unique_id, ds, model, mean, q05..q95
+    backtest: pd.DataFrame  # unique_id, demand_class, model, window, cutoff, metric, ...
+    leaderboard: pd.DataFrame
+    residuals: pd.DataFrame  # unique_id, cutoff, step, y, mean, scale, demand_class
+    cv_chosen: pd.DataFrame  # unique_id, ds, cutoff, y, mean (chosen candidate)
+    warnings: list[str]
+
+
+class _Core:
+    """Backtest/selection/calibration/final fit over a long frame ``unique_id, ds, y``."""
+
+    def __init__(self, settings: ForecastSettings, freq: str, season: int, pdays: float):
+        self.s = settings
+        self.freq = freq
+        self.season = season
+        self.pdays = pdays
+
+    # -- statsforecast calls (engine aware) ---------------------------------------------------
+    def _jobs(self) -> int:
+        j = self.s.jobs
+        return os.cpu_count() or 1 if j is None or j < 1 else j
+
+    def _sf(self, models):
+        from statsforecast import StatsForecast
+        from statsforecast.models import Naive
+
+        return StatsForecast(
+            models=models, freq=self.freq, n_jobs=self._jobs(), fallback_model=Naive()
+        )
+
+    def _to_engine(self, df: pd.DataFrame):
+        if self.s.engine == "local":
+            return df
+        if self.s.engine == "ray":
+            try:
+                import ray  # noqa: F401
+            except ModuleNotFoundError:
+                raise InputError(
+                    "engine 'ray' needs the ray package, which is not installed",
+                    fix="pip install 'fugue[ray]', or use engine dask or local",
+                    table="settings",
+                ) from None
+            import ray.data
+
+            return ray.data.from_pandas(df)
+        import dask.dataframe as dd
+
+        n = df["unique_id"].nunique()
+        nparts = int(max(1, min(n, 2 * self._jobs(), 64)))
+        # partition by series so every series is whole in one partition
+        return dd.from_pandas(df, npartitions=nparts, sort=False)
+
+    def _from_engine(self, res) -> pd.DataFrame:
+        if isinstance(res, pd.DataFrame):
+            out = res
+        elif hasattr(res, "compute"):
+            out = res.compute()
+        elif hasattr(res, "to_pandas"):
+            out = res.to_pandas()
+        else:
+            out = pd.DataFrame(res)
+        out = out.reset_index(drop=True)
+        out["unique_id"] = out["unique_id"].astype(str)
+        out["ds"] = pd.to_datetime(out["ds"])
+        if "cutoff" in out:
+            out["cutoff"] = pd.to_datetime(out["cutoff"])
+        sort = ["unique_id", "cutoff", "ds"] if "cutoff" in out else ["unique_id", "ds"]
+        return out.sort_values(sort, kind="stable").reset_index(drop=True)
+
+    def cross_validation(self, df: pd.DataFrame, models, n_min: int) -> pd.DataFrame:
+        sf = self._sf(models)
+        res = sf.cross_validation(
+            df=self._to_engine(df),
+            h=self.s.horizon,
+            n_windows=self.s.windows,
+            step_size=self.s.horizon,
+            level=list(LEVELS),
+            refit=True,
+        )
+        return self._from_engine(res)
+
+    def final(self, df: pd.DataFrame, models, X_df: pd.DataFrame | None = None) -> pd.DataFrame:
+        sf = self._sf(models)
+        kw = {}
+        if X_df is not None:
+            kw["X_df"] = X_df if self.s.engine == "local" else self._to_engine(X_df)
+        res = sf.forecast(df=self._to_engine(df), h=self.s.horizon, level=list(LEVELS), **kw)
+        return self._from_engine(res)
+
+    # -- main ---------------------------------------------------------------------------------
+    def candidates(self, cls: str, has_exog: bool) -> list[str]:
+        if self.s.models != "auto":
+            names = [m for m in self.s.models if m != ENSEMBLE]
+            return names
+        base = SMOOTH_MODELS if cls == "smooth" else INTERMITTENT_MODELS
+        names = [m for m in base if not (m == "AutoARIMA" and self.season > 12)]
+        if has_exog and cls == "smooth":
+            names += list(EXOG_MODELS)
+        return names
+
+    def run(self, df: pd.DataFrame, exo) -> _CoreOut:
+        h, w = self.s.horizon, self.s.windows
+        warnings: list[str] = []
+        info = classify_demand(df)
+        min_len = w * h + self.season + 1
+        short = info.index[(info["n_obs"] < min_len) | (info["demand_class"] == "zero")]
+        info["group"] = np.where(info["demand_class"] == "intermittent", "intermittent", "smooth")
+        info.loc[short, "group"] = "short"
+        fcs, bts, resids, cvs, boards = [], [], [], [], []
+        for group in ("smooth", "intermittent"):
+            ids = info.index[info["group"] == group]
+            if not len(ids):
+                continue
+            sub = df[df["unique_id"].isin(ids)]
+            res = self._run_group(group, sub, info.loc[ids], exo)
+            fcs.append(res[0])
+            bts.append(res[1])
+            resids.append(res[2])
+            cvs.append(res[3])
+            boards.append(res[4])
+            warnings.extend(res[5])
+        short_ids = info.index[info["group"] == "short"]
+        if len(short_ids):
+            fcs.append(self._short(df[df["unique_id"].isin(short_ids)]))
+        cols_bt = ["unique_id", "demand_class", "model", "window", "cutoff"]
+        return _CoreOut(
+            forecast=pd.concat(fcs, ignore_index=True),
+            backtest=pd.concat(bts, ignore_index=True) if bts else pd.DataFrame(columns=cols_bt),
+            leaderboard=_merge_boards(boards, self.s.metric),
+            residuals=pd.concat(resids, ignore_index=True)
+            if resids
+            else pd.DataFrame(
+                columns=["unique_id", "cutoff", "step", "y", "mean", "scale", "demand_class"]
+            ),
+            cv_chosen=pd.concat(cvs, ignore_index=True)
+            if cvs
+            else pd.DataFrame(columns=["unique_id", "ds", "cutoff", "y", "mean"]),
+            warnings=warnings,
+        )
+
+    def _short(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Series too short to backtest (e.g. a new SKU's total): non-seasonal ETS."""
+        from statsforecast.models import AutoETS
+
+        fc = self.final(df, [AutoETS(season_length=1, model="ZZN", alias="ShortETS")])
+        return _finish(
+            fc, "ShortETS", pd.Series("ShortETS", index=fc["unique_id"].unique()), None, None
+        )
+
+    def _run_group(self, group: str, sub: pd.DataFrame, info: pd.DataFrame, exo):
+        h, w, metric = self.s.horizon, self.s.windows, self.s.metric
+        has_exog = exo is not None and len(exo.columns) > 0
+        names = self.candidates(group, has_exog)
+        plain = [m for m in names if m not in EXOG_MODELS]
+        exog_names = [m for m in names if m in EXOG_MODELS]
+        n_min = int(info["n_obs"].min()) - w * h
+        kw = {"season_length": self.season, "freq_days": self.pdays, "horizon": h}
+        cv = self.cross_validation(sub, make_models(tuple(plain), n_min=n_min, **kw), n_min)
+        if exog_names:
+            sub_x = exo.attach(sub)
+            cvx = self.cross_validation(
+                sub_x, make_models(tuple(exog_names), n_min=n_min, **kw), n_min
+            )
+            cv = cv.merge(cvx.drop(columns="y"), on=["unique_id", "ds", "cutoff"], how="left")
+        cv = _clip_and_fill(cv, names)
+        scale = _scales(sub, cv["cutoff"].unique(), self.season, metric)
+        err = _errors(cv, names, scale, metric)
+        # ensemble of the class's best models (by mean metric), when more than 2 candidates
+        board0 = err.groupby("model")[metric].mean().sort_values(kind="stable")
+        members = [m for m in board0.index if m not in ("Naive",)][:ENSEMBLE_SIZE]
+        cand = list(names)
+        if (
+            self.s.ensemble
+            and len(members) >= 2
+            and (self.s.models == "auto" or ENSEMBLE in self.s.models)
+        ):
+            cv = _add_ensemble(cv, members)
+            err = pd.concat([err, _errors(cv, [ENSEMBLE], scale, metric)], ignore_index=True)
+            cand.append(ENSEMBLE)
+        # selection
+        per = err.groupby(["unique_id", "model"], sort=False)[metric].mean().unstack("model")
+        per = per.reindex(columns=cand)
+        if self.s.selection == "class":
+            best = per.mean().idxmin()
+            chosen = pd.Series(best, index=per.index)
+        else:
+            filled = per.fillna(np.inf)
+            chosen = pd.Series(
+                np.asarray(cand)[np.argmin(filled.to_numpy(), axis=1)], index=per.index
+            )
+        err["chosen"] = err["model"].to_numpy() == chosen.reindex(err["unique_id"]).to_numpy()
+        err["demand_class"] = info["demand_class"].reindex(err["unique_id"]).to_numpy()
+        # calibration on the chosen candidates' backtest paths
+        ch = _chosen_paths(cv, chosen, scale)
+        ch["demand_class"] = group
+        offsets = _calibrate(ch) if self.s.calibrate else dict.fromkeys(LEVELS, 0.0)
+        cov = _lowo_coverage(ch, self.s.calibrate)
+        # leaderboard
+        board = _board(err, metric, chosen, cov, group)
+        # final fit: only the models the chosen candidates need
+        need = set(chosen.unique())
+        if ENSEMBLE in need:
+            need |= set(members)
+        need.discard(ENSEMBLE)
+        need_plain = [m for m in plain if m in need]
+        need_exog = [m for m in exog_names if m in need]
+        n_all = int(info["n_obs"].min())
+        parts = []
+        if need_plain:
+            parts.append(self.final(sub, make_models(tuple(need_plain), n_min=n_all, **kw)))
+        if need_exog:
+            sub_x = exo.attach(sub)
+            fx = self.final(
+                sub_x,
+                make_models(tuple(need_exog), n_min=n_all, **kw),
+                X_df=exo.future_for(sub["unique_id"].unique()),
+            )
+            parts.append(fx)
+        fc = parts[0]
+        for p in parts[1:]:
+            fc = fc.merge(p, on=["unique_id", "ds"], how="left")
+        fc = _clip_and_fill(fc, sorted(need))
+        if ENSEMBLE in set(chosen):
+            fc = _add_ensemble(fc, members)
+        final_scale = _scales(sub, [None], self.season, metric).set_index("unique_id")["scale"]
+        out = _finish(fc, cand, chosen, offsets, final_scale)
+        if ENSEMBLE in set(chosen):
+            label = f"{ENSEMBLE}({'+'.join(members)})"
+            out.loc[out["model"] == ENSEMBLE, "model"] = label
+        resid = ch[["unique_id", "cutoff", "step", "y", "mean", "scale", "demand_class"]]
+        cvc = ch[["unique_id", "ds", "cutoff", "y", "mean"]]
+        return out, err, resid, cvc, board, []
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _clip_and_fill(df: pd.DataFrame, names) -> pd.DataFrame:
+    """Means and bounds ≥ 0; missing intervals → the mean (then conformal calibration)."""
+    df = df.copy()
+    for m in names:
+        if m not in df:
+            continue
+        mean = df[m].to_numpy(dtype=float)
+        bad = ~np.isfinite(mean)
+        if bad.any():
+            mean = np.where(bad, 0.0, mean)
+        mean = np.maximum(mean, 0.0)
+        df[m] = mean
+        for b in _BOUNDS:
+            col = f"{m}-{b}"
+            v = df[col].to_numpy(dtype=float) if col in df else np.full(len(df), np.nan)
+            v = np.where(np.isfinite(v), v, mean)
+            df[col] = v
+    return df
+
+
+def _add_ensemble(df: pd.DataFrame, members: list[str]) -> pd.DataFrame:
+    df = df.copy()
+    df[ENSEMBLE] = df[members].mean(axis=1)
+    for b in _BOUNDS:
+        df[f"{ENSEMBLE}-{b}"] = df[[f"{m}-{b}" for m in members]].mean(axis=1)
+    return df
+
+
+def _scales(train: pd.DataFrame, cutoffs, season: int, metric: str) -> pd.DataFrame:
+    """In-sample seasonal-naive error per series and cutoff (the MASE/RMSSE denominator).
+
+    Seasonal lag = ``season`` when the training part is longer than one season, else 1. A zero
+    scale (constant series) falls back to the mean |y|, then to 1.
+    """
+    rows = []
+    ids = train["unique_id"].to_numpy()
+    ds = train["ds"].to_numpy()
+    y = train["y"].to_numpy(dtype=float)
+    starts = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
+    ends = np.r_[starts[1:], len(ids)]
+    for cut in cutoffs:
+        for a, b in zip(starts, ends, strict=True):
+            if cut is None:
+                v = y[a:b]
+            else:
+                v = y[a:b][ds[a:b] <= np.datetime64(cut)]
+            lag = season if len(v) > season else 1
+            d = v[lag:] - v[:-lag] if len(v) > lag else np.zeros(1)
+            sc = np.sqrt(np.mean(d**2)) if metric == "rmsse" else np.mean(np.abs(d))
+            if not sc > 0:
+                sc = np.mean(np.abs(v)) if len(v) and np.mean(np.abs(v)) > 0 else 1.0
+            rows.append((ids[a], cut, float(sc)))
+    return pd.DataFrame(rows, columns=["unique_id", "cutoff", "scale"])
+
+
+def _errors(cv: pd.DataFrame, names, scale: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per series, model and window: metric, mae, coverage_80, coverage_90 (utilsforecast)."""
+    from utilsforecast.losses import coverage, mae, rmse
+
+    cvk = cv.assign(key=cv["unique_id"] + "|" + cv["cutoff"].astype(str))
+    names = [m for m in names if m in cv]
+    e_mae = mae(cvk, models=names, id_col="key").set_index("key")
+    out = []
+    cov = {
+        lv: coverage(cvk, models=names, level=lv, id_col="key").set_index("key") for lv in (80, 90)
+    }
+    e_rmse = rmse(cvk, models=names, id_col="key").set_index("key") if metric == "rmsse" else None
+    keymap = cvk.drop_duplicates("key").set_index("key")[["unique_id", "cutoff"]]
+    sc = scale.set_index(["unique_id", "cutoff"])["scale"]
+    s = sc.reindex(pd.MultiIndex.from_frame(keymap.reset_index(drop=True))).to_numpy()
+    windows = keymap.groupby("unique_id")["cutoff"].rank(method="dense").astype(int) - 1
+    for m in names:
+        a = e_mae[m].reindex(keymap.index).to_numpy()
+        if metric == "mase":
+            v = a / s
+        elif metric == "rmsse":
+            v = e_rmse[m].reindex(keymap.index).to_numpy() / s
+        else:
+            v = a
+        out.append(
+            pd.DataFrame(
+                {
+                    "unique_id": keymap["unique_id"].to_numpy(),
+                    "model": m,
+                    "window": windows.to_numpy(),
+                    "cutoff": keymap["cutoff"].to_numpy(),
+                    metric: v,
+                    "mae": a,
+                    "coverage_80": cov[80][m].reindex(keymap.index).to_numpy(),
+                    "coverage_90": cov[90][m].reindex(keymap.index).to_numpy(),
+                }
+            )
+        )
+    res = pd.concat(out, ignore_index=True)
+    if metric == "mae":
+        res = res.loc[:, ~res.columns.duplicated()]
+    return res
+
+
+def _chosen_paths(cv: pd.DataFrame, chosen: pd.Series, scale: pd.DataFrame) -> pd.DataFrame:
+    m = chosen.reindex(cv["unique_id"]).to_numpy()
+    out = cv[["unique_id", "ds", "cutoff", "y"]].copy()
+    out["model"] = m
+    idx = np.arange(len(cv))
+    for col, src in [("mean", "")] + [(b, f"-{b}") for b in _BOUNDS]:
+        vals = np.full(len(cv), np.nan)
+        for name in np.unique(m):
+            sel = m == name
+            vals[sel] = cv[f"{name}{src}"].to_numpy(dtype=float)[idx[sel]]
+        out[col] = vals
+    out["step"] = out.groupby(["unique_id", "cutoff"]).cumcount() + 1
+    out = out.merge(scale, on=["unique_id", "cutoff"], how="left")
+    return out
+
+
+def _conformal_q(scores: np.ndarray, level: int) -> float:
+    n = len(scores)
+    if n == 0:
+        return 0.0
+    k = min(1.0, math.ceil((n + 1) * level / 100) / n)
+    return float(np.quantile(scores, k, method="higher"))
+
+
+def _calibrate(ch: pd.DataFrame) -> dict[int, float]:
+    """Scaled conformal offset per level: widen lo/hi by ``q × scale`` (q may be < 0)."""
+    out = {}
+    for lv in LEVELS:
+        sc = np.maximum(ch[f"lo-{lv}"] - ch["y"], ch["y"] - ch[f"hi-{lv}"]) / ch["scale"]
+        out[lv] = _conformal_q(sc.to_numpy(dtype=float), lv)
+    return out
+
+
+def _apply(lo, hi, mean, q, scale):
+    lo2 = lo - q * scale
+    hi2 = hi + q * scale
+    cross = lo2 > hi2
+    mid = np.clip(mean, np.minimum(lo, hi), np.maximum(lo, hi))
+    lo2 = np.where(cross, mid, lo2)
+    hi2 = np.where(cross, mid, hi2)
+    return np.maximum(lo2, 0.0), np.maximum(hi2, 0.0)
+
+
+def _lowo_coverage(ch: pd.DataFrame, calibrate: bool) -> dict[str, float]:
+    """Coverage of the calibrated intervals, each window calibrated on the other windows."""
+    res: dict[str, list[float]] = {"coverage_80": [], "coverage_90": []}
+    cuts = sorted(ch["cutoff"].unique())
+    for c in cuts:
+        test = ch[ch["cutoff"] == c]
+        train = ch[ch["cutoff"] != c]
+        offs = _calibrate(train) if calibrate and len(train) else dict.fromkeys(LEVELS, 0.0)
+        for lv in (80, 90):
+            lo, hi = _apply(
+                test[f"lo-{lv}"].to_numpy(),
+                test[f"hi-{lv}"].to_numpy(),
+                test["mean"].to_numpy(),
+                offs[lv],
+                test["scale"].to_numpy(),
+            )
+            y = test["y"].to_numpy()
+            res[f"coverage_{lv}"].append(float(np.mean((y >= lo) & (y <= hi))))
+    return {k: float(np.mean(v)) if v else float("nan") for k, v in res.items()}
+
+
+def _finish(fc, cand, chosen: pd.Series, offsets, scale) -> pd.DataFrame:
+    """Pick each series' chosen candidate and turn its intervals into contract quantiles."""
+    m = chosen.reindex(fc["unique_id"]).to_numpy()
+    idx = np.arange(len(fc))
+    cols = {}
+    for col, src in [("mean", "")] + [(b, f"-{b}") for b in _BOUNDS]:
+        vals = np.full(len(fc), np.nan)
+        for name in np.unique(m):
+            sel = m == name
+            vals[sel] = fc[f"{name}{src}"].to_numpy(dtype=float)[idx[sel]]
+        cols[col] = vals
+    mean = np.maximum(np.nan_to_num(cols["mean"]), 0.0)
+    out = pd.DataFrame({"unique_id": fc["unique_id"].to_numpy(), "ds": fc["ds"].to_numpy()})
+    out["model"] = m
+    out["mean"] = mean
+    sc = np.ones(len(fc)) if scale is None else scale.reindex(fc["unique_id"]).to_numpy()
+    bounds = {}
+    for lv in LEVELS:
+        lo = np.where(np.isfinite(cols[f"lo-{lv}"]), cols[f"lo-{lv}"], mean)
+        hi = np.where(np.isfinite(cols[f"hi-{lv}"]), cols[f"hi-{lv}"], mean)
+        q = 0.0 if offsets is None else offsets[lv]
+        bounds[lv] = _apply(lo, hi, mean, q, sc)
+    qs = np.column_stack(
+        [
+            bounds[90][0],
+            bounds[80][0],
+            bounds[50][0],
+            np.clip(mean, bounds[50][0], bounds[50][1]),
+            bounds[50][1],
+            bounds[80][1],
+            bounds[90][1],
+        ]
+    )
+    qs = np.maximum.accumulate(np.maximum(qs, 0.0), axis=1)
+    for i, c in enumerate(QUANTILE_COLUMNS):
+        out[c] = qs[:, i]
+    return out
+
+
+def _board(err: pd.DataFrame, metric: str, chosen: pd.Series, cov: dict, group: str):
+    g = err.groupby("model", sort=False)
+    b = pd.DataFrame(
+        {
+            metric: g[metric].mean(),
+            "coverage_80": g["coverage_80"].mean(),
+            "coverage_90": g["coverage_90"].mean(),
+            "n_series": g["unique_id"].nunique(),
+        }
+    )
+    b["n_chosen"] = chosen.value_counts().reindex(b.index).fillna(0).astype(int)
+    sel = err[err["chosen"]]
+    auto = pd.DataFrame(
+        {
+            metric: [sel[metric].mean()],
+            "coverage_80": [cov["coverage_80"]],
+            "coverage_90": [cov["coverage_90"]],
+            "n_series": [sel["unique_id"].nunique()],
+            "n_chosen": [sel["unique_id"].nunique()],
+        },
+        index=["auto"],
+    )
+    b = pd.concat([b, auto])
+    b.index.name = "model"
+    b = b.reset_index()
+    b.insert(1, "demand_class", group)
+    return b
+
+
+def _merge_boards(boards: list[pd.DataFrame], metric: str) -> pd.DataFrame:
+    cols = ["model", "demand_class", metric, "coverage_80", "coverage_90", "n_series", "n_chosen"]
+    if not boards:
+        return pd.DataFrame(columns=cols)
+    b = pd.concat(boards, ignore_index=True)
+    if len(boards) > 1:
+        # overall rows, weighted by series count
+        def wavg(x: pd.DataFrame) -> pd.Series:
+            wt = x["n_series"].to_numpy(dtype=float)
+            r = {
+                c: float(np.average(x[c], weights=wt))
+                for c in (metric, "coverage_80", "coverage_90")
+            }
+            r["n_series"] = int(wt.sum())
+            r["n_chosen"] = int(x["n_chosen"].sum())
+            return pd.Series(r)
+
+        tot = b[b["model"] == "auto"]
+        allrow = wavg(tot).to_frame().T
+        allrow.insert(0, "model", "auto")
+        allrow.insert(1, "demand_class", "all")
+        b = pd.concat([b, allrow], ignore_index=True)
+    b["n_series"] = b["n_series"].astype(int)
+    b["n_chosen"] = b["n_chosen"].astype(int)
+    return b.sort_values(["demand_class", metric], kind="stable").reset_index(drop=True)[cols]
+
+
+def _zero_forecast(ids, future) -> pd.DataFrame:
+    n = len(future)
+    out = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.asarray(ids), n),
+            "ds": np.tile(future.to_numpy(), len(ids)),
+            "model": "ZeroDemand",
+            "mean": 0.0,
+        }
+    )
+    for c in QUANTILE_COLUMNS:
+        out[c] = 0.0
+    return out
+
+
+def _cold_start(df, cold_ids, keys, agg_keys, fc, season):
+    """Cold-start keys: share × forecast of their SKU total (all regions)."""
+    sku_total = agg_keys[agg_keys["level"] == "sku"].set_index("sku_id")["unique_id"]
+    pieces = []
+    names = []
+    for uid in cold_ids:
+        region, sku = keys.loc[uid, "region_id"], keys.loc[uid, "sku_id"]
+        names.append(f"{region}/{sku}")
+        own = df[df["unique_id"] == uid]
+        tot_uid = sku_total[sku]
+        tot_hist = (
+            own[["ds"]].merge(_total_history(df, keys, sku), on="ds", how="left")["y"].to_numpy()
+        )
+        denom = float(np.nansum(tot_hist))
+        share = float(own["y"].sum()) / denom if denom > 0 else 0.0
+        t = fc[fc["unique_id"] == tot_uid].copy()
+        t["unique_id"] = uid
+        for c in ("mean", *QUANTILE_COLUMNS):
+            t[c] = t[c] * share
+        t["model"] = "ColdStart(share×" + t["model"].astype(str) + ")"
+        pieces.append(t)
+    shown = ", ".join(names[:10]) + (f" … ({len(names)} in all)" if len(names) > 10 else "")
+    warn = (
+        f"cold start: {len(names)} series shorter than two seasons ({2 * season} periods) "
+        f"forecast as their share of the SKU total: {shown}"
+    )
+    return pd.concat(pieces, ignore_index=True), warn
+
+
+def _total_history(df, keys, sku):
+    ids = keys.index[keys["sku_id"] == sku]
+    return df[df["unique_id"].isin(ids)].groupby("ds", as_index=False)["y"].sum()

@@ -1,0 +1,151 @@
+"""Settings and result types of the forecasting pipeline (frozen dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["ENGINES", "LEVELS", "METRICS", "QUANTILE_COLUMNS", "ForecastResult", "ForecastSettings"]
+
+#: Interval levels (%) computed for every series; they give the contract quantiles.
+LEVELS: tuple[int, ...] = (50, 80, 90)
+#: Quantile columns of the forecast contract, in order.
+QUANTILE_COLUMNS: tuple[str, ...] = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
+#: Selection metrics: scaled errors (MASE, RMSSE) or plain MAE.
+METRICS: tuple[str, ...] = ("mase", "rmsse", "mae")
+ENGINES: tuple[str, ...] = ("local", "dask", "ray")
+_FILL = (None, "zero")
+_SELECTION = ("series", "class")
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """What to forecast and how.
+
+    Parameters
+    ----------
+    horizon
+        Number of future periods to forecast (periods of ``freq``).
+    freq
+        Pandas frequency of the history (``"D"``, ``"W-MON"``, ``"MS"`` …); ``None`` infers it.
+    models
+        ``"auto"`` (backtest the candidate set and select per series) or a tuple/comma list of
+        model names from :func:`forecasting.available_models` (selection among those).
+    windows
+        Rolling-origin backtest windows (step = ``horizon``).
+    metric
+        Selection metric: ``"mase"`` (default), ``"rmsse"`` or ``"mae"``.
+    season_length
+        Periods per season; ``None`` = 7 for daily, 52 for weekly, 12 for monthly data.
+    country
+        ISO country code for the ``holidays`` package (e.g. ``"US"``); adds a holiday regressor.
+    reconcile
+        Forecast SKU totals, region totals and the network total too and reconcile them
+        (hierarchicalforecast; method chosen by backtest).
+    fill_gaps
+        ``None``: missing periods inside a series are an error; ``"zero"``: fill them with 0.
+    engine
+        ``"local"`` (processes, ``jobs``), ``"dask"`` (the current Dask client, else a local one)
+        or ``"ray"``; statsforecast's fugue backend does the distribution.
+    jobs
+        Worker processes for the local engine (``-1`` = all cores).
+    ensemble
+        Also consider the mean of the top models as a candidate.
+    calibrate
+        Widen/narrow intervals so they cover at their nominal rate in the backtest (conformal,
+        scaled residuals pooled per demand class).
+    selection
+        ``"series"``: each series picks its best candidate; ``"class"``: one candidate per demand
+        class (smooth / intermittent), chosen on the mean backtest error.
+    exogenous
+        ``"auto"``: regressor models are candidates and kept only where they backtest better;
+        ``"off"``: ignore weather/events/holidays.
+    as_of
+        Today's date for the future-dated-history check (``None`` = no check).
+    seed
+        Seed for anything random (ties are broken deterministically anyway).
+    """
+
+    horizon: int
+    freq: str | None = None
+    models: str | tuple[str, ...] = "auto"
+    windows: int = 3
+    metric: str = "mase"
+    season_length: int | None = None
+    country: str | None = None
+    reconcile: bool = False
+    fill_gaps: str | None = None
+    engine: str = "local"
+    jobs: int = 1
+    ensemble: bool = True
+    calibrate: bool = True
+    selection: str = "series"
+    exogenous: str = "auto"
+    as_of: pd.Timestamp | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def bad(msg: str, fix: str) -> InputError:
+            return InputError(msg, fix=fix, table="settings")
+
+        if not isinstance(self.horizon, int) or self.horizon < 1:
+            raise bad(f"horizon must be a positive integer, got {self.horizon!r}", "use e.g. 8")
+        if not isinstance(self.windows, int) or self.windows < 1:
+            raise bad(f"windows must be a positive integer, got {self.windows!r}", "use e.g. 3")
+        if self.metric not in METRICS:
+            raise bad(f"unknown metric {self.metric!r}", f"use one of {', '.join(METRICS)}")
+        if self.fill_gaps not in _FILL:
+            raise bad(f"unknown fill_gaps {self.fill_gaps!r}", "use 'zero' or leave it unset")
+        if self.engine not in ENGINES:
+            raise bad(f"unknown engine {self.engine!r}", f"use one of {', '.join(ENGINES)}")
+        if self.selection not in _SELECTION:
+            raise bad(f"unknown selection {self.selection!r}", "use 'series' or 'class'")
+        if self.exogenous not in ("auto", "off"):
+            raise bad(f"unknown exogenous {self.exogenous!r}", "use 'auto' or 'off'")
+        if self.season_length is not None and self.season_length < 1:
+            raise bad("season_length must be ≥ 1", "use e.g. 52 for weekly data")
+        if isinstance(self.models, str) and self.models != "auto":
+            names = tuple(m.strip() for m in self.models.split(",") if m.strip())
+            object.__setattr__(self, "models", names)
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """Output of :func:`forecasting.forecast`.
+
+    Attributes
+    ----------
+    forecast
+        The forecast contract: ``region_id, sku_id, ds, model, mean, q05 … q95`` (units of the
+        history's ``y``), one row per key and future period, quantiles non-decreasing, ≥ 0.
+    backtest
+        Per series, model and window: ``region_id, sku_id, model, window, cutoff, <metric>,
+        mae, coverage_80, coverage_90, chosen`` (bool: the candidate the series uses).
+    leaderboard
+        Per candidate: mean metric over series, coverage, series count, and the ``auto`` row.
+    warnings
+        Human-readable warnings (cold-start series, filled gaps, dropped regressors …).
+    freq, season_length
+        The frequency and season used.
+    hierarchy
+        With ``reconcile``: reconciled forecasts of every level (``level, region_id, sku_id,
+        ds, mean, q05 … q95``; ``"*"`` marks an aggregated key), else ``None``.
+    residuals
+        Backtest paths of the chosen candidate (``region_id, sku_id, cutoff, step, y, mean,
+        scale, demand_class``) used for window-total scenarios.
+    history
+        The validated (gap-filled) history that was forecast.
+    """
+
+    forecast: pd.DataFrame
+    backtest: pd.DataFrame
+    leaderboard: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    freq: str = "D"
+    season_length: int = 1
+    hierarchy: pd.DataFrame | None = None
+    residuals: pd.DataFrame | None = None
+    history: pd.DataFrame | None = None
