@@ -292,10 +292,33 @@ def explain_unassigned(problem: Problem, stops, solution: Solution | None = None
     out: dict[int, str] = {}
     caps = np.array([v.capacity for v in problem.vehicles])
     total_cap = caps.sum(axis=0)
-    total_dem = dem[list(problem.stops)].sum(axis=0) if problem.stops else np.zeros(dem.shape[1])
+    # total demand of the stops that fit at least the largest vehicle
+    fits = [s for s in problem.stops if (dem[s] <= caps.max(axis=0)).all()]
+    total_dem = dem[fits].sum(axis=0) if fits else np.zeros(dem.shape[1])
+    # identical vehicles (same start/end, capacity, shift, limits, matrix) answer alike
+    classes: dict[tuple, int] = {}
+    for vi, v in enumerate(problem.vehicles):
+        key = (
+            v.start,
+            v.end,
+            v.capacity,
+            v.shift_start_s,
+            v.shift_end_s,
+            v.max_duration_s,
+            v.break_,
+            vi if np.ndim(problem.duration_s) == 3 else -1,
+        )
+        classes.setdefault(key, vi)
+    reps = list(classes.values())
+    free = None
+    if solution is not None and len(solution.routes) == len(problem.vehicles):
+        free = [
+            np.array(v.capacity) - (dem[list(r)].sum(axis=0) if r else 0)
+            for v, r in zip(problem.vehicles, solution.routes, strict=True)
+        ]
     for s in stops:
         s = int(s)
-        reasons = [_direct_trip_reason(problem, s, vi) for vi in range(len(problem.vehicles))]
+        reasons = [_direct_trip_reason(problem, s, vi) for vi in reps]
         if all(r is not None for r in reasons):
             kinds = set(reasons)
             if kinds == {"capacity"}:
@@ -314,7 +337,9 @@ def explain_unassigned(problem: Problem, stops, solution: Solution | None = None
                     f"shift: serving {ids[s]!r} on its own does not fit any vehicle's shift, "
                     f"maximum duration or break"
                 )
-        elif (total_dem > total_cap).any():
+        elif free is not None and not any((dem[s] <= f).all() for f in free):
+            out[s] = f"no capacity left: no vehicle has {int(dem[s].max())} units free on its route"
+        elif free is None and (total_dem > total_cap).any():
             out[s] = "no capacity left: the fleet cannot carry the total demand"
         else:
             out[s] = "penalty cheaper: leaving the stop unserved costs less than serving it"

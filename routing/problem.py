@@ -273,8 +273,9 @@ class SolveSettings:
 
     `engine`: ``"ortools"``, ``"pyvrp"`` or ``"auto"``. `time_limit_s`: wall-clock budget
     (seconds). `deterministic`: limit by solution / iteration counts instead of time so that
-    reruns are byte-identical (`solution_limit` sets the count, else a default derived from
-    the problem size).
+    reruns are byte-identical (`solution_limit` sets OR-Tools' solution count, else a default
+    derived from the problem size; PyVRP runs a size-derived iteration count).
+    `workers`: processes the ``auto`` engine may use (None = min(2, CPU cores)).
     """
 
     engine: str = "auto"
@@ -282,6 +283,7 @@ class SolveSettings:
     seed: int = 0
     deterministic: bool = False
     solution_limit: int | None = None
+    workers: int | None = None
 
 
 @dataclass(frozen=True)

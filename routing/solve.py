@@ -17,8 +17,9 @@ Every returned `Solution` has `reasons` filled for its unassigned stops
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
-from .errors import InputError
+from .errors import InfeasibleError, InputError
 from .problem import ENGINES, Problem, Solution, SolveSettings
 
 log = logging.getLogger(__name__)
@@ -55,23 +56,70 @@ def solve(problem: Problem, settings: SolveSettings | None = None) -> Solution:
     if settings.time_limit_s <= 0:
         raise InputError("time limit must be positive", fix="pass --time-limit > 0 seconds")
     problem.validate()
+    if problem.drop_penalty is None:
+        _precheck_must_serve(problem)
     from .engines import auto_engine, ortools_engine, pyvrp_engine
 
+    # stops that no vehicle can serve even on a direct trip are dropped up front (only
+    # possible when drops are allowed; otherwise the pre-check above raised)
+    hopeless: tuple[int, ...] = ()
+    work = problem
+    if problem.drop_penalty is not None:
+        hopeless = _hopeless_stops(problem)
+        if hopeless:
+            keep = tuple(s for s in problem.stops if s not in set(hopeless))
+            work = replace(problem, stops=keep, initial_routes=_strip(problem, set(hopeless)))
     if settings.engine == "ortools":
-        sol = ortools_engine.solve(problem, settings)
+        sol = ortools_engine.solve(work, settings)
     elif settings.engine == "pyvrp":
-        sol = pyvrp_engine.solve(problem, settings)
+        sol = pyvrp_engine.solve(work, settings)
     else:
-        sol = auto_engine.solve(problem, settings)
+        sol = auto_engine.solve(work, settings)
+    if hopeless:
+        from .check import evaluate
+
+        un = tuple(sorted(set(sol.unassigned) | set(hopeless)))
+        sol = replace(sol, unassigned=un, objective=evaluate(problem, sol.routes)["objective"])
     return _with_reasons(problem, sol)
 
 
-def _with_reasons(problem: Problem, sol: Solution) -> Solution:
-    from dataclasses import replace
+_HARD = ("capacity", "window unreachable", "shift")
 
+
+def _hopeless_stops(problem: Problem) -> tuple[int, ...]:
+    from .check import explain_unassigned
+
+    why = explain_unassigned(problem, problem.stops)
+    pinned = {s for seq in problem.pinned.values() for s in seq}
+    return tuple(s for s, r in why.items() if r.startswith(_HARD) and s not in pinned)
+
+
+def _strip(problem: Problem, drop: set[int]):
+    if problem.initial_routes is None:
+        return None
+    return tuple(tuple(s for s in r if s not in drop) for r in problem.initial_routes)
+
+
+def _with_reasons(problem: Problem, sol: Solution) -> Solution:
     from .check import explain_unassigned
 
     if not sol.unassigned:
         return sol
     reasons = explain_unassigned(problem, sol.unassigned, solution=sol)
     return replace(sol, reasons=reasons)
+
+
+def _precheck_must_serve(problem: Problem) -> None:
+    """Raise `InfeasibleError` when a must-serve stop cannot be served even on its own."""
+    from .check import explain_unassigned
+
+    why = explain_unassigned(problem, problem.stops)
+    bad = [(s, r) for s, r in why.items() if r.startswith(_HARD)]
+    if bad:
+        s, r = bad[0]
+        more = f" ({len(bad) - 1} more stops too)" if len(bad) > 1 else ""
+        raise InfeasibleError(
+            f"stop {problem.node_ids[s]!r} cannot be served: {r}{more}",
+            row=s,
+            fix="widen its window, raise capacities or shifts, or allow drops with a penalty",
+        )

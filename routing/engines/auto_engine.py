@@ -1,14 +1,16 @@
 """``auto`` engine: PyVRP for most of the budget, then OR-Tools from PyVRP's plan.
 
-One core, the same wall-clock budget as either engine alone:
+The same wall-clock budget as either engine alone:
 
 1. if the problem uses something only OR-Tools expresses (breaks, pinned stops,
    re-assignment penalties) -> OR-Tools alone, whole budget;
-2. else PyVRP (hybrid genetic search) for `PYVRP_SHARE` of the budget;
+2. else PyVRP (hybrid genetic search) for `PYVRP_SHARE` of the budget; with two cores
+   (`SolveSettings.workers`, default min(2, cores)) a second PyVRP search with the next
+   seed runs on the other core in a forked worker process;
 3. its plan is handed to OR-Tools as the initial solution (`ReadAssignmentFromRoutes`) for
    the rest of the budget: OR-Tools re-checks every constraint and runs guided local search
    from there; if PyVRP found nothing feasible, OR-Tools starts from scratch instead;
-4. the better plan by the problem's own objective (`routing.check.evaluate`) wins.
+4. the best plan by the problem's own objective (`routing.check.evaluate`) wins.
 
 Deterministic mode splits iteration / solution counts instead of time.
 """
@@ -16,7 +18,11 @@ Deterministic mode splits iteration / solution counts instead of time.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 from ..check import evaluate
 from ..errors import SolverError
@@ -29,6 +35,20 @@ log = logging.getLogger(__name__)
 PYVRP_SHARE = 0.85
 
 
+def _pyvrp_worker(problem: Problem, settings: SolveSettings, limit_s: float):
+    """Run in a worker process; returns a Solution or None (no exception pickling)."""
+    try:
+        return pyvrp_engine.solve(problem, settings, time_limit_s=limit_s)
+    except SolverError:
+        return None
+
+
+def _n_workers(settings: SolveSettings) -> int:
+    if settings.workers is not None:
+        return max(1, int(settings.workers))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def solve(problem: Problem, settings: SolveSettings) -> Solution:
     """Solve with the combination described in the module docstring."""
     t0 = time.perf_counter()
@@ -36,18 +56,31 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
         sol = ortools_engine.solve(problem, settings)
         return _tag(sol, "auto(ortools)", {"pyvrp_skipped": ", ".join(C.needs_ortools(problem))})
     budget = settings.time_limit_s
-    first = None
+    workers = _n_workers(settings)
+    share = PYVRP_SHARE * budget
+    pool = None
+    fut = None
+    if workers > 1:
+        # a second PyVRP search (next seed) on the other core, started by fork
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+        fut = pool.submit(_pyvrp_worker, problem, replace(settings, seed=settings.seed + 1), share)
     try:
-        if settings.deterministic:
-            pv = pyvrp_engine.solve(problem, settings)
-        else:
-            pv = pyvrp_engine.solve(problem, settings, time_limit_s=PYVRP_SHARE * budget)
-        first = pv.stats.get("first_solution_s")
-    except SolverError as e:
-        log.info("PyVRP found no feasible plan (%s); OR-Tools gets the whole budget", e)
-        pv = None
+        pv = _pyvrp_worker(problem, settings, share)
+        pv2 = None
+        if fut is not None:
+            try:
+                pv2 = fut.result(timeout=max(30.0, 2 * budget))
+            except Exception as e:  # worker crash/timeout: keep the main search's plan
+                log.warning("second PyVRP worker failed: %s", e)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    pvs = [s for s in (pv, pv2) if s is not None]
+    pv_best = min(pvs, key=lambda s: evaluate(problem, s.routes)["key"]) if pvs else None
+    first = pv_best.stats.get("first_solution_s") if pv_best is not None else None
     rest = max(0.2, budget - (time.perf_counter() - t0))
-    warm = pv.routes if pv is not None else None
+    warm = pv_best.routes if pv_best is not None else None
     try:
         if settings.deterministic:
             sl = max(
@@ -57,17 +90,18 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
         else:
             ot = ortools_engine.solve(problem, settings, initial_routes=warm, time_limit_s=rest)
     except SolverError:
-        if pv is None:
+        if pv_best is None:
             raise
         ot = None
-    cands = [s for s in (pv, ot) if s is not None]
+    cands = [s for s in (pv_best, ot) if s is not None]
     best = min(cands, key=lambda s: evaluate(problem, s.routes)["key"])
     stats = dict(best.stats)
     stats.update(
         {
-            "pyvrp_objective": None if pv is None else pv.objective,
+            "pyvrp_objectives": [None if s is None else s.objective for s in (pv, pv2)],
             "ortools_objective_after": None if ot is None else ot.objective,
             "winner": best.engine,
+            "workers": workers,
             "total_s": round(time.perf_counter() - t0, 3),
         }
     )
@@ -77,8 +111,6 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
 
 
 def _tag(sol: Solution, engine: str, stats: dict) -> Solution:
-    from dataclasses import replace
-
     merged = dict(sol.stats)
     merged.update(stats)
     return replace(sol, engine=engine, stats=merged)

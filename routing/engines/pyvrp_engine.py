@@ -134,6 +134,16 @@ class PyVRPModel:
             )
         self.nd = nd
         self.data = ProblemData(locations, clients, depots, vtypes, [dist] * len(durs), durs)
+        # PyVRP's default penalty range (<= 1e5 per unit of excess load / time warp) assumes
+        # unit costs near 1; ours are scaled (see _common), and drop prizes can be large.
+        # Scale the range so that infeasibility never pays (capped against int overflow).
+        unit = max(
+            [C.per_metre_cost(problem, v) for v in vehicles]
+            + [C.per_second_cost(problem, v) for v in vehicles]
+            + [1]
+        )
+        top = max([4 * int(pens[s]) for s in self.stop_nodes] if pens is not None else [0])
+        self.max_penalty = float(min(1e12, max(1e5, 1e5 * unit, top)))
 
     def to_routes(self, sol: pyvrp.Solution) -> tuple[tuple[int, ...], ...]:
         """PyVRP solution -> one tuple of problem stop indices per vehicle."""
@@ -182,7 +192,8 @@ def solve(
     build_s = time.perf_counter() - t0
     limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
     if settings.deterministic:
-        its = iterations or settings.solution_limit or default_iterations(problem)
+        # `settings.solution_limit` counts OR-Tools solutions; PyVRP gets its own count
+        its = iterations or default_iterations(problem)
         stop = MaxIterations(int(its))
     else:
         stop = MaxRuntime(max(0.01, limit_s - build_s))
@@ -190,17 +201,28 @@ def solve(
     if problem.initial_routes is not None and any(problem.initial_routes):
         init = m.from_routes(problem.initial_routes)
     t1 = time.perf_counter()
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=m.max_penalty))
     res = pyvrp.solve(
-        m.data, stop=stop, seed=int(settings.seed), display=False, initial_solution=init
+        m.data,
+        stop=stop,
+        seed=int(settings.seed),
+        display=False,
+        params=params,
+        initial_solution=init,
     )
     solve_s = time.perf_counter() - t1
     best = res.best
-    if not best.is_feasible():
+    routes = m.to_routes(best)
+    repaired = 0
+    if not best.is_feasible() and problem.drop_penalty is not None:
+        routes, repaired = _repair(problem, routes)
+    elif not best.is_feasible():
+        routes = None
+    if routes is None:
         raise SolverError(
             f"PyVRP found no feasible plan within {limit_s:g} s; raise the time limit, allow "
             "drops with a penalty, or use --engine ortools"
         )
-    routes = m.to_routes(best)
     served = {s for r in routes for s in r}
     unassigned = tuple(s for s in problem.stops if s not in served)
     from ..check import evaluate
@@ -225,7 +247,36 @@ def solve(
             "solve_s": round(solve_s, 3),
             "first_solution_s": None if first is None else round(first, 3),
             "iterations": int(res.num_iterations),
-            "pyvrp_cost": int(res.cost()),
+            "pyvrp_cost": int(res.cost()) if best.is_feasible() else None,
+            "repaired_drops": repaired,
             "vehicles_used": ev["vehicles"],
         },
     )
+
+
+def _repair(problem: Problem, routes):
+    """Make an infeasible PyVRP plan feasible by dropping stops (drops must be allowed).
+
+    Greedy: while a route violates capacity / time, drop the stop whose removal lowers the
+    violation most, breaking ties by the smaller drop penalty. Returns (routes, n_dropped).
+    """
+    from ..check import route_schedule
+
+    dem = np.asarray(problem.demand)
+    pen = np.asarray(problem.drop_penalty, dtype=float)
+    out = []
+    dropped = 0
+    for vi, r in enumerate(routes):
+        r = list(r)
+        v = problem.vehicles[vi]
+
+        def bad(seq, vi=vi, v=v):
+            over = np.maximum(dem[seq].sum(axis=0) - np.array(v.capacity), 0).sum() if seq else 0
+            return int(over) + len(route_schedule(problem, vi, tuple(seq)).violations)
+
+        while r and bad(r):
+            k = min(range(len(r)), key=lambda i: (bad(r[:i] + r[i + 1 :]), pen[r[i]], i))
+            del r[k]
+            dropped += 1
+        out.append(tuple(r))
+    return tuple(out), dropped

@@ -1,0 +1,294 @@
+"""Routing solver quality and scale vs best-known values (issue 5, "Figures").
+
+Runs `routing.solve` with each engine (``ortools``: our OR-Tools adapter with its default
+search = parallel cheapest insertion + guided local search; ``pyvrp``: plain PyVRP;
+``auto``: PyVRP then OR-Tools from PyVRP's plan) on the same data in the same run:
+
+- Solomon, all 56 instances, hierarchical objective (vehicles, then exact Euclidean
+  distance) and distance-only objective (one-decimal truncation);
+- CVRPLIB A/B/P/X sets in ``../shared/benchmarks/routing/cvrplib`` (TSPLIB rounding);
+- scale points X-n1001-k43 (CVRP) and RC1_10_1 (VRPTW, 1000 customers).
+
+Every plan passes the independent checker (`routing.check_solution`) before it counts.
+Results are appended one JSON line per run (so a long sweep can be resumed); ``report``
+prints one side-by-side table and writes markdown.
+
+Usage::
+
+    python benchmarks/routing.py run --limits 5 --sets solomon-h solomon-d cvrp \
+        --out /tmp/routing_5s.jsonl
+    python benchmarks/routing.py run --limits 60 --sets scale --out /tmp/routing_scale.jsonl
+    python benchmarks/routing.py report /tmp/routing_*.jsonl --md docs/benchmarks/routing_solvers.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# this script is named like the package: drop its own folder from the path, add the repo root
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import vrplib  # noqa: E402
+
+from routing.check import check_solution  # noqa: E402
+from routing.instances import problem_from_vrplib, reported_cost  # noqa: E402
+from routing.problem import SolveSettings  # noqa: E402
+from routing.solve import solve  # noqa: E402
+
+DATA = Path(os.environ.get("SHIPAHEAD_BENCH", "/work/shared/benchmarks/routing"))
+ENGINES = ("ortools", "pyvrp", "auto")
+
+
+def load_bks() -> dict[tuple[str, str], dict]:
+    out = {}
+    with open(DATA / "bks.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            out[(row["instance"], row["objective"])] = row
+    return out
+
+
+def cases(sets: list[str], only: list[str] | None) -> list[tuple[str, str, str, Path]]:
+    """(set label, instance, objective, path)."""
+    out = []
+    for s in sets:
+        if s in ("solomon-h", "solomon-d"):
+            obj = "hierarchical" if s == "solomon-h" else "distance"
+            for p in sorted((DATA / "solomon").glob("*.txt")):
+                out.append((s, p.stem, obj, p))
+        elif s == "cvrp":
+            for p in sorted((DATA / "cvrplib").glob("*.vrp")):
+                if p.stem != "X-n1001-k43":
+                    out.append((s, p.stem, "distance", p))
+        elif s == "scale":
+            out.append((s, "X-n1001-k43", "distance", DATA / "cvrplib" / "X-n1001-k43.vrp"))
+            out.append((s, "RC1_10_1", "distance", DATA / "gehring_homberger" / "RC1_10_1.vrp"))
+        else:
+            raise SystemExit(f"unknown set {s!r}")
+    if only:
+        out = [c for c in out if c[1] in only]
+    return out
+
+
+def run_one(
+    label: str,
+    name: str,
+    objective: str,
+    path: Path,
+    engine: str,
+    limit: float,
+    seed: int,
+    bks: dict,
+) -> dict:
+    t0 = time.perf_counter()
+    if path.suffix == ".txt":
+        inst = vrplib.read_instance(path, instance_format="solomon")
+        problem = problem_from_vrplib(inst, "solomon", objective=objective)
+    else:
+        inst = vrplib.read_instance(path)
+        problem = problem_from_vrplib(inst, "vrplib")
+    read_s = time.perf_counter() - t0
+    row = {
+        "set": label,
+        "instance": name,
+        "objective": objective,
+        "engine": engine,
+        "limit_s": limit,
+        "seed": seed,
+        "read_s": round(read_s, 3),
+    }
+    b = bks.get((name, objective))
+    if b:
+        row["bks"] = float(b["bks_distance"])
+        row["bks_vehicles"] = int(b["bks_vehicles"])
+    t1 = time.perf_counter()
+    try:
+        sol = solve(problem, SolveSettings(engine=engine, time_limit_s=limit, seed=seed))
+    except Exception as e:  # record and go on: a benchmark row, not a crash
+        row.update({"error": f"{type(e).__name__}: {e}", "wall_s": time.perf_counter() - t1})
+        return row
+    row["wall_s"] = round(time.perf_counter() - t1, 3)
+    errs = check_solution(problem, sol)
+    row["check_errors"] = len(errs)
+    row["cost"] = round(reported_cost(problem, sol.routes), 4)
+    row["vehicles"] = sum(1 for r in sol.routes if r)
+    row["unassigned"] = len(sol.unassigned)
+    row["winner"] = sol.engine
+    for k in ("build_s", "first_solution_s", "solve_s"):
+        row[k] = sol.stats.get(k)
+    if b:
+        row["gap_pct"] = round(100.0 * (row["cost"] / row["bks"] - 1.0), 3)
+    return row
+
+
+def cmd_run(a: argparse.Namespace) -> None:
+    bks = load_bks()
+    done = set()
+    out = Path(a.out)
+    if out.exists():
+        for line in out.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["set"], r["instance"], r["engine"], r["limit_s"]))
+    for limit in a.limits:
+        for label, name, obj, path in cases(a.sets, a.only):
+            for eng in a.engines:
+                if (label, name, eng, limit) in done:
+                    continue
+                row = run_one(label, name, obj, path, eng, limit, a.seed, bks)
+                with out.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(
+                    f"{label:10s} {name:14s} {eng:8s} {limit:5g}s cost={row.get('cost')} "
+                    f"veh={row.get('vehicles')} gap={row.get('gap_pct')} "
+                    f"err={row.get('error', row.get('check_errors'))}",
+                    flush=True,
+                )
+
+
+def _fmt(x, nd=2) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{nd}f}"
+    return str(x)
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """One line per (set, limit, engine)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["set"] == "scale":
+            continue
+        groups.setdefault((r["set"], r["limit_s"], r["engine"]), []).append(r)
+    # per instance best of the two single engines, for the "never worse" check
+    by_inst: dict[tuple, dict] = {}
+    for r in rows:
+        by_inst.setdefault((r["set"], r["instance"], r["limit_s"]), {})[r["engine"]] = r
+    out = []
+    for (s, lim, eng), rs in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1], ENGINES.index(kv[0][2]))
+    ):
+        ok = [
+            r
+            for r in rs
+            if "error" not in r and r.get("check_errors") == 0 and r.get("unassigned", 0) == 0
+        ]
+        gaps = [r["gap_pct"] for r in ok if "gap_pct" in r]
+        veh_ok = [
+            r
+            for r in ok
+            if r.get("vehicles") is not None
+            and "bks_vehicles" in r
+            and r["vehicles"] <= r["bks_vehicles"]
+        ]
+        worse = 0
+        if eng == "auto":
+            for r in ok:
+                other = by_inst[(s, r["instance"], lim)]
+                singles = [
+                    other[e]["gap_pct"]
+                    for e in ("ortools", "pyvrp")
+                    if e in other and "gap_pct" in other[e] and other[e].get("check_errors") == 0
+                ]
+                if singles and r["gap_pct"] > min(singles) + 0.1:
+                    worse += 1
+        out.append(
+            {
+                "set": s,
+                "limit_s": lim,
+                "engine": eng,
+                "n": len(rs),
+                "ok": len(ok),
+                "median_gap": statistics.median(gaps) if gaps else None,
+                "mean_gap": statistics.fmean(gaps) if gaps else None,
+                "max_gap": max(gaps) if gaps else None,
+                "within_1pct": sum(g <= 1.0 for g in gaps),
+                "bks_vehicles": len(veh_ok),
+                "auto_worse_than_best_single": worse if eng == "auto" else None,
+            }
+        )
+    return out
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    rows = []
+    for p in a.inputs:
+        rows += [json.loads(x) for x in Path(p).read_text().splitlines() if x.strip()]
+    summ = summarize(rows)
+    head = (
+        "| set | limit s | engine | instances | valid | median gap % | mean gap % | max gap % "
+        "| ≤1 % | BKS vehicle count | auto worse than best single (>0.1 pt) |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    for s in summ:
+        lines.append(
+            f"| {s['set']} | {s['limit_s']:g} | {s['engine']} | {s['n']} | {s['ok']} | "
+            f"{_fmt(s['median_gap'])} | {_fmt(s['mean_gap'])} | {_fmt(s['max_gap'])} | "
+            f"{s['within_1pct']} | {s['bks_vehicles']} | "
+            f"{_fmt(s['auto_worse_than_best_single'])} |"
+        )
+    scale = [r for r in rows if r["set"] == "scale"]
+    if scale:
+        lines += [
+            "",
+            "| instance | engine | limit s | cost | BKS | gap % | vehicles | "
+            "first feasible s | build s | valid |",
+            "|" + "---|" * 10,
+        ]
+        for r in sorted(scale, key=lambda r: (r["instance"], ENGINES.index(r["engine"]))):
+            lines.append(
+                f"| {r['instance']} | {r['engine']} | {r['limit_s']:g} | {_fmt(r.get('cost'))} | "
+                f"{_fmt(r.get('bks'))} | {_fmt(r.get('gap_pct'))} | {_fmt(r.get('vehicles'))} | "
+                f"{_fmt(r.get('first_solution_s'))} | {_fmt(r.get('build_s'))} | "
+                f"{'error: ' + r['error'] if 'error' in r else r.get('check_errors') == 0} |"
+            )
+    table = "\n".join(lines)
+    print(table)
+    if a.md:
+        md = Path(a.md)
+        md.parent.mkdir(parents=True, exist_ok=True)
+        intro = md.read_text() if md.exists() and a.keep_intro else ""
+        marker = "<!-- table -->"
+        if intro and marker in intro:
+            intro = intro[: intro.index(marker)]
+        body = (
+            f"{intro}{marker}\n\nMachine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}; inputs: {', '.join(map(str, a.inputs))}\n\n"
+            f"{table}\n"
+        )
+        md.write_text(body)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--limits", type=float, nargs="+", default=[5.0])
+    r.add_argument("--sets", nargs="+", default=["solomon-h", "solomon-d", "cvrp"])
+    r.add_argument("--engines", nargs="+", default=list(ENGINES))
+    r.add_argument("--only", nargs="*", help="instance names to keep")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", required=True)
+    p = sub.add_parser("report")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--md")
+    p.add_argument(
+        "--keep-intro",
+        action="store_true",
+        help="keep the markdown text above the '<!-- table -->' marker",
+    )
+    a = ap.parse_args(argv)
+    cmd_run(a) if a.cmd == "run" else cmd_report(a)
+
+
+if __name__ == "__main__":
+    main()
