@@ -77,6 +77,7 @@ def shortest_path_matrices(
     workers: int | None = None,
     chunk: int = 64,
     min_pool_work: int = 2_000_000,
+    contract: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Travel times and distances along the fastest paths between graph nodes.
 
@@ -95,6 +96,9 @@ def shortest_path_matrices(
         Sources per Dijkstra call.
     min_pool_work
         Below ``sources x nodes`` of this size the run stays in-process.
+    contract
+        First remove dead ends and contract pass-through nodes that are neither sources
+        nor targets (:func:`contract_graph`; exact). ``None``: when there are > 256 sources.
 
     Returns
     -------
@@ -113,21 +117,31 @@ def shortest_path_matrices(
     if np.any(~np.isfinite(times)) or np.any(times <= 0):
         raise InputError("arc travel times must be finite and > 0 (check speed factors)")
     usrc, inv = np.unique(src, return_inverse=True)
-    csr = net.csr(packed_weights(times, net.arc_length_m))
-    pieces = [usrc[i : i + chunk] for i in range(0, len(usrc), chunk)]
+    weights = packed_weights(times, net.arc_length_m)
+    if contract is None:
+        contract = len(usrc) > 256
+    if contract:
+        csr, index = contract_graph(
+            net.n_nodes, net.arc_tail, net.arc_head, weights, np.union1d(usrc, tgt)
+        )
+        usrc_c, tgt_c = index[usrc], index[tgt]
+    else:
+        csr = net.csr(weights)
+        usrc_c, tgt_c = usrc, tgt
+    pieces = [usrc_c[i : i + chunk] for i in range(0, len(usrc_c), chunk)]
     n_workers = default_workers() if workers is None else max(1, int(workers))
     n_workers = min(n_workers, len(pieces))
     # a pool only pays for itself on real work
-    if n_workers > 1 and len(usrc) * net.n_nodes < min_pool_work:
+    if n_workers > 1 and len(usrc) * csr.shape[0] < min_pool_work:
         n_workers = 1
     if n_workers == 1:
-        rows = [csgraph.dijkstra(csr, directed=True, indices=p)[:, tgt] for p in pieces]
+        rows = [csgraph.dijkstra(csr, directed=True, indices=p)[:, tgt_c] for p in pieces]
     else:
         ctx = mp.get_context("fork")
         with ProcessPoolExecutor(
             n_workers, mp_context=ctx, initializer=_init_worker, initargs=(csr,)
         ) as ex:
-            rows = list(ex.map(_rows, [(p, tgt) for p in pieces]))
+            rows = list(ex.map(_rows, [(p, tgt_c) for p in pieces]))
     packed = np.vstack(rows)[inv]
     if not np.all(np.isfinite(packed)):
         i, j = np.argwhere(~np.isfinite(packed))[0]
@@ -140,6 +154,78 @@ def shortest_path_matrices(
         raise InputError("a fastest path is longer than 149 h; the road network is too large")
     t, d = unpack(packed)
     return t, d
+
+
+def contract_graph(
+    n: int,
+    tail: np.ndarray,
+    head: np.ndarray,
+    weights: np.ndarray,
+    keep: np.ndarray,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Exact reduction of a directed graph for shortest paths between ``keep`` nodes.
+
+    Repeatedly removes nodes (not in ``keep``) with one neighbour (dead ends: no shortest
+    path between other nodes passes them) and replaces nodes with exactly two neighbours
+    by shortcut arcs ``x -> y`` of weight ``w(x, v) + w(v, y)`` (a shortest path through
+    such a node enters from one neighbour and leaves to the other). Path weights between
+    remaining nodes are unchanged, and packed weights (:func:`packed_weights`) stay exact
+    because they are additive.
+
+    Returns
+    -------
+    (csr, index)
+        The reduced CSR matrix and ``index[old_node]`` -> new node (-1 if removed).
+    """
+    out: list[dict[int, float]] = [{} for _ in range(n)]
+    inn: list[dict[int, float]] = [{} for _ in range(n)]
+    for a, b, x in zip(tail.tolist(), head.tolist(), np.asarray(weights).tolist(), strict=True):
+        if x < out[a].get(b, np.inf):
+            out[a][b] = x
+            inn[b][a] = x
+    protected = np.zeros(n, dtype=bool)
+    protected[np.asarray(keep, dtype=np.int64)] = True
+    prot = protected.tolist()
+    alive = [True] * n
+    stack = list(range(n - 1, -1, -1))
+    while stack:
+        v = stack.pop()
+        if not alive[v] or prot[v]:
+            continue
+        ov, iv = out[v], inn[v]
+        nb = set(ov) | set(iv)
+        if len(nb) > 2:
+            continue
+        for y in ov:
+            del inn[y][v]
+        for x in iv:
+            del out[x][v]
+        if len(nb) == 2:
+            for x, wx in iv.items():
+                for y, wy in ov.items():
+                    if x != y:
+                        w = wx + wy
+                        if w < out[x].get(y, np.inf):
+                            out[x][y] = w
+                            inn[y][x] = w
+        alive[v] = False
+        out[v], inn[v] = {}, {}
+        stack.extend(nb)
+    kept = np.flatnonzero(np.asarray(alive))
+    index = -np.ones(n, dtype=np.int64)
+    index[kept] = np.arange(len(kept))
+    t_l: list[int] = []
+    h_l: list[int] = []
+    w_l: list[float] = []
+    for a in kept.tolist():
+        ia = int(index[a])
+        for b, x in out[a].items():
+            t_l.append(ia)
+            h_l.append(int(index[b]))
+            w_l.append(x)
+    m = len(kept)
+    csr = sp.csr_matrix((np.asarray(w_l, dtype=np.float64), (t_l, h_l)), shape=(m, m))
+    return csr, index
 
 
 def path_predecessors(

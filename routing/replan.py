@@ -115,11 +115,10 @@ def _prev_routes(routes: pd.DataFrame) -> dict[str, pd.DataFrame]:
     r = routes.copy()
     r["vehicle_id"] = r["vehicle_id"].astype(str)
     r["stop_id"] = r["stop_id"].astype(str)
-    for i, c in enumerate(("arrival", "departure")):
+    for c in ("arrival", "departure"):
         r[c + "_s"] = [
             to_seconds(x, what=c, row=k, column=c, table="routes") for k, x in enumerate(r[c])
         ]
-        del i
     r["seq"] = pd.to_numeric(r["seq"], errors="coerce").astype(int)
     for vid, g in r.groupby("vehicle_id", sort=False):
         out[str(vid)] = g.sort_values("seq").reset_index(drop=True)

@@ -61,3 +61,13 @@ def test_bucket_times_scale_with_factor():
     assert np.allclose(T2, 2 * T, atol=0.05)
     with pytest.raises(routing.InputError):
         routing.shortest_path_matrices(net, src, arc_time_s=np.zeros(net.n_arcs))
+
+
+def test_contracted_graph_gives_identical_matrices():
+    net = tiny_network()
+    rng = np.random.default_rng(4)
+    src = rng.choice(net.n_nodes, 15, replace=False)
+    tgt = rng.choice(net.n_nodes, 9, replace=False)
+    T0, D0 = routing.shortest_path_matrices(net, src, tgt, workers=1, contract=False)
+    T1, D1 = routing.shortest_path_matrices(net, src, tgt, workers=1, contract=True)
+    assert np.array_equal(T0, T1) and np.array_equal(D0, D1)
