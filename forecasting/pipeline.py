@@ -246,7 +246,7 @@ class _Core:
             return df
         if self.s.engine == "ray":
             try:
-                import ray  # noqa: F401
+                import ray
             except ModuleNotFoundError:
                 raise InputError(
                     "engine 'ray' needs the ray package, which is not installed",
@@ -380,8 +380,14 @@ class _Core:
         err = _errors(cv, names, scale, metric)
         # ensemble of the class's best models (by mean metric), when more than 2 candidates
         board0 = err.groupby("model")[metric].mean().sort_values(kind="stable")
-        members = [m for m in board0.index if m not in ("Naive",)][:ENSEMBLE_SIZE]
-        cand = list(names)
+        # naive baselines are backtested (leaderboard) but not selectable for intermittent
+        # series: MAE-type metrics reward their frequent all-zero forecasts, useless for stock.
+        baseline_only = {"Naive", "SeasonalNaive"} if group == "intermittent" else set()
+        if set(names) <= baseline_only:
+            baseline_only = set()
+        members = [m for m in board0.index if m not in ("Naive", *baseline_only)]
+        members = members[:ENSEMBLE_SIZE]
+        cand = [m for m in names if m not in baseline_only]
         if (
             self.s.ensemble
             and len(members) >= 2

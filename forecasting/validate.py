@@ -50,8 +50,10 @@ def infer_freq(ds: pd.Series) -> str:
     step = int(np.min(steps))
     if step == 1:
         return "D"
-    if step == 7 and np.all(steps % 7 == 0):
-        return "W-" + _WEEKDAYS[pd.Timestamp(u[0]).dayofweek]
+    if step == 7:
+        # anchor on the most common weekday; off-calendar dates are reported by the caller
+        wd = pd.DatetimeIndex(u).dayofweek
+        return "W-" + _WEEKDAYS[int(np.bincount(wd, minlength=7).argmax())]
     idx = pd.DatetimeIndex(u)
     if step in (28, 29, 30, 31):
         if bool(np.all(idx.is_month_start)):
