@@ -3,7 +3,7 @@
 Road network (OSM ways or an osmnx graph) -> :func:`prepare_graph` -> compiled
 travel-time/distance matrices -> one :class:`Problem` -> :func:`solve` (OR-Tools, PyVRP or
 both) -> exact time-dependent simulation -> :class:`RoutePlan` (routes with simulated
-ETAs, unassigned stops with reasons, KPIs). :func:`replan` re-enters during the day.
+ETAs, unassigned stops with reasons, KPIs). :func:`replan_routes` re-enters during the day.
 
 Pure: DataFrames, numpy arrays, networkx graphs and frozen dataclasses in and out; no file
 I/O. Units: metres, seconds (time of day = seconds from midnight), integer load units.
@@ -21,6 +21,9 @@ from .network import RoadNetwork as RoadNetwork
 from .network import graph_from_ways as graph_from_ways
 from .network import prepare_graph as prepare_graph
 from .network import snap_points as snap_points
+from .outputs import driver_sheets as driver_sheets
+from .outputs import routes_geojson as routes_geojson
+from .outputs import routes_map_html as routes_map_html
 from .plan import PlanSettings as PlanSettings
 from .plan import RoutePlan as RoutePlan
 from .plan import plan_routes as plan_routes
@@ -30,6 +33,8 @@ from .problem import Problem as Problem
 from .problem import Solution as Solution
 from .problem import SolveSettings as SolveSettings
 from .problem import Vehicle as Vehicle
+from .replan import ReplanResult as ReplanResult
+from .replan import replan_routes as replan_routes
 from .simulate import RouteSim as RouteSim
 from .simulate import Simulator as Simulator
 from .solve import solve as solve
@@ -47,6 +52,7 @@ __all__ = [
     "InputError",
     "PlanSettings",
     "Problem",
+    "ReplanResult",
     "RoadNetwork",
     "RoutePlan",
     "RouteSim",
@@ -56,11 +62,15 @@ __all__ = [
     "SpeedModel",
     "Vehicle",
     "check_solution",
+    "driver_sheets",
     "explain_unassigned",
     "graph_from_ways",
     "plan_routes",
     "prepare_graph",
+    "replan_routes",
     "resimulate",
+    "routes_geojson",
+    "routes_map_html",
     "shortest_path_matrices",
     "snap_points",
     "solve",

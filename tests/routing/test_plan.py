@@ -56,6 +56,13 @@ def _check_invariants(plan, stops, fleet):
                 assert a <= hi + 60
             else:
                 assert x.late_min > 0 and a >= hi - 60
+        # back at the depot: lateness against the shift end is reported, never hidden
+        end = g.iloc[-1]
+        shift_end = to_seconds(
+            fleet.set_index("vehicle_id").at[vid, "shift_end"], what="", row=0, column="", table=""
+        )
+        back = to_seconds(end["arrival"], what="", row=0, column="", table="")
+        assert end["late_min"] == pytest.approx(max(0.0, back - shift_end) / 60.0, abs=1.0)
     s = plan.summary
     assert s["served"] + s["unassigned"] == len(stops)
     assert 0.0 <= (s["on_time_share"] or 0.0) <= 1.0

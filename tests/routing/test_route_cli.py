@@ -281,3 +281,44 @@ def test_benchmark_mode_writes_vrplib_solution(tmp_path):
         for x in ln.split(":")[1].split()
     ]
     assert sorted(visited) == list(range(1, 32))
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (SAMPLE / "roads" / "columbus_oh.osm.pbf").exists(), reason="no sample data"
+)
+def test_sample_scenario_end_to_end(tmp_path):
+    out = tmp_path / "routes"
+    r = _run(
+        [
+            "route",
+            "--stops",
+            SAMPLE / "stops.csv",
+            "--fleet",
+            SAMPLE / "fleet.csv",
+            "--roads",
+            SAMPLE / "roads" / "columbus_oh.osm.pbf",
+            "--traffic",
+            SAMPLE / "traffic.csv",
+            "--weather",
+            SAMPLE / "weather.csv",
+            "--date",
+            "2022-11-01",
+            "--time-limit",
+            "5",
+            "--out",
+            out,
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert (
+        summary["served"] + summary["unassigned"]
+        == summary["stops"]
+        == len(pd.read_csv(SAMPLE / "stops.csv"))
+    )
+    assert summary["on_time_share"] is not None and summary["on_time_share"] >= 0.9
+    assert summary["iterations"][0]["eta_max_abs_error_min"] >= 0

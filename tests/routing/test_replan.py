@@ -1,0 +1,110 @@
+"""Re-planning rules: done stays done, restart where the vehicle is, events, changes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import routing
+from routing.plan import to_seconds
+from routing.traffic import SpeedModel
+
+from ._netfix import rush_profile, tiny_fleet, tiny_network, tiny_stops
+
+FAST = routing.PlanSettings(
+    engine="ortools", time_limit_s=1.0, deterministic=True, max_iterations=2
+)
+
+
+def _s(x):
+    return to_seconds(x, what="", row=0, column="", table="")
+
+
+@pytest.fixture(scope="module")
+def base():
+    stops, fleet = tiny_stops(10, seed=21, tw=False), tiny_fleet(2)
+    speed = SpeedModel.from_tables(rush_profile())
+    plan = routing.plan_routes(stops, fleet, tiny_network(), speed=speed, settings=FAST)
+    return stops, fleet, speed, plan
+
+
+def _replan(base, events, at):
+    stops, fleet, speed, plan = base
+    return routing.replan_routes(
+        stops,
+        fleet,
+        plan.routes,
+        pd.DataFrame(events),
+        tiny_network(),
+        at_s=at,
+        speed=speed,
+        settings=FAST,
+    )
+
+
+def test_done_stops_stay_done_and_vehicles_restart_where_they_are(base):
+    _, _, _, plan = base
+    r = plan.routes[plan.routes["kind"] == "stop"]
+    at = _s(r["arrival"].iloc[2]) + 60  # a moment after some stops were reached
+    done_expected = set(r.loc[r["arrival"].map(_s) <= at, "stop_id"])
+    res = _replan(base, [], at)
+    new = res.plan.routes
+    assert done_expected and done_expected <= set(res.done)
+    assert not (set(new.loc[new["kind"] == "stop", "stop_id"]) & set(res.done))
+    ch = dict(zip(res.changes["stop_id"], res.changes["change"], strict=True))
+    assert all(ch[s] == "done" for s in done_expected)
+    # no remaining stop is reached before `at` (legs under way keep their timing)
+    assert (new.loc[new["kind"] == "stop", "arrival"].map(_s) >= at - 60).all()
+    # every remaining stop is planned or unassigned
+    remaining = set(base[0]["stop_id"]) - set(res.done)
+    assert (
+        set(new.loc[new["kind"] == "stop", "stop_id"]) | set(res.plan.unassigned["stop_id"])
+        == remaining
+    )
+
+
+def test_explicit_done_position_delay_and_incident(base):
+    stops, _, _, plan = base
+    r = plan.routes[plan.routes["kind"] == "stop"]
+    first = r.iloc[0]
+    net = tiny_network()
+    events = [
+        {"type": "done", "stop_id": first["stop_id"], "vehicle_id": first["vehicle_id"]},
+        {
+            "type": "position",
+            "vehicle_id": first["vehicle_id"],
+            "lat": float(net.lat[5]),
+            "lon": float(net.lon[5]),
+        },
+        {"type": "delay", "vehicle_id": first["vehicle_id"], "delay_min": 30},
+        {"type": "incident", "factor": 0.3, "road_class": "residential"},
+    ]
+    at = 9 * 3600
+    res = _replan(base, events, at)
+    new = res.plan.routes
+    g = new[new["vehicle_id"] == first["vehicle_id"]]
+    if len(g):
+        start = g.iloc[0]
+        assert start["stop_id"] == "@" + first["vehicle_id"]
+        assert _s(start["arrival"]) >= at + 30 * 60 - 60
+    assert res.plan.summary["replan"]["incidents"] == 1
+    assert first["stop_id"] in res.done
+
+
+@pytest.mark.parametrize(
+    "event, column",
+    [
+        ({"type": "teleport"}, "type"),
+        ({"type": "cancel", "stop_id": "NOPE"}, "stop_id"),
+        ({"type": "delay", "vehicle_id": "V9", "delay_min": 5}, "vehicle_id"),
+        ({"type": "incident", "factor": 2.0, "road_class": "primary"}, "factor"),
+        (
+            {"type": "add", "stop_id": "S01", "lat": 45.52, "lon": -122.68, "demand_units": 1},
+            "stop_id",
+        ),
+    ],
+)
+def test_bad_events(base, event, column):
+    with pytest.raises(routing.InputError) as ei:
+        _replan(base, [event], 9 * 3600)
+    assert ei.value.column == column and ei.value.row == 0
