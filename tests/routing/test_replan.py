@@ -64,7 +64,7 @@ def test_done_stops_stay_done_and_vehicles_restart_where_they_are(base):
 
 
 def test_explicit_done_position_delay_and_incident(base):
-    stops, _, _, plan = base
+    _, _, _, plan = base
     r = plan.routes[plan.routes["kind"] == "stop"]
     first = r.iloc[0]
     net = tiny_network()
