@@ -154,6 +154,9 @@ def classify_demand(df: pd.DataFrame) -> pd.DataFrame:
         ``total`` (units) and ``demand_class``: ``zero`` (no demand), ``constant`` (one
         value), ``intermittent`` (ADI ≥ 1.32, incl. lumpy) or ``smooth`` (incl. erratic).
     """
+    cols = ["unique_id", "n_obs", "adi", "cv2", "total", "demand_class"]
+    if df.empty:
+        return pd.DataFrame(columns=cols).set_index("unique_id")
     y = df["y"].to_numpy(dtype=float)
     ids = df["unique_id"].to_numpy()
     starts = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
@@ -174,5 +177,5 @@ def classify_demand(df: pd.DataFrame) -> pd.DataFrame:
         else:
             cls = "smooth"
         rows.append((ids[a], n, adi, cv2, float(v.sum()), cls))
-    out = pd.DataFrame(rows, columns=["unique_id", "n_obs", "adi", "cv2", "total", "demand_class"])
+    out = pd.DataFrame(rows, columns=cols)
     return out.set_index("unique_id")

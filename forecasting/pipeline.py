@@ -158,7 +158,7 @@ def forecast(
     # assemble bottom-level forecasts
     fc = out.forecast
     bottom = fc[fc["unique_id"].isin(warm)]
-    pieces = [bottom]
+    pieces = [bottom] if len(bottom) else []
     zero_ids = info.index[info["demand_class"] == "zero"]
     if len(zero_ids):
         pieces.append(_zero_forecast(zero_ids, future))
@@ -190,9 +190,6 @@ def forecast(
     resid = out.residuals.merge(name_keys, on="unique_id", how="left")
     resid = resid[resid["unique_id"].isin(keys["unique_id"])].drop(columns="unique_id")
     leaderboard = out.leaderboard
-    if len(cold_ids):
-        names = run_keys.loc[cold_ids]
-        leaderboard.attrs["cold_start"] = list(zip(names["region_id"], names["sku_id"]))
     return ForecastResult(
         forecast=res_fc,
         backtest=backtest.reset_index(drop=True),
@@ -303,8 +300,7 @@ class _Core:
     # -- main ---------------------------------------------------------------------------------
     def candidates(self, cls: str, has_exog: bool) -> list[str]:
         if self.s.models != "auto":
-            names = [m for m in self.s.models if m != ENSEMBLE]
-            return names
+            return [m for m in self.s.models if m != ENSEMBLE]
         base = SMOOTH_MODELS if cls == "smooth" else INTERMITTENT_MODELS
         names = [m for m in base if not (m == "AutoARIMA" and self.season > 12)]
         if has_exog and cls == "smooth":
@@ -319,7 +315,8 @@ class _Core:
         short = info.index[(info["n_obs"] < min_len) | (info["demand_class"] == "zero")]
         info["group"] = np.where(info["demand_class"] == "intermittent", "intermittent", "smooth")
         info.loc[short, "group"] = "short"
-        fcs, bts, resids, cvs, boards = [], [], [], [], []
+        fcs: list[pd.DataFrame] = []
+        bts, resids, cvs, boards = [], [], [], []
         for group in ("smooth", "intermittent"):
             ids = info.index[info["group"] == group]
             if not len(ids):
@@ -337,7 +334,9 @@ class _Core:
             fcs.append(self._short(df[df["unique_id"].isin(short_ids)]))
         cols_bt = ["unique_id", "demand_class", "model", "window", "cutoff"]
         return _CoreOut(
-            forecast=pd.concat(fcs, ignore_index=True),
+            forecast=pd.concat(fcs, ignore_index=True)
+            if fcs
+            else pd.DataFrame(columns=["unique_id", "ds", "model", "mean", *QUANTILE_COLUMNS]),
             backtest=pd.concat(bts, ignore_index=True) if bts else pd.DataFrame(columns=cols_bt),
             leaderboard=_merge_boards(boards, self.s.metric),
             residuals=pd.concat(resids, ignore_index=True)
@@ -496,10 +495,7 @@ def _scales(train: pd.DataFrame, cutoffs, season: int, metric: str) -> pd.DataFr
     ends = np.r_[starts[1:], len(ids)]
     for cut in cutoffs:
         for a, b in zip(starts, ends, strict=True):
-            if cut is None:
-                v = y[a:b]
-            else:
-                v = y[a:b][ds[a:b] <= np.datetime64(cut)]
+            v = y[a:b] if cut is None else y[a:b][ds[a:b] <= np.datetime64(cut)]
             lag = season if len(v) > season else 1
             d = v[lag:] - v[:-lag] if len(v) > lag else np.zeros(1)
             sc = np.sqrt(np.mean(d**2)) if metric == "rmsse" else np.mean(np.abs(d))
@@ -565,8 +561,7 @@ def _chosen_paths(cv: pd.DataFrame, chosen: pd.Series, scale: pd.DataFrame) -> p
             vals[sel] = cv[f"{name}{src}"].to_numpy(dtype=float)[idx[sel]]
         out[col] = vals
     out["step"] = out.groupby(["unique_id", "cutoff"]).cumcount() + 1
-    out = out.merge(scale, on=["unique_id", "cutoff"], how="left")
-    return out
+    return out.merge(scale, on=["unique_id", "cutoff"], how="left")
 
 
 def _conformal_q(scores: np.ndarray, level: int) -> float:

@@ -72,7 +72,7 @@ def _window_weights(window_days: float, pdays: float, horizon: int) -> np.ndarra
             table="settings",
         )
     w = np.zeros(horizon)
-    full = int(math.floor(k + 1e-9))
+    full = math.floor(k + 1e-9)
     w[:full] = 1.0
     if full < horizon and k - full > 1e-9:
         w[full] = k - full
@@ -81,7 +81,7 @@ def _window_weights(window_days: float, pdays: float, horizon: int) -> np.ndarra
 
 def _frame(keys: pd.DataFrame, qty: np.ndarray, prob: np.ndarray) -> pd.DataFrame:
     n = len(prob)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "sku_id": np.repeat(keys["sku_id"].to_numpy(), n),
             "region_id": np.repeat(keys["region_id"].to_numpy(), n),
@@ -90,7 +90,6 @@ def _frame(keys: pd.DataFrame, qty: np.ndarray, prob: np.ndarray) -> pd.DataFram
             "qty_units": np.maximum(qty.reshape(-1), 0.0),
         }
     )
-    return out
 
 
 def _interp_q(q: np.ndarray, p: np.ndarray) -> np.ndarray:
