@@ -220,7 +220,18 @@ def main() -> None:
         ]
         print("\n".join(rows))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
+    # keep the sections of a previous run that were skipped this time
+    text = "\n".join(lines) + "\n"
+    if OUT.exists() and (args.skip_matrix or args.skip_replay):
+        old = OUT.read_text().split("\n## ")
+        keep = [
+            sec
+            for sec in old[1:]
+            if (args.skip_matrix and sec.startswith("Travel-time matrix"))
+            or (args.skip_replay and sec.startswith("Traffic replay"))
+        ]
+        text = text.rstrip("\n") + "\n\n" + "\n## ".join(["", *keep]).lstrip("\n") + "\n"
+    OUT.write_text(text)
     print(f"wrote {OUT}")
 
 

@@ -83,6 +83,10 @@ class PlanSettings:
         Plan/simulate rounds at most.
     eta_tolerance_s
         Stop iterating when every planned arrival is within this of the simulated one.
+    late_margin_s
+        The solver sees every window end this much earlier (never before its start), so
+        that bucket-model errors within the tolerance do not make simulated arrivals late;
+        lateness is always judged against the real window.
     drop_penalty
         Currency per stop left unserved; ``None`` = more than any route can cost.
     workers
@@ -97,6 +101,7 @@ class PlanSettings:
     depart_s: int | None = None
     max_iterations: int = 3
     eta_tolerance_s: float = 120.0
+    late_margin_s: int = 120
     drop_penalty: float | None = None
     workers: int | None = None
 
@@ -609,6 +614,7 @@ def build_problem(
     pinned: dict[str, tuple[int, ...]] | None = None,
     initial_routes: tuple[tuple[int, ...], ...] | None = None,
     reassign_penalty: float = 0.0,
+    late_margin_s: int = 0,
 ) -> Problem:
     """The routing Problem for estimated departure times ``est_depart`` (V, n) seconds.
 
@@ -656,7 +662,8 @@ def build_problem(
     for i in ctx.stop_nodes:
         r = st.loc[ctx.node_ids[i]]
         demand[i, 0] = int(r["demand"])
-        tw[i] = (int(r["tw_start_s"]), int(r["tw_end_s"]))
+        a, b = int(r["tw_start_s"]), int(r["tw_end_s"])
+        tw[i] = (a, max(a, b - int(late_margin_s)))
         svc[i] = int(r["service_s"])
     dist = np.rint(ctx.mats.free_dist[ctx.mats.pos][:, ctx.mats.pos]).astype(np.int64)
     np.fill_diagonal(dist, 0)
@@ -794,6 +801,7 @@ def iterate_plan(
             pinned=pinned,
             initial_routes=warm,
             reassign_penalty=reassign_penalty,
+            late_margin_s=settings.late_margin_s if time_dependent else 0,
         )
         limit = settings.time_limit_s if it == 0 else max(1.0, settings.time_limit_s / 3.0)
         t0 = time.perf_counter()
@@ -833,7 +841,7 @@ def iterate_plan(
         log.info("plan round %d: %s", it + 1, log_rows[-1])
         if best is None or score < best[0]:
             best = (score, problem, sol, sims, it)
-        if max_err <= settings.eta_tolerance_s or not time_dependent:
+        if not time_dependent or (max_err <= settings.eta_tolerance_s and score[1] == 0):
             break
         # re-plan with the bucket each node is actually left in
         new_est = est.copy()
