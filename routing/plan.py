@@ -729,10 +729,13 @@ def simulate_solution(
     sim: Simulator,
     *,
     keep_legs: bool = False,
+    sim_problem: Problem | None = None,
 ) -> tuple[list[RouteSim], list[list[float]]]:
     """Simulate every non-empty route from its planned (static) departure and break slot.
 
-    Returns the simulations and, per route, the planned (static) arrival times.
+    ``sim_problem`` (default ``problem``) holds the windows lateness is judged against
+    (the real ones when the solver saw tightened windows). Returns the simulations and,
+    per route, the planned (static) arrival times.
     """
     from .check import route_schedule
 
@@ -748,7 +751,14 @@ def simulate_solution(
         # whole minutes (earlier, so never later anywhere: FIFO), so routes.csv replays exactly
         depart = math.floor(sch.departure_s / 60.0) * 60.0
         sims.append(
-            sim.route(problem, v, route, depart_s=depart, keep_legs=keep_legs, break_gap=gap)
+            sim.route(
+                sim_problem or problem,
+                v,
+                route,
+                depart_s=depart,
+                keep_legs=keep_legs,
+                break_gap=gap,
+            )
         )
         planned.append([float(a) for a in sch.arrival_s])
     return sims, planned
@@ -817,7 +827,8 @@ def iterate_plan(
         solve_s = time.perf_counter() - t0
         if not any(sol.routes) and not sol.unassigned and problem.stops:
             raise SolverError(f"the solver returned no routes ({sol.status})")
-        sims, planned = simulate_solution(problem, sol.routes, sim)
+        real = replace(problem, tw_s=_real_windows(ctx, problem))
+        sims, planned = simulate_solution(problem, sol.routes, sim, sim_problem=real)
         errs = [
             abs(a - v.arrival_s)
             for s, p in zip(sims, planned, strict=True)
@@ -840,7 +851,7 @@ def iterate_plan(
         )
         log.info("plan round %d: %s", it + 1, log_rows[-1])
         if best is None or score < best[0]:
-            best = (score, problem, sol, sims, it)
+            best = (score, problem, sol, sims, it, real)
         if not time_dependent or (max_err <= settings.eta_tolerance_s and score[1] == 0):
             break
         # re-plan with the bucket each node is actually left in
@@ -854,12 +865,21 @@ def iterate_plan(
         if pinned:
             warm = None if initial_routes is None else warm
     assert best is not None
-    _, problem, sol, sims, it = best
+    _, problem, sol, sims, it, real = best
     for row in log_rows:
         row["kept"] = row["iteration"] == it + 1
     # legs for maps and replanning
-    sims, _ = simulate_solution(problem, sol.routes, sim, keep_legs=True)
-    return problem, sol, sims, sim, log_rows
+    sims, _ = simulate_solution(problem, sol.routes, sim, keep_legs=True, sim_problem=real)
+    # outputs and re-simulation judge lateness against the real windows
+    return real, sol, sims, sim, log_rows
+
+
+def _real_windows(ctx: _Context, problem: Problem) -> np.ndarray:
+    tw = np.array(problem.tw_s, copy=True)
+    st = ctx.stops.set_index("stop_id")
+    for i in ctx.stop_nodes:
+        tw[i, 1] = int(st.at[ctx.node_ids[i], "tw_end_s"])
+    return tw
 
 
 def plan_routes(
