@@ -654,6 +654,8 @@ def build_problem(
             )
         )
         dur[v] = ctx.mats.problem_rows(est_depart[v])
+    if len(dur) > 1 and all(np.array_equal(dur[0], d) for d in dur[1:]):
+        dur = dur[0]  # one matrix for the whole fleet
     demand = np.zeros((n, 1), dtype=np.int64)
     tw = np.zeros((n, 2), dtype=np.int64)
     tw[:, 1] = 2 * DAY_S
@@ -814,6 +816,12 @@ def iterate_plan(
             late_margin_s=settings.late_margin_s if time_dependent else 0,
         )
         limit = settings.time_limit_s if it == 0 else max(1.0, settings.time_limit_s / 3.0)
+        sol_limit = None
+        if settings.deterministic and it > 0:
+            from .engines.ortools_engine import default_solution_limit
+
+            # warm-started re-plan rounds get a quarter of the search, like the time limit
+            sol_limit = max(50, default_solution_limit(problem) // 4)
         t0 = time.perf_counter()
         sol = solve(
             problem,
@@ -822,6 +830,7 @@ def iterate_plan(
                 time_limit_s=limit,
                 seed=settings.seed,
                 deterministic=settings.deterministic,
+                solution_limit=sol_limit,
             ),
         )
         solve_s = time.perf_counter() - t0
@@ -856,14 +865,17 @@ def iterate_plan(
             break
         # re-plan with the bucket each node is actually left in
         new_est = est.copy()
+        first_departure: dict[int, float] = {}
         for s in sims:
-            new_est[s.vehicle, problem.vehicles[s.vehicle].start] = s.depart_s
+            start = problem.vehicles[s.vehicle].start
+            first_departure[start] = min(first_departure.get(start, np.inf), s.depart_s)
             for vis in s.visits:
                 new_est[:, vis.node] = vis.departure_s
+        # one estimate per start node keeps identical vehicles' matrices identical
+        for start, t in first_departure.items():
+            new_est[:, start] = t
         est = new_est
         warm = tuple(tuple(int(x) for x in r) for r in sol.routes)
-        if pinned:
-            warm = None if initial_routes is None else warm
     assert best is not None
     _, problem, sol, sims, it, real = best
     for row in log_rows:
