@@ -816,12 +816,6 @@ def iterate_plan(
             late_margin_s=settings.late_margin_s if time_dependent else 0,
         )
         limit = settings.time_limit_s if it == 0 else max(1.0, settings.time_limit_s / 3.0)
-        sol_limit = None
-        if settings.deterministic and it > 0:
-            from .engines.ortools_engine import default_solution_limit
-
-            # warm-started re-plan rounds get a quarter of the search, like the time limit
-            sol_limit = max(50, default_solution_limit(problem) // 4)
         t0 = time.perf_counter()
         sol = solve(
             problem,
@@ -830,7 +824,6 @@ def iterate_plan(
                 time_limit_s=limit,
                 seed=settings.seed,
                 deterministic=settings.deterministic,
-                solution_limit=sol_limit,
             ),
         )
         solve_s = time.perf_counter() - t0
