@@ -1,0 +1,600 @@
+"""Contract tables → validated numpy arrays (`Problem`).
+
+Everything downstream (model building, decomposition, rounding) works on these arrays only.
+Index conventions: SKUs ``s`` (sorted ``sku_id``), FCs ``f`` (sorted ``fc_id``), supply nodes
+``n``, regions ``r``, scenarios ``k`` (sorted scenario labels). Ragged structures are sorted
+and carry CSR-like ``*_start`` pointer arrays so that blocks of consecutive SKUs are slices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InfeasibleError, InputError
+from .settings import PlacementSettings
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The placement model as arrays (see docs/placement.md for symbols and units)."""
+
+    sku_ids: np.ndarray  # (S,) str
+    fc_ids: np.ndarray  # (F,) str
+    node_ids: np.ndarray  # (N,) str
+    region_ids: np.ndarray  # (R,) str
+    scenarios: np.ndarray  # (K,) scenario labels
+    prob: np.ndarray  # (K,) p_k
+    vol: np.ndarray  # (S,) v_s, m³ per unit (1.0 when capacity is in units)
+    hold: np.ndarray  # (S,) h_s * W, currency per unit over the window
+    pen: np.ndarray  # (S,) pi_s, currency per unit unserved
+    cap: np.ndarray  # (F,) Cap_f (m³ or units)
+    cap_unit: str  # "m3" or "units"
+    on_hand: np.ndarray  # (S, F) units
+    # supply entries (sorted by s, n)
+    sup_s: np.ndarray
+    sup_n: np.ndarray
+    sup_avail: np.ndarray  # A[s,n] units
+    sku_sup_start: np.ndarray  # (S+1,)
+    # inbound arcs n -> f (sorted by n, f)
+    arc_n: np.ndarray
+    arc_f: np.ndarray
+    arc_cost: np.ndarray  # c_in, currency per unit
+    arc_lead: np.ndarray  # lead days
+    node_arc_start: np.ndarray  # (N+1,)
+    # outbound lanes f -> r (sorted by r, f)
+    lane_f: np.ndarray
+    lane_r: np.ndarray
+    lane_cost: np.ndarray  # c[f,r] currency per unit
+    lane_late: np.ndarray  # late[f,r] currency per unit
+    lane_transit: np.ndarray  # days
+    lane_on_time: np.ndarray  # bool: transit <= promise (True when no promise)
+    region_lane_start: np.ndarray  # (R+1,)
+    # demand pairs (sorted by s, r) and scenario quantities
+    dem_s: np.ndarray
+    dem_r: np.ndarray
+    demand: np.ndarray  # (P, K) units over the window
+    sku_dem_start: np.ndarray  # (S+1,)
+
+    @property
+    def n_skus(self) -> int:
+        return len(self.sku_ids)
+
+    @property
+    def n_fcs(self) -> int:
+        return len(self.fc_ids)
+
+    @property
+    def n_scenarios(self) -> int:
+        return len(self.scenarios)
+
+    def n_columns_estimate(self) -> int:
+        """LP columns of the monolithic model (q + x + y + u)."""
+        lanes_per_region = np.diff(self.region_lane_start)
+        n_y = int(lanes_per_region[self.dem_r].sum()) * self.n_scenarios
+        n_q = int(np.diff(self.node_arc_start)[self.sup_n].sum())
+        return n_q + self.n_skus * self.n_fcs + n_y + len(self.dem_s) * self.n_scenarios
+
+
+# --------------------------------------------------------------------------- helpers
+def _require(df: pd.DataFrame, table: str, cols: list[str]) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{table} must be a table (DataFrame)", table=table)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{table} is missing column(s) {', '.join(missing)}",
+            column=missing[0],
+            table=table,
+            fix=f"add the column(s) {', '.join(missing)}",
+        )
+
+
+def _ids(df: pd.DataFrame, table: str, col: str) -> pd.Series:
+    s = df[col]
+    bad = s.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"{table} row {row}: {col} is empty",
+            column=col,
+            row=row,
+            table=table,
+            fix=f"fill {col}",
+        )
+    return s.astype(str)
+
+
+def _num(
+    df: pd.DataFrame,
+    table: str,
+    col: str,
+    *,
+    min_value: float | None = 0.0,
+    strict: bool = False,
+    allow_nan: bool = False,
+) -> np.ndarray:
+    vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    raw_nan = df[col].isna().to_numpy()
+    bad = np.isnan(vals) & ~raw_nan
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{table} row {row}: {col}={df[col].iloc[row]!r} is not a number",
+            column=col,
+            row=row,
+            table=table,
+            fix=f"write {col} as a number",
+        )
+    if not allow_nan and raw_nan.any():
+        row = int(np.flatnonzero(raw_nan)[0])
+        raise InputError(
+            f"{table} row {row}: {col} is empty",
+            column=col,
+            row=row,
+            table=table,
+            fix=f"fill {col}",
+        )
+    if np.isinf(vals).any():
+        row = int(np.flatnonzero(np.isinf(vals))[0])
+        raise InputError(
+            f"{table} row {row}: {col} is infinite", column=col, row=row, table=table
+        )
+    if min_value is not None:
+        low = (vals <= min_value) if strict else (vals < min_value)
+        low &= ~np.isnan(vals)
+        if low.any():
+            row = int(np.flatnonzero(low)[0])
+            op = ">" if strict else ">="
+            raise InputError(
+                f"{table} row {row}: {col}={vals[row]:g} must be {op} {min_value:g}",
+                column=col,
+                row=row,
+                table=table,
+                fix=f"correct {col} in row {row}",
+            )
+    return vals
+
+
+def _unique(df: pd.DataFrame, table: str, cols: list[str]) -> None:
+    dup = df.duplicated(subset=cols, keep="first").to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        key = ", ".join(f"{c}={df[c].iloc[row]!r}" for c in cols)
+        raise InputError(
+            f"{table} row {row}: duplicate key ({key})",
+            row=row,
+            table=table,
+            fix=f"keep one row per {', '.join(cols)}",
+        )
+
+
+def _known(values: pd.Series, known: np.ndarray, table: str, col: str, ref: str) -> np.ndarray:
+    idx = pd.Index(known).get_indexer(values)
+    if (idx < 0).any():
+        row = int(np.flatnonzero(idx < 0)[0])
+        raise InputError(
+            f"{table} row {row}: {col}={values.iloc[row]!r} is not in {ref}",
+            column=col,
+            row=row,
+            table=table,
+            fix=f"add it to {ref} or remove the row",
+        )
+    return idx
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray):
+    """Great-circle distance in km (arrays broadcast)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dl = np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _latlon(df: pd.DataFrame, table: str) -> tuple[np.ndarray, np.ndarray]:
+    lat = _num(df, table, "lat", min_value=-90.0)
+    lon = _num(df, table, "lon", min_value=-180.0)
+    for name, v, hi in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+        if (v > hi).any():
+            row = int(np.flatnonzero(v > hi)[0])
+            raise InputError(
+                f"{table} row {row}: {name}={v[row]:g} is out of range",
+                column=name,
+                row=row,
+                table=table,
+            )
+    return lat, lon
+
+
+def region_centroids(regions) -> pd.DataFrame:
+    """Region polygons (EPSG:4326) → ``region_id, lat, lon`` of their area centroids.
+
+    Centroids are taken in an equal-area projection (EPSG:6933) and mapped back to degrees.
+    """
+    if "region_id" not in regions.columns:
+        raise InputError("regions is missing column region_id", column="region_id", table="regions")
+    if "geometry" not in regions.columns or regions.geometry.isna().any():
+        raise InputError(
+            "regions needs a polygon geometry for every region",
+            column="geometry",
+            table="regions",
+            fix="use a GeoJSON/GeoParquet with one polygon per region_id",
+        )
+    gdf = regions
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    cent = gdf.to_crs(6933).geometry.centroid.to_crs(4326)
+    return pd.DataFrame(
+        {
+            "region_id": _ids(gdf, "regions", "region_id").to_numpy(),
+            "lat": cent.y.to_numpy(),
+            "lon": cent.x.to_numpy(),
+        }
+    )
+
+
+def _ragged_starts(keys: np.ndarray, n: int) -> np.ndarray:
+    """CSR pointer for sorted integer keys in [0, n)."""
+    counts = np.bincount(keys, minlength=n) if len(keys) else np.zeros(n, dtype=np.int64)
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    return start
+
+
+# --------------------------------------------------------------------------- main entry
+def build_problem(
+    scenarios: pd.DataFrame,
+    fcs: pd.DataFrame,
+    skus: pd.DataFrame,
+    inventory: pd.DataFrame,
+    supply: pd.DataFrame,
+    settings: PlacementSettings,
+    *,
+    inbound_lanes: pd.DataFrame | None = None,
+    lanes: pd.DataFrame | None = None,
+    regions=None,
+) -> Problem:
+    """Validate the contract tables and turn them into a `Problem` of arrays.
+
+    Raises
+    ------
+    InputError
+        A column, row or key is wrong (message names it and the fix).
+    InfeasibleError
+        The data make the model infeasible (message names the FC/SKU/region and constraint).
+    """
+    # ---- fcs
+    _require(fcs, "fcs", ["fc_id", "lat", "lon"])
+    fcs = fcs.reset_index(drop=True)
+    if len(fcs) == 0:
+        raise InputError("fcs is empty", table="fcs", fix="list at least one fulfillment center")
+    _ids(fcs, "fcs", "fc_id")
+    _unique(fcs.assign(fc_id=fcs["fc_id"].astype(str)), "fcs", ["fc_id"])
+    if "capacity_m3" in fcs.columns and fcs["capacity_m3"].notna().all():
+        cap_col, cap_unit = "capacity_m3", "m3"
+    elif "capacity_units" in fcs.columns:
+        cap_col, cap_unit = "capacity_units", "units"
+    else:
+        raise InputError(
+            "fcs needs capacity_m3 (or capacity_units) for every FC",
+            column="capacity_m3",
+            table="fcs",
+            fix="add a capacity_m3 or capacity_units column",
+        )
+    fcs = fcs.assign(fc_id=fcs["fc_id"].astype(str)).sort_values("fc_id", kind="stable")
+    fc_ids = fcs["fc_id"].to_numpy(dtype=object)
+    cap = _num(fcs, "fcs", cap_col)
+    fc_lat, fc_lon = _latlon(fcs, "fcs")
+
+    # ---- skus
+    _require(
+        skus,
+        "skus",
+        ["sku_id", "holding_cost_per_unit_day", "stockout_cost_per_unit"]
+        + (["unit_volume_m3"] if cap_unit == "m3" else []),
+    )
+    skus = skus.reset_index(drop=True)
+    _ids(skus, "skus", "sku_id")
+    skus = skus.assign(sku_id=skus["sku_id"].astype(str))
+    _unique(skus, "skus", ["sku_id"])
+    skus = skus.sort_values("sku_id", kind="stable").reset_index(drop=True)
+    sku_ids = skus["sku_id"].to_numpy(dtype=object)
+    vol = (
+        _num(skus, "skus", "unit_volume_m3", strict=True)
+        if cap_unit == "m3"
+        else np.ones(len(skus))
+    )
+    hold = _num(skus, "skus", "holding_cost_per_unit_day") * float(settings.window_days)
+    pen = _num(skus, "skus", "stockout_cost_per_unit")
+    S, F = len(sku_ids), len(fc_ids)
+
+    # ---- scenarios
+    _require(scenarios, "scenarios", ["sku_id", "region_id", "scenario", "prob", "qty_units"])
+    sc = scenarios.reset_index(drop=True)
+    if len(sc) == 0:
+        raise InputError("scenarios is empty", table="scenarios", fix="give demand scenarios")
+    sc = sc.assign(
+        sku_id=_ids(sc, "scenarios", "sku_id"),
+        region_id=_ids(sc, "scenarios", "region_id"),
+        scenario=_ids(sc, "scenarios", "scenario"),
+    )
+    prob_v = _num(sc, "scenarios", "prob", strict=True)
+    qty_v = _num(sc, "scenarios", "qty_units")
+    if (prob_v > 1 + 1e-9).any():
+        row = int(np.flatnonzero(prob_v > 1 + 1e-9)[0])
+        raise InputError(
+            f"scenarios row {row}: prob={prob_v[row]:g} is above 1",
+            column="prob",
+            row=row,
+            table="scenarios",
+        )
+    _unique(sc, "scenarios", ["sku_id", "region_id", "scenario"])
+    s_idx = _known(sc["sku_id"], sku_ids, "scenarios", "sku_id", "skus")
+    scen_labels = np.array(sorted(sc["scenario"].unique()), dtype=object)
+    k_idx = pd.Index(scen_labels).get_indexer(sc["scenario"])
+    prob = np.full(len(scen_labels), np.nan)
+    prob[k_idx] = prob_v
+    mismatch = np.abs(prob_v - prob[k_idx]) > 1e-9
+    if mismatch.any():
+        row = int(np.flatnonzero(mismatch)[0])
+        raise InputError(
+            f"scenarios row {row}: prob={prob_v[row]:g} differs from prob={prob[k_idx[row]]:g} "
+            f"given to scenario {scen_labels[k_idx[row]]!r} in another row",
+            column="prob",
+            row=row,
+            table="scenarios",
+            fix="give each scenario id one probability across all sku/region keys",
+        )
+    if abs(prob.sum() - 1.0) > 1e-6:
+        raise InputError(
+            f"scenarios: probabilities of the {len(prob)} scenario ids sum to {prob.sum():.6g}, "
+            "not 1",
+            column="prob",
+            table="scenarios",
+            fix="rescale prob so that the distinct scenarios sum to 1",
+        )
+    prob = prob / prob.sum()
+    K = len(prob)
+
+    # ---- regions / lanes
+    region_names = sorted(sc["region_id"].unique())
+    lanes_given = lanes is not None
+    if lanes_given:
+        _require(lanes, "lanes", ["fc_id", "region_id", "cost_per_unit", "transit_days"])
+        ln = lanes.reset_index(drop=True)
+        ln = ln.assign(fc_id=_ids(ln, "lanes", "fc_id"), region_id=_ids(ln, "lanes", "region_id"))
+        _unique(ln, "lanes", ["fc_id", "region_id"])
+        lf = _known(ln["fc_id"], fc_ids, "lanes", "fc_id", "fcs")
+        l_cost = _num(ln, "lanes", "cost_per_unit")
+        l_days = _num(ln, "lanes", "transit_days")
+        region_names = sorted(set(region_names) | set(ln["region_id"]))
+        region_ids = np.array(region_names, dtype=object)
+        lr = pd.Index(region_ids).get_indexer(ln["region_id"])
+    else:
+        if regions is None:
+            raise InputError(
+                "no lanes table and no regions geometry: cannot derive FC → region lanes",
+                table="lanes",
+                fix="pass --lanes lanes.csv or --regions regions.geojson",
+            )
+        cent = region_centroids(regions)
+        _unique(cent, "regions", ["region_id"])
+        missing = sorted(set(region_names) - set(cent["region_id"]))
+        if missing:
+            row = int(np.flatnonzero(sc["region_id"].isin(missing).to_numpy())[0])
+            raise InputError(
+                f"scenarios row {row}: region_id={missing[0]!r} is not in regions",
+                column="region_id",
+                row=row,
+                table="scenarios",
+                fix="add the region polygon to regions or drop its scenarios",
+            )
+        region_ids = np.array(region_names, dtype=object)
+        cent = cent.set_index("region_id").loc[region_names]
+        km = haversine_km(
+            fc_lat[:, None], fc_lon[:, None], cent["lat"].to_numpy()[None, :],
+            cent["lon"].to_numpy()[None, :],
+        )  # (F, R)
+        lf, lr = np.meshgrid(np.arange(F), np.arange(len(region_ids)), indexing="ij")
+        lf, lr = lf.ravel(), lr.ravel()
+        kmv = km.ravel()
+        l_cost = kmv * settings.outbound_cost_per_unit_km
+        l_days = np.maximum(1.0, np.ceil(kmv / settings.outbound_km_per_day))
+    R = len(region_ids)
+    if settings.promise_days is None:
+        on_time = np.ones(len(lf), dtype=bool)
+        late = np.zeros(len(lf))
+    else:
+        on_time = l_days <= settings.promise_days + 1e-9
+        late = np.maximum(0.0, l_days - settings.promise_days) * settings.late_cost_per_unit_day
+    keep = on_time if settings.strict_promise else np.ones(len(lf), dtype=bool)
+    order = np.lexsort((lf[keep], lr[keep]))
+    lane_f = np.asarray(lf[keep][order], dtype=np.int64)
+    lane_r = np.asarray(lr[keep][order], dtype=np.int64)
+    lane_cost = np.asarray(l_cost[keep][order], dtype=float)
+    lane_late = np.asarray(late[keep][order], dtype=float)
+    lane_transit = np.asarray(l_days[keep][order], dtype=float)
+    lane_on_time = np.asarray(on_time[keep][order], dtype=bool)
+    region_lane_start = _ragged_starts(lane_r, R)
+
+    # ---- demand pairs
+    r_idx = pd.Index(region_ids).get_indexer(sc["region_id"])
+    pair_key = s_idx.astype(np.int64) * R + r_idx
+    pkeys, p_of_row = np.unique(pair_key, return_inverse=True)
+    demand = np.zeros((len(pkeys), K))
+    demand[p_of_row, k_idx] = qty_v
+    nz = demand.sum(axis=1) > 0
+    pkeys, demand = pkeys[nz], demand[nz]
+    dem_s, dem_r = pkeys // R, pkeys % R
+    n_lanes_r = np.diff(region_lane_start)
+    no_lane = n_lanes_r[dem_r] == 0
+    if no_lane.any():
+        i = int(np.flatnonzero(no_lane)[0])
+        reg, sku = region_ids[dem_r[i]], sku_ids[dem_s[i]]
+        if settings.strict_promise:
+            cand = (lr == dem_r[i]) if len(lr) else np.zeros(0, dtype=bool)
+            if cand.any():
+                j = int(np.flatnonzero(cand)[np.argmin(l_days[cand])])
+                raise InfeasibleError(
+                    f"region {reg!r} has demand for SKU {sku!r} but no lane reaches it within the "
+                    f"{settings.promise_days:g}-day promise (fastest: FC {fc_ids[lf[j]]!r}, "
+                    f"{l_days[j]:g} days); drop --strict-promise or raise --promise-days",
+                    table="lanes",
+                )
+        raise InfeasibleError(
+            f"region {reg!r} has demand for SKU {sku!r} but no lane from any FC reaches it; "
+            "add lanes rows for it or drop its scenarios",
+            table="lanes",
+        )
+    sku_dem_start = _ragged_starts(dem_s, S)
+
+    # ---- inventory
+    _require(inventory, "inventory", ["fc_id", "sku_id", "on_hand_units"])
+    inv = inventory.reset_index(drop=True)
+    inv = inv.assign(fc_id=_ids(inv, "inventory", "fc_id"), sku_id=_ids(inv, "inventory", "sku_id"))
+    _unique(inv, "inventory", ["fc_id", "sku_id"])
+    i_f = _known(inv["fc_id"], fc_ids, "inventory", "fc_id", "fcs")
+    i_s = _known(inv["sku_id"], sku_ids, "inventory", "sku_id", "skus")
+    on_hand = np.zeros((S, F))
+    on_hand[i_s, i_f] = _num(inv, "inventory", "on_hand_units")
+    used = vol @ on_hand
+    over = used > cap * (1 + 1e-9) + 1e-9
+    if over.any():
+        f = int(np.flatnonzero(over)[0])
+        unit = "m³" if cap_unit == "m3" else "units"
+        raise InfeasibleError(
+            f"FC {fc_ids[f]!r} already holds {used[f]:.6g} {unit} on hand (inventory), above its "
+            f"{cap_col} of {cap[f]:.6g}: the capacity constraint cannot hold; raise {cap_col} "
+            "or move stock out first",
+            table="inventory",
+        )
+
+    # ---- supply
+    _require(supply, "supply", ["node_id", "sku_id", "available_units"])
+    sup = supply.reset_index(drop=True)
+    sup = sup.assign(node_id=_ids(sup, "supply", "node_id"), sku_id=_ids(sup, "supply", "sku_id"))
+    _unique(sup, "supply", ["node_id", "sku_id"])
+    sup_s_all = _known(sup["sku_id"], sku_ids, "supply", "sku_id", "skus")
+    avail_all = _num(sup, "supply", "available_units")
+    node_names = sorted(sup["node_id"].unique())
+    node_ids = np.array(node_names, dtype=object)
+    sup_n_all = pd.Index(node_ids).get_indexer(sup["node_id"])
+    N = len(node_ids)
+
+    # ---- inbound arcs
+    if inbound_lanes is not None:
+        _require(inbound_lanes, "inbound_lanes", ["node_id", "fc_id", "cost_per_unit", "lead_days"])
+        il = inbound_lanes.reset_index(drop=True)
+        il = il.assign(
+            node_id=_ids(il, "inbound_lanes", "node_id"), fc_id=_ids(il, "inbound_lanes", "fc_id")
+        )
+        _unique(il, "inbound_lanes", ["node_id", "fc_id"])
+        a_f = _known(il["fc_id"], fc_ids, "inbound_lanes", "fc_id", "fcs")
+        a_n = pd.Index(node_ids).get_indexer(il["node_id"])
+        a_c = _num(il, "inbound_lanes", "cost_per_unit")
+        a_l = _num(il, "inbound_lanes", "lead_days")
+        ok = a_n >= 0  # lanes of nodes without supply are irrelevant
+        a_f, a_n, a_c, a_l = a_f[ok], a_n[ok], a_c[ok], a_l[ok]
+    else:
+        # node coordinates: supply lat/lon, or the FC of the same id (transfers between FCs)
+        node_lat = np.full(N, np.nan)
+        node_lon = np.full(N, np.nan)
+        if "lat" in sup.columns and "lon" in sup.columns:
+            la = pd.to_numeric(sup["lat"], errors="coerce").to_numpy(dtype=float)
+            lo = pd.to_numeric(sup["lon"], errors="coerce").to_numpy(dtype=float)
+            node_lat[sup_n_all] = np.where(np.isnan(la), node_lat[sup_n_all], la)
+            node_lon[sup_n_all] = np.where(np.isnan(lo), node_lon[sup_n_all], lo)
+        fc_pos = pd.Index(fc_ids).get_indexer(node_ids)
+        as_fc = (fc_pos >= 0) & np.isnan(node_lat)
+        node_lat[as_fc] = fc_lat[fc_pos[as_fc]]
+        node_lon[as_fc] = fc_lon[fc_pos[as_fc]]
+        if np.isnan(node_lat).any() or np.isnan(node_lon).any():
+            n = int(np.flatnonzero(np.isnan(node_lat) | np.isnan(node_lon))[0])
+            row = int(np.flatnonzero(sup_n_all == n)[0])
+            raise InputError(
+                f"supply row {row}: node {node_ids[n]!r} has no lat/lon and there is no inbound "
+                "lanes table to say how it reaches the FCs",
+                column="lat",
+                row=row,
+                table="supply",
+                fix="add lat, lon columns to supply or pass --inbound-lanes",
+            )
+        km = haversine_km(node_lat[:, None], node_lon[:, None], fc_lat[None, :], fc_lon[None, :])
+        a_n, a_f = np.meshgrid(np.arange(N), np.arange(F), indexing="ij")
+        a_n, a_f, kmv = a_n.ravel(), a_f.ravel(), km.ravel()
+        notself = ~((fc_pos[a_n] >= 0) & (fc_pos[a_n] == a_f))
+        a_n, a_f, kmv = a_n[notself], a_f[notself], kmv[notself]
+        a_c = kmv * settings.inbound_cost_per_unit_km
+        a_l = np.maximum(1.0, np.ceil(kmv / settings.inbound_km_per_day))
+    order = np.lexsort((a_f, a_n))
+    arc_n = np.asarray(a_n[order], dtype=np.int64)
+    arc_f = np.asarray(a_f[order], dtype=np.int64)
+    arc_cost = np.asarray(a_c[order], dtype=float)
+    arc_lead = np.asarray(a_l[order], dtype=float)
+    node_arc_start = _ragged_starts(arc_n, N)
+
+    # supply that cannot go anywhere → explain
+    pos = avail_all > 0
+    n_arcs = np.diff(node_arc_start)
+    stuck = pos & (n_arcs[sup_n_all] == 0)
+    if stuck.any():
+        row = int(np.flatnonzero(stuck)[0])
+        raise InfeasibleError(
+            f"supply row {row}: {avail_all[row]:g} units of SKU {sku_ids[sup_s_all[row]]!r} at "
+            f"node {node_ids[sup_n_all[row]]!r} cannot be placed: no inbound lane from that node "
+            "to any FC; add inbound_lanes rows for it or drop the supply row",
+            table="inbound_lanes",
+        )
+    too_big = pos & (vol[sup_s_all] > cap.max(initial=0.0))
+    if too_big.any():
+        row = int(np.flatnonzero(too_big)[0])
+        s = sup_s_all[row]
+        raise InfeasibleError(
+            f"supply row {row}: SKU {sku_ids[s]!r} (unit_volume_m3={vol[s]:g}) fits in no FC: "
+            f"every FC's {cap_col} is below one unit; fix unit_volume_m3 or drop the supply row",
+            table="skus",
+        )
+    order = np.lexsort((sup_n_all[pos], sup_s_all[pos]))
+    sup_s = np.asarray(sup_s_all[pos][order], dtype=np.int64)
+    sup_n = np.asarray(sup_n_all[pos][order], dtype=np.int64)
+    sup_avail = np.asarray(avail_all[pos][order], dtype=float)
+
+    return Problem(
+        sku_ids=sku_ids,
+        fc_ids=fc_ids,
+        node_ids=node_ids,
+        region_ids=region_ids,
+        scenarios=scen_labels,
+        prob=prob,
+        vol=vol,
+        hold=hold,
+        pen=pen,
+        cap=cap,
+        cap_unit=cap_unit,
+        on_hand=on_hand,
+        sup_s=sup_s,
+        sup_n=sup_n,
+        sup_avail=sup_avail,
+        sku_sup_start=_ragged_starts(sup_s, S),
+        arc_n=arc_n,
+        arc_f=arc_f,
+        arc_cost=arc_cost,
+        arc_lead=arc_lead,
+        node_arc_start=node_arc_start,
+        lane_f=lane_f,
+        lane_r=lane_r,
+        lane_cost=lane_cost,
+        lane_late=lane_late,
+        lane_transit=lane_transit,
+        lane_on_time=lane_on_time,
+        region_lane_start=region_lane_start,
+        dem_s=np.asarray(dem_s, dtype=np.int64),
+        dem_r=np.asarray(dem_r, dtype=np.int64),
+        demand=demand,
+        sku_dem_start=sku_dem_start,
+    )

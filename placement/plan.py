@@ -1,0 +1,343 @@
+"""Placement entry point: tables in → stock targets, placement orders and a summary out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .check import check_plan
+from .decomposition import (
+    BlockWorker,
+    WorkerPool,
+    block_ranges,
+    price_decomposition,
+    sampled_prices,
+)
+from .errors import SolverError
+from .inputs import Problem, build_problem
+from .model import q_index, sku_q_start
+from .rounding import round_placements
+from .settings import PlacementSettings
+from .solvers import solve_ortools
+
+log = logging.getLogger(__name__)
+
+TARGET_COLUMNS = ["fc_id", "sku_id", "target_units", "on_hand_units", "expected_fill_rate"]
+ORDER_COLUMNS = ["order_id", "sku_id", "from_node", "to_fc_id", "qty_units", "ship_by"]
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    """Outputs of `plan`.
+
+    Attributes
+    ----------
+    stock_targets
+        ``fc_id, sku_id, target_units, on_hand_units, expected_fill_rate`` (units; fill rate of
+        the demand of the regions whose cheapest lane is from that FC, NaN if none).
+    placement_orders
+        ``order_id, sku_id, from_node, to_fc_id, qty_units, ship_by`` (whole units; ship_by ISO
+        date = plan_date − lead days, empty without a plan date).
+    summary
+        JSON-ready dict (see docs/placement.md): cost terms, bounds and gaps, fill rates,
+        utilisation, capacity shadow prices. Deterministic (no timings).
+    timings
+        Seconds per phase (kept out of the summary so outputs are byte-identical across runs).
+    """
+
+    stock_targets: pd.DataFrame
+    placement_orders: pd.DataFrame
+    summary: dict
+    timings: dict = field(default_factory=dict)
+
+
+def plan(
+    scenarios: pd.DataFrame,
+    fcs: pd.DataFrame,
+    skus: pd.DataFrame,
+    inventory: pd.DataFrame,
+    supply: pd.DataFrame,
+    settings: PlacementSettings,
+    *,
+    inbound_lanes: pd.DataFrame | None = None,
+    lanes: pd.DataFrame | None = None,
+    regions=None,
+    client=None,
+) -> PlacementResult:
+    """Decide stock positions and placement orders for a coverage window.
+
+    Parameters
+    ----------
+    scenarios
+        ``sku_id, region_id, scenario, prob, qty_units`` — demand totals over the window (units).
+    fcs, skus, inventory, supply, inbound_lanes, lanes, regions
+        Contract tables (docs/data-formats.md); ``regions`` is a GeoDataFrame (EPSG:4326).
+    settings
+        Model and method parameters (`PlacementSettings`).
+    client
+        Optional ``dask.distributed.Client`` for ``engine="dask"``.
+
+    Raises
+    ------
+    InputError, InfeasibleError
+        Bad or contradictory input (one line naming the column/row or FC/SKU/region).
+    SolverError
+        No usable solver result, or the independent check failed.
+    """
+    t0 = time.perf_counter()
+    pb = build_problem(
+        scenarios, fcs, skus, inventory, supply, settings,
+        inbound_lanes=inbound_lanes, lanes=lanes, regions=regions,
+    )
+    t_in = time.perf_counter() - t0
+    res = solve_problem(pb, settings, client=client)
+    res.timings["inputs_s"] = t_in
+    res.timings["total_s"] = time.perf_counter() - t0
+    return res
+
+
+def choose_method(pb: Problem, settings: PlacementSettings) -> str:
+    """``"mip"``, ``"monolithic"`` or ``"decomposition"`` for these settings and this size."""
+    if settings.exact_integer:
+        return "mip"
+    if settings.method != "auto":
+        return settings.method
+    if settings.engine != "local":
+        return "decomposition"
+    return "decomposition" if pb.n_columns_estimate() > settings.auto_decompose_columns else "monolithic"
+
+
+def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> PlacementResult:
+    """Solve an already validated `Problem` (see `plan`)."""
+    timings: dict[str, float] = {}
+    method = choose_method(pb, settings)
+    q_m, q_a = q_index(pb)
+    info: dict = {"method": method}
+    t = time.perf_counter()
+    if method in ("monolithic", "mip"):
+        worker = BlockWorker(pb, [(0, pb.n_skus)], capacity_rows=True)
+        timings["build_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        blk = worker.blocks[0]
+        if settings.lp_solver == "highs" or method == "mip":
+            r = worker.solve_monolithic()
+            lp_obj, q_lp, cap_dual = r["objective"], r["q"], r["cap_dual"]
+        else:
+            sol = solve_ortools(blk, settings.lp_solver, time_limit_s=settings.time_limit_s)
+            lp_obj, q_lp = sol.objective, sol.x[: blk.n_q]
+            # OR-Tools' HiGHS wrapper exposes no duals: shadow prices are then reported as null
+            cap_dual = (
+                sol.row_dual[blk.cap_rows]
+                if sol.row_dual is not None
+                else np.full(pb.n_fcs, np.nan)
+            )
+        info.update(lp_lower_bound=lp_obj, lp_plan_cost=lp_obj, iterations=1)
+        prices = np.maximum(0.0, -np.asarray(cap_dual))
+        timings["solve_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if method == "mip":
+            mip = solve_ortools(
+                blk,
+                settings.mip_solver,
+                integer_cols=np.arange(blk.n_q),
+                time_limit_s=settings.time_limit_s or 120.0,
+            )
+            q_int = np.round(mip.x[: blk.n_q])
+            if np.abs(q_int - mip.x[: blk.n_q]).max(initial=0) > 1e-6:
+                raise SolverError("SCIP returned non-integer placements")
+            info["mip_bound"] = mip.bound
+            info["lp_lower_bound"] = max(lp_obj, mip.bound if mip.bound is not None else lp_obj)
+            timings["mip_s"] = time.perf_counter() - t
+        else:
+            q_int = round_placements(pb, q_m, q_a, q_lp)
+            timings["rounding_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rec = worker.recourse([q_int])
+        timings["recourse_s"] = time.perf_counter() - t
+    else:
+        ranges = block_ranges(pb, settings.block_size)
+        lam0 = None
+        if settings.sample_skus > 0 and pb.n_skus > settings.sample_skus:
+            lam0 = sampled_prices(pb, settings.sample_skus)
+            timings["sample_prices_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        pool = WorkerPool(pb, ranges, settings.engine, settings.n_workers, client=client)
+        timings["build_s"] = time.perf_counter() - t
+        try:
+            t = time.perf_counter()
+            dec = price_decomposition(
+                pb,
+                pool,
+                ranges,
+                initial_prices=lam0,
+                gap_tolerance=settings.gap_tolerance,
+                max_iterations=settings.max_iterations,
+                time_limit_s=settings.time_limit_s,
+            )
+            timings["solve_s"] = time.perf_counter() - t
+            timings["pricing_s"] = dec.seconds_pricing
+            timings["master_s"] = dec.seconds_master
+            t = time.perf_counter()
+            q_int = round_placements(pb, q_m, q_a, dec.q)
+            timings["rounding_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            qs = sku_q_start(pb)
+            q_blocks = [q_int[qs[s0] : qs[s1]] for s0, s1 in ranges]
+            rec = pool.call("recourse", pool.split(q_blocks))
+            timings["recourse_s"] = time.perf_counter() - t
+        finally:
+            pool.close()
+        prices = dec.prices
+        info.update(
+            lp_lower_bound=dec.lower_bound,
+            lp_plan_cost=dec.upper_bound,
+            iterations=dec.iterations,
+            blocks=len(ranges),
+            engine=settings.engine,
+        )
+    t = time.perf_counter()
+    result = _assemble(pb, settings, q_m, q_a, q_int, rec, prices, info)
+    check_plan(pb, result.stock_targets, result.placement_orders, result.summary)
+    timings["outputs_and_check_s"] = time.perf_counter() - t
+    return PlacementResult(result.stock_targets, result.placement_orders, result.summary, timings)
+
+
+def _f(v: float | None) -> float | None:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    return float(v)
+
+
+def _assemble(
+    pb: Problem,
+    settings: PlacementSettings,
+    q_m: np.ndarray,
+    q_a: np.ndarray,
+    q_int: np.ndarray,
+    rec: list[dict],
+    prices: np.ndarray,
+    info: dict,
+) -> PlacementResult:
+    S, F = pb.n_skus, pb.n_fcs
+    terms = {k: float(sum(r["terms"][k] for r in rec)) for k in rec[0]["terms"]}
+    total = float(sum(terms.values()))
+    served = np.concatenate([r["served"] for r in rec])
+    on_time = np.concatenate([r["on_time"] for r in rec])
+    exp_dem = pb.demand @ pb.prob
+    # positions from the integer placements
+    s_of, f_of = pb.sup_s[q_m], pb.arc_f[q_a]
+    x = pb.on_hand.copy()
+    np.add.at(x, (s_of, f_of), q_int)
+    # catchment fill rate: regions whose cheapest lane (cost + late) is from FC f
+    lane_total = pb.lane_cost + pb.lane_late
+    home = np.full(len(pb.region_ids), -1, dtype=np.int64)
+    for r in range(len(pb.region_ids)):
+        a, b = pb.region_lane_start[r], pb.region_lane_start[r + 1]
+        if b > a:
+            home[r] = pb.lane_f[a + int(np.argmin(lane_total[a:b]))]
+    h = home[pb.dem_r]
+    dem_sf = np.zeros((S, F))
+    srv_sf = np.zeros((S, F))
+    np.add.at(dem_sf, (pb.dem_s, h), exp_dem)
+    np.add.at(srv_sf, (pb.dem_s, h), served)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fill_sf = np.where(dem_sf > 0, srv_sf / np.where(dem_sf > 0, dem_sf, 1.0), np.nan)
+    ss, ff = np.nonzero((x > 0) | (pb.on_hand > 0))
+    integral = np.all(np.abs(x - np.round(x)) < 1e-9)
+    targets = pd.DataFrame(
+        {
+            "fc_id": pb.fc_ids[ff],
+            "sku_id": pb.sku_ids[ss],
+            "target_units": np.round(x[ss, ff]).astype(np.int64) if integral else x[ss, ff],
+            "on_hand_units": (
+                np.round(pb.on_hand[ss, ff]).astype(np.int64) if integral else pb.on_hand[ss, ff]
+            ),
+            "expected_fill_rate": np.round(fill_sf[ss, ff], 6),
+        }
+    ).sort_values(["fc_id", "sku_id"], kind="stable", ignore_index=True)
+    # orders
+    pos = np.flatnonzero(q_int > 0.5)
+    orders = pd.DataFrame(
+        {
+            "sku_id": pb.sku_ids[s_of[pos]],
+            "from_node": pb.node_ids[pb.sup_n[q_m[pos]]],
+            "to_fc_id": pb.fc_ids[f_of[pos]],
+            "qty_units": np.round(q_int[pos]).astype(np.int64),
+            "lead": pb.arc_lead[q_a[pos]],
+        }
+    ).sort_values(["sku_id", "from_node", "to_fc_id"], kind="stable", ignore_index=True)
+    if settings.plan_date is not None:
+        pdate = settings.plan_date
+        orders["ship_by"] = [
+            (pdate - dt.timedelta(days=math.ceil(v))).isoformat() for v in orders["lead"]
+        ]
+    else:
+        orders["ship_by"] = None
+    orders.insert(0, "order_id", [f"PO-{i + 1:06d}" for i in range(len(orders))])
+    orders = orders[ORDER_COLUMNS]
+    # summary
+    lb = float(info["lp_lower_bound"])
+    ub = float(info["lp_plan_cost"])
+    unit = "m3" if pb.cap_unit == "m3" else "units"
+    used = pb.vol @ x
+    reg_dem = np.bincount(pb.dem_r, weights=exp_dem, minlength=len(pb.region_ids))
+    reg_srv = np.bincount(pb.dem_r, weights=served, minlength=len(pb.region_ids))
+    reg_ot = np.bincount(pb.dem_r, weights=on_time, minlength=len(pb.region_ids))
+    regions = {}
+    for r, rid in enumerate(pb.region_ids):
+        if reg_dem[r] <= 0:
+            continue
+        regions[str(rid)] = {
+            "expected_demand_units": _f(reg_dem[r]),
+            "expected_fill_rate": _f(reg_srv[r] / reg_dem[r]),
+            "share_within_promise": _f(reg_ot[r] / reg_dem[r]),
+        }
+    summary = {
+        "method": info["method"],
+        "lp_solver": settings.mip_solver if info["method"] == "mip" else settings.lp_solver,
+        "engine": info.get("engine", "local"),
+        "window_days": float(settings.window_days),
+        "promise_days": _f(settings.promise_days),
+        "strict_promise": bool(settings.strict_promise),
+        "capacity_unit": unit,
+        "n_skus": S,
+        "n_fcs": F,
+        "n_regions": len(pb.region_ids),
+        "n_scenarios": pb.n_scenarios,
+        "expected_cost": {**{k: _f(v) for k, v in terms.items()}, "total": _f(total)},
+        "lp_lower_bound": _f(lb),
+        "lp_plan_cost": _f(ub),
+        "lp_gap": _f((ub - lb) / max(abs(ub), 1e-12)),
+        "integer_plan_cost": _f(total),
+        "rounding_cost": _f(total - ub),
+        "gap": _f((total - lb) / max(abs(total), 1e-12)),
+        "iterations": int(info.get("iterations", 1)),
+        "expected_fill_rate": _f(served.sum() / exp_dem.sum()) if exp_dem.sum() > 0 else None,
+        "share_within_promise": _f(on_time.sum() / exp_dem.sum()) if exp_dem.sum() > 0 else None,
+        "regions": regions,
+        "fc_utilisation": {
+            str(fid): {
+                f"used_{unit}": _f(used[f]),
+                f"capacity_{unit}": _f(pb.cap[f]),
+                "utilisation": _f(used[f] / pb.cap[f]) if pb.cap[f] > 0 else None,
+            }
+            for f, fid in enumerate(pb.fc_ids)
+        },
+        "capacity_shadow_price": {
+            str(fid): _f(prices[f]) for f, fid in enumerate(pb.fc_ids)
+        },
+        "capacity_shadow_price_unit": f"currency per {unit} over the window",
+        "n_orders": len(orders),
+        "units_placed": int(orders["qty_units"].sum()) if len(orders) else 0,
+    }
+    if "mip_bound" in info:
+        summary["mip_bound"] = _f(info["mip_bound"])
+    if "blocks" in info:
+        summary["blocks"] = int(info["blocks"])
+    return PlacementResult(targets, orders, summary)

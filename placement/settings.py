@@ -1,0 +1,113 @@
+"""Settings of a placement run (one frozen dataclass, no global state)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import InputError
+
+#: Engines that fan SKU blocks out (same names as the forecasting package).
+ENGINES = ("local", "dask", "ray")
+#: LP engines for the array-built model: HiGHS through `highspy` (default, fastest path),
+#: or OR-Tools' GLOP / PDLP / HiGHS through `model_builder` from the same sparse arrays.
+LP_SOLVERS = ("highs", "glop", "pdlp", "ortools-highs")
+
+
+@dataclass(frozen=True)
+class PlacementSettings:
+    """Parameters of the placement model and of its solution method.
+
+    Parameters
+    ----------
+    window_days
+        Coverage window W (days); holding cost is ``holding_cost_per_unit_day * W`` per unit.
+    promise_days
+        Delivery promise (days). Lanes slower than this pay ``late_cost_per_unit_day`` per unit
+        per day late, or are removed when ``strict_promise``. ``None``: no promise.
+    strict_promise
+        Forbid lanes whose transit days exceed ``promise_days``.
+    late_cost_per_unit_day
+        Late penalty (currency per unit per day beyond the promise).
+    outbound_cost_per_unit_km, outbound_km_per_day
+        Constants used to derive FC → region lanes from geography when no lanes table is given:
+        cost = great-circle km × rate; transit days = max(1, ceil(km / km_per_day)).
+    inbound_cost_per_unit_km, inbound_km_per_day
+        Same for supply node → FC lanes when no inbound-lanes table is given
+        (lead days = max(1, ceil(km / km_per_day))).
+    exact_integer
+        Solve the MIP (integer placements) with OR-Tools SCIP instead of LP + rounding.
+    method
+        ``"monolithic"`` (one LP), ``"decomposition"`` (price decomposition on FC capacity by SKU
+        blocks) or ``"auto"`` (decomposition above ``auto_decompose_columns`` LP columns).
+    engine, n_workers
+        How SKU blocks are fanned out: ``"local"`` (processes via concurrent.futures;
+        ``n_workers=1`` runs in-process), ``"dask"`` (a ``dask.distributed`` client), ``"ray"``.
+    lp_solver
+        ``"highs"`` (highspy, default), ``"glop"``, ``"pdlp"`` or ``"ortools-highs"`` (OR-Tools
+        model_builder) for the monolithic LP; blocks of the decomposition always use highspy
+        (warm-started re-solves).
+    mip_solver
+        MIP engine for ``exact_integer`` through OR-Tools ``model_builder``: ``"ortools-highs"``
+        (default) or ``"scip"``. Relative gap 1e-6; time limit ``time_limit_s`` (default 120 s).
+    gap_tolerance
+        Relative gap between the Lagrangian lower bound and the feasible LP plan at which the
+        decomposition stops.
+    max_iterations, time_limit_s
+        Limits of the decomposition (and of the MIP for ``exact_integer``).
+    block_size
+        SKUs per block of the decomposition (HiGHS time grows faster than linearly with the
+        block, so small blocks are faster; each block keeps its HiGHS model for warm starts).
+    sample_skus
+        The decomposition's first trial prices come from the LP of an evenly spaced sample of
+        this many SKUs with proportionally scaled capacity (0: start from zero prices).
+    plan_date
+        Date by which stock must be in position; ``ship_by = plan_date - lead_days``.
+    """
+
+    window_days: float
+    promise_days: float | None = None
+    strict_promise: bool = False
+    late_cost_per_unit_day: float = 1.0
+    outbound_cost_per_unit_km: float = 0.002
+    outbound_km_per_day: float = 500.0
+    inbound_cost_per_unit_km: float = 0.0005
+    inbound_km_per_day: float = 600.0
+    exact_integer: bool = False
+    method: Literal["auto", "monolithic", "decomposition"] = "auto"
+    engine: Literal["local", "dask", "ray"] = "local"
+    n_workers: int | None = None
+    lp_solver: str = "highs"
+    mip_solver: str = "ortools-highs"
+    gap_tolerance: float = 1e-4
+    max_iterations: int = 200
+    time_limit_s: float | None = None
+    block_size: int = 10
+    sample_skus: int = 40
+    auto_decompose_columns: int = 400_000
+    plan_date: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.window_days > 0:
+            raise InputError(
+                f"window_days must be > 0, got {self.window_days}",
+                fix="pass --window-days with a positive number of days",
+            )
+        if self.promise_days is not None and self.promise_days < 0:
+            raise InputError(f"promise_days must be >= 0, got {self.promise_days}")
+        if self.strict_promise and self.promise_days is None:
+            raise InputError(
+                "strict_promise needs a promise: pass --promise-days with --strict-promise",
+                fix="add --promise-days P",
+            )
+        if self.engine not in ENGINES:
+            raise InputError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.lp_solver not in LP_SOLVERS:
+            raise InputError(f"lp_solver must be one of {LP_SOLVERS}, got {self.lp_solver!r}")
+        if self.mip_solver not in ("ortools-highs", "scip"):
+            raise InputError(f"mip_solver must be ortools-highs or scip, got {self.mip_solver!r}")
+        if self.method not in ("auto", "monolithic", "decomposition"):
+            raise InputError(f"method must be auto|monolithic|decomposition, got {self.method!r}")
+        if self.block_size < 1:
+            raise InputError(f"block_size must be >= 1, got {self.block_size}")

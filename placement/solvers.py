@@ -1,0 +1,191 @@
+"""Solver adapters for the array-built LP/MIP.
+
+* `HighsBlock` — HiGHS through ``highspy``: the model is passed once from CSC arrays
+  (``passModel``); objective/bound changes re-solve warm from the previous basis.
+* `solve_ortools` — OR-Tools ``model_builder`` filled from the same sparse arrays
+  (``fill_model_from_sparse_data``): GLOP, PDLP or HiGHS for LPs, SCIP for the MIP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import SolverError
+from .model import BlockLP
+
+
+@dataclass
+class LPSolution:
+    """Result of one solve: objective (currency), primal column values, row duals."""
+
+    objective: float
+    x: np.ndarray
+    row_dual: np.ndarray | None
+    bound: float | None = None  # proven lower bound (MIP)
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence C-level writes to file descriptor 1 (HiGHS prints a banner when constructed)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured / replaced stdout: nothing to do
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def new_highs():
+    """A silent ``highspy.Highs`` instance (no banner, no log, fixed seed)."""
+    import highspy
+
+    with quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    return h
+
+
+class HighsBlock:
+    """A block LP living in one HiGHS instance (kept for warm-started re-solves)."""
+
+    def __init__(self, blp: BlockLP, *, threads: int = 1, time_limit_s: float | None = None):
+        import highspy
+
+        self.blp = blp
+        self._hs = highspy
+        self.h = new_highs()
+        self.h.setOptionValue("threads", int(threads))
+        if time_limit_s is not None:
+            self.h.setOptionValue("time_limit", float(time_limit_s))
+        m = blp.matrix
+        lp = highspy.HighsLp()
+        lp.num_col_ = int(m.shape[1])
+        lp.num_row_ = int(m.shape[0])
+        lp.col_cost_ = blp.cost
+        lp.col_lower_ = blp.col_lower
+        lp.col_upper_ = blp.col_upper
+        lp.row_lower_ = blp.row_lower
+        lp.row_upper_ = blp.row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = m.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = m.indices.astype(np.int32)
+        lp.a_matrix_.value_ = m.data
+        status = self.h.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise SolverError("HiGHS rejected the placement model (passModel error)")
+        self._x_idx = np.arange(blp.x_cols.start, blp.x_cols.stop, dtype=np.int32)
+        self._q_idx = np.arange(0, blp.n_q, dtype=np.int32)
+
+    def set_x_cost(self, cost_x: np.ndarray) -> None:
+        """Replace the objective coefficients of the x columns (base holding + price terms)."""
+        if len(self._x_idx):
+            self.h.changeColsCost(len(self._x_idx), self._x_idx, np.asarray(cost_x, dtype=float))
+
+    def fix_q(self, q: np.ndarray | None) -> None:
+        """Fix the placements to ``q`` (or release them with ``None``)."""
+        if not len(self._q_idx):
+            return
+        if q is None:
+            lo = np.zeros(len(self._q_idx))
+            hi = np.full(len(self._q_idx), np.inf)
+        else:
+            lo = hi = np.asarray(q, dtype=float)
+        self.h.changeColsBounds(len(self._q_idx), self._q_idx, lo, hi)
+
+    def solve(self) -> LPSolution:
+        h = self.h
+        h.run()
+        st = h.getModelStatus()
+        if st != self._hs.HighsModelStatus.kOptimal:
+            if st == self._hs.HighsModelStatus.kInfeasible:
+                raise SolverError(
+                    "HiGHS reports the placement LP infeasible although the input checks passed"
+                )
+            raise SolverError(f"HiGHS gave no optimal placement LP: {h.modelStatusToString(st)}")
+        sol = h.getSolution()
+        return LPSolution(
+            objective=float(h.getInfo().objective_function_value),
+            x=np.asarray(sol.col_value, dtype=float),
+            row_dual=np.asarray(sol.row_dual, dtype=float),
+        )
+
+
+_ORTOOLS_NAMES = {"glop": "glop", "pdlp": "pdlp", "ortools-highs": "highs", "scip": "scip"}
+
+
+def solve_ortools(
+    blp: BlockLP,
+    solver: str,
+    *,
+    integer_cols: np.ndarray | None = None,
+    time_limit_s: float | None = None,
+    relative_gap: float = 1e-6,
+) -> LPSolution:
+    """Solve a block with OR-Tools ``model_builder`` (GLOP/PDLP/HiGHS LP or SCIP MIP).
+
+    Parameters
+    ----------
+    integer_cols
+        Column indices that must take integer values (MIP; use ``solver="scip"``).
+    """
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    model = mbh.ModelBuilderHelper()
+    model.fill_model_from_sparse_data(
+        blp.col_lower,
+        blp.col_upper,
+        blp.cost,
+        blp.row_lower,
+        blp.row_upper,
+        sp.csr_matrix(blp.matrix),
+    )
+    if integer_cols is not None:
+        for j in np.asarray(integer_cols, dtype=np.int64).tolist():
+            model.set_var_integrality(int(j), True)
+    name = _ORTOOLS_NAMES[solver]
+    sol = mbh.ModelSolverHelper(name)
+    if not sol.solver_is_supported():
+        raise SolverError(f"OR-Tools was built without the {name} solver")
+    if time_limit_s is not None:
+        sol.set_time_limit_in_seconds(float(time_limit_s))
+    if name == "scip":
+        sol.set_solver_specific_parameters(
+            f"limits/gap = {relative_gap}\nrandomization/randomseedshift = 0"
+        )
+    elif name == "pdlp":
+        sol.set_solver_specific_parameters(
+            "termination_criteria { simple_optimality_criteria { "
+            "eps_optimal_relative: 1e-9 eps_optimal_absolute: 1e-9 } }"
+        )
+    with quiet_stdout():
+        sol.solve(model)
+    status = sol.status()
+    ok = {mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE}
+    if status not in ok or not sol.has_solution():
+        raise SolverError(f"OR-Tools {name} gave no usable placement solution ({status.name})")
+    duals = None
+    if integer_cols is None:
+        duals = np.asarray(sol.dual_values(), dtype=float)
+        if len(duals) != blp.matrix.shape[0]:
+            duals = None
+    return LPSolution(
+        objective=float(sol.objective_value()),
+        x=np.asarray(sol.variable_values(), dtype=float),
+        row_dual=duals,
+        bound=float(sol.best_objective_bound()) if integer_cols is not None else None,
+    )

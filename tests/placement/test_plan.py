@@ -1,0 +1,351 @@
+"""Placement model: outputs, invariants (hypothesis), reference LP, decomposition."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from placement import PlacementSettings, generate_instance, plan
+
+W = 14.0
+
+
+def _check_outputs(tables: dict, res, window_days: float = W) -> None:
+    """Every constraint from the *tables* (independent of the package's arrays)."""
+    o, t, s = res.placement_orders, res.stock_targets, res.summary
+    assert list(o.columns) == ["order_id", "sku_id", "from_node", "to_fc_id", "qty_units", "ship_by"]
+    assert list(t.columns) == [
+        "fc_id", "sku_id", "target_units", "on_hand_units", "expected_fill_rate"
+    ]
+    # orders: positive whole units, one per sku × source × FC
+    assert (o["qty_units"] >= 1).all()
+    assert np.all(o["qty_units"].to_numpy() == np.round(o["qty_units"].to_numpy()))
+    assert not o.duplicated(["sku_id", "from_node", "to_fc_id"]).any()
+    # supply
+    sup = tables["supply"].set_index(["node_id", "sku_id"])["available_units"]
+    for (sku, node), q in o.groupby(["sku_id", "from_node"])["qty_units"].sum().items():
+        assert q <= sup[(node, sku)] + 1e-9
+    # targets = on hand + orders; non-negative
+    inv = tables["inventory"].set_index(["fc_id", "sku_id"])["on_hand_units"]
+    moved = o.groupby(["to_fc_id", "sku_id"])["qty_units"].sum()
+    keys = set(inv.index) | set(moved.index)
+    tt = t.set_index(["fc_id", "sku_id"])
+    for k in keys:
+        expect = inv.get(k, 0) + moved.get(k, 0)
+        got = tt["target_units"].get(k, 0)
+        assert got == pytest.approx(expect)
+        assert got >= 0
+    # capacity
+    vol = tables["skus"].set_index("sku_id")["unit_volume_m3"]
+    cap = tables["fcs"].set_index("fc_id")["capacity_m3"]
+    used = (t["target_units"] * t["sku_id"].map(vol)).groupby(t["fc_id"]).sum()
+    for fc, u in used.items():
+        assert u <= cap[fc] + 1e-7
+    # cost recomputed from outputs: inbound + holding exactly, terms sum to total
+    il = tables["inbound_lanes"].set_index(["node_id", "fc_id"])["cost_per_unit"]
+    inbound = sum(
+        r.qty_units * il[(r.from_node, r.to_fc_id)] for r in o.itertuples(index=False)
+    )
+    hold = tables["skus"].set_index("sku_id")["holding_cost_per_unit_day"]
+    holding = float((t["target_units"] * t["sku_id"].map(hold)).sum() * window_days)
+    ec = s["expected_cost"]
+    assert ec["inbound"] == pytest.approx(inbound, rel=1e-9, abs=1e-9)
+    assert ec["holding"] == pytest.approx(holding, rel=1e-9, abs=1e-9)
+    assert ec["total"] == pytest.approx(
+        sum(ec[k] for k in ("inbound", "holding", "outbound", "late", "stockout"))
+    )
+    # bound ≤ integer plan
+    assert s["lp_lower_bound"] <= s["integer_plan_cost"] + 1e-6 * abs(s["integer_plan_cost"])
+    assert 0 <= s["expected_fill_rate"] <= 1 + 1e-9
+
+
+def test_tiny_plan_outputs(tiny):
+    res = plan(
+        settings=PlacementSettings(window_days=W, promise_days=2, plan_date=dt.date(2026, 12, 1)),
+        **tiny,
+    )
+    _check_outputs(tiny, res)
+    o = res.placement_orders
+    assert len(o) > 0
+    # ship_by = plan date - lead days
+    lead = {"EAST": 2, "WEST": 4}
+    for r in o.itertuples(index=False):
+        assert r.ship_by == (dt.date(2026, 12, 1) - dt.timedelta(days=lead[r.to_fc_id])).isoformat()
+    s = res.summary
+    assert set(s["capacity_shadow_price"]) == {"EAST", "WEST"}
+    assert set(s["regions"]) == {"NY", "CHI", "LA"}
+    # LA from EAST takes 5 days > promise: late penalty appears only if that lane is used
+    assert s["expected_cost"]["late"] >= 0
+    assert s["gap"] <= 0.05
+
+
+def test_deterministic(tiny):
+    st_ = PlacementSettings(window_days=W, plan_date=dt.date(2026, 12, 1))
+    a = plan(settings=st_, **tiny)
+    b = plan(settings=st_, **tiny)
+    pd.testing.assert_frame_equal(a.placement_orders, b.placement_orders)
+    pd.testing.assert_frame_equal(a.stock_targets, b.stock_targets)
+    assert a.summary == b.summary
+
+
+@st.composite
+def instances(draw):
+    seed = draw(st.integers(0, 10_000))
+    S = draw(st.integers(1, 5))
+    F = draw(st.integers(1, 4))
+    R = draw(st.integers(1, 5))
+    K = draw(st.integers(1, 3))
+    ratio = draw(st.floats(0.2, 1.5))
+    return generate_instance(S, F, R, K, seed=seed, lanes_per_region=2, capacity_ratio=ratio)
+
+
+HSET = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@HSET
+@given(inst=instances())
+def test_every_constraint_holds_and_cost_recomputes(inst):
+    tables = inst.tables()
+    res = plan(settings=PlacementSettings(window_days=W, promise_days=1), **tables)
+    _check_outputs(tables, res)
+
+
+@HSET
+@given(inst=instances(), more=st.floats(1.05, 3.0))
+def test_more_capacity_never_raises_cost(inst, more):
+    tables = inst.tables()
+    st_ = PlacementSettings(window_days=W, method="monolithic")
+    a = plan(settings=st_, **tables).summary["lp_lower_bound"]
+    fcs = tables["fcs"].assign(capacity_m3=tables["fcs"]["capacity_m3"] * more)
+    b = plan(settings=st_, **{**tables, "fcs": fcs}).summary["lp_lower_bound"]
+    assert b <= a + 1e-7 * max(1.0, abs(a))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 1000), factor=st.floats(1.2, 5.0))
+def test_more_stockout_penalty_never_lowers_fill_rate(seed, factor):
+    # exact MIP (any optimum pair satisfies (c'-c)·(z'-z) <= 0), equal penalties across SKUs so
+    # the expected unserved units are what the penalty prices
+    inst = generate_instance(2, 2, 3, 2, seed=seed, lanes_per_region=2, capacity_ratio=0.4,
+                             demand_scale=6.0)
+    tables = inst.tables()
+    skus = tables["skus"].assign(stockout_cost_per_unit=3.0)
+    st_ = PlacementSettings(window_days=W, exact_integer=True, time_limit_s=30)
+    lo = plan(settings=st_, **{**tables, "skus": skus}).summary["expected_fill_rate"]
+    skus_hi = skus.assign(stockout_cost_per_unit=3.0 * factor)
+    hi = plan(settings=st_, **{**tables, "skus": skus_hi}).summary["expected_fill_rate"]
+    assert hi >= lo - 1e-6
+
+
+def reference_lp(tables: dict, window_days: float) -> float:
+    """The model of the issue written out term by term with dense arrays and scipy's linprog."""
+    fcs = list(tables["fcs"]["fc_id"])
+    skus = tables["skus"].set_index("sku_id")
+    sup = tables["supply"]
+    il = tables["inbound_lanes"]
+    lanes = tables["lanes"]
+    sc = tables["scenarios"]
+    regions = sorted(set(sc["region_id"]))
+    scen = sorted(set(sc["scenario"]))
+    prob = sc.groupby("scenario")["prob"].first().to_dict()
+    dem = sc.set_index(["sku_id", "region_id", "scenario"])["qty_units"].to_dict()
+    inv = tables["inventory"].set_index(["fc_id", "sku_id"])["on_hand_units"].to_dict()
+    cap = tables["fcs"].set_index("fc_id")["capacity_m3"].to_dict()
+    var: dict = {}
+    cost: list[float] = []
+
+    def v(key, c):
+        var[key] = len(cost)
+        cost.append(c)
+
+    for r in sup.itertuples(index=False):
+        for a in il[il["node_id"] == r.node_id].itertuples(index=False):
+            v(("q", r.sku_id, r.node_id, a.fc_id), a.cost_per_unit)
+    for s in skus.index:
+        for f in fcs:
+            v(("x", s, f), skus.loc[s, "holding_cost_per_unit_day"] * window_days)
+    for s in skus.index:
+        for rg in regions:
+            for k in scen:
+                if dem.get((s, rg, k), 0) == 0 and not any(
+                    dem.get((s, rg, kk), 0) for kk in scen
+                ):
+                    continue
+                for ln in lanes[lanes["region_id"] == rg].itertuples(index=False):
+                    v(("y", s, ln.fc_id, rg, k), prob[k] * ln.cost_per_unit)
+                v(("u", s, rg, k), prob[k] * skus.loc[s, "stockout_cost_per_unit"])
+    n = len(cost)
+    A_ub, b_ub, A_eq, b_eq = [], [], [], []
+
+    def row():
+        return np.zeros(n)
+
+    for r in sup.itertuples(index=False):
+        a = row()
+        for key, j in var.items():
+            if key[0] == "q" and key[1] == r.sku_id and key[2] == r.node_id:
+                a[j] = 1
+        A_ub.append(a)
+        b_ub.append(r.available_units)
+    for f in fcs:
+        a = row()
+        for s in skus.index:
+            a[var[("x", s, f)]] = skus.loc[s, "unit_volume_m3"]
+        A_ub.append(a)
+        b_ub.append(cap[f])
+    for s in skus.index:
+        for f in fcs:
+            a = row()
+            a[var[("x", s, f)]] = 1
+            for key, j in var.items():
+                if key[0] == "q" and key[1] == s and key[3] == f:
+                    a[j] = -1
+            A_eq.append(a)
+            b_eq.append(inv.get((f, s), 0))
+            for k in scen:
+                a = row()
+                a[var[("x", s, f)]] = -1
+                for key, j in var.items():
+                    if key[0] == "y" and key[1] == s and key[2] == f and key[4] == k:
+                        a[j] = 1
+                A_ub.append(a)
+                b_ub.append(0)
+    for key, j in var.items():
+        if key[0] == "u":
+            _, s, rg, k = key
+            a = row()
+            a[j] = 1
+            for key2, j2 in var.items():
+                if key2[0] == "y" and key2[1] == s and key2[3] == rg and key2[4] == k:
+                    a[j2] = 1
+            A_eq.append(a)
+            b_eq.append(dem.get((s, rg, k), 0))
+    res = linprog(cost, A_ub=np.array(A_ub), b_ub=b_ub, A_eq=np.array(A_eq), b_eq=b_eq,
+                  bounds=(0, None), method="highs")
+    assert res.status == 0
+    return float(res.fun)
+
+
+def test_reference_lp_matches(tiny):
+    ref = reference_lp(tiny, W)
+    for solver in ("highs", "glop"):
+        s = plan(
+            settings=PlacementSettings(window_days=W, method="monolithic", lp_solver=solver),
+            **tiny,
+        ).summary
+        assert s["lp_lower_bound"] == pytest.approx(ref, rel=1e-6)
+        assert s["integer_plan_cost"] >= ref - 1e-6
+
+
+def test_reference_lp_matches_generated():
+    inst = generate_instance(4, 3, 4, 2, seed=11, lanes_per_region=2)
+    tables = inst.tables()
+    ref = reference_lp(tables, W)
+    s = plan(settings=PlacementSettings(window_days=W, method="monolithic"), **tables).summary
+    assert s["lp_lower_bound"] == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_decomposition_equals_monolithic(small_generated, workers):
+    tables = small_generated
+    mono = plan(settings=PlacementSettings(window_days=W, method="monolithic"), **tables).summary
+    dec = plan(
+        settings=PlacementSettings(
+            window_days=W, method="decomposition", block_size=3, n_workers=workers,
+            gap_tolerance=1e-7, sample_skus=0,
+        ),
+        **tables,
+    ).summary
+    opt = mono["lp_lower_bound"]
+    assert dec["lp_lower_bound"] <= opt + 1e-6 * abs(opt)
+    assert dec["lp_plan_cost"] >= opt - 1e-6 * abs(opt)
+    assert dec["lp_plan_cost"] == pytest.approx(opt, rel=1e-5)
+    assert dec["lp_gap"] <= 1e-5
+    for f, p in mono["capacity_shadow_price"].items():
+        assert dec["capacity_shadow_price"][f] == pytest.approx(p, rel=1e-2, abs=1e-3 * (1 + p))
+
+
+def test_decomposition_with_sampled_prices_and_dask(small_generated):
+    distributed = pytest.importorskip("distributed")
+    mono = plan(
+        settings=PlacementSettings(window_days=W, method="monolithic"), **small_generated
+    ).summary
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        dec = plan(
+            settings=PlacementSettings(
+                window_days=W, engine="dask", block_size=4, gap_tolerance=1e-6, sample_skus=5
+            ),
+            client=client,
+            **small_generated,
+        ).summary
+    assert dec["engine"] == "dask"
+    assert dec["lp_lower_bound"] == pytest.approx(mono["lp_lower_bound"], rel=1e-5)
+
+
+def test_exact_integer_between_bound_and_rounding(tiny):
+    rounded = plan(settings=PlacementSettings(window_days=W), **tiny).summary
+    exact = plan(settings=PlacementSettings(window_days=W, exact_integer=True), **tiny)
+    _check_outputs(tiny, exact)
+    e = exact.summary
+    assert e["method"] == "mip"
+    assert rounded["lp_lower_bound"] <= e["integer_plan_cost"] + 1e-6
+    assert e["integer_plan_cost"] <= rounded["integer_plan_cost"] + 1e-6
+
+
+def test_geography_derived_lanes(tiny):
+    gpd = pytest.importorskip("geopandas")
+    from shapely.geometry import box
+
+    regions = gpd.GeoDataFrame(
+        {"region_id": ["NY", "CHI", "LA"], "name": ["NY", "CHI", "LA"]},
+        geometry=[box(-74.5, 40.4, -73.5, 41.0), box(-88, 41.6, -87.4, 42.1),
+                  box(-118.7, 33.7, -117.8, 34.3)],
+        crs=4326,
+    )
+    tables = {k: v for k, v in tiny.items() if k not in ("lanes", "inbound_lanes")}
+    tables["supply"] = tables["supply"].assign(lat=39.0, lon=-95.0)
+    res = plan(settings=PlacementSettings(window_days=W, promise_days=2), regions=regions, **tables)
+    assert res.summary["expected_fill_rate"] > 0.3
+    # NY is ~0 km from EAST: derived lane cost ~ 0, so NY is served mostly on time
+    assert res.summary["regions"]["NY"]["share_within_promise"] > 0.5
+
+
+def test_rounding_keeps_capacity_when_tight(tiny):
+    fcs = tiny["fcs"].assign(capacity_m3=[1.01, 0.77])
+    res = plan(settings=PlacementSettings(window_days=W), **{**tiny, "fcs": fcs})
+    _check_outputs({**tiny, "fcs": fcs}, res)
+    util = res.summary["fc_utilisation"]
+    assert all(u["utilisation"] <= 1 + 1e-9 for u in util.values())
+
+
+def test_shadow_price_is_saving_per_m3(tiny):
+    fcs = tiny["fcs"].assign(capacity_m3=[0.6, 0.4])
+    base = plan(settings=PlacementSettings(window_days=W, method="monolithic"),
+                **{**tiny, "fcs": fcs}).summary
+    eps = 1e-3
+    for i, fc in enumerate(["EAST", "WEST"]):
+        cap = fcs["capacity_m3"].to_numpy(copy=True)
+        cap[i] += eps
+        more = plan(settings=PlacementSettings(window_days=W, method="monolithic"),
+                    **{**tiny, "fcs": fcs.assign(capacity_m3=cap)}).summary
+        saving = (base["lp_lower_bound"] - more["lp_lower_bound"]) / eps
+        assert saving == pytest.approx(base["capacity_shadow_price"][fc], rel=1e-3, abs=1e-6)
+
+
+def test_all_combinations_small_settings(tiny):
+    for promise, strict in itertools.product([None, 1, 3], [False, True]):
+        if strict and promise is None:
+            continue
+        if strict and promise == 1:
+            continue  # LA unreachable in 1 day from EAST only; WEST reaches in 1 → fine below
+        res = plan(settings=PlacementSettings(window_days=W, promise_days=promise,
+                                              strict_promise=strict), **tiny)
+        _check_outputs(tiny, res)
