@@ -28,7 +28,7 @@ from .errors import InputError, SolverError
 from .matrix import shortest_path_matrices
 from .network import RoadNetwork, snap_points
 from .problem import Break, Problem, Solution, SolveSettings, Vehicle
-from .simulate import RouteSim, Simulator
+from .simulate import RouteSim, Simulator, planned_schedule
 from .traffic import SpeedModel
 
 log = logging.getLogger(__name__)
@@ -750,8 +750,16 @@ def simulate_solution(
         gap = None
         if sch.break_start_s is not None:
             gap = int(sum(1 for s in sch.start_s if s < sch.break_start_s))
-        # whole minutes (earlier, so never later anywhere: FIFO), so routes.csv replays exactly
-        depart = math.floor(sch.departure_s / 60.0) * 60.0
+        veh = problem.vehicles[v]
+        if problem.node_ids[veh.start].startswith("@"):
+            # a vehicle already out on the road (re-plan) carries on at once
+            depart = math.ceil(veh.shift_start_s / 60.0) * 60.0
+            arrivals = planned_schedule(problem, v, route, depart)[:-1]
+        else:
+            # latest feasible departure in whole minutes (floored: never later anywhere,
+            # FIFO), so routes.csv replays exactly
+            depart = math.floor(sch.departure_s / 60.0) * 60.0
+            arrivals = list(sch.arrival_s)
         sims.append(
             sim.route(
                 sim_problem or problem,
@@ -762,7 +770,7 @@ def simulate_solution(
                 break_gap=gap,
             )
         )
-        planned.append([float(a) for a in sch.arrival_s])
+        planned.append([float(a) for a in arrivals])
     return sims, planned
 
 
