@@ -128,3 +128,13 @@ def test_graphml_input(tmp_path, monkeypatch):
     ref = tiny_network()
     assert net.n_nodes == ref.n_nodes
     assert np.allclose(np.sort(net.arc_time_s), np.sort(ref.arc_time_s))
+
+
+def test_snap_to_the_middle_of_a_long_road():
+    # a 2.2 km two-way road with no vertex in between; a point 11 m beside its middle
+    net = routing.prepare_graph(
+        routing.graph_from_ways([_way(1, [(1, 0.0, 0.0), (2, 0.02, 0.0)], highway="primary")])
+    )
+    sn = routing.snap_points(net, [0.011], [0.0001], ["mid"], max_snap_m=50)
+    assert sn.distance_m[0] == pytest.approx(11.1, abs=10.0)
+    assert net.node_osmid[sn.node[0]] == 2  # the nearer end along the road
