@@ -6,9 +6,10 @@ Engines (`routing.engines`):
   prefixes, per-vehicle matrices, re-assignment penalties, warm starts).
 - ``"pyvrp"``: PyVRP's hybrid genetic search, for problems without breaks, pins and
   re-assignment penalties (others raise `InputError`).
-- ``"auto"`` (default): PyVRP for most of the budget, its plan handed to OR-Tools as the
-  initial solution for the rest (OR-Tools carrying every constraint); problems PyVRP
-  cannot express go to OR-Tools alone.
+- ``"auto"`` (default): PyVRP for most of the budget (two searches with different seeds
+  when two cores are available), the best plan handed to OR-Tools as the initial solution
+  for the rest (OR-Tools carrying every constraint); problems PyVRP cannot express go to
+  OR-Tools alone.
 
 Every returned `Solution` has `reasons` filled for its unassigned stops
 (`routing.check.explain_unassigned`).
@@ -69,7 +70,18 @@ def solve(problem: Problem, settings: SolveSettings | None = None) -> Solution:
         if hopeless:
             keep = tuple(s for s in problem.stops if s not in set(hopeless))
             work = replace(problem, stops=keep, initial_routes=_strip(problem, set(hopeless)))
-    if settings.engine == "ortools":
+    if not work.stops:
+        sol = Solution(
+            routes=tuple(() for _ in problem.vehicles),
+            unassigned=(),
+            reasons={},
+            objective=0.0,
+            distance_m=0,
+            engine=settings.engine,
+            status="no-stops",
+            stats={},
+        )
+    elif settings.engine == "ortools":
         sol = ortools_engine.solve(work, settings)
     elif settings.engine == "pyvrp":
         sol = pyvrp_engine.solve(work, settings)

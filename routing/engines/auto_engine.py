@@ -70,7 +70,7 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
         pv2 = None
         if fut is not None:
             try:
-                pv2 = fut.result(timeout=max(30.0, 2 * budget))
+                pv2 = fut.result(timeout=max(0.0, share - (time.perf_counter() - t0)) + 10.0)
             except Exception as e:  # worker crash/timeout: keep the main search's plan
                 log.warning("second PyVRP worker failed: %s", e)
     finally:
@@ -83,8 +83,8 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
     warm = pv_best.routes if pv_best is not None else None
     try:
         if settings.deterministic:
-            sl = max(
-                50, (settings.solution_limit or ortools_engine.default_solution_limit(problem)) // 5
+            sl = settings.solution_limit or ortools_engine.default_solution_limit(
+                problem, (1 - PYVRP_SHARE) * budget
             )
             ot = ortools_engine.solve(problem, settings, initial_routes=warm, solution_limit=sl)
         else:

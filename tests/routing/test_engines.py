@@ -95,7 +95,8 @@ def small_problems(draw):
     return make_problem(coords, n_depots, demand, tw, service, vehicles, drop=1000.0)
 
 
-FAST = dict(time_limit_s=1.0, deterministic=True, solution_limit=60)
+FAST = dict(time_limit_s=0.2, deterministic=True, solution_limit=60)
+DET = dict(time_limit_s=0.3, deterministic=True)
 
 
 @pytest.mark.parametrize("engine", ["ortools", "pyvrp"])
@@ -130,7 +131,7 @@ def test_break_is_taken_inside_its_window():
     brk = Break(earliest_s=9 * H, latest_s=9 * H + 600, duration_s=1800)
     v = Vehicle("v0", 0, 0, (10,), 8 * H, 8 * H + 4 * H, break_=brk)
     p = make_problem(coords, 1, np.array([0, 1, 1, 1]), tw, service, [v], drop=None)
-    sol = solve(p, SolveSettings(engine="ortools", time_limit_s=2))
+    sol = solve(p, SolveSettings(engine="ortools", **DET))
     assert check_solution(p, sol) == []
     assert sorted(sol.routes[0]) == [1, 2, 3]
     sch = route_schedule(p, 0, sol.routes[0])
@@ -140,7 +141,7 @@ def test_break_is_taken_inside_its_window():
     # a break that cannot fit in the shift makes the one-vehicle plan drop stops instead
     tight = replace(v, shift_end_s=8 * H + 2 * H)
     p2 = replace(p, vehicles=(tight,), drop_penalty=np.full(4, 1e4))
-    sol2 = solve(p2, SolveSettings(engine="ortools", time_limit_s=2))
+    sol2 = solve(p2, SolveSettings(engine="ortools", **DET))
     assert check_solution(p2, sol2) == []
     assert sol2.unassigned
 
@@ -150,9 +151,9 @@ def test_auto_routes_breaks_to_ortools_and_pyvrp_refuses():
     tw = np.tile(np.array([0, 24 * H]), (3, 1))
     v = Vehicle("v0", 0, 0, (10,), 8 * H, 12 * H, break_=Break(9 * H, 10 * H, 900))
     p = make_problem(coords, 1, np.array([0, 1, 1]), tw, np.zeros(3), [v], drop=None)
-    assert solve(p, SolveSettings(engine="auto", time_limit_s=1)).engine == "auto(ortools)"
+    assert solve(p, SolveSettings(engine="auto", **DET)).engine == "auto(ortools)"
     with pytest.raises(InputError, match="breaks"):
-        solve(p, SolveSettings(engine="pyvrp", time_limit_s=1))
+        solve(p, SolveSettings(engine="pyvrp", **DET))
 
 
 def test_pinned_prefix_is_kept():
@@ -163,7 +164,7 @@ def test_pinned_prefix_is_kept():
     p = make_problem(
         coords, 1, np.array([0, 1, 1, 1, 1]), tw, np.zeros(5), vs, drop=None, pinned={"b": (4, 1)}
     )
-    sol = solve(p, SolveSettings(engine="auto", time_limit_s=1))
+    sol = solve(p, SolveSettings(engine="auto", **DET))
     assert sol.routes[1][:2] == (4, 1)
     assert check_solution(p, sol) == []
 
@@ -186,7 +187,7 @@ def test_per_vehicle_duration_matrices():
     per_v = np.stack([d * 4, d])  # 900 s * 4 = 3600 s > window, fast: 900 s
     p = replace(base, duration_s=per_v)
     for engine in ("ortools", "pyvrp"):
-        sol = solve(p, SolveSettings(engine=engine, time_limit_s=1))
+        sol = solve(p, SolveSettings(engine=engine, **DET))
         assert sol.routes == ((), (1,)), engine
         assert check_solution(p, sol) == []
     # the checker uses each vehicle's own matrix
@@ -203,7 +204,7 @@ def test_drops_have_reasons():
     service[5] = 12 * H  # stop 5 cannot fit in any shift
     v = Vehicle("v0", 0, 0, (10,), 8 * H, 18 * H)
     p = make_problem(coords, 1, demand, tw, service, [v], drop=1e5)
-    sol = solve(p, SolveSettings(engine="auto", time_limit_s=1))
+    sol = solve(p, SolveSettings(engine="auto", **DET))
     assert check_solution(p, sol) == []
     assert set(sol.unassigned) == {3, 4, 5}
     assert sol.reasons[3].startswith("window unreachable")
@@ -211,7 +212,7 @@ def test_drops_have_reasons():
     assert sol.reasons[5].startswith("shift")
     # a cheap penalty: dropping pays, and the reason says so
     cheap = replace(p, drop_penalty=np.full(6, 0.001), vehicles=(replace(v, cost_per_km=1.0),))
-    sol2 = solve(cheap, SolveSettings(engine="ortools", time_limit_s=1))
+    sol2 = solve(cheap, SolveSettings(engine="ortools", **DET))
     assert 1 in sol2.unassigned
     assert sol2.reasons[1].startswith("penalty cheaper")
 
@@ -231,7 +232,7 @@ def test_must_serve_unreachable_stop_is_infeasible_error():
     )
     for engine in ("ortools", "pyvrp", "auto"):
         with pytest.raises(InfeasibleError, match="s2"):
-            solve(p, SolveSettings(engine=engine, time_limit_s=1))
+            solve(p, SolveSettings(engine=engine, **DET))
 
 
 def test_multi_depot_capacity_dims_and_max_duration():
@@ -257,9 +258,7 @@ def test_multi_depot_capacity_dims_and_max_duration():
         for k in range(4)
     ]
     p = make_problem(coords, 2, demand, tw, np.full(n, 300), vs, drop=None)
-    sols = {
-        e: solve(p, SolveSettings(engine=e, time_limit_s=2)) for e in ("ortools", "pyvrp", "auto")
-    }
+    sols = {e: solve(p, SolveSettings(engine=e, **DET)) for e in ("ortools", "pyvrp", "auto")}
     for e, s in sols.items():
         assert check_solution(p, s) == [], e
         assert not s.unassigned
@@ -292,7 +291,7 @@ def test_initial_routes_and_reassignment_penalty():
         reassign_penalty=1000.0,
         objective="cost",
     )
-    sol = solve(p, SolveSettings(engine="auto", time_limit_s=1))
+    sol = solve(p, SolveSettings(engine="auto", **DET))
     assert check_solution(p, sol) == []
     assert {frozenset(r) for r in sol.routes} == {frozenset((3, 4)), frozenset((1, 2))}
     assert [set(r) for r in sol.routes] == [{3, 4}, {1, 2}]
