@@ -322,3 +322,50 @@ def test_sample_scenario_end_to_end(tmp_path):
     )
     assert summary["on_time_share"] is not None and summary["on_time_share"] >= 0.9
     assert summary["iterations"][0]["eta_max_abs_error_min"] >= 0
+
+
+def test_traffic_and_weather_options(tmp_path):
+    s, f = _inputs(tmp_path)
+    traffic = tmp_path / "traffic.csv"
+    pd.DataFrame(
+        {
+            "hour": list(range(24)) * 2,
+            "road_class": ["all"] * 24 + ["primary"] * 24,
+            "speed_factor": [0.6] * 24 + [0.8] * 24,
+        }
+    ).to_csv(traffic, index=False)
+    weather = tmp_path / "weather.csv"
+    pd.DataFrame(
+        {
+            "region_id": ["r1"],
+            "ds": ["2022-11-01"],
+            "precip_mm": [12.0],
+            "snow_cm": [0.0],
+            "temp_c": [8.0],
+        }
+    ).to_csv(weather, index=False)
+    out = tmp_path / "o"
+    base = [
+        "route",
+        "--stops",
+        s,
+        "--fleet",
+        f,
+        "--roads",
+        TINY_OSM,
+        "--traffic",
+        traffic,
+        "--weather",
+        weather,
+        "--time-limit",
+        "1",
+        "--engine",
+        "ortools",
+    ]
+    line = _one_line_exit2(_run([*base, "--out", out]), out)  # weather without --date
+    assert "--date" in line
+    r = _run([*base, "--date", "2022-11-01", "--out", out])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["served"] + summary["unassigned"] == 6
+    assert summary["matrix_dijkstra_runs"] >= 2  # class-dependent factors: own Dijkstra runs
