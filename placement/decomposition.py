@@ -39,52 +39,65 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- worker
 class BlockWorker:
-    """Holds the HiGHS models of some SKU blocks; prices them and evaluates integer plans."""
+    """Holds (or rebuilds) the HiGHS models of some SKU blocks; prices and evaluates them.
 
-    def __init__(self, pb: Problem, ranges: list[tuple[int, int]], capacity_rows: bool = False):
+    With ``keep_models`` every block keeps its HiGHS instance between calls (warm re-solves,
+    about 1 kB per LP column); without, each call builds, solves and drops one block at a time
+    so memory stays bounded by one block.
+    """
+
+    def __init__(
+        self,
+        pb: Problem,
+        ranges: list[tuple[int, int]],
+        capacity_rows: bool = False,
+        keep_models: bool = True,
+    ):
         self.pb = pb
         self.ranges = ranges
-        self.blocks = [build_block(pb, s0, s1, capacity_rows=capacity_rows) for s0, s1 in ranges]
-        self.solvers = [HighsBlock(b) for b in self.blocks]
-        self.base_x = [b.cost[b.x_cols].copy() for b in self.blocks]
+        self.capacity_rows = capacity_rows
+        self.keep = keep_models
+        self.blocks = []
+        self.solvers = []
+        if keep_models:
+            self.blocks = [build_block(pb, s0, s1, capacity_rows=capacity_rows) for s0, s1 in ranges]
+            self.solvers = [HighsBlock(b) for b in self.blocks]
 
-    def _per_sku(self, i: int, sol_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        b = self.blocks[i]
+    def _get(self, i: int):
+        if self.keep:
+            return self.blocks[i], self.solvers[i]
+        s0, s1 = self.ranges[i]
+        b = build_block(self.pb, s0, s1, capacity_rows=self.capacity_rows)
+        return b, HighsBlock(b)
+
+    def _per_sku(self, b, sol_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Sb = b.s1 - b.s0
+        # b.cost holds the base (price-free) costs: prices only live in HiGHS
         cost_s = np.bincount(b.col_sku, weights=b.cost * sol_x, minlength=Sb)
-        # b.cost still holds the base (price-free) costs: prices only live in HiGHS
         use = (sol_x[b.x_cols] * self.pb.vol[b.x_s]).reshape(Sb, self.pb.n_fcs)
         return cost_s, use
 
     def price(self, lam: np.ndarray | None) -> list[dict]:
         """Solve every block at capacity prices ``lam`` (None: base costs, q free)."""
         out = []
-        for i, (b, h) in enumerate(zip(self.blocks, self.solvers, strict=True)):
-            extra = 0.0 if lam is None else np.asarray(lam)[np.tile(np.arange(b.n_fcs), b.s1 - b.s0)]
-            h.set_x_cost(self.base_x[i] + extra * self.pb.vol[b.x_s])
+        for i in range(len(self.ranges)):
+            b, h = self._get(i)
+            base = b.cost[b.x_cols]
+            if lam is not None:
+                extra = np.asarray(lam)[np.tile(np.arange(b.n_fcs), b.s1 - b.s0)]
+                h.set_x_cost(base + extra * self.pb.vol[b.x_s])
             sol = h.solve()
-            cost_s, use = self._per_sku(i, sol.x)
+            cost_s, use = self._per_sku(b, sol.x)
             out.append({"cost": cost_s, "use": use, "q": sol.x[: b.n_q].copy()})
-        return out
-
-    def zero(self) -> list[dict]:
-        """The 'no placement' proposal of every SKU (q = 0): always capacity-feasible."""
-        out = []
-        for i, (b, h) in enumerate(zip(self.blocks, self.solvers, strict=True)):
-            h.set_x_cost(self.base_x[i])
-            h.fix_q(np.zeros(b.n_q))
-            sol = h.solve()
-            h.fix_q(None)
-            cost_s, use = self._per_sku(i, sol.x)
-            out.append({"cost": cost_s, "use": use, "q": np.zeros(b.n_q)})
         return out
 
     def recourse(self, q_blocks: list[np.ndarray]) -> list[dict]:
         """Fix placements, re-optimise shipments, check independently, aggregate results."""
         pb = self.pb
         out = []
-        for i, (b, h) in enumerate(zip(self.blocks, self.solvers, strict=True)):
-            h.set_x_cost(self.base_x[i])
+        for i in range(len(self.ranges)):
+            b, h = self._get(i)
+            h.set_x_cost(b.cost[b.x_cols])
             h.fix_q(q_blocks[i])
             sol = h.solve()
             y = sol.x[b.y_cols]
@@ -99,16 +112,12 @@ class BlockWorker:
             on_time = np.bincount(
                 b.y_p - p0, weights=wy * pb.lane_on_time[b.y_l], minlength=p1 - p0
             )
-            x = sol.x[b.x_cols].reshape(b.s1 - b.s0, b.n_fcs)
-            cap_dual = sol.row_dual[b.cap_rows] if b.n_cap_rows else None
             out.append(
                 {
                     "terms": terms,
                     "served": served,
                     "on_time": on_time,
-                    "x": x,
                     "objective": sol.objective,
-                    "cap_dual": cap_dual,
                 }
             )
         return out
@@ -132,9 +141,9 @@ class BlockWorker:
 _WORKER: BlockWorker | None = None  # one per worker *process* (set by the initializer)
 
 
-def _init_process(pb: Problem, ranges: list[tuple[int, int]]) -> None:
+def _init_process(pb: Problem, ranges: list[tuple[int, int]], keep_models: bool) -> None:
     global _WORKER
-    _WORKER = BlockWorker(pb, ranges)
+    _WORKER = BlockWorker(pb, ranges, keep_models=keep_models)
 
 
 def _call_process(method: str, arg):
@@ -152,6 +161,7 @@ class WorkerPool:
         engine: str,
         n_workers: int | None,
         client=None,
+        keep_models: bool = True,
     ):
         self.engine = engine
         n = n_workers or (os.cpu_count() or 1)
@@ -166,11 +176,13 @@ class WorkerPool:
         self._cluster = None
         self._client = None
         if engine == "local" and len(self.groups) == 1:
-            self._local = [BlockWorker(pb, self.groups[0])]
+            self._local = [BlockWorker(pb, self.groups[0], keep_models=keep_models)]
         elif engine == "local":
             futs = []
             for g in self.groups:
-                ex = ProcessPoolExecutor(max_workers=1, initializer=_init_process, initargs=(pb, g))
+                ex = ProcessPoolExecutor(
+                    max_workers=1, initializer=_init_process, initargs=(pb, g, keep_models)
+                )
                 self._executors.append(ex)
                 futs.append(ex.submit(_call_process, "ping", ()))  # start and build now
             for f in futs:
@@ -193,7 +205,10 @@ class WorkerPool:
                     )
                     client = Client(self._cluster)
                     self._client = client
-            futs = [client.submit(BlockWorker, pb, g, actor=True) for g in self.groups]
+            futs = [
+                client.submit(BlockWorker, pb, g, False, keep_models, actor=True)
+                for g in self.groups
+            ]
             self._actors = [f.result() for f in futs]
         elif engine == "ray":
             try:
@@ -207,7 +222,7 @@ class WorkerPool:
                 ray.init(include_dashboard=False, log_to_driver=False)
             actor_cls = ray.remote(BlockWorker)
             self._ray = ray
-            self._actors = [actor_cls.remote(pb, g) for g in self.groups]
+            self._actors = [actor_cls.remote(pb, g, False, keep_models) for g in self.groups]
         else:
             raise InputError(f"unknown engine {engine!r}", fix="use local, dask or ray")
 
@@ -316,6 +331,42 @@ def sampled_prices(pb: Problem, n_sample: int) -> np.ndarray:
     return np.maximum(0.0, -np.asarray(r["cap_dual"]))
 
 
+def no_placement_columns(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """A feasible "no placement" plan per SKU (q = 0) and its cost, without any LP.
+
+    Positions stay at on hand (within capacity: checked on input). Each scenario's demand is
+    served greedily from on hand over the lanes in increasing cost (a lane is used only when it
+    is cheaper than not serving); the rest is unserved. The plan is feasible, so its cost is a
+    valid master column (its optimality does not matter: later columns improve on it).
+
+    Returns
+    -------
+    cost, use
+        (S,) expected cost of each SKU's plan (currency); (S, F) capacity used.
+    """
+    S, F, K = pb.n_skus, pb.n_fcs, pb.n_scenarios
+    stock = np.repeat(pb.on_hand[:, :, None], K, axis=2)
+    rem = pb.demand.copy()
+    cost = pb.hold * pb.on_hand.sum(axis=1)
+    by_region = np.argsort(pb.dem_r, kind="stable")
+    r_start = np.zeros(len(pb.region_ids) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pb.dem_r, minlength=len(pb.region_ids)), out=r_start[1:])
+    unit = pb.lane_cost + pb.lane_late
+    for lane in np.argsort(unit, kind="stable").tolist():
+        r, f = pb.lane_r[lane], pb.lane_f[lane]
+        ps = by_region[r_start[r] : r_start[r + 1]]
+        if not len(ps):
+            continue
+        s = pb.dem_s[ps]
+        worth = (unit[lane] < pb.pen[s])[:, None]
+        ship = np.where(worth, np.minimum(stock[s, f, :], rem[ps, :]), 0.0)
+        stock[s, f, :] -= ship
+        rem[ps, :] -= ship
+        cost += np.bincount(s, weights=(ship @ pb.prob) * unit[lane], minlength=S)
+    cost += np.bincount(pb.dem_s, weights=(rem @ pb.prob) * pb.pen[pb.dem_s], minlength=S)
+    return cost, pb.on_hand * pb.vol[:, None]
+
+
 def block_ranges(pb: Problem, block_size: int) -> list[tuple[int, int]]:
     """Consecutive SKU ranges of at most ``block_size`` SKUs."""
     S = pb.n_skus
@@ -377,9 +428,11 @@ def price_decomposition(
         return len(idx)
 
     t0 = time.perf_counter()
-    zero = pool.call("zero")
+    z_cost, z_use = no_placement_columns(pb)
     t_price = time.perf_counter() - t0
-    add_columns(zero, np.ones(S, dtype=bool), -1)
+    add_columns(
+        [{"cost": z_cost, "use": z_use, "q": np.zeros(int(qs[-1]))}], np.ones(S, dtype=bool), -1
+    )
     best_lb, best_lam = -np.inf, np.zeros(F)
     history: list[tuple[float, float]] = []
     t_master = 0.0

@@ -167,7 +167,12 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
             lam0 = sampled_prices(pb, settings.sample_skus)
             timings["sample_prices_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        pool = WorkerPool(pb, ranges, settings.engine, settings.n_workers, client=client)
+        keep = settings.keep_models
+        if keep is None:
+            keep = pb.n_columns_estimate() <= 4_000_000
+        pool = WorkerPool(
+            pb, ranges, settings.engine, settings.n_workers, client=client, keep_models=keep
+        )
         timings["build_s"] = time.perf_counter() - t
         try:
             t = time.perf_counter()
@@ -176,6 +181,7 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 pool,
                 ranges,
                 initial_prices=lam0,
+                smoothing=settings.smoothing,
                 gap_tolerance=settings.gap_tolerance,
                 max_iterations=settings.max_iterations,
                 time_limit_s=settings.time_limit_s,
@@ -206,6 +212,12 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
     check_plan(pb, result.stock_targets, result.placement_orders, result.summary)
     timings["outputs_and_check_s"] = time.perf_counter() - t
     return PlacementResult(result.stock_targets, result.placement_orders, result.summary, timings)
+
+
+def _gap(num: float, den: float) -> float:
+    """Relative gap; float noise below 1e-9 is reported as 0."""
+    g = num / max(abs(den), 1e-12)
+    return 0.0 if -1e-9 < g < 0 else g
 
 
 def _f(v: float | None) -> float | None:
@@ -313,10 +325,10 @@ def _assemble(
         "expected_cost": {**{k: _f(v) for k, v in terms.items()}, "total": _f(total)},
         "lp_lower_bound": _f(lb),
         "lp_plan_cost": _f(ub),
-        "lp_gap": _f((ub - lb) / max(abs(ub), 1e-12)),
+        "lp_gap": _f(_gap(ub - lb, ub)),
         "integer_plan_cost": _f(total),
         "rounding_cost": _f(total - ub),
-        "gap": _f((total - lb) / max(abs(total), 1e-12)),
+        "gap": _f(_gap(total - lb, total)),
         "iterations": int(info.get("iterations", 1)),
         "expected_fill_rate": _f(served.sum() / exp_dem.sum()) if exp_dem.sum() > 0 else None,
         "share_within_promise": _f(on_time.sum() / exp_dem.sum()) if exp_dem.sum() > 0 else None,

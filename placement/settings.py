@@ -62,6 +62,12 @@ class PlacementSettings:
     sample_skus
         The decomposition's first trial prices come from the LP of an evenly spaced sample of
         this many SKUs with proportionally scaled capacity (0: start from zero prices).
+    smoothing
+        Wentges smoothing of the decomposition's prices towards the best-bound prices (0-1).
+    keep_models
+        Keep each block's HiGHS model in its worker between iterations (warm re-solves, about
+        1 kB per LP column) or rebuild it per call (memory bounded by one block). ``None``:
+        keep when the whole model has at most 4 million columns.
     plan_date
         Date by which stock must be in position; ``ship_by = plan_date - lead_days``.
     """
@@ -85,6 +91,8 @@ class PlacementSettings:
     time_limit_s: float | None = None
     block_size: int = 10
     sample_skus: int = 40
+    smoothing: float = 0.5
+    keep_models: bool | None = None
     auto_decompose_columns: int = 400_000
     plan_date: dt.date | None = None
 
