@@ -53,9 +53,17 @@ def matrix_figures(n: int = 1000, nx_sources: int = 20, workers: int = 2) -> tup
     import routing
     from cli._roads import load_network
 
-    t0 = time.perf_counter()
-    net, info = load_network(PORTO)
-    t_load = time.perf_counter() - t0
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SHIPAHEAD_CACHE_DIR"] = tmp
+        t0 = time.perf_counter()
+        load_network(PORTO)  # cold: parse + prepare + write the cache
+        t_cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        net, info = load_network(PORTO)  # from the cache
+        t_load = time.perf_counter() - t0
+        del os.environ["SHIPAHEAD_CACHE_DIR"]
     rng = np.random.default_rng(0)
     src = np.sort(rng.choice(net.n_nodes, n, replace=False))
 
@@ -103,6 +111,7 @@ def matrix_figures(n: int = 1000, nx_sources: int = 20, workers: int = 2) -> tup
         "nodes": net.n_nodes,
         "arcs": net.n_arcs,
         "load_s": round(t_load, 1),
+        "cold_s": round(t_cold, 1),
         "cache_hit": info["cache_hit"],
         "networkx_s": round(t_nx, 1),
         "scipy_s": round(t_sp, 1),
@@ -187,7 +196,7 @@ def main() -> None:
             "## Travel-time matrix, 1,000 × 1,000, Porto",
             "",
             f"Graph after preparation: {figs['nodes']:,} nodes, {figs['arcs']:,} arcs (one per node pair); "
-            f"load + prepare {figs['load_s']} s ({'cached' if figs['cache_hit'] else 'cold, now cached'}). "
+            f"read + prepare {figs['cold_s']} s cold, {figs['load_s']} s from the cache. "
             "1,000 random nodes (seed 0) as sources and targets.",
             "",
             *rows,
