@@ -47,13 +47,13 @@ def _since(c0):
 
 
 def matrix_figures(n: int = 1000, nx_sources: int = 20, workers: int = 2) -> tuple[list[str], dict]:
+    import tempfile
+
     import networkx as nx
     from scipy.sparse import csgraph
 
     import routing
     from cli._roads import load_network
-
-    import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SHIPAHEAD_CACHE_DIR"] = tmp
