@@ -233,12 +233,9 @@ def solve(
         else:
             fstop = MaxRuntime(FLEET_SHARE * max(0.01, limit_s - build_s))
         fleet_before = m.data.vehicle_type(0).num_available
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            vt = pyvrp.minimise_fleet(m.data, fstop, seed=int(settings.seed), params=params)
-        fleet_after = vt.num_available
-        m.data = m.data.replace(vehicle_types=[vt])
-        init = None  # built on the larger fleet
+        m.data, fleet_sol = _minimise_fleet(m.data, fstop, int(settings.seed), params)
+        fleet_after = m.data.vehicle_type(0).num_available
+        init = fleet_sol  # a feasible plan on the smallest fleet (None if none was found)
         if not settings.deterministic:
             stop = MaxRuntime(max(0.01, limit_s - (time.perf_counter() - t0)))
     with warnings.catch_warnings(record=True) as caught:
@@ -327,3 +324,41 @@ def _repair(problem: Problem, routes):
             dropped += 1
         out.append(tuple(r))
     return tuple(out), dropped
+
+
+def _minimise_fleet(data: ProblemData, stop, seed: int, params):
+    """Fewest vehicles: PyVRP searches to the first feasible plan, one vehicle less each time.
+
+    The same loop as `pyvrp.minimise_fleet`, but it keeps the feasible plan found for the
+    smallest fleet so that the distance search starts from it (and is never left without a
+    feasible plan). Returns (data with the smallest feasible fleet, that plan or None).
+    """
+    from pyvrp.stop import FirstFeasible, MultipleCriteria
+
+    vt = data.vehicle_type(0)
+    best = None
+    n = vt.num_available
+    while n >= 1:
+        trial = data.replace(vehicle_types=[vt.replace(num_available=n)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = pyvrp.solve(
+                trial,
+                stop=MultipleCriteria([FirstFeasible(), stop]),
+                seed=seed,
+                collect_stats=False,
+                display=False,
+                params=params,
+            )
+        if not res.best.is_feasible():
+            break
+        data, best = trial, res.best
+        n = min(n, res.best.num_routes()) - 1
+        if stop(0):
+            break
+    if best is not None:
+        data = data.replace(vehicle_types=[vt.replace(num_available=best.num_routes())])
+        best = pyvrp.Solution(
+            data, [pyvrp.Route(data, [a.idx for a in r if a.is_client()], 0) for r in best.routes()]
+        )
+    return data, best
