@@ -154,3 +154,17 @@ def test_hhmm_round_trip():
     for t in (0, 59, 60, 8 * 3600 + 29, 25 * 3600):
         assert abs(to_seconds(hhmm(t), what="", row=0, column="", table="") - t) <= 30
     assert np.isclose(to_seconds(480.0, what="", row=0, column="", table=""), 8 * 3600)
+
+
+def test_depot_coordinates_from_depot_table_and_default_depot():
+    stops, fleet = tiny_stops(4, seed=9), tiny_fleet(2)
+    depots = pd.DataFrame(
+        {"fc_id": ["D1"], "lat": [fleet.at[0, "depot_lat"]], "lon": [fleet.at[0, "depot_lon"]]}
+    )
+    fleet = fleet.drop(columns=["depot_lat", "depot_lon"])
+    fleet["depot_id"] = [None, "D1"]
+    plan = routing.plan_routes(
+        stops, fleet, tiny_network(), settings=FAST, depots=depots, default_depot="D1"
+    )
+    assert set(plan.routes.loc[plan.routes["kind"] == "start", "stop_id"]) <= {"D1"}
+    _check_invariants(plan, stops, fleet.assign(depot_id="D1"))
