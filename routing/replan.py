@@ -344,7 +344,9 @@ def replan_routes(
                 starts[vid] = (float(last["lon"]), float(last["lat"]))
             ready[vid] = int(max(at_s, shift_start or 0) + delays.get(vid, 0.0))
         elif returned:
+            # back at the depot: it can load again
             ready[vid] = int(max(at_s, end_row["arrival_s"].iloc[0]) + delays.get(vid, 0.0))
+            delivered[vid] = 0.0
         else:
             starts[vid] = (float(last["lon"]), float(last["lat"]))
             dep = last["departure_s"] if last["departure_s"] is not None else at_s
