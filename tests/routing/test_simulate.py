@@ -93,3 +93,22 @@ def test_route_waits_for_windows_and_reports_lateness(seed, k):
         t = x.departure_s
     assert r.end_arrival_s >= t
     assert [v.load_after[0] for v in r.visits] == list(range(k - 1, -1, -1))
+
+
+def test_delay_departure_keeps_service_starts():
+    net = tiny_network()
+    nodes = np.array([0, 40, 80])
+    tw = [[0, 2 * 86400], [10 * 3600, 11 * 3600], [10 * 3600, 12 * 3600]]
+    p = _problem(net, nodes, tw, [0, 300, 300])
+    hourly = np.ones((24, N_CLASSES))
+    hourly[9] = 0.4
+    sim = Simulator(net, SpeedModel(hourly), nodes)
+    early = sim.route(p, 0, [1, 2], depart_s=8 * 3600)
+    late = sim.route(p, 0, [1, 2], depart_s=8 * 3600, delay_departure=True)
+    assert early.visits[0].wait_s > 3600
+    assert late.depart_s > early.depart_s and late.depart_s % 60 == 0
+    for a, b in zip(early.visits, late.visits, strict=True):
+        assert b.start_s <= a.start_s + 0.5
+    assert late.visits[0].wait_s < 60 or late.depart_s == 8 * 3600 + 60 * (
+        early.visits[0].wait_s // 60
+    )
