@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from placement.design import solve_cflp  # noqa: E402
+from placement.design import solve_cflp
 
 DATA = Path("/work/shared/benchmarks/placement/orlib-cap")
 
@@ -64,7 +64,8 @@ def main() -> None:
     ap.add_argument("--solver", default="scip")
     ap.add_argument("--out", default="docs/benchmarks/network_design.md")
     a = ap.parse_args()
-    rows = list(csv.DictReader(open(DATA / "optima.csv")))
+    with open(DATA / "optima.csv") as fh:
+        rows = list(csv.DictReader(fh))
     only = set(filter(None, a.only.split(",")))
     out_rows = []
     for r in rows:
@@ -82,14 +83,28 @@ def main() -> None:
         except Exception as e:  # report, keep going
             secs = time.perf_counter() - t
             print(f"{name}: FAILED {e}", flush=True)
-            out_rows.append((name, len(fixed), len(demand), float(r["optimal_cost"]), None, None,
-                             "failed", secs, None))
+            out_rows.append(
+                (
+                    name,
+                    len(fixed),
+                    len(demand),
+                    float(r["optimal_cost"]),
+                    None,
+                    None,
+                    "failed",
+                    secs,
+                    None,
+                )
+            )
             continue
         opt = float(r["optimal_cost"])
         rel = (obj - opt) / opt
         out_rows.append((name, len(fixed), len(demand), opt, obj, bound, status, secs, rel))
-        print(f"{name:12s} opt {opt:15.3f} got {obj:15.3f} rel {rel:+.2e} bound {bound:15.3f} "
-              f"{status} {secs:8.1f}s open={int(is_open.sum())}", flush=True)
+        print(
+            f"{name:12s} opt {opt:15.3f} got {obj:15.3f} rel {rel:+.2e} bound {bound:15.3f} "
+            f"{status} {secs:8.1f}s open={int(is_open.sum())}",
+            flush=True,
+        )
     lines = [
         "# Network design: OR-Library capacitated warehouse location",
         "",
@@ -109,8 +124,11 @@ def main() -> None:
             + f" | {status} | {secs:.1f} |"
         )
     ok = [x for x in out_rows if x[8] is not None and abs(x[8]) <= 1e-6 and x[6] == "optimal"]
-    lines += ["", f"At the published optimum (|rel. diff| ≤ 1e-6, proven optimal): "
-              f"{len(ok)} of {len(out_rows)}."]
+    lines += [
+        "",
+        f"At the published optimum (|rel. diff| ≤ 1e-6, proven optimal): "
+        f"{len(ok)} of {len(out_rows)}.",
+    ]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -104,7 +104,7 @@ def _compute(
         plan_date=plan_date,
     )
     with step("Placing inventory (stochastic LP)…"):
-        res = placement.plan(
+        return placement.plan(
             scen,
             tables["fcs"],
             tables["skus"],
@@ -115,7 +115,6 @@ def _compute(
             lanes=tables["lanes"],
             regions=geo,
         )
-    return res
 
 
 def _kpis(res) -> dict[str, Any]:
@@ -200,9 +199,7 @@ def _show(kpis: dict, out_dir: Path) -> None:
 
 @command
 def command(
-    window_days: Annotated[
-        float, typer.Option("--window-days", help="Coverage window W (days).")
-    ],
+    window_days: Annotated[float, typer.Option("--window-days", help="Coverage window W (days).")],
     fcs: Annotated[Path, typer.Option("--fcs", help="FCs: fc_id, name, lat, lon, capacity_m3.")],
     skus: Annotated[Path, typer.Option("--skus", help="SKUs: volume, holding, stock-out cost.")],
     inventory: Annotated[
@@ -214,8 +211,9 @@ def command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     scenarios: Annotated[
         Path | None,
-        typer.Option("--scenarios", help="Demand scenarios: sku_id, region_id, scenario, prob, "
-                     "qty_units."),
+        typer.Option(
+            "--scenarios", help="Demand scenarios: sku_id, region_id, scenario, prob, qty_units."
+        ),
     ] = None,
     forecast: Annotated[
         Path | None,
@@ -248,8 +246,11 @@ def command(
     ] = None,
     plan_date: Annotated[
         str | None,
-        typer.Option("--plan-date", help="Date stock must be in place (YYYY-MM-DD); ship_by = "
-                     "plan date - lead days. Default: forecast start, else today."),
+        typer.Option(
+            "--plan-date",
+            help="Date stock must be in place (YYYY-MM-DD); ship_by = "
+            "plan date - lead days. Default: forecast start, else today.",
+        ),
     ] = None,
 ) -> None:
     """Decide stock targets per FC and the placement orders that move the stock."""

@@ -44,7 +44,9 @@ def check_block_recourse(
     """Verify one block's solution; return its cost terms (currency) recomputed from arrays."""
     F, K = pb.n_fcs, pb.n_scenarios
     Sb = s1 - s0
-    scale = 1.0 + float(np.abs(pb.demand[pb.sku_dem_start[s0] : pb.sku_dem_start[s1]]).max(initial=0))
+    scale = 1.0 + float(
+        np.abs(pb.demand[pb.sku_dem_start[s0] : pb.sku_dem_start[s1]]).max(initial=0)
+    )
     for name, v in (("q", q), ("y", y), ("u", u)):
         if len(v) and v.min() < -TOL * scale:
             _fail(f"negative {name} ({v.min():.3g}) in SKUs {pb.sku_ids[s0]!r}..")
@@ -76,7 +78,10 @@ def check_block_recourse(
     bal = np.abs(got - pb.demand[p0:p1])
     if bal.size and bal.max() > TOL * scale:
         p = p0 + int(np.unravel_index(int(np.argmax(bal)), bal.shape)[0])
-        _fail(f"demand of SKU {pb.sku_ids[pb.dem_s[p]]!r} in {pb.region_ids[pb.dem_r[p]]!r} unbalanced")
+        _fail(
+            f"demand of SKU {pb.sku_ids[pb.dem_s[p]]!r} in region "
+            f"{pb.region_ids[pb.dem_r[p]]!r} unbalanced"
+        )
     # lanes used must exist for the pair's region
     if len(y_l) and not np.array_equal(pb.lane_r[y_l], pb.dem_r[y_p]):
         _fail("a shipment uses a lane into another region")

@@ -60,7 +60,9 @@ class BlockWorker:
         self.blocks = []
         self.solvers = []
         if keep_models:
-            self.blocks = [build_block(pb, s0, s1, capacity_rows=capacity_rows) for s0, s1 in ranges]
+            self.blocks = [
+                build_block(pb, s0, s1, capacity_rows=capacity_rows) for s0, s1 in ranges
+            ]
             self.solvers = [HighsBlock(b) for b in self.blocks]
 
     def _get(self, i: int):
@@ -103,8 +105,20 @@ class BlockWorker:
             y = sol.x[b.y_cols]
             u = sol.x[b.u_cols]
             terms = check_block_recourse(
-                pb, b.s0, b.s1, b.q_m, b.q_a, q_blocks[i], b.y_p, b.y_l, b.y_k, y,
-                b.u_p, b.u_k, u, sol.objective,
+                pb,
+                b.s0,
+                b.s1,
+                b.q_m,
+                b.q_a,
+                q_blocks[i],
+                b.y_p,
+                b.y_l,
+                b.y_k,
+                y,
+                b.u_p,
+                b.u_k,
+                u,
+                sol.objective,
             )
             p0, p1 = int(pb.sku_dem_start[b.s0]), int(pb.sku_dem_start[b.s1])
             wy = pb.prob[b.y_k] * y
@@ -233,13 +247,18 @@ class WorkerPool:
         if self._local:
             parts = [getattr(self._local[0], method)(*args[0])]
         elif self._executors:
-            futs = [ex.submit(_call_process, method, a) for ex, a in zip(self._executors, args, strict=True)]
+            futs = [
+                ex.submit(_call_process, method, a)
+                for ex, a in zip(self._executors, args, strict=True)
+            ]
             parts = [f.result() for f in futs]
         elif self.engine == "dask":
             futs = [getattr(a, method)(*arg) for a, arg in zip(self._actors, args, strict=True)]
             parts = [f.result() for f in futs]
         else:
-            futs = [getattr(a, method).remote(*arg) for a, arg in zip(self._actors, args, strict=True)]
+            futs = [
+                getattr(a, method).remote(*arg) for a, arg in zip(self._actors, args, strict=True)
+            ]
             parts = self._ray.get(futs)
         return [r for part in parts for r in part]
 
@@ -344,7 +363,7 @@ def no_placement_columns(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
     cost, use
         (S,) expected cost of each SKU's plan (currency); (S, F) capacity used.
     """
-    S, F, K = pb.n_skus, pb.n_fcs, pb.n_scenarios
+    S, K = pb.n_skus, pb.n_scenarios
     stock = np.repeat(pb.on_hand[:, :, None], K, axis=2)
     rem = pb.demand.copy()
     cost = pb.hold * pb.on_hand.sum(axis=1)
@@ -392,10 +411,19 @@ def price_decomposition(
     qs = sku_q_start(pb)
     # master: rows 0..S-1 convexity (= 1), rows S..S+F-1 capacity (≤ Cap)
     h = new_highs()
-    h.setOptionValue("threads", 1)
     inf = highspy.kHighsInf
-    h.addRows(S, np.ones(S), np.ones(S), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
-    h.addRows(F, np.full(F, -inf), pb.cap.astype(float), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+    h.addRows(
+        S, np.ones(S), np.ones(S), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+    )
+    h.addRows(
+        F,
+        np.full(F, -inf),
+        pb.cap.astype(float),
+        0,
+        np.zeros(0, np.int32),
+        np.zeros(0, np.int32),
+        np.zeros(0),
+    )
     store: list[tuple[int, np.ndarray]] = []  # (iteration id, global q of that pricing)
     col_iter: list[np.ndarray] = []
     col_sku: list[np.ndarray] = []
@@ -420,8 +448,16 @@ def price_decomposition(
         tgt = np.repeat(starts + 1, counts - 1) + pos_in
         index[tgt] = S + nzc
         value[tgt] = u[nzr, nzc]
-        h.addCols(len(idx), cost[idx], np.zeros(len(idx)), np.full(len(idx), inf),
-                  len(index), starts, index, value)
+        h.addCols(
+            len(idx),
+            cost[idx],
+            np.zeros(len(idx)),
+            np.full(len(idx), inf),
+            len(index),
+            starts,
+            index,
+            value,
+        )
         store.append((it, q))
         col_iter.append(np.full(len(idx), len(store) - 1))
         col_sku.append(idx)
@@ -443,7 +479,9 @@ def price_decomposition(
         t0 = time.perf_counter()
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise SolverError(f"decomposition master LP failed: {h.modelStatusToString(h.getModelStatus())}")
+            raise SolverError(
+                f"decomposition master LP failed: {h.modelStatusToString(h.getModelStatus())}"
+            )
         ub = float(h.getInfo().objective_function_value)
         sol = h.getSolution()
         duals = np.asarray(sol.row_dual)

@@ -92,7 +92,7 @@ def solve_cflp(
     capacity = np.asarray(capacity, float)
     demand = np.asarray(demand, float)
     unit_cost = np.asarray(unit_cost, float)
-    I, J = unit_cost.shape
+    I, J = unit_cost.shape  # noqa: E741 (sites I, customers J as in the literature)
     allowed = np.isfinite(unit_cost) & (demand[None, :] > 0)
     ai, aj = np.nonzero(allowed)  # flow columns, row-major (by site)
     A = len(ai)
@@ -107,14 +107,23 @@ def solve_cflp(
     nJ = len(served_j)
     r_cap, r_link, r_agg = nJ, nJ + I, nJ + I + A
     fc = np.arange(I, I + A)
-    rows = np.concatenate([jrow[aj], r_cap + ai, np.arange(I), r_cap + np.arange(I),
-                           r_link + np.arange(A), r_link + np.arange(A), np.full(I, r_agg)])
+    rows = np.concatenate(
+        [
+            jrow[aj],
+            r_cap + ai,
+            np.arange(I),
+            r_cap + np.arange(I),
+            r_link + np.arange(A),
+            r_link + np.arange(A),
+            np.full(I, r_agg),
+        ]
+    )
     cols = np.concatenate([fc, fc, np.arange(I), np.arange(I), fc, ai, np.arange(I)])
-    vals = np.concatenate([np.ones(A), demand[aj], np.zeros(I), -capacity, np.ones(A),
-                           -np.ones(A), capacity])
+    vals = np.concatenate(
+        [np.ones(A), demand[aj], np.zeros(I), -capacity, np.ones(A), -np.ones(A), capacity]
+    )
     mat = sp.csr_matrix((vals, (rows, cols)), shape=(r_agg + 1, n_cols))
-    row_lo = np.concatenate([np.ones(nJ), np.full(I, -np.inf), np.full(A, -np.inf),
-                             [demand.sum()]])
+    row_lo = np.concatenate([np.ones(nJ), np.full(I, -np.inf), np.full(A, -np.inf), [demand.sum()]])
     row_hi = np.concatenate([np.ones(nJ), np.zeros(I), np.zeros(A), [np.inf]])
     model = mbh.ModelBuilderHelper()
     model.fill_model_from_sparse_data(lo, hi, cost, row_lo, row_hi, mat)

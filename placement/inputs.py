@@ -141,9 +141,7 @@ def _num(
         )
     if np.isinf(vals).any():
         row = int(np.flatnonzero(np.isinf(vals))[0])
-        raise InputError(
-            f"{table} row {row}: {col} is infinite", column=col, row=row, table=table
-        )
+        raise InputError(f"{table} row {row}: {col} is infinite", column=col, row=row, table=table)
     if min_value is not None:
         low = (vals <= min_value) if strict else (vals < min_value)
         low &= ~np.isnan(vals)
@@ -397,7 +395,9 @@ def build_problem(
         region_ids = np.array(region_names, dtype=object)
         cent = cent.set_index("region_id").loc[region_names]
         km = haversine_km(
-            fc_lat[:, None], fc_lon[:, None], cent["lat"].to_numpy()[None, :],
+            fc_lat[:, None],
+            fc_lon[:, None],
+            cent["lat"].to_numpy()[None, :],
             cent["lon"].to_numpy()[None, :],
         )  # (F, R)
         lf, lr = np.meshgrid(np.arange(F), np.arange(len(region_ids)), indexing="ij")

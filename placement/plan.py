@@ -92,8 +92,15 @@ def plan(
     """
     t0 = time.perf_counter()
     pb = build_problem(
-        scenarios, fcs, skus, inventory, supply, settings,
-        inbound_lanes=inbound_lanes, lanes=lanes, regions=regions,
+        scenarios,
+        fcs,
+        skus,
+        inventory,
+        supply,
+        settings,
+        inbound_lanes=inbound_lanes,
+        lanes=lanes,
+        regions=regions,
     )
     t_in = time.perf_counter() - t0
     res = solve_problem(pb, settings, client=client)
@@ -110,7 +117,11 @@ def choose_method(pb: Problem, settings: PlacementSettings) -> str:
         return settings.method
     if settings.engine != "local":
         return "decomposition"
-    return "decomposition" if pb.n_columns_estimate() > settings.auto_decompose_columns else "monolithic"
+    return (
+        "decomposition"
+        if pb.n_columns_estimate() > settings.auto_decompose_columns
+        else "monolithic"
+    )
 
 
 def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> PlacementResult:
@@ -341,9 +352,7 @@ def _assemble(
             }
             for f, fid in enumerate(pb.fc_ids)
         },
-        "capacity_shadow_price": {
-            str(fid): _f(prices[f]) for f, fid in enumerate(pb.fc_ids)
-        },
+        "capacity_shadow_price": {str(fid): _f(prices[f]) for f, fid in enumerate(pb.fc_ids)},
         "capacity_shadow_price_unit": f"currency per {unit} over the window",
         "n_orders": len(orders),
         "units_placed": int(orders["qty_units"].sum()) if len(orders) else 0,

@@ -63,13 +63,12 @@ def new_highs():
 class HighsBlock:
     """A block LP living in one HiGHS instance (kept for warm-started re-solves)."""
 
-    def __init__(self, blp: BlockLP, *, threads: int = 1, time_limit_s: float | None = None):
+    def __init__(self, blp: BlockLP, *, time_limit_s: float | None = None):
         import highspy
 
         self.blp = blp
         self._hs = highspy
         self.h = new_highs()
-        self.h.setOptionValue("threads", int(threads))
         if time_limit_s is not None:
             self.h.setOptionValue("time_limit", float(time_limit_s))
         m = blp.matrix
@@ -109,7 +108,8 @@ class HighsBlock:
 
     def solve(self) -> LPSolution:
         h = self.h
-        h.run()
+        if h.run() == self._hs.HighsStatus.kError:
+            raise SolverError("HiGHS stopped with an error on the placement LP")
         st = h.getModelStatus()
         if st != self._hs.HighsModelStatus.kOptimal:
             if st == self._hs.HighsModelStatus.kInfeasible:

@@ -26,16 +26,26 @@ def _write(tmp: Path, tables: dict[str, pd.DataFrame]) -> dict[str, Path]:
 def _args(p: dict[str, Path], out: Path, *extra: str) -> list[str]:
     return [
         "place",
-        "--scenarios", str(p["scenarios"]),
-        "--window-days", "14",
-        "--fcs", str(p["fcs"]),
-        "--skus", str(p["skus"]),
-        "--inventory", str(p["inventory"]),
-        "--supply", str(p["supply"]),
-        "--inbound-lanes", str(p["inbound_lanes"]),
-        "--lanes", str(p["lanes"]),
-        "--plan-date", "2026-12-01",
-        "--out", str(out),
+        "--scenarios",
+        str(p["scenarios"]),
+        "--window-days",
+        "14",
+        "--fcs",
+        str(p["fcs"]),
+        "--skus",
+        str(p["skus"]),
+        "--inventory",
+        str(p["inventory"]),
+        "--supply",
+        str(p["supply"]),
+        "--inbound-lanes",
+        str(p["inbound_lanes"]),
+        "--lanes",
+        str(p["lanes"]),
+        "--plan-date",
+        "2026-12-01",
+        "--out",
+        str(out),
         *extra,
     ]
 
@@ -58,11 +68,18 @@ def test_place_writes_three_files(tmp_path):
     r = _run(_args(p, out, "--promise-days", "2"))
     assert r.exit_code == 0, r.output
     assert sorted(x.name for x in out.iterdir()) == [
-        "placement_orders.csv", "stock_targets.csv", "summary.json"
+        "placement_orders.csv",
+        "stock_targets.csv",
+        "summary.json",
     ]
     orders = pd.read_csv(out / "placement_orders.csv")
     assert list(orders.columns) == [
-        "order_id", "sku_id", "from_node", "to_fc_id", "qty_units", "ship_by"
+        "order_id",
+        "sku_id",
+        "from_node",
+        "to_fc_id",
+        "qty_units",
+        "ship_by",
     ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["gap"] >= 0 and "capacity_shadow_price" in summary
@@ -102,9 +119,19 @@ def test_strict_promise_unreachable_region(tmp_path):
     t = tiny_tables()
     t["fcs"] = _fcs_with_units(t)
     t["lanes"] = t["lanes"][t["lanes"]["region_id"] != "LA"].pipe(
-        lambda d: pd.concat([d, pd.DataFrame(
-            {"fc_id": ["EAST"], "region_id": ["LA"], "cost_per_unit": [4.0], "transit_days": [5]}
-        )])
+        lambda d: pd.concat(
+            [
+                d,
+                pd.DataFrame(
+                    {
+                        "fc_id": ["EAST"],
+                        "region_id": ["LA"],
+                        "cost_per_unit": [4.0],
+                        "transit_days": [5],
+                    }
+                ),
+            ]
+        )
     )
     msg = _expect_error(tmp_path, t, "--promise-days", "2", "--strict-promise", contains="LA")
     assert "promise" in msg
@@ -113,9 +140,9 @@ def test_strict_promise_unreachable_region(tmp_path):
 def test_supply_node_without_lane(tmp_path):
     t = tiny_tables()
     t["fcs"] = _fcs_with_units(t)
-    t["supply"] = pd.concat([t["supply"], pd.DataFrame(
-        {"node_id": ["V9"], "sku_id": ["A"], "available_units": [5]}
-    )])
+    t["supply"] = pd.concat(
+        [t["supply"], pd.DataFrame({"node_id": ["V9"], "sku_id": ["A"], "available_units": [5]})]
+    )
     _expect_error(tmp_path, t, contains="V9")
 
 
@@ -151,12 +178,29 @@ def test_sample_scenario_end_to_end(tmp_path):
     )
     out = tmp_path / "out"
     args = [
-        "place", "--scenarios", str(scen), "--window-days", "14",
-        "--fcs", str(root / "fcs.csv"), "--skus", str(root / "skus.csv"),
-        "--inventory", str(root / "inventory.csv"), "--supply", str(root / "supply.csv"),
-        "--inbound-lanes", str(root / "inbound_lanes.csv"),
-        "--regions", str(root / "regions.geojson"), "--promise-days", "2",
-        "--plan-date", "2022-11-01", "--out", str(out),
+        "place",
+        "--scenarios",
+        str(scen),
+        "--window-days",
+        "14",
+        "--fcs",
+        str(root / "fcs.csv"),
+        "--skus",
+        str(root / "skus.csv"),
+        "--inventory",
+        str(root / "inventory.csv"),
+        "--supply",
+        str(root / "supply.csv"),
+        "--inbound-lanes",
+        str(root / "inbound_lanes.csv"),
+        "--regions",
+        str(root / "regions.geojson"),
+        "--promise-days",
+        "2",
+        "--plan-date",
+        "2022-11-01",
+        "--out",
+        str(out),
     ]
     r = _run(args)
     assert r.exit_code == 0, r.output

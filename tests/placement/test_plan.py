@@ -20,9 +20,20 @@ W = 14.0
 def _check_outputs(tables: dict, res, window_days: float = W) -> None:
     """Every constraint from the *tables* (independent of the package's arrays)."""
     o, t, s = res.placement_orders, res.stock_targets, res.summary
-    assert list(o.columns) == ["order_id", "sku_id", "from_node", "to_fc_id", "qty_units", "ship_by"]
+    assert list(o.columns) == [
+        "order_id",
+        "sku_id",
+        "from_node",
+        "to_fc_id",
+        "qty_units",
+        "ship_by",
+    ]
     assert list(t.columns) == [
-        "fc_id", "sku_id", "target_units", "on_hand_units", "expected_fill_rate"
+        "fc_id",
+        "sku_id",
+        "target_units",
+        "on_hand_units",
+        "expected_fill_rate",
     ]
     # orders: positive whole units, one per sku × source × FC
     assert (o["qty_units"] >= 1).all()
@@ -50,9 +61,7 @@ def _check_outputs(tables: dict, res, window_days: float = W) -> None:
         assert u <= cap[fc] + 1e-7
     # cost recomputed from outputs: inbound + holding exactly, terms sum to total
     il = tables["inbound_lanes"].set_index(["node_id", "fc_id"])["cost_per_unit"]
-    inbound = sum(
-        r.qty_units * il[(r.from_node, r.to_fc_id)] for r in o.itertuples(index=False)
-    )
+    inbound = sum(r.qty_units * il[(r.from_node, r.to_fc_id)] for r in o.itertuples(index=False))
     hold = tables["skus"].set_index("sku_id")["holding_cost_per_unit_day"]
     holding = float((t["target_units"] * t["sku_id"].map(hold)).sum() * window_days)
     ec = s["expected_cost"]
@@ -133,8 +142,9 @@ def test_more_capacity_never_raises_cost(inst, more):
 def test_more_stockout_penalty_never_lowers_fill_rate(seed, factor):
     # exact MIP (any optimum pair satisfies (c'-c)·(z'-z) <= 0), equal penalties across SKUs so
     # the expected unserved units are what the penalty prices
-    inst = generate_instance(2, 2, 3, 2, seed=seed, lanes_per_region=2, capacity_ratio=0.4,
-                             demand_scale=6.0)
+    inst = generate_instance(
+        2, 2, 3, 2, seed=seed, lanes_per_region=2, capacity_ratio=0.4, demand_scale=6.0
+    )
     tables = inst.tables()
     skus = tables["skus"].assign(stockout_cost_per_unit=3.0)
     st_ = PlacementSettings(window_days=W, exact_integer=True, time_limit_s=30)
@@ -174,9 +184,7 @@ def reference_lp(tables: dict, window_days: float) -> float:
     for s in skus.index:
         for rg in regions:
             for k in scen:
-                if dem.get((s, rg, k), 0) == 0 and not any(
-                    dem.get((s, rg, kk), 0) for kk in scen
-                ):
+                if dem.get((s, rg, k), 0) == 0 and not any(dem.get((s, rg, kk), 0) for kk in scen):
                     continue
                 for ln in lanes[lanes["region_id"] == rg].itertuples(index=False):
                     v(("y", s, ln.fc_id, rg, k), prob[k] * ln.cost_per_unit)
@@ -227,8 +235,15 @@ def reference_lp(tables: dict, window_days: float) -> float:
                     a[j2] = 1
             A_eq.append(a)
             b_eq.append(dem.get((s, rg, k), 0))
-    res = linprog(cost, A_ub=np.array(A_ub), b_ub=b_ub, A_eq=np.array(A_eq), b_eq=b_eq,
-                  bounds=(0, None), method="highs")
+    res = linprog(
+        cost,
+        A_ub=np.array(A_ub),
+        b_ub=b_ub,
+        A_eq=np.array(A_eq),
+        b_eq=b_eq,
+        bounds=(0, None),
+        method="highs",
+    )
     assert res.status == 0
     return float(res.fun)
 
@@ -258,8 +273,12 @@ def test_decomposition_equals_monolithic(small_generated, workers):
     mono = plan(settings=PlacementSettings(window_days=W, method="monolithic"), **tables).summary
     dec = plan(
         settings=PlacementSettings(
-            window_days=W, method="decomposition", block_size=3, n_workers=workers,
-            gap_tolerance=1e-7, sample_skus=0,
+            window_days=W,
+            method="decomposition",
+            block_size=3,
+            n_workers=workers,
+            gap_tolerance=1e-7,
+            sample_skus=0,
         ),
         **tables,
     ).summary
@@ -277,8 +296,9 @@ def test_decomposition_with_sampled_prices_and_dask(small_generated):
     mono = plan(
         settings=PlacementSettings(window_days=W, method="monolithic"), **small_generated
     ).summary
-    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1,
-                            dashboard_address=None) as client:
+    with distributed.Client(
+        processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
+    ) as client:
         dec = plan(
             settings=PlacementSettings(
                 window_days=W, engine="dask", block_size=4, gap_tolerance=1e-6, sample_skus=5
@@ -306,8 +326,11 @@ def test_geography_derived_lanes(tiny):
 
     regions = gpd.GeoDataFrame(
         {"region_id": ["NY", "CHI", "LA"], "name": ["NY", "CHI", "LA"]},
-        geometry=[box(-74.5, 40.4, -73.5, 41.0), box(-88, 41.6, -87.4, 42.1),
-                  box(-118.7, 33.7, -117.8, 34.3)],
+        geometry=[
+            box(-74.5, 40.4, -73.5, 41.0),
+            box(-88, 41.6, -87.4, 42.1),
+            box(-118.7, 33.7, -117.8, 34.3),
+        ],
         crs=4326,
     )
     tables = {k: v for k, v in tiny.items() if k not in ("lanes", "inbound_lanes")}
@@ -328,14 +351,17 @@ def test_rounding_keeps_capacity_when_tight(tiny):
 
 def test_shadow_price_is_saving_per_m3(tiny):
     fcs = tiny["fcs"].assign(capacity_m3=[0.6, 0.4])
-    base = plan(settings=PlacementSettings(window_days=W, method="monolithic"),
-                **{**tiny, "fcs": fcs}).summary
+    base = plan(
+        settings=PlacementSettings(window_days=W, method="monolithic"), **{**tiny, "fcs": fcs}
+    ).summary
     eps = 1e-3
     for i, fc in enumerate(["EAST", "WEST"]):
         cap = fcs["capacity_m3"].to_numpy(copy=True)
         cap[i] += eps
-        more = plan(settings=PlacementSettings(window_days=W, method="monolithic"),
-                    **{**tiny, "fcs": fcs.assign(capacity_m3=cap)}).summary
+        more = plan(
+            settings=PlacementSettings(window_days=W, method="monolithic"),
+            **{**tiny, "fcs": fcs.assign(capacity_m3=cap)},
+        ).summary
         saving = (base["lp_lower_bound"] - more["lp_lower_bound"]) / eps
         assert saving == pytest.approx(base["capacity_shadow_price"][fc], rel=1e-3, abs=1e-6)
 
@@ -346,6 +372,8 @@ def test_all_combinations_small_settings(tiny):
             continue
         if strict and promise == 1:
             continue  # LA unreachable in 1 day from EAST only; WEST reaches in 1 → fine below
-        res = plan(settings=PlacementSettings(window_days=W, promise_days=promise,
-                                              strict_promise=strict), **tiny)
+        res = plan(
+            settings=PlacementSettings(window_days=W, promise_days=promise, strict_promise=strict),
+            **tiny,
+        )
         _check_outputs(tiny, res)
