@@ -232,7 +232,12 @@ def execute(
         "at": None,
     }
     _write_plan(plan, out, state)
-    timings = {"roads_s": round(t_roads, 2), "total_s": round(time.perf_counter() - t_all, 2)}
+    timings = {
+        **plan.summary["timings"],
+        "solve_s": round(sum(r["solve_s"] for r in plan.iterations), 2),
+        "roads_cache_hit": bool(road_info["cache_hit"]),
+        "total_s": round(time.perf_counter() - t_all, 2),
+    }
     return _kpis(plan, timings)
 
 

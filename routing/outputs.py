@@ -229,6 +229,17 @@ def driver_sheets(plan: RoutePlan) -> dict[str, str]:
     return out
 
 
+#: run-dependent entries left out of ``summary.json`` (same input -> same bytes)
+VOLATILE = ("timings", "roads_cache_hit")
+
+
 def summary_dict(plan: RoutePlan) -> dict:
-    """The plan's KPIs (JSON-serialisable)."""
-    return dict(plan.summary)
+    """The plan's KPIs (JSON-serialisable) without wall-clock timings.
+
+    Timings stay in ``plan.summary["timings"]`` (the CLI puts them in the run manifest).
+    """
+    out = {k: v for k, v in plan.summary.items() if k not in VOLATILE}
+    out["iterations"] = [
+        {k: v for k, v in row.items() if k != "solve_s"} for row in out.get("iterations", [])
+    ]
+    return out

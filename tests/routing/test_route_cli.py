@@ -118,7 +118,7 @@ def test_route_writes_every_output_and_replans(tmp_path):
         ]
     )
     assert r.exit_code == 0
-    for name in ("routes.csv", "routes.geojson", "routes.html"):
+    for name in ("routes.csv", "routes.geojson", "routes.html", "summary.json", "unassigned.csv"):
         assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
 
     # replan: cancel one stop, add one, delay a vehicle
