@@ -18,6 +18,7 @@ from .plots import fan_chart as fan_chart
 from .plots import fan_charts as fan_charts
 from .scenarios import scenario_grid as scenario_grid
 from .scenarios import scenarios_from_forecast as scenarios_from_forecast
+from .scenarios import window_quantiles_from_forecast as window_quantiles_from_forecast
 from .scenarios import window_total_quantiles as window_total_quantiles
 from .scenarios import window_total_scenarios as window_total_scenarios
 from .settings import QUANTILE_COLUMNS as QUANTILE_COLUMNS
@@ -40,6 +41,7 @@ __all__ = [
     "scenario_grid",
     "scenarios_from_forecast",
     "validate_history",
+    "window_quantiles_from_forecast",
     "window_total_quantiles",
     "window_total_scenarios",
 ]

@@ -37,6 +37,11 @@ INTERMITTENT_MODELS: tuple[str, ...] = (
 )
 #: Regression models that use the exogenous columns (weather, holidays, events).
 EXOG_MODELS: tuple[str, ...] = ("AutoARIMA_X", "MSTL_X")
+#: Regression models tried by ``auto`` (MSTL seasonality + ARIMA(1,1,1) trend with regressors);
+#: AutoARIMA_X (a full order search, ~0.3 s per series and fit) only when named.
+AUTO_EXOG_MODELS: tuple[str, ...] = ("MSTL_X",)
+#: ``auto`` screens the regression models on this many of the largest series first.
+EXOG_SCREEN_SERIES = 12
 #: Models without their own prediction intervals (given conformal intervals).
 NO_INTERVALS: frozenset[str] = frozenset({"CrostonOptimized", "ADIDA", "IMAPA", "TSB"})
 
@@ -81,6 +86,7 @@ def make_models(
     """
     from statsforecast.models import (
         ADIDA,
+        ARIMA,
         IMAPA,
         MSTL,
         TSB,
@@ -117,7 +123,7 @@ def make_models(
         elif name == "MSTL_X":
             m = MSTL(
                 season_length=_seasons(s, freq_days, n_min),
-                trend_forecaster=AutoARIMA(season_length=1),
+                trend_forecaster=ARIMA(order=(1, 1, 1)),
                 alias="MSTL_X",
             )
         elif name == "CrostonOptimized":

@@ -32,7 +32,13 @@ from .errors import InputError
 from .settings import QUANTILE_COLUMNS, ForecastResult
 from .validate import period_days
 
-__all__ = ["scenario_grid", "scenarios_from_forecast", "window_total_scenarios"]
+__all__ = [
+    "scenario_grid",
+    "scenarios_from_forecast",
+    "window_quantiles_from_forecast",
+    "window_total_quantiles",
+    "window_total_scenarios",
+]
 
 _QP = np.array([0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95])
 _OUT = ["sku_id", "region_id", "scenario", "prob", "qty_units"]
@@ -135,6 +141,27 @@ def scenarios_from_forecast(
     DataFrame
         ``sku_id, region_id, scenario, prob, qty_units`` (units over the window).
     """
+    prob, p = scenario_grid(n_scenarios)
+    q = window_quantiles_from_forecast(
+        forecast_df, window_days, p, start=start, freq=freq, dependence=dependence
+    )
+    return _frame(q[["sku_id", "region_id"]], q[[float(x) for x in p]].to_numpy(), prob)
+
+
+def window_quantiles_from_forecast(
+    forecast_df: pd.DataFrame,
+    window_days: float,
+    p: np.ndarray,
+    *,
+    start: pd.Timestamp | str | None = None,
+    freq: str | None = None,
+    dependence: str = "comonotonic",
+) -> pd.DataFrame:
+    """Quantiles at levels ``p`` of each key's window total from the forecast contract.
+
+    Returns ``sku_id, region_id, mean_units`` and one column per level (units over the window);
+    see :func:`scenarios_from_forecast` for the parameters.
+    """
     need = ["region_id", "sku_id", "ds", "mean", *QUANTILE_COLUMNS]
     miss = [c for c in need if c not in forecast_df.columns]
     if miss:
@@ -176,7 +203,7 @@ def scenarios_from_forecast(
             fix="forecast a longer horizon or use a shorter window",
             table="forecast",
         )
-    prob, p = scenario_grid(n_scenarios)
+    p = np.asarray(p, dtype=float)
     qv = _interp_q(f[list(QUANTILE_COLUMNS)].to_numpy(dtype=float), p)
     mean = f["mean"].to_numpy(dtype=float)
     key = f.groupby(["sku_id", "region_id"], sort=False).ngroup().to_numpy()
@@ -199,7 +226,11 @@ def scenarios_from_forecast(
         )
         tot = tot_mean[:, None] + sgn * np.sqrt(rss)
     tot = np.maximum.accumulate(np.maximum(tot, 0.0), axis=1)
-    return _frame(keys, tot, prob).reset_index(drop=True)
+    out = keys.reset_index(drop=True).copy()
+    out["mean_units"] = tot_mean
+    for j, pj in enumerate(p):
+        out[float(pj)] = tot[:, j]
+    return out
 
 
 def window_total_quantiles(

@@ -63,6 +63,9 @@ class ForecastSettings:
     exogenous
         ``"auto"``: regressor models are candidates and kept only where they backtest better;
         ``"off"``: ignore weather/events/holidays.
+    refit
+        Refit the models in every backtest window (``None``: only where a model cannot be
+        rolled forward; the others are fitted at the first cutoff and updated).
     as_of
         Today's date for the future-dated-history check (``None`` = no check).
     seed
@@ -85,6 +88,7 @@ class ForecastSettings:
     selection: str = "series"
     exogenous: str = "auto"
     as_of: pd.Timestamp | None = None
+    refit: bool | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -1,0 +1,368 @@
+"""Forecasting benchmark on real weekly Walmart store × department sales (issue 3 figures).
+
+Data: ``../shared/sample-sources/demand/walmart_store_dept_weekly.parquet`` (Kaggle "Walmart
+Recruiting – Store Sales Forecasting"; read, never copied into the repo). Series with all 135
+weeks (1,876 of 2,284) unless ``--max-series`` limits them (the largest first).
+
+Accuracy — rolling origin, 3 outer windows of 8 weeks (the last 24 weeks), season 52:
+
+* baselines and every candidate model: one statsforecast ``cross_validation`` over the outer
+  windows (80/90 % intervals as the model gives them; conformal for the intermittent models);
+* ``auto``: for each outer window, ``forecasting.forecast`` is run on the history *before* the
+  window (its own 3-window inner backtest selects models and calibrates intervals), and its
+  forecast is scored on the window — a nested, honest evaluation;
+* MASE = MAE / in-sample seasonal-naive MAE (lag 52) of the history before the window; coverage
+  = share of actuals inside the interval; window totals = sums over the first ``W`` days
+  (W = 14 → 2 weeks; W = 28 → 4 weeks), coverage of their 80/90 % intervals by the backtested
+  method (:func:`forecasting.window_total_quantiles`) and by the contract-only method
+  (:func:`forecasting.window_quantiles_from_forecast`, comonotonic and independent).
+
+Speed — the full ``auto`` pipeline (backtest + final fit) on the whole history: series per
+second, and its overhead over calling statsforecast directly with the same models and calls.
+
+Usage::
+
+    python benchmarks/forecasting.py [--max-series N] [--jobs 2] [--arima-sample 60]
+        [--out docs/benchmarks/forecasting.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import forecasting as F  # noqa: E402
+from forecasting.pipeline import _scales  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "sample-sources" / "demand" / "walmart_store_dept_weekly.parquet"
+H, WINDOWS, SEASON, FREQ = 8, 3, 52, "W-FRI"
+
+
+def load(max_series: int | None) -> pd.DataFrame:
+    d = pd.read_parquet(DATA, columns=["region_id", "sku_id", "ds", "y"])
+    d["ds"] = pd.to_datetime(d["ds"])
+    n = d.groupby(["region_id", "sku_id"]).size()
+    full = n[n == n.max()].index
+    d = d.set_index(["region_id", "sku_id"]).loc[full].reset_index()
+    if max_series:
+        vol = d.groupby(["region_id", "sku_id"])["y"].sum().sort_values(ascending=False)
+        keep = vol.index[:max_series]
+        d = d.set_index(["region_id", "sku_id"]).loc[keep].reset_index()
+    return d.sort_values(["region_id", "sku_id", "ds"]).reset_index(drop=True)
+
+
+def _uid(df: pd.DataFrame) -> pd.Series:
+    return df["region_id"] + "/" + df["sku_id"]
+
+
+def _score(pred: pd.DataFrame, hist: pd.DataFrame, cutoff) -> pd.DataFrame:
+    """Per-series MASE and interval hits for forecasts ``uid, ds, mean, q05, q10, q90, q95``."""
+    train = hist[hist["ds"] <= cutoff]
+    sc = _scales(
+        train.assign(unique_id=_uid(train))[["unique_id", "ds", "y"]], [None], SEASON, "mase"
+    ).set_index("unique_id")["scale"]
+    act = hist.assign(unique_id=_uid(hist))[["unique_id", "ds", "y"]]
+    m = pred.merge(act, on=["unique_id", "ds"], how="inner")
+    m["ae"] = (m["mean"] - m["y"]).abs()
+    m["in80"] = (m["y"] >= m["q10"]) & (m["y"] <= m["q90"])
+    m["in90"] = (m["y"] >= m["q05"]) & (m["y"] <= m["q95"])
+    g = m.groupby("unique_id").agg(mae=("ae", "mean"), c80=("in80", "mean"), c90=("in90", "mean"))
+    g["mase"] = g["mae"] / sc.reindex(g.index)
+    return g
+
+
+def baselines(hist: pd.DataFrame, jobs: int, arima_sample: int) -> tuple[pd.DataFrame, dict]:
+    """Every statsforecast model over the 3 outer windows; per-model time per series-fit."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    df = hist.assign(unique_id=_uid(hist))[["unique_id", "ds", "y"]]
+    n = df["unique_id"].nunique()
+    names = [
+        "Naive",
+        "SeasonalNaive",
+        "AutoETS",
+        "AutoTheta",
+        "MSTL",
+        "CrostonOptimized",
+        "ADIDA",
+        "IMAPA",
+        "TSB",
+    ]
+    rows, cost = [], {}
+    cvs = {}
+    for name in [*names, "AutoARIMA"]:
+        sub = df
+        if name == "AutoARIMA":
+            if arima_sample <= 0:
+                continue
+            ids = sorted(df["unique_id"].unique())[:: max(1, n // arima_sample)][:arima_sample]
+            sub = df[df["unique_id"].isin(ids)]
+        (m,) = F.models.make_models(
+            (name,), season_length=SEASON, freq_days=7, n_min=135 - H * WINDOWS, horizon=H
+        )
+        sf = StatsForecast(models=[m], freq=FREQ, n_jobs=jobs, fallback_model=Naive())
+        t = time.perf_counter()
+        cv = sf.cross_validation(
+            df=sub, h=H, n_windows=WINDOWS, step_size=H, level=[80, 90], refit=True
+        )
+        dt = time.perf_counter() - t
+        ns = sub["unique_id"].nunique()
+        cost[name] = dt * jobs / (ns * WINDOWS)  # core-seconds per series and fit
+        cvs[name] = cv
+        print(f"  {name}: {dt:.1f}s for {ns} series × {WINDOWS} fits", flush=True)
+    # the fixed mean ensemble named in the issue
+    ens = cvs["SeasonalNaive"][["unique_id", "ds", "cutoff", "y"]].copy()
+    parts = ("SeasonalNaive", "AutoTheta", "MSTL")
+    for col in ("", "-lo-80", "-hi-80", "-lo-90", "-hi-90"):
+        ens[f"Mean(SN,Theta,MSTL){col}"] = np.mean(
+            [cvs[p][f"{p}{col}"].to_numpy() for p in parts], axis=0
+        )
+    cvs["Mean(SN,Theta,MSTL)"] = ens
+    for name, cv in cvs.items():
+        for cut, w in cv.groupby("cutoff"):
+            pred = pd.DataFrame(
+                {
+                    "unique_id": w["unique_id"],
+                    "ds": w["ds"],
+                    "mean": np.maximum(w[name], 0),
+                    "q10": w.get(f"{name}-lo-80", w[name]),
+                    "q90": w.get(f"{name}-hi-80", w[name]),
+                    "q05": w.get(f"{name}-lo-90", w[name]),
+                    "q95": w.get(f"{name}-hi-90", w[name]),
+                }
+            )
+            g = _score(pred, hist, cut)
+            g["model"] = name
+            g["cutoff"] = cut
+            rows.append(g.reset_index())
+    return pd.concat(rows, ignore_index=True), cost
+
+
+def nested_auto(hist: pd.DataFrame, jobs: int, windows_days=(14, 28)):
+    """``forecasting.forecast`` on the history before each outer window, scored on it."""
+    dates = np.sort(hist["ds"].unique())
+    cutoffs = [dates[-1 - H * k] for k in range(WINDOWS, 0, -1)]
+    rows, wrows, times, selected = [], [], [], []
+    p = np.array([0.05, 0.10, 0.90, 0.95])
+    for cut in cutoffs:
+        train = hist[hist["ds"] <= cut]
+        t = time.perf_counter()
+        res = F.forecast(train, F.ForecastSettings(horizon=H, freq=FREQ, windows=WINDOWS, jobs=jobs))
+        times.append(time.perf_counter() - t)
+        fc = res.forecast.assign(unique_id=_uid(res.forecast))
+        g = _score(fc, hist, cut)
+        g["model"] = "auto"
+        g["cutoff"] = cut
+        rows.append(g.reset_index())
+        selected.append(res.forecast.drop_duplicates(["region_id", "sku_id"])["model"])
+        fut = hist[hist["ds"] > cut]
+        for wd in windows_days:
+            k = wd // 7
+            first = np.sort(fut["ds"].unique())[:k]
+            act = (
+                fut[fut["ds"].isin(first)].groupby(["region_id", "sku_id"])["y"].sum().rename("act")
+            )
+            methods = {
+                "backtested": F.window_total_quantiles(res, wd, p),
+                "contract/comonotonic": F.window_quantiles_from_forecast(
+                    res.forecast, wd, p, freq=FREQ
+                ),
+                "contract/independent": F.window_quantiles_from_forecast(
+                    res.forecast, wd, p, freq=FREQ, dependence="independent"
+                ),
+            }
+            for meth, q in methods.items():
+                m = q.merge(act.reset_index(), on=["region_id", "sku_id"], how="inner")
+                wrows.append(
+                    {
+                        "window_days": wd,
+                        "method": meth,
+                        "cutoff": cut,
+                        "cov80": float(((m["act"] >= m[0.10]) & (m["act"] <= m[0.90])).mean()),
+                        "cov90": float(((m["act"] >= m[0.05]) & (m["act"] <= m[0.95])).mean()),
+                    }
+                )
+    sel = pd.concat(selected).str.replace(r"\(.*\)", "", regex=True).value_counts()
+    return pd.concat(rows, ignore_index=True), pd.DataFrame(wrows), times, sel
+
+
+def speed(hist: pd.DataFrame, jobs: int) -> dict:
+    """Full auto pipeline vs the same statsforecast calls made directly."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    n = hist.groupby(["region_id", "sku_id"]).ngroups
+    t = time.perf_counter()
+    res = F.forecast(hist, F.ForecastSettings(horizon=H, freq=FREQ, windows=WINDOWS, jobs=jobs))
+    t_auto = time.perf_counter() - t
+    df = hist.assign(unique_id=_uid(hist))[["unique_id", "ds", "y"]]
+    names = ("Naive", "SeasonalNaive", "AutoETS", "AutoTheta", "MSTL")
+    used = set()
+    for m in res.forecast["model"].unique():
+        if m.startswith("Ensemble("):
+            used |= set(m[len("Ensemble(") : -1].split("+"))
+        else:
+            used.add(m)
+    mk = lambda ns: F.models.make_models(  # noqa: E731
+        tuple(ns), season_length=SEASON, freq_days=7, n_min=135 - H * WINDOWS, horizon=H
+    )
+    t = time.perf_counter()
+    sf = StatsForecast(models=mk(names), freq=FREQ, n_jobs=jobs, fallback_model=Naive())
+    sf.cross_validation(df=df, h=H, n_windows=WINDOWS, step_size=H, level=[50, 80, 90])
+    sf = StatsForecast(
+        models=mk([x for x in names if x in used]), freq=FREQ, n_jobs=jobs, fallback_model=Naive()
+    )
+    sf.forecast(df=df, h=H, level=[50, 80, 90])
+    t_sf = time.perf_counter() - t
+    return {
+        "series": n,
+        "auto_s": t_auto,
+        "statsforecast_s": t_sf,
+        "series_per_s": n / t_auto,
+        "overhead": t_auto / t_sf - 1,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--max-series", type=int, default=None)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--arima-sample", type=int, default=60)
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "forecasting.md"))
+    args = ap.parse_args()
+    hist = load(args.max_series)
+    n = hist.groupby(["region_id", "sku_id"]).ngroups
+    print(f"{n} series × {hist['ds'].nunique()} weeks", flush=True)
+    t0 = time.perf_counter()
+    print("candidate models over the outer windows …", flush=True)
+    base, cost = baselines(hist, args.jobs, args.arima_sample)
+    print("nested auto …", flush=True)
+    auto, wtot, auto_times, sel = nested_auto(hist, args.jobs)
+    print("speed …", flush=True)
+    sp = speed(hist, args.jobs)
+    allres = pd.concat([base, auto], ignore_index=True)
+    arima_ids = set(base.loc[base["model"] == "AutoARIMA", "unique_id"])
+    table = (
+        allres.groupby("model")
+        .agg(mase=("mase", "mean"), cov80=("c80", "mean"), cov90=("c90", "mean"))
+        .sort_values("mase")
+    )
+    sn = table.loc["SeasonalNaive", "mase"]
+    table["vs_SeasonalNaive"] = table["mase"] / sn - 1
+    table["series"] = allres.groupby("model")["unique_id"].nunique()
+    table["core_s_per_series_fit"] = pd.Series(cost)
+    singles = table.drop(index=["auto", "Mean(SN,Theta,MSTL)"], errors="ignore")
+    singles = singles[singles["series"] == n]
+    best_single = singles["mase"].idxmin()
+    wt = wtot.groupby(["window_days", "method"])[["cov80", "cov90"]].mean()
+    sub = None
+    if arima_ids:
+        sub = (
+            allres[allres["unique_id"].isin(arima_ids)]
+            .groupby("model")
+            .agg(mase=("mase", "mean"), cov80=("c80", "mean"), cov90=("c90", "mean"))
+            .sort_values("mase")
+        )
+    wall = time.perf_counter() - t0
+    md = report(args, n, table, best_single, wt, sp, auto_times, sel, sub, cost, wall)
+    print(md)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(md)
+    print(f"wrote {args.out}")
+
+
+def report(args, n, table, best_single, wt, sp, auto_times, sel, sub, cost, wall) -> str:
+    auto = table.loc["auto"]
+    sn = table.loc["SeasonalNaive"]
+    best = table.loc[best_single]
+    cmd = "python benchmarks/forecasting.py" + (
+        f" --max-series {args.max_series}" if args.max_series else ""
+    ) + f" --jobs {args.jobs} --arima-sample {args.arima_sample}"
+    lines = [
+        "# Forecasting benchmark (issue 3)",
+        "",
+        f"Command: `{cmd}` — machine: {os.cpu_count()} cores, "
+        f"{platform.machine()}, Python {platform.python_version()}, shared with other jobs "
+        f"(load varies); total wall {wall / 60:.1f} min.",
+        "",
+        f"Data: Walmart weekly store × department sales (Kaggle 2014), the {n} series with all "
+        "135 weeks (2010-02-05 … 2012-08-31), y = USD sales clipped at 0. Rolling origin: 3 "
+        "windows × 8 weeks (the last 24 weeks), season 52. `auto` is evaluated nested: "
+        "`forecasting.forecast` sees only the history before each window (its own 3-window "
+        "inner backtest selects and calibrates) and is scored on the window.",
+        "",
+        "## Accuracy and interval coverage (mean over series and windows)",
+        "",
+        "| model | mean MASE | vs SeasonalNaive | 80% coverage | 90% coverage | series | "
+        "core-s per series-fit |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in table.iterrows():
+        c = r["core_s_per_series_fit"]
+        lines.append(
+            f"| {name} | {r['mase']:.3f} | {r['vs_SeasonalNaive']:+.1%} | {r['cov80']:.1%} | "
+            f"{r['cov90']:.1%} | {int(r['series'])} | {'' if pd.isna(c) else f'{c:.3f}'} |"
+        )
+    lines += [
+        "",
+        f"- `auto` mean MASE {auto['mase']:.3f}: {1 - auto['mase'] / sn['mase']:.1%} below "
+        f"SeasonalNaive ({sn['mase']:.3f}); best single model in hindsight: {best_single} "
+        f"({best['mase']:.3f}) → auto is {1 - auto['mase'] / best['mase']:+.1%} below it.",
+        f"- `auto` interval coverage: 80% → {auto['cov80']:.1%}, 90% → {auto['cov90']:.1%} "
+        "(target within ±4 points of nominal).",
+        "- Models `auto` selected (all windows): "
+        + ", ".join(f"{k} {v}" for k, v in sel.items())
+        + ".",
+    ]
+    if sub is not None:
+        lines += [
+            "",
+            f"AutoARIMA (season 52) is too slow for every series (≈{cost.get('AutoARIMA', 0):.2f}"
+            " core-s per series-fit); on its sample of "
+            f"{int(table.loc['AutoARIMA', 'series'])} series the models compare as:",
+            "",
+            "| model | mean MASE | 80% cov | 90% cov |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, r in sub.iterrows():
+            lines.append(f"| {name} | {r['mase']:.3f} | {r['cov80']:.1%} | {r['cov90']:.1%} |")
+    lines += [
+        "",
+        "## Coverage of window totals (demand summed over the first W days)",
+        "",
+        "| W days | method | 80% coverage | 90% coverage |",
+        "|---:|---|---:|---:|",
+    ]
+    for (wd, meth), r in wt.iterrows():
+        lines.append(f"| {wd} | {meth} | {r['cov80']:.1%} | {r['cov90']:.1%} |")
+    lines += [
+        "",
+        "## Speed (full `auto` pipeline on the whole history: 3-window backtest + final fit)",
+        "",
+        f"- {sp['series']} series in {sp['auto_s']:.1f} s → **{sp['series_per_s']:.1f} series/s**"
+        f" with `--jobs {args.jobs}`.",
+        f"- The same statsforecast calls made directly (cross_validation of the candidates + "
+        f"forecast of the models used): {sp['statsforecast_s']:.1f} s → pipeline overhead "
+        f"**{sp['overhead']:+.1%}** (selection, scaling, calibration, ensembles, validation).",
+        "- Nested runs (history before each outer window): "
+        + ", ".join(f"{t:.1f} s" for t in auto_times)
+        + ".",
+        "- 30,000-series Dask run: not run in this session (see the report).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
