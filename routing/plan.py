@@ -478,8 +478,10 @@ class BucketMatrices:
         n = len(self.pos)
         out = np.empty((n, n), dtype=np.int64)
         keys = [self.key(t) for t in t_rows]
-        for k in dict.fromkeys(keys):
-            rows = np.flatnonzero([kk == k for kk in keys])
+        code = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        key_of = np.fromiter((code[k] for k in keys), dtype=np.int64, count=len(keys))
+        for i in range(len(code)):
+            rows = np.flatnonzero(key_of == i)
             m = self.time_for(float(t_rows[rows[0]]))
             out[rows] = np.rint(m[self.pos[rows]][:, self.pos]).astype(np.int64)
         np.fill_diagonal(out, 0)
