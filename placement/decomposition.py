@@ -402,6 +402,7 @@ def price_decomposition(
     time_limit_s: float | None = None,
     smoothing: float = 0.5,
     initial_prices: np.ndarray | None = None,
+    all_columns: bool = False,
 ) -> DecompositionResult:
     """Run the Dantzig–Wolfe / Lagrangian loop (see the module docstring)."""
     import highspy
@@ -511,7 +512,10 @@ def price_decomposition(
                 best_lb, best_lam = lb, lam.copy()
             rc = cost + use @ lam_m - mu
             mask = rc < -1e-9 * (1.0 + np.abs(cost))
-            added = add_columns(res, mask, it)
+            improving = int(mask.sum())
+            if all_columns and improving:
+                mask = np.ones(S, dtype=bool)
+            added = add_columns(res, mask, it) and improving
             log.debug("iter %d: UB %.6f LB %.6f added %d", it, ub, best_lb, added)
             if added or attempt == 1 or alpha == 0.0:
                 break
