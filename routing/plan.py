@@ -826,11 +826,16 @@ def iterate_plan(
             late_margin_s=settings.late_margin_s if time_dependent else 0,
         )
         limit = settings.time_limit_s if it == 0 else max(1.0, settings.time_limit_s / 3.0)
+        engine = settings.engine
+        if it > 0 and engine == "auto" and settings.deterministic:
+            # deterministic PyVRP runs an iteration count, not the clock: re-plan rounds
+            # refine the warm start with OR-Tools, whose solution count follows the limit
+            engine = "ortools"
         t0 = time.perf_counter()
         sol = solve(
             problem,
             SolveSettings(
-                engine=settings.engine,
+                engine=engine,
                 time_limit_s=limit,
                 seed=settings.seed,
                 deterministic=settings.deterministic,
