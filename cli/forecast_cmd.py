@@ -201,7 +201,7 @@ def _png_name(region: str, sku: str) -> str:
 @command
 def command(
     history: Annotated[Path, typer.Argument(help="Demand history: region_id, sku_id, ds, y.")],
-    horizon: Annotated[int, typer.Option("--horizon", "-h", help="Periods to forecast.")],
+    horizon: Annotated[int, typer.Option("--horizon", help="Periods to forecast.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Forecast file (.parquet or .csv).")],
     freq: Annotated[
         str | None, typer.Option(help="Frequency (D, W-MON, MS …); inferred if omitted.")
@@ -218,7 +218,8 @@ def command(
         str | None, typer.Option(help="Country code for holidays (e.g. US).")
     ] = None,
     events: Annotated[
-        Path | None, typer.Option(help="Events/promotions: ds, [region_id], [sku_id], promo.")
+        Path | None,
+        typer.Option(help="Events/promotions: ds, optional region_id / sku_id, promo (0–1)."),
     ] = None,
     reconcile: Annotated[
         bool, typer.Option("--reconcile", help="Reconcile SKU/region/network totals.")

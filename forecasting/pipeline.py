@@ -154,7 +154,7 @@ def forecast(
         warns.extend(exo.warnings)
 
     core = _Core(settings, freq, season, pdays)
-    out = core.run(run_df, exo)
+    out = core.run(run_df, exo, report_ids=set(keys["unique_id"]))
     warns.extend(out.warnings)
 
     # assemble bottom-level forecasts
@@ -320,7 +320,8 @@ class _Core:
             names += list(AUTO_EXOG_MODELS)
         return names
 
-    def run(self, df: pd.DataFrame, exo) -> _CoreOut:
+    def run(self, df: pd.DataFrame, exo, report_ids: set | None = None) -> _CoreOut:
+        self.report_ids = report_ids
         h, w = self.s.horizon, self.s.windows
         warnings: list[str] = []
         info = classify_demand(df)
@@ -429,9 +430,13 @@ class _Core:
         ch = _chosen_paths(cv, chosen, scale)
         ch["demand_class"] = group
         offsets = _calibrate(ch) if self.s.calibrate else dict.fromkeys(LEVELS, 0.0)
-        cov = _lowo_coverage(ch, self.s.calibrate)
+        rep = getattr(self, "report_ids", None)
+        in_rep = (lambda f: f) if rep is None else (lambda f: f[f["unique_id"].isin(rep)])
+        cov = _lowo_coverage(ch, self.s.calibrate, in_rep)
         # leaderboard
-        board = _board(err, metric, chosen, cov, group)
+        board = _board(
+            in_rep(err), metric, chosen[chosen.index.isin(in_rep(err)["unique_id"])], cov, group
+        )
         # final fit: each group of series fits only the models its chosen candidate needs
         final_scale = _scales(sub, [None], self.season, metric).set_index("unique_id")["scale"]
         groups: dict[tuple[str, ...], list[str]] = {}
@@ -645,12 +650,17 @@ def _apply(lo, hi, mean, q, scale):
     return np.maximum(lo2, 0.0), np.maximum(hi2, 0.0)
 
 
-def _lowo_coverage(ch: pd.DataFrame, calibrate: bool) -> dict[str, float]:
-    """Coverage of the calibrated intervals, each window calibrated on the other windows."""
+def _lowo_coverage(ch: pd.DataFrame, calibrate: bool, select=None) -> dict[str, float]:
+    """Coverage of the calibrated intervals, each window calibrated on the other windows
+    (reported on the rows ``select`` keeps, e.g. the bottom-level series)."""
     res: dict[str, list[float]] = {"coverage_80": [], "coverage_90": []}
     cuts = sorted(ch["cutoff"].unique())
     for c in cuts:
         test = ch[ch["cutoff"] == c]
+        if select is not None:
+            test = select(test)
+        if test.empty:
+            continue
         train = ch[ch["cutoff"] != c]
         offs = _calibrate(train) if calibrate and len(train) else dict.fromkeys(LEVELS, 0.0)
         for lv in (80, 90):
@@ -739,7 +749,8 @@ def _merge_boards(boards: list[pd.DataFrame], metric: str) -> pd.DataFrame:
     if not boards:
         return pd.DataFrame(columns=cols)
     b = pd.concat(boards, ignore_index=True)
-    if len(boards) > 1:
+    b = b[b["n_series"] > 0]
+    if b["demand_class"].nunique() > 1:
         # overall rows, weighted by series count
         def wavg(x: pd.DataFrame) -> pd.Series:
             wt = x["n_series"].to_numpy(dtype=float)
