@@ -570,14 +570,27 @@ def build_context(
     lonlat.extend(zip(keep["lon"].astype(float), keep["lat"].astype(float), strict=True))
     lonlat_arr = np.asarray(lonlat, dtype=float)
     # snap (stops named with their own table/row for the error)
-    sn_dep = snap_points(
-        net,
-        lonlat_arr[:n_fixed, 0],
-        lonlat_arr[:n_fixed, 1],
-        ids[:n_fixed],
-        max_snap_m=settings.max_snap_m,
-        table="fleet",
-    )
+    try:
+        sn_dep = snap_points(
+            net,
+            lonlat_arr[:n_fixed, 0],
+            lonlat_arr[:n_fixed, 1],
+            ids[:n_fixed],
+            max_snap_m=settings.max_snap_m,
+            table="fleet",
+        )
+    except InputError as exc:
+        bad = ids[exc.row] if exc.row is not None else ""
+        detail = exc.message.split(" is ", 1)[-1]  # "<d> m from the nearest road (limit …)"
+        if bad.startswith("@"):  # a vehicle position (re-planning)
+            exc.table, exc.row, exc.column = "events", None, "lat"
+            exc.message = f"the position of vehicle {bad[1:]!r} is {detail}"
+        else:
+            exc.row = int(np.flatnonzero((fl["depot_id"] == bad).to_numpy())[0])
+            exc.column = "depot_lat"
+            exc.message = f"depot {bad!r} (fleet row {exc.row}) is {detail}"
+        exc.args = (exc.message,)
+        raise
     sn_st = snap_points(
         net,
         st["lon"].to_numpy(float),

@@ -108,3 +108,16 @@ def test_bad_events(base, event, column):
     with pytest.raises(routing.InputError) as ei:
         _replan(base, [event], 9 * 3600)
     assert ei.value.column == column and ei.value.row == 0
+
+
+def test_far_position_and_far_depot_are_named(base):
+    with pytest.raises(routing.InputError, match="position of vehicle 'V1'") as ei:
+        _replan(
+            base, [{"type": "position", "vehicle_id": "V1", "lat": 45.7, "lon": -122.68}], 9 * 3600
+        )
+    assert ei.value.table == "events"
+    stops, fleet = tiny_stops(3), tiny_fleet(2)
+    fleet.loc[1, "depot_id"], fleet.loc[1, "depot_lat"] = "D2", 45.7
+    with pytest.raises(routing.InputError, match="depot 'D2'") as ei:
+        routing.plan_routes(stops, fleet, tiny_network(), settings=FAST)
+    assert (ei.value.table, ei.value.row, ei.value.column) == ("fleet", 1, "depot_lat")
