@@ -206,3 +206,44 @@ def test_sample_scenario_end_to_end(tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads((out / "summary.json").read_text())
     assert s["gap"] <= 0.005
+
+
+def test_place_from_forecast(tmp_path):
+    pytest.importorskip("forecasting")
+    t = tiny_tables()
+    t["fcs"] = _fcs_with_units(t)
+    p = _write(tmp_path, t)
+    rows = []
+    for sku in ("A", "B"):
+        for reg in ("NY", "CHI", "LA"):
+            for d in pd.date_range("2026-12-07", periods=3, freq="W-MON"):
+                m = 10.0 if sku == "A" else 4.0
+                rows.append(
+                    {
+                        "region_id": reg,
+                        "sku_id": sku,
+                        "ds": d,
+                        "model": "test",
+                        "mean": m,
+                        "q05": 0.5 * m,
+                        "q10": 0.6 * m,
+                        "q25": 0.8 * m,
+                        "q50": m,
+                        "q75": 1.2 * m,
+                        "q90": 1.4 * m,
+                        "q95": 1.5 * m,
+                    }
+                )
+    fpath = tmp_path / "forecast.parquet"
+    pd.DataFrame(rows).to_parquet(fpath)
+    args = _args(p, tmp_path / "out")
+    i = args.index("--scenarios")
+    args[i : i + 2] = ["--forecast", str(fpath)]
+    j = args.index("--plan-date")
+    del args[j : j + 2]
+    r = _run(args)
+    assert r.exit_code == 0, r.output
+    orders = pd.read_csv(tmp_path / "out" / "placement_orders.csv")
+    # default plan date = first forecast day; EAST lead 2 days
+    east = orders[orders["to_fc_id"] == "EAST"]
+    assert (east["ship_by"] == "2026-12-05").all()
