@@ -43,6 +43,8 @@ def _compute(
     n_scenarios: int,
     plot_top: int,
 ):
+    import pandas as pd
+
     import forecasting
     from cli.io import read_table
     from cli.progress import step
@@ -72,6 +74,8 @@ def _compute(
         engine=engine,
         jobs=int(jobs),
         seed=int(seed),
+        # history dated after today (UTC) is an error; only the check depends on the date
+        as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
     )
     t0 = time.perf_counter()
     with step(f"Backtesting and forecasting {horizon} periods…"):

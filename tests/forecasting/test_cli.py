@@ -30,6 +30,8 @@ def _history(tmp_path: Path, **mutate) -> Path:
         h = h.drop(columns=mutate["drop"])
     if "gap" in mutate:
         h = h.drop(index=[10]).reset_index(drop=True)
+    if "future" in mutate:
+        h.loc[len(h) - 1, "ds"] = "2199-01-07"
     p = tmp_path / "history.csv"
     h.to_csv(p, index=False)
     return p
@@ -82,6 +84,7 @@ def test_forecast_writes_every_output(tmp_path: Path) -> None:
     [
         ({"drop": "y"}, [], "y"),
         ({"gap": True}, [], "fill-gaps"),
+        ({"future": True}, [], "after today"),
         ({}, ["--engine", "ray"], "ray"),
         ({}, ["--metric", "r2"], "metric"),
         ({}, ["--models", "Prophet"], "unknown model"),
