@@ -416,14 +416,7 @@ class _Core:
         # selection
         per = err.groupby(["unique_id", "model"], sort=False)[metric].mean().unstack("model")
         per = per.reindex(columns=cand)
-        if self.s.selection == "class":
-            best = per.mean().idxmin()
-            chosen = pd.Series(best, index=per.index)
-        else:
-            filled = per.fillna(np.inf)
-            chosen = pd.Series(
-                np.asarray(cand)[np.argmin(filled.to_numpy(), axis=1)], index=per.index
-            )
+        chosen = _select(per, cand, self.s.selection)
         err["chosen"] = err["model"].to_numpy() == chosen.reindex(err["unique_id"]).to_numpy()
         err["demand_class"] = info["demand_class"].reindex(err["unique_id"]).to_numpy()
         # calibration on the chosen candidates' backtest paths
@@ -510,6 +503,30 @@ class _Core:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+SWITCH_MARGIN = 0.10
+
+
+def _select(per: pd.DataFrame, cand: list[str], selection: str) -> pd.Series:
+    """Chosen candidate per series from its mean backtest error per candidate (``per``).
+
+    ``series``: each series' best; ``class``: the candidate with the lowest mean over the
+    class; ``hybrid``: the class's best unless the series' own best is at least
+    ``SWITCH_MARGIN`` (10 %) better on that series (per-series choices on few windows are
+    noisy, so they must earn the switch).
+    """
+    filled = per.fillna(np.inf)
+    own = pd.Series(np.asarray(cand)[np.argmin(filled.to_numpy(), axis=1)], index=per.index)
+    if selection == "series":
+        return own
+    best = per.mean().idxmin()
+    if selection == "class":
+        return pd.Series(best, index=per.index)
+    own_err = filled.min(axis=1)
+    best_err = filled[best]
+    switch = own_err < (1 - SWITCH_MARGIN) * best_err
+    return pd.Series(np.where(switch, own, best), index=per.index)
 
 
 def _clip_and_fill(df: pd.DataFrame, names) -> pd.DataFrame:

@@ -18,7 +18,7 @@ QUANTILE_COLUMNS: tuple[str, ...] = ("q05", "q10", "q25", "q50", "q75", "q90", "
 METRICS: tuple[str, ...] = ("mase", "rmsse", "mae")
 ENGINES: tuple[str, ...] = ("local", "dask", "ray")
 _FILL = (None, "zero")
-_SELECTION = ("series", "class")
+_SELECTION = ("series", "class", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ class ForecastSettings:
         scaled residuals pooled per demand class).
     selection
         ``"series"``: each series picks its best candidate; ``"class"``: one candidate per demand
-        class (smooth / intermittent), chosen on the mean backtest error.
+        class (smooth / intermittent), chosen on the mean backtest error; ``"hybrid"``: the
+        class's candidate unless a series' own best is ≥ 10 % better on it.
     exogenous
         ``"auto"``: regressor models are candidates and kept only where they backtest better;
         ``"off"``: ignore weather/events/holidays.
@@ -106,7 +107,7 @@ class ForecastSettings:
         if self.engine not in ENGINES:
             raise bad(f"unknown engine {self.engine!r}", f"use one of {', '.join(ENGINES)}")
         if self.selection not in _SELECTION:
-            raise bad(f"unknown selection {self.selection!r}", "use 'series' or 'class'")
+            raise bad(f"unknown selection {self.selection!r}", "use series, class or hybrid")
         if self.exogenous not in ("auto", "off"):
             raise bad(f"unknown exogenous {self.exogenous!r}", "use 'auto' or 'off'")
         if self.season_length is not None and self.season_length < 1:
