@@ -377,3 +377,48 @@ def test_all_combinations_small_settings(tiny):
             **tiny,
         )
         _check_outputs(tiny, res)
+
+
+def test_input_errors_name_the_fix(tiny):
+    from placement import InfeasibleError, InputError
+
+    no_geo = {k: v for k, v in tiny.items() if k != "lanes"}
+    with pytest.raises(InputError, match="no lanes table") as e:
+        plan(settings=PlacementSettings(window_days=W), **no_geo)
+    assert "--lanes" in e.value.fix
+    no_inbound = {k: v for k, v in tiny.items() if k != "inbound_lanes"}
+    with pytest.raises(InputError, match="lat/lon") as e:
+        plan(settings=PlacementSettings(window_days=W), **no_inbound)
+    assert e.value.table == "supply"
+    bad = tiny["scenarios"].copy()
+    bad.loc[0, "prob"] = 0.3
+    with pytest.raises(InputError, match="differs"):
+        plan(settings=PlacementSettings(window_days=W), **{**tiny, "scenarios": bad})
+    with pytest.raises(InputError, match="is not in skus"):
+        inv = pd.concat(
+            [
+                tiny["inventory"],
+                pd.DataFrame({"fc_id": ["EAST"], "sku_id": ["ZZ"], "on_hand_units": [1]}),
+            ]
+        )
+        plan(settings=PlacementSettings(window_days=W), **{**tiny, "inventory": inv})
+    with pytest.raises(InfeasibleError, match="EAST"):
+        plan(
+            settings=PlacementSettings(window_days=W),
+            **{**tiny, "fcs": tiny["fcs"].assign(capacity_m3=[0.1, 5.0])},
+        )
+    with pytest.raises(InputError, match="promise"):
+        PlacementSettings(window_days=W, strict_promise=True)
+
+
+def test_ray_engine_needs_ray(small_generated):
+    try:
+        import ray  # noqa: F401
+
+        pytest.skip("ray installed")
+    except ImportError:
+        pass
+    from placement import InputError
+
+    with pytest.raises(InputError, match="ray"):
+        plan(settings=PlacementSettings(window_days=W, engine="ray"), **small_generated)
