@@ -151,7 +151,7 @@ def baselines(hist: pd.DataFrame, jobs: int, arima_sample: int) -> tuple[pd.Data
     return pd.concat(rows, ignore_index=True), cost
 
 
-def nested_auto(hist: pd.DataFrame, jobs: int, windows_days=(14, 28)):
+def nested_auto(hist: pd.DataFrame, jobs: int, windows_days=(14, 28), selection="series"):
     """``forecasting.forecast`` on the history before each outer window, scored on it."""
     dates = np.sort(hist["ds"].unique())
     cutoffs = [dates[-1 - H * k] for k in range(WINDOWS, 0, -1)]
@@ -244,6 +244,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--arima-sample", type=int, default=60)
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "forecasting.md"))
+    ap.add_argument(
+        "--selection",
+        default="series",
+        help="auto's selection mode(s), comma list (series, class, hybrid)",
+    )
     args = ap.parse_args()
     hist = load(args.max_series)
     n = hist.groupby(["region_id", "sku_id"]).ngroups
@@ -252,7 +257,14 @@ def main() -> None:
     print("candidate models over the outer windows …", flush=True)
     base, cost = baselines(hist, args.jobs, args.arima_sample)
     print("nested auto …", flush=True)
-    auto, wtot, auto_times, sel = nested_auto(hist, args.jobs)
+    autos = []
+    for i, mode in enumerate(args.selection.split(",")):
+        a, wt_i, times_i, sel_i = nested_auto(hist, args.jobs, selection=mode)
+        a["model"] = "auto" if i == 0 else f"auto[selection={mode}]"
+        if i == 0:
+            wtot, auto_times, sel = wt_i, times_i, sel_i
+        autos.append(a)
+    auto = pd.concat(autos, ignore_index=True)
     print("speed …", flush=True)
     sp = speed(hist, args.jobs)
     allres = pd.concat([base, auto], ignore_index=True)
@@ -266,7 +278,9 @@ def main() -> None:
     table["vs_SeasonalNaive"] = table["mase"] / sn - 1
     table["series"] = allres.groupby("model")["unique_id"].nunique()
     table["core_s_per_series_fit"] = pd.Series(cost)
-    singles = table.drop(index=["auto", "Mean(SN,Theta,MSTL)"], errors="ignore")
+    singles = table[~table.index.str.startswith("auto")].drop(
+        index=["Mean(SN,Theta,MSTL)"], errors="ignore"
+    )
     singles = singles[singles["series"] == n]
     best_single = singles["mase"].idxmin()
     wt = wtot.groupby(["window_days", "method"])[["cov80", "cov90"]].mean()
