@@ -762,7 +762,7 @@ def simulate_solution(
         if not route:
             continue
         sch = route_schedule(problem, v, route)
-        gap = None
+        gap = -1  # the plan places no break on this route
         if sch.break_start_s is not None:
             gap = int(sum(1 for s in sch.start_s if s < sch.break_start_s))
         veh = problem.vehicles[v]
@@ -1088,7 +1088,7 @@ def routes_table(
                     node_lonlat[x.node],
                     tw=(r["tw_start_s"], r["tw_end_s"]),
                     service_min=r["service_s"] / 60.0,
-                    wait_min=x.wait_s / 60.0,
+                    wait_min=(x.wait_s + x.break_wait_s) / 60.0,
                     break_min=x.break_s / 60.0,
                     late_min=x.late_s / 60.0,
                 )
@@ -1245,13 +1245,8 @@ def resimulate(plan: RoutePlan, routes: pd.DataFrame) -> pd.DataFrame:
         start = g[g["kind"] == "start"].iloc[0]
         dep = to_seconds(start["arrival"], what="arrival", row=0, column="arrival", table="routes")
         brk = pd.to_numeric(g["break_min"], errors="coerce").fillna(0.0).to_numpy()
-        gap = int(np.flatnonzero(brk > 0)[0]) if (brk > 0).any() else None
+        gap = int(np.flatnonzero(brk > 0)[0]) if (brk > 0).any() else -1
         sims.append(
             plan.simulator.route(problem, vidx[str(vid)], stops_, depart_s=dep, break_gap=gap)
         )
     return routes_table(problem, sims, plan.node_lonlat, plan.stops)
-
-
-def replace_plan(plan: RoutePlan, **changes) -> RoutePlan:
-    """A copy of the plan with fields replaced."""
-    return replace(plan, **changes)

@@ -43,7 +43,8 @@ class Visit:
     load_after: tuple[int, ...]  # load on board after the stop (deliveries leave the vehicle)
     leg_m: float
     leg_s: float  # driving time of the leg that ends here
-    break_s: float = 0.0  # break taken right after this stop
+    break_s: float = 0.0  # break taken right after this stop (its duration)
+    break_wait_s: float = 0.0  # idle time between the end of service and the break start
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,11 @@ class RouteSim:
 
     @property
     def wait_s(self) -> float:
-        return sum(v.wait_s for v in self.visits)
+        return sum(v.wait_s + v.break_wait_s for v in self.visits)
 
     @property
     def service_s(self) -> float:
-        return sum(v.departure_s - v.start_s - v.break_s for v in self.visits)
+        return sum(v.departure_s - v.start_s - v.break_s - v.break_wait_s for v in self.visits)
 
     @property
     def duration_s(self) -> float:
@@ -212,8 +213,9 @@ class Simulator:
             service start, instead of waiting at the first stop.
         break_gap
             Where the driver break is taken: ``k`` = before leaving the k-th visit
-            (0 = at the start), as planned; ``None`` = after the first stop whose departure
-            is at or after the break's earliest start.
+            (0 = at the start), as planned; ``-1`` = no break on this route (the plan has
+            none, e.g. the route starts after the break window); ``None`` = after the first
+            stop whose departure is at or after the break's earliest start.
         """
         veh = problem.vehicles[vehicle]
         t0 = float(veh.shift_start_s if depart_s is None else depart_s)
@@ -253,7 +255,7 @@ class Simulator:
             else np.zeros(demand.shape[1], dtype=np.int64)
         )
         load_start = tuple(int(x) for x in load)
-        brk = veh.break_
+        brk = veh.break_ if break_gap != -1 else None
         break_taken: float | None = None
         t = t0
         if brk is not None and (break_gap == 0 or (break_gap is None and t >= brk.earliest_s)):
@@ -270,15 +272,16 @@ class Simulator:
             start = max(arr, lo)
             dep = start + float(problem.service_s[s])
             load = load - demand[s]
-            b = 0.0
+            b = bw = 0.0
             if (
                 brk is not None
                 and break_taken is None
                 and (break_gap == k or (break_gap is None and dep >= brk.earliest_s))
             ):
                 break_taken = max(dep, float(brk.earliest_s))
-                b = break_taken + float(brk.duration_s) - dep
-                dep += b
+                bw = break_taken - dep
+                b = float(brk.duration_s)
+                dep = break_taken + b
             visits.append(
                 Visit(
                     node=int(s),
@@ -291,6 +294,7 @@ class Simulator:
                     leg_m=metres,
                     leg_s=arr - t,
                     break_s=b,
+                    break_wait_s=bw,
                 )
             )
             t = dep

@@ -141,8 +141,11 @@ def test_bad_inputs_name_the_row(mutate, column):
 
 
 def test_breaks_are_taken_and_reported():
-    stops, fleet = tiny_stops(6, seed=7, tw=False), tiny_fleet(1)
-    fleet["break_start"], fleet["break_end"], fleet["break_min"] = "08:05", "08:30", 30
+    stops, fleet = tiny_stops(6, seed=7), tiny_fleet(1)
+    # half the stops early, half late: the route spans the whole break window
+    stops["tw_start"] = [480, 480, 480, 600, 600, 600]
+    stops["tw_end"] = [500, 500, 500, 630, 630, 630]
+    fleet["break_start"], fleet["break_end"], fleet["break_min"] = "08:30", "09:30", 30
     plan = _plan(stops, fleet)
     assert plan.routes["break_min"].sum() == pytest.approx(30)
     assert plan.summary["breaks_late"] == 0
