@@ -126,3 +126,25 @@ def test_missing_future_weather(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert "forecast periods" in _one_error_line(res)
     assert not out.exists()
+
+
+def test_execute_writes_run_folder(tmp_path: Path) -> None:
+    from cli.forecast_cmd import execute
+    from cli.io import OutputDir
+
+    hist = _history(tmp_path)
+    with OutputDir(tmp_path / "run") as od:
+        kpis = execute(
+            history=hist,
+            horizon=4,
+            models="Naive,SeasonalNaive,CrostonOptimized",
+            windows=2,
+            jobs=1,
+            window_days=3,
+            plot_top=1,
+            out=od,
+        )
+    names = {p.relative_to(tmp_path / "run").as_posix() for p in (tmp_path / "run").rglob("*.*")}
+    assert {"forecast.parquet", "backtest.parquet", "leaderboard.csv", "scenarios.csv"} <= names
+    assert any(n.startswith("plots/fan_") for n in names)
+    assert kpis["series"] == 3 and kpis["rows"] == 12 and "backtest_mase" in kpis
