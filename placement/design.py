@@ -109,7 +109,7 @@ def cflp_heuristic(
     demand: np.ndarray,
     unit_cost: np.ndarray,
     open_score: np.ndarray,
-    max_moves: int = 60,
+    max_moves: int = 15,
 ) -> tuple[np.ndarray, np.ndarray, float] | None:
     """A good first design for the MIP: open sites by LP score, then greedy closing.
 
@@ -213,11 +213,14 @@ def solve_cflp(
     row_hi = np.concatenate([np.ones(nJ), np.zeros(I), np.zeros(A), [np.inf]])
     model = mbh.ModelBuilderHelper()
     model.fill_model_from_sparse_data(lo, hi, cost, row_lo, row_hi, mat)
+    lp_bound = -np.inf
     if hint:
         # LP relaxation (strong formulation) → open scores → heuristic design → MIP hint
         relax = mbh.ModelSolverHelper("glop")
         with quiet_stdout():
             relax.solve(model)
+        if relax.status() == mbh.SolveStatus.OPTIMAL:
+            lp_bound = float(relax.objective_value())
         if relax.has_solution():
             score = np.asarray(relax.variable_values())[:I]
             heur = cflp_heuristic(fixed, capacity, demand, unit_cost, score)
@@ -258,7 +261,8 @@ def solve_cflp(
     share = np.zeros((I, J))
     share[ai, aj] = np.clip(v[I:], 0.0, 1.0)
     obj = float(sol.objective_value())
-    bound = float(sol.best_objective_bound())
+    # the LP relaxation's optimum is a proven bound too (the MIP may stop before its root LP)
+    bound = max(float(sol.best_objective_bound()), lp_bound)
     status = "optimal" if st == mbh.SolveStatus.OPTIMAL else "feasible"
     # independent check of the returned design
     if np.abs(share.sum(axis=0)[served_j] - 1).max(initial=0) > 1e-6:
