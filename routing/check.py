@@ -8,7 +8,9 @@ time `t0` in its shift; arriving at a stop it waits until the window opens, serv
 (`service_s`), then drives on. A route is feasible when every service starts no later than
 the window end, the vehicle is back at its end node by the end of its shift, the route lasts
 at most `max_duration_s`, and (when the vehicle has a break) the break fits between two
-visits starting within its window. The departure time is chosen as late as possible (that
+visits starting within its window, unless it falls entirely before the departure or
+after the return (the OR-Tools semantics: a route over before the break window needs no
+break). The departure time is chosen as late as possible (that
 minimises the route duration, which is what ``cost_per_hour`` pays for).
 """
 
@@ -89,7 +91,13 @@ def _forward(
 def _best_gap_pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int):
     if v.break_ is None or not route:
         return _forward(problem, v, dur, route, t0, None)
+    b = v.break_
     best = None
+    # the break may also fall outside the route (as in OR-Tools): after the return when
+    # the vehicle is back by its latest start, or before a departure late enough
+    res = _forward(problem, v, dur, route, t0, None)
+    if not res[4] and (res[2] <= b.latest_s or t0 >= b.earliest_s + b.duration_s):
+        best = res
     for gap in range(len(route) + 1):
         res = _forward(problem, v, dur, route, t0, gap)
         if not res[4] and (best is None or res[2] < best[2]):

@@ -57,6 +57,7 @@ def solve(problem: Problem, settings: SolveSettings | None = None) -> Solution:
     if settings.time_limit_s <= 0:
         raise InputError("time limit must be positive", fix="pass --time-limit > 0 seconds")
     problem.validate()
+    _precheck_pinned(problem)
     if problem.drop_penalty is None:
         _precheck_must_serve(problem)
     from .engines import auto_engine, ortools_engine, pyvrp_engine
@@ -135,3 +136,28 @@ def _precheck_must_serve(problem: Problem) -> None:
             row=s,
             fix="widen its window, raise capacities or shifts, or allow drops with a penalty",
         )
+
+
+def _precheck_pinned(problem: Problem) -> None:
+    """Raise `InfeasibleError` when a pinned prefix cannot be driven as pinned."""
+    import numpy as np
+
+    from .check import route_schedule
+
+    vindex = {v.vehicle_id: i for i, v in enumerate(problem.vehicles)}
+    dem = np.asarray(problem.demand)
+    for vid, seq in problem.pinned.items():
+        if not seq:
+            continue
+        vi = vindex[vid]
+        v = problem.vehicles[vi]
+        over = (dem[list(seq)].sum(axis=0) > np.array(v.capacity)).any()
+        viol = list(route_schedule(problem, vi, tuple(seq)).violations)
+        if over:
+            viol.insert(0, f"the pinned stops exceed its capacity {v.capacity}")
+        if viol:
+            raise InfeasibleError(
+                f"vehicle {vid!r} cannot serve its pinned stops "
+                f"{', '.join(repr(problem.node_ids[s]) for s in seq)}: {viol[0]}",
+                fix="un-pin those stops or widen their windows / the shift",
+            )

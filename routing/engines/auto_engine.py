@@ -75,7 +75,8 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
                 log.warning("second PyVRP worker failed: %s", e)
     finally:
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # join the worker when it is done (it is, unless it failed or timed out)
+            pool.shutdown(wait=fut is not None and fut.done(), cancel_futures=True)
     pvs = [s for s in (pv, pv2) if s is not None]
     pv_best = min(pvs, key=lambda s: evaluate(problem, s.routes)["key"]) if pvs else None
     first = pv_best.stats.get("first_solution_s") if pv_best is not None else None

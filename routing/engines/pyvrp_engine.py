@@ -238,6 +238,8 @@ def solve(
         init = fleet_sol  # a feasible plan on the smallest fleet (None if none was found)
         if not settings.deterministic:
             stop = MaxRuntime(max(0.01, limit_s - (time.perf_counter() - t0)))
+    if isinstance(stop, MaxRuntime):
+        stop(0)  # start its clock now: PyVRP's initial construction counts in the budget
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = pyvrp.solve(

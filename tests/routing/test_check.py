@@ -86,10 +86,12 @@ def test_break_placement_is_searched():
     p = _problem(vehicles=(v,), service_s=np.array([0, H, H, H]))
     tw = p.tw_s.copy()
     tw[:, 0] = 0
-    # depart 08:00 latest-feasible search: the break fits after stop a (ends ~09:01:40)
+    # 3 h of service + 600 s driving + the break fill the 4 h shift: the break must be
+    # taken during the route, after stop a
     s = route_schedule(p, 0, (1, 2, 3))
     assert s.violations == ()
     assert 9 * H <= s.break_start_s <= 9 * H + 600
+    assert s.start_s[0] < s.break_start_s < s.start_s[1]
     # a shift too short for 3 h of service + the break + driving
     tight = replace(v, shift_end_s=8 * H + 3 * H + 1800)
     assert check_solution(replace(p, vehicles=(tight,)), _sol([(1, 2, 3)]))
