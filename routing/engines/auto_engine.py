@@ -1,16 +1,17 @@
-"""``auto`` engine: PyVRP for most of the budget, then OR-Tools from PyVRP's plan.
+"""``auto`` engine: PyVRP and OR-Tools combined, the same wall-clock budget as either alone.
 
-The same wall-clock budget as either engine alone:
-
-1. if the problem uses something only OR-Tools expresses (breaks, pinned stops,
-   re-assignment penalties) -> OR-Tools alone, whole budget;
-2. else PyVRP (hybrid genetic search) for `PYVRP_SHARE` of the budget; with two cores
-   (`SolveSettings.workers`, default min(2, cores)) a second PyVRP search with the next
-   seed runs on the other core in a forked worker process;
-3. its plan is handed to OR-Tools as the initial solution (`ReadAssignmentFromRoutes`) for
-   the rest of the budget: OR-Tools re-checks every constraint and runs guided local search
-   from there; if PyVRP found nothing feasible, OR-Tools starts from scratch instead;
-4. the best plan by the problem's own objective (`routing.check.evaluate`) wins.
+1. If the problem uses something only OR-Tools expresses (breaks, pinned stops,
+   re-assignment penalties): OR-Tools alone, whole budget.
+2. Else the *chain*: PyVRP (iterated local search) for `PYVRP_SHARE` of the budget, then
+   its plan handed to OR-Tools as the initial solution (`ReadAssignmentFromRoutes`) for
+   the rest: OR-Tools re-checks every constraint and runs guided local search from there
+   (from scratch if PyVRP found nothing feasible). The better plan by the problem's own
+   objective (`routing.check.evaluate`) is the chain's result.
+3. With two cores (`SolveSettings.workers`, default min(2, cores)) the chain runs with the
+   next seed in a forked worker process while this process runs plain PyVRP with the
+   settings' seed for the whole budget; the best of the two wins. On two free cores the
+   result is therefore never worse than plain PyVRP with the same seed and time (same
+   search trajectory), and the second core adds a second seed plus OR-Tools' polish.
 
 Deterministic mode splits iteration / solution counts instead of time.
 """
@@ -35,10 +36,50 @@ log = logging.getLogger(__name__)
 PYVRP_SHARE = 0.85
 
 
-def _pyvrp_worker(problem: Problem, settings: SolveSettings, limit_s: float):
-    """Run in a worker process; returns a Solution or None (no exception pickling)."""
+def _pyvrp(problem: Problem, settings: SolveSettings, limit_s: float) -> Solution | None:
     try:
         return pyvrp_engine.solve(problem, settings, time_limit_s=limit_s)
+    except SolverError as e:
+        log.info("PyVRP found no feasible plan: %s", e)
+        return None
+
+
+def _best(problem: Problem, sols) -> Solution:
+    return min((s for s in sols if s is not None), key=lambda s: evaluate(problem, s.routes)["key"])
+
+
+def _chain(problem: Problem, settings: SolveSettings, budget: float) -> Solution:
+    """PyVRP for PYVRP_SHARE of `budget`, then OR-Tools from its plan for the rest."""
+    t0 = time.perf_counter()
+    pv = _pyvrp(problem, settings, PYVRP_SHARE * budget)
+    rest = max(0.2, budget - (time.perf_counter() - t0))
+    warm = pv.routes if pv is not None else None
+    try:
+        if settings.deterministic:
+            sl = settings.solution_limit or ortools_engine.default_solution_limit(
+                problem, (1 - PYVRP_SHARE) * budget
+            )
+            ot = ortools_engine.solve(problem, settings, initial_routes=warm, solution_limit=sl)
+        else:
+            ot = ortools_engine.solve(problem, settings, initial_routes=warm, time_limit_s=rest)
+    except SolverError:
+        if pv is None:
+            raise
+        ot = None
+    best = _best(problem, (pv, ot))
+    stats = {
+        "pyvrp_objective": None if pv is None else pv.objective,
+        "ortools_objective_after": None if ot is None else ot.objective,
+    }
+    if pv is not None and pv.stats.get("first_solution_s") is not None:
+        stats["first_solution_s"] = pv.stats["first_solution_s"]
+    return _tag(best, best.engine, stats)
+
+
+def _chain_worker(problem: Problem, settings: SolveSettings, budget: float):
+    """Run in the worker process; returns a Solution or None (no exception pickling)."""
+    try:
+        return _chain(problem, settings, budget)
     except SolverError:
         return None
 
@@ -57,58 +98,43 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
         return _tag(sol, "auto(ortools)", {"pyvrp_skipped": ", ".join(C.needs_ortools(problem))})
     budget = settings.time_limit_s
     workers = _n_workers(settings)
-    share = PYVRP_SHARE * budget
-    pool = None
-    fut = None
-    if workers > 1:
-        # a second PyVRP search (next seed) on the other core, started by fork
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
-        fut = pool.submit(_pyvrp_worker, problem, replace(settings, seed=settings.seed + 1), share)
+    if workers == 1:
+        best = _chain(problem, settings, budget)
+        return _tag(best, f"auto({best.engine})", {"workers": 1, "total_s": _since(t0)})
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+    other = None
     try:
-        pv = _pyvrp_worker(problem, settings, share)
-        pv2 = None
-        if fut is not None:
-            try:
-                pv2 = fut.result(timeout=max(0.0, share - (time.perf_counter() - t0)) + 10.0)
-            except Exception as e:  # worker crash/timeout: keep the main search's plan
-                log.warning("second PyVRP worker failed: %s", e)
+        fut = pool.submit(
+            _chain_worker, problem, replace(settings, seed=settings.seed + 1), budget - 0.05
+        )
+        main_limit = budget if settings.deterministic else budget - (time.perf_counter() - t0)
+        main = _pyvrp(problem, settings, main_limit)
+        try:
+            other = fut.result(timeout=max(0.0, budget - (time.perf_counter() - t0)) + 10.0)
+        except Exception as e:  # worker crash / timeout: keep the main search's plan
+            log.warning("auto: the worker process failed: %s", e)
     finally:
-        if pool is not None:
-            # join the worker when it is done (it is, unless it failed or timed out)
-            pool.shutdown(wait=fut is not None and fut.done(), cancel_futures=True)
-    pvs = [s for s in (pv, pv2) if s is not None]
-    pv_best = min(pvs, key=lambda s: evaluate(problem, s.routes)["key"]) if pvs else None
-    first = pv_best.stats.get("first_solution_s") if pv_best is not None else None
-    rest = max(0.2, budget - (time.perf_counter() - t0))
-    warm = pv_best.routes if pv_best is not None else None
-    try:
-        if settings.deterministic:
-            sl = settings.solution_limit or ortools_engine.default_solution_limit(
-                problem, (1 - PYVRP_SHARE) * budget
-            )
-            ot = ortools_engine.solve(problem, settings, initial_routes=warm, solution_limit=sl)
-        else:
-            ot = ortools_engine.solve(problem, settings, initial_routes=warm, time_limit_s=rest)
-    except SolverError:
-        if pv_best is None:
-            raise
-        ot = None
-    cands = [s for s in (pv_best, ot) if s is not None]
-    best = min(cands, key=lambda s: evaluate(problem, s.routes)["key"])
-    stats = dict(best.stats)
-    stats.update(
-        {
-            "pyvrp_objectives": [None if s is None else s.objective for s in (pv, pv2)],
-            "ortools_objective_after": None if ot is None else ot.objective,
-            "winner": best.engine,
-            "workers": workers,
-            "total_s": round(time.perf_counter() - t0, 3),
-        }
-    )
-    if first is not None:
-        stats["first_solution_s"] = first
+        # join the worker when it is done (it is, unless it failed or timed out)
+        pool.shutdown(wait=other is not None, cancel_futures=True)
+    if main is None and other is None:
+        # nothing feasible from PyVRP (both seeds) nor OR-Tools in the worker: last try
+        rest = max(0.5, budget - (time.perf_counter() - t0))
+        sol = ortools_engine.solve(problem, settings, time_limit_s=rest)
+        return _tag(sol, "auto(ortools)", {"workers": workers, "total_s": _since(t0)})
+    best = _best(problem, (main, other))
+    stats = {
+        "workers": workers,
+        "main_pyvrp_objective": None if main is None else main.objective,
+        "worker_chain_objective": None if other is None else other.objective,
+        "winner": "main pyvrp" if best is main else f"worker chain ({other.engine})",
+        "total_s": _since(t0),
+    }
     return _tag(best, f"auto({best.engine})", stats)
+
+
+def _since(t0: float) -> float:
+    return round(time.perf_counter() - t0, 3)
 
 
 def _tag(sol: Solution, engine: str, stats: dict) -> Solution:
