@@ -161,7 +161,10 @@ def nested_auto(hist: pd.DataFrame, jobs: int, windows_days=(14, 28), selection=
         train = hist[hist["ds"] <= cut]
         t = time.perf_counter()
         res = F.forecast(
-            train, F.ForecastSettings(horizon=H, freq=FREQ, windows=WINDOWS, jobs=jobs)
+            train,
+            F.ForecastSettings(
+                horizon=H, freq=FREQ, windows=WINDOWS, jobs=jobs, selection=selection
+            ),
         )
         times.append(time.perf_counter() - t)
         fc = res.forecast.assign(unique_id=_uid(res.forecast))
@@ -246,8 +249,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "forecasting.md"))
     ap.add_argument(
         "--selection",
-        default="series",
-        help="auto's selection mode(s), comma list (series, class, hybrid)",
+        default="class,series",
+        help="auto's selection mode(s), comma list (class, series, hybrid); the first is 'auto'",
     )
     args = ap.parse_args()
     hist = load(args.max_series)

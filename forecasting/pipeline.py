@@ -13,7 +13,8 @@ Method (documented in docs/forecasting.md):
    ``fallback_model=Naive``); models without intervals get conformal intervals.
 4. Candidates are every model plus ``Ensemble`` (mean of the class's 3 best models' means and
    interval bounds). Errors are scaled by the in-sample seasonal-naive error at each cutoff
-   (MASE / RMSSE). Each series picks the candidate with the lowest mean error over windows.
+   (MASE / RMSSE). Each demand class uses the candidate with the lowest mean error (or, with
+   ``selection="series"``, each series its own best).
 5. Calibration (split-conformal, scaled): per class and level, the conformity scores
    ``max(lo − y, y − hi) / scale`` of the chosen candidates in the backtest give the amount by
    which the final intervals are widened (or narrowed). The backtest reports the coverage of the
