@@ -144,6 +144,13 @@ def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
     from cli import place_cmd
 
     p = ctx.scenario.placement
+    plan_date = p.plan_date
+    if plan_date is None:
+        # stock must be in position when the forecast window starts (deterministic: not "today")
+        import pandas as pd
+
+        fc = pd.read_parquet(ctx.step_dir("forecast") / "forecast.parquet", columns=["ds"])
+        plan_date = pd.Timestamp(fc["ds"].min()).date()
     return place_cmd.execute(
         scenarios=ctx.step_dir("forecast") / "scenarios.csv",
         forecast=None,
@@ -160,7 +167,7 @@ def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
         exact_integer=p.exact_integer,
         engine=ctx.engine,
         scheduler=ctx.scheduler,
-        plan_date=p.plan_date,
+        plan_date=plan_date,
         out=out,
     )
 
@@ -229,6 +236,24 @@ def _missing_step_module(step: str) -> str | None:
         return module
     mod = importlib.import_module(module)
     return None if hasattr(mod, "execute") else module
+
+
+def _is_timing(key: str) -> bool:
+    """KPI keys that are clock readings (they vary run to run; they go to manifest timing)."""
+    return (
+        key == "wall_s"
+        or key.startswith("time_")
+        or key.endswith(("_wall_s", "solve_s", "build_s", "_time_s"))
+    )
+
+
+def _split_timing(kpis: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a step's KPIs into (deterministic KPIs, timing readings)."""
+    kpis = kpis or {}
+    return (
+        {k: v for k, v in kpis.items() if not _is_timing(k)},
+        {k: v for k, v in kpis.items() if _is_timing(k)},
+    )
 
 
 def _rel(path: Path, scenario_path: Path) -> str:
@@ -343,6 +368,7 @@ def run_plan(
                 continue
             if done and done.get("fingerprint") == fingerprints[name] and not force:
                 status[name] = {
+                    "detail": done.get("detail", {}),
                     "status": "skipped (unchanged)",
                     "kpis": done.get("kpis", {}),
                     "wall_s": done.get("wall_s"),
@@ -360,16 +386,18 @@ def run_plan(
             with _PeakMemory() as mem, step(f"{name}…"), OutputDir(ctx.step_dir(name)) as out:
                 kpis = _STEP_FUNCS[name](ctx, out)
             wall = time.perf_counter() - t0
+            kpis, step_timing = _split_timing(kpis)
             record = {
                 "fingerprint": fingerprints[name],
                 "kpis": kpis,
                 "wall_s": round(wall, 3),
                 "peak_mem_mb": round(mem.peak / 2**20, 1),
+                "detail": step_timing,
             }
             write_json(record, marker)
             status[name] = {
                 "status": "ran",
-                **{k: record[k] for k in ("kpis", "wall_s", "peak_mem_mb")},
+                **{k: record[k] for k in ("kpis", "wall_s", "peak_mem_mb", "detail")},
             }
             console().print(f"step {name}: done in {wall:.1f} s")
 
@@ -402,12 +430,16 @@ def run_plan(
         "engine": engine,
         "versions": _versions(),
         "steps": {
-            k: {kk: vv for kk, vv in v.items() if kk not in ("wall_s", "peak_mem_mb")}
+            k: {kk: vv for kk, vv in v.items() if kk not in ("wall_s", "peak_mem_mb", "detail")}
             for k, v in status.items()
         },
         "report": report_kpis,
         "timing": {
-            k: {"wall_s": v.get("wall_s"), "peak_mem_mb": v.get("peak_mem_mb")}
+            k: {
+                "wall_s": v.get("wall_s"),
+                "peak_mem_mb": v.get("peak_mem_mb"),
+                "detail": v.get("detail", {}),
+            }
             for k, v in status.items()
         },
     }
