@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -241,6 +242,68 @@ def speed(hist: pd.DataFrame, jobs: int) -> dict:
     }
 
 
+def dask_scale(n_series: int, workers: int) -> dict:
+    """The auto pipeline through ``engine="dask"`` (local cluster, one process per worker) on
+    ``n_series`` series: the Walmart complete series replicated with a per-copy scale factor."""
+    import threading
+
+    import psutil
+    from distributed import Client, LocalCluster
+
+    base = load(None)
+    keys = base[["region_id", "sku_id"]].drop_duplicates().reset_index(drop=True)
+    copies = int(np.ceil(n_series / len(keys)))
+    parts = []
+    for c in range(copies):
+        d = base.copy()
+        d["region_id"] = d["region_id"] + f"-c{c}"
+        d["y"] = d["y"] * (1 + 0.05 * c)
+        parts.append(d)
+    hist = pd.concat(parts, ignore_index=True)
+    ks = hist[["region_id", "sku_id"]].drop_duplicates().head(n_series)
+    hist = hist.merge(ks, on=["region_id", "sku_id"])
+    peak = {"rss": 0}
+    stop = threading.Event()
+
+    def watch():
+        me = psutil.Process()
+        while not stop.is_set():
+            procs = [me, *me.children(recursive=True)]
+            rss = 0
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    rss += p.memory_info().rss
+            peak["rss"] = max(peak["rss"], rss)
+            stop.wait(0.5)
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster),
+    ):
+        t = time.perf_counter()
+        res = F.forecast(
+            hist, F.ForecastSettings(horizon=H, freq=FREQ, windows=WINDOWS, engine="dask")
+        )
+        wall = time.perf_counter() - t
+    stop.set()
+    th.join()
+    return {
+        "series": int(ks.shape[0]),
+        "wall_s": wall,
+        "series_per_s": ks.shape[0] / wall,
+        "peak_rss_gb": peak["rss"] / 1e9,
+        "rows": len(res.forecast),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--max-series", type=int, default=None)
@@ -252,7 +315,21 @@ def main() -> None:
         default="class,series",
         help="auto's selection mode(s), comma list (class, series, hybrid); the first is 'auto'",
     )
+    ap.add_argument(
+        "--dask-series",
+        type=int,
+        default=0,
+        help="only run the Dask scale test on this many (replicated) series and print it",
+    )
     args = ap.parse_args()
+    if args.dask_series:
+        r = dask_scale(args.dask_series, max(1, args.jobs))
+        print(
+            f"dask: {r['series']} series in {r['wall_s']:.1f} s → {r['series_per_s']:.2f} "
+            f"series/s, peak RSS (driver + workers) {r['peak_rss_gb']:.2f} GB, "
+            f"{r['rows']} forecast rows"
+        )
+        return
     hist = load(args.max_series)
     n = hist.groupby(["region_id", "sku_id"]).ngroups
     print(f"{n} series × {hist['ds'].nunique()} weeks", flush=True)
