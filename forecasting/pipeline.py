@@ -314,7 +314,10 @@ class _Core:
     # -- main ---------------------------------------------------------------------------------
     def candidates(self, cls: str, has_exog: bool) -> list[str]:
         if self.s.models != "auto":
-            return [m for m in self.s.models if m != ENSEMBLE]
+            names = [m for m in self.s.models if m != ENSEMBLE]
+            if not has_exog:  # regression models need regressors (weather/events/country)
+                names = [m for m in names if m not in EXOG_MODELS] or ["SeasonalNaive"]
+            return names
         base = SMOOTH_MODELS if cls == "smooth" else INTERMITTENT_MODELS
         names = [m for m in base if not (m == "AutoARIMA" and self.season > 12)]
         if has_exog and cls == "smooth":

@@ -168,3 +168,8 @@ def test_selection_modes(small_history):
     res = F.forecast(small_history, S(horizon=7, windows=2, jobs=1, models=FAST, selection="class"))
     chosen = res.backtest[res.backtest.chosen].groupby("demand_class").model.nunique()
     assert (chosen == 1).all()
+
+
+def test_regression_model_without_regressors_is_skipped(small_history):
+    res = F.forecast(small_history, S(horizon=3, windows=2, jobs=1, models=("Naive", "MSTL_X")))
+    assert set(res.forecast.model) <= {"Naive", "ZeroDemand"}
