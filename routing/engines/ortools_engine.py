@@ -3,9 +3,12 @@
 Model built from arrays: transit matrices and demand vectors are registered once
 (`RegisterTransitMatrix`, `RegisterUnaryTransitVector`), never per-arc Python callbacks.
 
-- arc cost per vehicle cost class: ``per_metre_cost * distance`` (+ re-assignment penalty on
-  arcs leaving a stop that was on another vehicle), `SetArcCostEvaluatorOfVehicle`;
-- fixed cost per vehicle; route duration cost as a span cost per second;
+- arc cost per vehicle cost class (`SetArcCostEvaluatorOfVehicle`, one registered matrix
+  per class): ``per_metre_cost * distance + per_second_cost * (service at the origin +
+  travel time)`` (+ re-assignment penalty on arcs leaving a stop that was on another
+  vehicle); waiting is paid through the time dimension's slack cost, so arc + slack costs
+  equal the route duration cost (``cost_per_hour``) exactly;
+- fixed cost per vehicle;
 - one load dimension per capacity entry (`AddDimensionWithVehicleCapacity`);
 - a time dimension with one transit matrix per vehicle duration matrix (service time of the
   origin + travel time; `AddDimensionWithVehicleTransits`), stop windows as cumul ranges,
@@ -99,15 +102,22 @@ def solve(
         for vi, r in enumerate(problem.initial_routes):
             prev_vehicle[list(r)] = vi
     rpen = C.reassign_cost(problem)
+    svc = np.asarray(problem.service_s, dtype=np.int64)
     arc_cache: dict[tuple, int] = {}
     for vi, v in enumerate(vehicles):
         pm = C.per_metre_cost(problem, v)
+        ps = C.per_second_cost(problem, v)
         moved = None
         if rpen > 0 and (prev_vehicle >= 0).any():
             moved = (prev_vehicle >= 0) & (prev_vehicle != vi)
-        key = (pm, None if moved is None else moved.tobytes())
+        dkey = None
+        if ps:
+            dkey = "shared" if problem.duration_s.ndim == 2 else problem.duration_of(vi).tobytes()
+        key = (pm, ps, dkey, None if moved is None else moved.tobytes())
         if key not in arc_cache:
             m = dist * pm
+            if ps:  # paid time on the arc: service at the origin + driving (waiting: slack)
+                m = m + ps * (svc[:, None] + np.asarray(problem.duration_of(vi), dtype=np.int64))
             if moved is not None:
                 m = m + np.where(moved, rpen, 0)[:, None]
             arc_cache[key] = model.RegisterTransitMatrix(m.tolist())
@@ -168,8 +178,8 @@ def solve(
         if v.max_duration_s is not None:
             tdim.SetSpanUpperBoundForVehicle(int(v.max_duration_s), vi)
         ps = C.per_second_cost(problem, v)
-        if ps:
-            tdim.SetSpanCostCoefficientForVehicle(ps, vi)
+        if ps:  # waiting costs the same per second (arc costs + slack costs = span cost)
+            tdim.SetSlackCostCoefficientForVehicle(ps, vi)
         model.AddVariableMaximizedByFinalizer(tdim.CumulVar(model.Start(vi)))
         model.AddVariableMinimizedByFinalizer(tdim.CumulVar(model.End(vi)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -335,3 +336,27 @@ def test_ortools_breaks_and_pins_pass_the_checker(p, data):
     assert check_solution(q, sol) == []
     if pin:
         assert sol.routes[0][:1] == (p.stops[0],)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(p=small_problems())
+def test_ortools_objective_equals_the_independent_evaluation(p):
+    from routing.engines import _common as C
+
+    sol = solve(p, SolveSettings(engine="ortools", **FAST))
+    expected = 0
+    for vi, r in enumerate(sol.routes):
+        if not r:
+            continue
+        v = p.vehicles[vi]
+        path = [v.start, *r, v.end]
+        d = int(sum(p.distance_m[a, b] for a, b in itertools.pairwise(path)))
+        dur = route_schedule(p, vi, r).duration_s
+        expected += C.fixed_cost(p, v) + C.per_metre_cost(p, v) * d
+        expected += C.per_second_cost(p, v) * dur
+    # stops no vehicle can serve at all are dropped before the engine runs
+    hard = ("capacity", "window unreachable", "shift")
+    dropped = [s for s in sol.unassigned if not sol.reasons[s].startswith(hard)]
+    expected += int(sum(C.drop_penalties(p)[s] for s in dropped))
+    if "ortools_objective" in sol.stats:
+        assert sol.stats["ortools_objective"] == expected
