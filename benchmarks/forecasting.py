@@ -387,7 +387,7 @@ def report(args, n, table, best_single, wt, sp, auto_times, sel, sub, cost, wall
     cmd = (
         "python benchmarks/forecasting.py"
         + (f" --max-series {args.max_series}" if args.max_series else "")
-        + f" --jobs {args.jobs} --arima-sample {args.arima_sample}"
+        + f" --jobs {args.jobs} --arima-sample {args.arima_sample} --selection {args.selection}"
     )
     lines = [
         "# Forecasting benchmark (issue 3)",
