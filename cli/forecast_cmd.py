@@ -120,7 +120,10 @@ def _show(res, metric: str) -> None:
     lb = res.leaderboard
     t = Table(title=f"Backtest leaderboard (mean {metric.upper()}; coverage of 80/90% intervals)")
     for c in ("model", "class", metric.upper(), "cov 80%", "cov 90%", "series", "chosen by"):
-        t.add_column(c, justify="left" if c in ("model", "class") else "right")
+        if c in ("model", "class"):
+            t.add_column(c, justify="left", no_wrap=True, min_width=12 if c == "class" else 16)
+        else:
+            t.add_column(c, justify="right")
     for _, r in lb.iterrows():
         t.add_row(
             str(r["model"]),
