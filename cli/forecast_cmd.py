@@ -33,6 +33,7 @@ def _compute(
     models: str,
     windows: int,
     metric: str,
+    selection: str,
     country: str | None,
     reconcile: bool,
     fill_gaps: str | None,
@@ -68,6 +69,7 @@ def _compute(
         models=models,
         windows=int(windows),
         metric=metric,
+        selection=selection,
         country=country,
         reconcile=bool(reconcile),
         fill_gaps=fill_gaps,
@@ -150,6 +152,7 @@ def execute(
     models: str = "auto",
     windows: int = 3,
     metric: str = "mase",
+    selection: str = "class",
     country: str | None = None,
     reconcile: bool = False,
     fill_gaps: str | None = None,
@@ -177,6 +180,7 @@ def execute(
         models=models,
         windows=windows,
         metric=metric,
+        selection=selection,
         country=country,
         reconcile=reconcile,
         fill_gaps=fill_gaps,
@@ -218,6 +222,14 @@ def command(
     ] = "auto",
     windows: Annotated[int, typer.Option(help="Rolling-origin backtest windows.")] = 3,
     metric: Annotated[str, typer.Option(help="Selection metric: mase, rmsse or mae.")] = "mase",
+    selection: Annotated[
+        str,
+        typer.Option(
+            help="How the backtest picks: 'class' (best candidate per demand class, default: "
+            "3 windows are too few to pick per series — see docs/forecasting.md), 'series' "
+            "(best per series), 'hybrid' (per series only when ≥10% better)."
+        ),
+    ] = "class",
     weather: Annotated[
         Path | None, typer.Option(help="Weather: region_id, ds, precip_mm, snow_cm, temp_c.")
     ] = None,
@@ -255,7 +267,7 @@ def command(
     plot_top: Annotated[int, typer.Option("--plot-top", help="Fan charts for the top N.")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Backtest candidate models, pick the best per series and forecast HORIZON periods."""
+    """Backtest candidates, pick the best (per demand class or series), forecast HORIZON periods."""
     from cli.engine import engine_session
     from cli.io import OutputDir, write_table
     from cli.progress import console
@@ -273,6 +285,7 @@ def command(
             models=models,
             windows=windows,
             metric=metric,
+            selection=selection,
             country=country,
             reconcile=reconcile,
             fill_gaps=fill_gaps,

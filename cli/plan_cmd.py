@@ -127,6 +127,7 @@ def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
         models=p.models,
         windows=p.windows,
         metric=p.metric,
+        selection=p.selection,
         country=p.country,
         reconcile=p.reconcile,
         fill_gaps=p.fill_gaps,

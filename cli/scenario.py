@@ -52,6 +52,7 @@ class ForecastParams(_Strict):
     models: str = "auto"
     windows: int = Field(3, ge=1)
     metric: str = "mase"
+    selection: Literal["class", "series", "hybrid"] = "class"
     country: str | None = None
     reconcile: bool = False
     fill_gaps: Literal["zero"] | None = None
