@@ -263,7 +263,8 @@ def solve_cflp(
     obj = float(sol.objective_value())
     # the LP relaxation's optimum is a proven bound too (the MIP may stop before its root LP)
     bound = max(float(sol.best_objective_bound()), lp_bound)
-    status = "optimal" if st == mbh.SolveStatus.OPTIMAL else "feasible"
+    proven = obj - bound <= 1e-9 * max(1.0, abs(obj))
+    status = "optimal" if st == mbh.SolveStatus.OPTIMAL or proven else "feasible"
     # independent check of the returned design
     if np.abs(share.sum(axis=0)[served_j] - 1).max(initial=0) > 1e-6:
         raise SolverError("independent check failed: a region's demand is not fully assigned")
