@@ -369,7 +369,17 @@ CONTRACTS: dict[str, Contract] = {
                 Column("sku_id", "id", example="AMERICAN-VODKAS"),
                 Column("target_units", "int", "units", example="1800", ge=0),
                 Column("on_hand_units", "float", "units", example="1200", ge=0),
-                Column("expected_fill_rate", "float", "share 0–1", example="0.97", ge=0, le=1),
+                Column(
+                    "expected_fill_rate",
+                    "float",
+                    "share 0–1",
+                    nullable=True,
+                    desc="expected share of demand served in the regions this FC is the "
+                    "cheapest source for (blank: it is no region's cheapest source)",
+                    example="0.97",
+                    ge=0,
+                    le=1,
+                ),
             ),
             key=("fc_id", "sku_id"),
         ),
