@@ -158,3 +158,29 @@ def test_tiny_plan_end_to_end_and_resume(tmp_path: Path) -> None:
         "placement": "skipped",
         "routes": "ran",
     }
+
+
+def test_tiny_plan_on_a_local_dask_cluster_matches_local(tmp_path: Path) -> None:
+    toml = _scenario(tmp_path / "scn")
+    runs = {}
+    for engine in ("local", "dask"):
+        out = tmp_path / engine
+        res = CliRunner().invoke(
+            app, ["--quiet", "plan", str(toml), "--out", str(out), "--engine", engine]
+        )
+        assert res.exit_code == 0, res.output
+        runs[engine] = out
+    a = pd.read_parquet(runs["local"] / "forecast" / "forecast.parquet")
+    b = pd.read_parquet(runs["dask"] / "forecast" / "forecast.parquet")
+    key = ["region_id", "sku_id", "ds"]
+    a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
+    for name in ("stock_targets.csv", "placement_orders.csv"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(runs["local"] / "placement" / name),
+            pd.read_csv(runs["dask"] / "placement" / name),
+            check_exact=False,
+            rtol=1e-6,
+        )
+    manifest = json.loads((runs["dask"] / "manifest.json").read_text())
+    assert manifest["engine"] == "dask"
