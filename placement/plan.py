@@ -115,8 +115,8 @@ def choose_method(pb: Problem, settings: PlacementSettings) -> str:
         return "mip"
     if settings.method != "auto":
         return settings.method
-    if settings.engine != "local":
-        return "decomposition"
+    # the method depends on the size only, never on the engine: `--engine dask` must give the
+    # same plan as local (the engine only decides where decomposition blocks run)
     return (
         "decomposition"
         if pb.n_columns_estimate() > settings.auto_decompose_columns

@@ -304,12 +304,17 @@ def test_decomposition_with_sampled_prices_and_dask(small_generated):
     ) as client:
         dec = plan(
             settings=PlacementSettings(
-                window_days=W, engine="dask", block_size=4, gap_tolerance=1e-6, sample_skus=5
+                window_days=W,
+                engine="dask",
+                method="decomposition",
+                block_size=4,
+                gap_tolerance=1e-6,
+                sample_skus=5,
             ),
             client=client,
             **small_generated,
         ).summary
-    assert dec["engine"] == "dask"
+    assert dec["engine"] == "dask" and dec["method"] == "decomposition"
     assert dec["lp_lower_bound"] == pytest.approx(mono["lp_lower_bound"], rel=1e-5)
 
 
