@@ -19,7 +19,7 @@ from .decomposition import (
     price_decomposition,
     sampled_prices,
 )
-from .errors import SolverError
+from .errors import InputError, SolverError
 from .inputs import Problem, build_problem
 from .model import q_index, sku_q_start
 from .rounding import round_placements
@@ -126,6 +126,14 @@ def choose_method(pb: Problem, settings: PlacementSettings) -> str:
 
 def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> PlacementResult:
     """Solve an already validated `Problem` (see `plan`)."""
+    if settings.engine == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:  # checked up front, whatever the method
+            raise InputError(
+                "engine 'ray' needs the ray package, which is not installed",
+                fix="pip install ray, or use --engine local|dask",
+            )
     timings: dict[str, float] = {}
     method = choose_method(pb, settings)
     q_m, q_a = q_index(pb)
