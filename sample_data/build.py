@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from routing.network import ROAD_CLASSES
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCES = HERE.parent.parent / "shared" / "sample-sources"
 
@@ -124,22 +126,8 @@ MIN_VEHICLES_BY_LOAD = 4  # capacity = total load / this, rounded up to 50
 SHIFT = ("08:00", "19:00")
 COST_PER_KM, COST_PER_HOUR, FIXED_COST = 0.85, 32.0, 120.0
 
-DRIVE_HIGHWAYS = {
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-    "tertiary",
-    "tertiary_link",
-    "unclassified",
-    "residential",
-    "living_street",
-    "road",
-}
+# the same drivable classes as the routing package, so stops snap to the network it builds
+DRIVE_HIGHWAYS = frozenset(ROAD_CLASSES)
 FREEWAY_CLASSES = {"motorway", "motorway_link", "trunk", "trunk_link"}
 
 EARTH_R_M = 6_371_008.8
