@@ -8,6 +8,7 @@ packages are imported inside the command bodies so ``shipahead --help`` stays fa
 from __future__ import annotations
 
 import importlib
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -114,9 +115,24 @@ for _name, _module, _issue in _COMMANDS:
     _register(_name, _module, _issue)
 
 
+_GLOBAL_FLAGS = ("--quiet", "-q", "--debug")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move ``--quiet``/``-q``/``--debug`` written after the command to before it.
+
+    Users write ``shipahead forecast h.csv --quiet`` as often as ``shipahead --quiet forecast``;
+    both mean the same. Arguments after ``--`` are left alone.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in _GLOBAL_FLAGS]
+    rest = [a for a in argv[:end] if a not in _GLOBAL_FLAGS]
+    return flags + rest + argv[end:]
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(args=hoist_global_flags(sys.argv[1:]), prog_name="shipahead")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,9 +76,11 @@ def _read_raw(path: Path) -> pd.DataFrame:
         raise CliInputError("is a folder, not a file", file=path, fix="name the file itself")
     try:
         if ext in (".csv", ".csv.gz"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            return _clean_header(
+                path, pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            )
         if ext in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            return _clean_header(path, pd.read_parquet(path))
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CliInputError(
@@ -91,6 +93,42 @@ def _read_raw(path: Path) -> pd.DataFrame:
         file=path,
         fix="use .csv, .csv.gz or .parquet",
     )
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The first line of a CSV as the raw field names (before pandas renames duplicates)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if _suffix(path) == ".csv.gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _clean_header(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """Strip blanks around column names; reject duplicate names and non-comma separators."""
+    raw = _csv_header(path) if _suffix(path) in (".csv", ".csv.gz") else list(map(str, df.columns))
+    names = [str(c).strip() for c in raw]
+    if len(names) == 1:
+        for sep, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if sep in names[0]:
+                raise CliInputError(
+                    f"the header is separated by {label}, not commas",
+                    file=path,
+                    fix="save the file as comma-separated CSV (decimal point '.') or as Parquet",
+                )
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise CliInputError(
+                f"column '{name}' appears twice in the header",
+                file=path,
+                fix="keep one column of that name (rename or delete the other)",
+            )
+        seen.add(name)
+    if len(names) == len(df.columns):
+        df.columns = names
+    return df
 
 
 def read_table(

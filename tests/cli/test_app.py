@@ -92,3 +92,11 @@ def test_docs_data_formats_is_rendered_from_contracts() -> None:
 
     doc = (Path(__file__).parents[2] / "docs" / "data-formats.md").read_text()
     assert contracts_markdown() in doc, "regenerate: python -m cli.contracts > … (see docs)"
+
+
+def test_global_flags_may_follow_the_command() -> None:
+    from cli.app import hoist_global_flags
+
+    argv = ["forecast", "h.csv", "--horizon", "4", "--quiet", "--debug"]
+    assert hoist_global_flags(argv) == ["--quiet", "--debug", "forecast", "h.csv", "--horizon", "4"]
+    assert hoist_global_flags(["route", "--", "-q"]) == ["route", "--", "-q"]

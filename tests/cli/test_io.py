@@ -85,3 +85,27 @@ def test_output_dir_all_or_nothing(tmp_path: Path) -> None:
 def test_json_is_deterministic_and_nan_safe(tmp_path: Path) -> None:
     write_json({"b": float("nan"), "a": [1, 2]}, tmp_path / "x.json")
     assert (tmp_path / "x.json").read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": null\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("region_id;sku_id;ds;y", "separated by semicolons"),
+        ("region_id\tsku_id\tds\ty", "separated by tabs"),
+        ("region_id,sku_id,ds,ds,y", "column 'ds' appears twice"),
+    ],
+)
+def test_malformed_header_is_one_clear_error(tmp_path: Path, header: str, expected: str) -> None:
+    p = tmp_path / "h.csv"
+    p.write_text(header + "\n" + header.replace("region_id", "1") + "\n")
+    with pytest.raises(CliInputError) as err:
+        read_table(p, "history")
+    assert expected in str(err.value)
+
+
+def test_blanks_around_column_names_are_stripped(tmp_path: Path) -> None:
+    p = tmp_path / "h.csv"
+    p.write_text("\ufeff region_id , sku_id,ds ,y\n39049,A,2024-01-01,3\n")
+    df = read_table(p, "history")
+    assert list(df.columns)[:4] == ["region_id", "sku_id", "ds", "y"]
+    assert df["y"].tolist() == [3]
