@@ -7,11 +7,20 @@ Time semantics (the same as the engines'): a vehicle leaves its start node at a 
 time `t0` in its shift; arriving at a stop it waits until the window opens, serves
 (`service_s`), then drives on. A route is feasible when every service starts no later than
 the window end, the vehicle is back at its end node by the end of its shift, the route lasts
-at most `max_duration_s`, and (when the vehicle has a break) the break fits between two
-visits starting within its window, unless it falls entirely before the departure or
-after the return (the OR-Tools semantics: a route over before the break window needs no
-break). The departure time is chosen as late as possible (that
-minimises the route duration, which is what ``cost_per_hour`` pays for).
+at most `max_duration_s`, and (when the vehicle has a break) the break fits.
+
+Breaks (OR-Tools' `SetBreakIntervalsOfVehicle` with node visit transits = service times):
+the break never overlaps a service; it lies in one leg, between the end of service at a
+node (or the departure) and the start of service at the next stop (or the return). On the
+leg chosen, the break starts at ``max(L, earliest)`` where ``L`` is when the vehicle leaves
+(end of service), wherever the vehicle is at that moment: still at the node (``L >=
+earliest``), on the road (it stops, rests, then drives the rest of the leg), or already at
+the next stop, waiting. So the next service starts no earlier than
+``max(L + travel, earliest) + duration``, and the break must start by ``latest``. A route
+needs no break when the break fits entirely before its departure or after its return (the
+OR-Tools semantics: a route over before the break window needs no break). The departure
+time is chosen as late as possible (that minimises the route duration, which is what
+``cost_per_hour`` pays for); the simulation (`routing.simulate`) follows the same rule.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ class RouteSchedule:
     end_s: int  # arrival at the end node
     break_start_s: int | None
     violations: tuple[str, ...]
+    break_gap: int | None = None  # leg holding the break (0 = leaving the start)
 
     @property
     def duration_s(self) -> int:
@@ -47,7 +57,14 @@ def _hhmm(t: int) -> str:
 def _forward(
     problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, gap: int | None
 ) -> tuple[list[int], list[int], int, int | None, list[str]]:
-    """Forward pass from departure `t0`, break (if any) taken before leaving position `gap`."""
+    """Forward pass from departure `t0`, break (if any) taken on leg number `gap`.
+
+    Leg ``k`` goes from position ``k`` (0 = the start) to the next visit (or the end). The
+    vehicle leaves at the end of service ``L``; the break starts at ``max(L, earliest)``
+    wherever the vehicle is then (still at the node, on the road, or already waiting at the
+    next stop), so the next service can start at ``max(L + travel, earliest) + duration``
+    at the earliest. Returned arrivals are the physical arrivals.
+    """
     tw, svc, ids = problem.tw_s, problem.service_s, problem.node_ids
     b = v.break_
     viol: list[str] = []
@@ -57,18 +74,23 @@ def _forward(
     t = t0  # time the vehicle is ready to leave `prev`
     bstart = None
     for pos, node in enumerate((*route, v.end)):
+        travel = int(dur[prev, node])
         if b is not None and gap == pos:
             bstart = max(t, b.earliest_s)
             if bstart > b.latest_s:
                 viol.append(
                     f"break starts at {_hhmm(bstart)}, after its latest {_hhmm(b.latest_s)}"
                 )
-            t = bstart + b.duration_s
-        t += int(dur[prev, node])
+            # there before the break starts: taken there; else at the node or on the road,
+            # and the leg lasts the break longer
+            a = t + travel if bstart >= t + travel else t + travel + b.duration_s
+            ready = max(a, bstart + b.duration_s)
+        else:
+            a = ready = t + travel
         if pos == len(route):
+            t = ready
             break
-        a = t
-        s = max(a, int(tw[node, 0]))
+        s = max(ready, int(tw[node, 0]))
         if s > int(tw[node, 1]):
             viol.append(
                 f"stop {ids[node]!r} served at {_hhmm(s)}, after its window end "
@@ -89,23 +111,28 @@ def _forward(
 
 
 def _best_gap_pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int):
+    """Best break placement from departure `t0`: ``(*_forward(...), gap)``.
+
+    ``gap`` is the leg holding the break, or None when the route needs none (no break, or
+    the break falls entirely before the departure or after the return).
+    """
     if v.break_ is None or not route:
-        return _forward(problem, v, dur, route, t0, None)
+        return (*_forward(problem, v, dur, route, t0, None), None)
     b = v.break_
     best = None
     # the break may also fall outside the route (as in OR-Tools): after the return when
     # the vehicle is back by its latest start, or before a departure late enough
     res = _forward(problem, v, dur, route, t0, None)
     if not res[4] and (res[2] <= b.latest_s or t0 >= b.earliest_s + b.duration_s):
-        best = res
+        best = (*res, None)
     for gap in range(len(route) + 1):
         res = _forward(problem, v, dur, route, t0, gap)
         if not res[4] and (best is None or res[2] < best[2]):
-            best = res
+            best = (*res, gap)
     if best is not None:
         return best
     # no feasible placement: report the placement with the fewest violations
-    cands = [_forward(problem, v, dur, route, t0, g) for g in range(len(route) + 1)]
+    cands = [(*_forward(problem, v, dur, route, t0, g), g) for g in range(len(route) + 1)]
     return min(cands, key=lambda r: (len(r[4]), r[2]))
 
 
@@ -118,8 +145,18 @@ def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> Ro
         return RouteSchedule(t0, (), (), t0, None, ())
     lo = max(v.shift_start_s, int(problem.tw_s[v.start, 0]))
     hi = min(v.shift_end_s, int(problem.tw_s[v.start, 1]))
-    arr, st, end, bst, viol = _best_gap_pass(problem, v, dur, route, lo)
-    best = (lo, arr, st, end, bst)
+    arr, st, end, bst, viol, gap = _best_gap_pass(problem, v, dur, route, lo)
+    best = (lo, arr, st, end, bst, gap)
+    if v.break_ is not None:
+        # leaving after the break is over needs no break on the route: feasible departures
+        # are [lo, x] (break on the route) united with [after the break, y]
+        t1 = max(lo, v.break_.earliest_s + v.break_.duration_s)
+        if lo < t1 <= hi:
+            r = _best_gap_pass(problem, v, dur, route, t1)
+            if not r[4]:
+                lo = t1
+                arr, st, end, bst, viol, gap = r
+                best = (lo, arr, st, end, bst, gap)
     if not viol and hi > lo:
         # feasibility is monotone in the departure time and the duration non-increasing
         # while feasible: binary-search the latest feasible departure.
@@ -131,15 +168,15 @@ def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> Ro
                 b_ = mid - 1
             else:
                 a = mid
-                best = (mid, r[0], r[1], r[2], r[3])
-    t0, arr, st, end, bst = best
+                best = (mid, r[0], r[1], r[2], r[3], r[5])
+    t0, arr, st, end, bst, gap = best
     viol = list(viol)
     if not viol and v.max_duration_s is not None and end - t0 > v.max_duration_s:
         viol.append(
             f"vehicle {v.vehicle_id!r} route lasts {(end - t0) / 60:.0f} min, over its maximum "
             f"{v.max_duration_s / 60:.0f} min"
         )
-    return RouteSchedule(t0, tuple(arr), tuple(st), end, bst, tuple(viol))
+    return RouteSchedule(t0, tuple(arr), tuple(st), end, bst, tuple(viol), gap)
 
 
 def route_distance(problem: Problem, vehicle: int, route: tuple[int, ...]) -> int:

@@ -208,7 +208,10 @@ def driver_sheets(plan: RoutePlan) -> dict[str, str]:
             if r.wait_min >= 1:
                 note.append(f"wait {r.wait_min:.0f} min")
             if r.break_min > 0:
-                note.append(f"break {r.break_min:.0f} min")
+                # the break belongs to the leg leaving this row's place
+                note.append(
+                    f"break {r.break_min:.0f} min from {r.break_start}, before the next stop"
+                )
             if not r.on_time:
                 note.append(f"LATE {r.late_min:.0f} min")
             window = f"{r.tw_start}–{r.tw_end}" if r.tw_start else ""

@@ -61,6 +61,7 @@ ROUTE_COLUMNS = (
     "service_min",
     "wait_min",
     "break_min",
+    "break_start",
     "late_min",
     "on_time",
 )
@@ -762,9 +763,8 @@ def simulate_solution(
         if not route:
             continue
         sch = route_schedule(problem, v, route)
-        gap = -1  # the plan places no break on this route
-        if sch.break_start_s is not None:
-            gap = int(sum(1 for s in sch.start_s if s < sch.break_start_s))
+        # the leg the plan puts the break on (-1: the route needs none)
+        gap = -1 if sch.break_gap is None else int(sch.break_gap)
         veh = problem.vehicles[v]
         if problem.node_ids[veh.start].startswith("@"):
             # a vehicle already out on the road (re-plan) carries on at once
@@ -1052,10 +1052,11 @@ def routes_table(
     for s in sims:
         v = problem.vehicles[s.vehicle]
         start_break = 0.0
+        start_break_at = None
         if s.break_start_s is not None and not any(x.break_s for x in s.visits):
             start_break = v.break_.duration_s / 60.0 if v.break_ else 0.0
-        first = s.visits[0] if s.visits else None
-        leave = first.arrival_s - first.leg_s if first else s.end_arrival_s - s.end_leg_s
+            start_break_at = s.break_start_s
+        leave = s.depart_s if s.leave_s is None else s.leave_s
         rows.append(
             _row(
                 v.vehicle_id,
@@ -1069,6 +1070,7 @@ def routes_table(
                 "start",
                 node_lonlat[v.start],
                 break_min=start_break,
+                break_start=start_break_at,
             )
         )
         for k, x in enumerate(s.visits, start=1):
@@ -1088,8 +1090,9 @@ def routes_table(
                     node_lonlat[x.node],
                     tw=(r["tw_start_s"], r["tw_end_s"]),
                     service_min=r["service_s"] / 60.0,
-                    wait_min=(x.wait_s + x.break_wait_s) / 60.0,
+                    wait_min=x.wait_s / 60.0,
                     break_min=x.break_s / 60.0,
+                    break_start=x.break_start_s,
                     late_min=x.late_s / 60.0,
                 )
             )
@@ -1127,6 +1130,7 @@ def _row(
     service_min=0.0,
     wait_min=0.0,
     break_min=0.0,
+    break_start=None,
     late_min=0.0,
 ) -> dict:
     return {
@@ -1146,6 +1150,7 @@ def _row(
         "service_min": round(float(service_min), 2),
         "wait_min": round(float(wait_min), 2),
         "break_min": round(float(break_min), 2),
+        "break_start": "" if break_start is None else hhmm(break_start),
         "late_min": round(float(late_min), 2),
         "on_time": bool(late_min <= 0.0083),
     }

@@ -115,7 +115,9 @@ def _prev_routes(routes: pd.DataFrame) -> dict[str, pd.DataFrame]:
     r = routes.copy()
     r["vehicle_id"] = r["vehicle_id"].astype(str)
     r["stop_id"] = r["stop_id"].astype(str)
-    for c in ("arrival", "departure"):
+    for c in ("arrival", "departure", "break_start"):
+        if c not in r.columns:  # plans written before break_start existed
+            continue
         r[c + "_s"] = [
             to_seconds(x, what=c, row=k, column=c, table="routes") for k, x in enumerate(r[c])
         ]
@@ -316,10 +318,14 @@ def replan_routes(
             for r in stops_rows.itertuples(index=False):
                 if r.arrival_s is not None and r.arrival_s <= at_s:
                     done.add(r.stop_id)  # served, or being served, at `at`
+        owed_s = 0.0  # break started by `at` on the leg the vehicle is on
         if "break_min" in g.columns:
             b = pd.to_numeric(g["break_min"], errors="coerce").fillna(0.0)
-            fin = g["departure_s"].fillna(np.inf) <= at_s
-            if bool(((b > 0) & fin).any()):
+            if "break_start_s" in g.columns:  # started by `at` (taken or in progress)
+                begun = pd.to_numeric(g["break_start_s"], errors="coerce").fillna(np.inf) <= at_s
+            else:
+                begun = pd.to_numeric(g["departure_s"], errors="coerce").fillna(np.inf) <= at_s
+            if bool(((b > 0) & begun).any()):
                 break_taken.add(vid)
         delivered[vid] = float(sum(demand.get(s, 0.0) for s in prev_order[vid] if s in done))
         # last place finished by `at`
@@ -350,8 +356,19 @@ def replan_routes(
         else:
             starts[vid] = (float(last["lon"]), float(last["lat"]))
             dep = last["departure_s"] if last["departure_s"] is not None else at_s
-            ready[vid] = int(max(dep, 0) + delays.get(vid, 0.0))
-            if nxt and ready[vid] <= at_s + delays.get(vid, 0.0):
+            bs = last.get("break_start_s")
+            if (
+                vid in break_taken
+                and bs is not None
+                and not pd.isna(bs)
+                and last["departure_s"] is not None
+                and bs > last["departure_s"]
+            ):
+                # the break of the leg under way (on the road or waiting at the next stop)
+                # has begun: the restart from the last stop carries its duration
+                owed_s = 60.0 * float(pd.to_numeric(last.get("break_min"), errors="coerce"))
+            ready[vid] = int(max(dep, 0) + owed_s + delays.get(vid, 0.0))
+            if nxt and max(dep, 0) <= at_s:
                 # the vehicle was on its way to the next stop at `at`: keep it first
                 pinned_ids[vid] = nxt[0]
 

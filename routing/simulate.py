@@ -8,9 +8,12 @@ boundary on an arc continues at the new speed. Travel time over a fixed path und
 model is FIFO: leaving later never arrives earlier.
 
 At a stop the vehicle waits for the window to open, then serves it. A late arrival is
-served at once and reported (``late_s``), never hidden. The optional driver break is taken
-after the first stop whose departure is at or after the break's earliest start (or at the
-start if it is already due), and is reported late if it starts after its latest start.
+served at once and reported (``late_s``), never hidden. The optional driver break follows
+the checker's rule (`routing.check`): it belongs to one leg and starts at ``max(L,
+earliest)``, ``L`` being when the vehicle leaves (end of service), wherever the vehicle is
+then — at the node, on the road (it stops mid-arc, rests, then drives on), or already at
+the next stop, waiting for it (service starts after the break). It is reported late if it
+starts after its latest start.
 
 Units: seconds (time of day = seconds from midnight), metres.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -39,12 +42,12 @@ class Visit:
     start_s: float  # service start = max(arrival, window start)
     departure_s: float
     wait_s: float
-    late_s: float  # arrival after the window end (0 if on time)
+    late_s: float  # service start after the window end (0 if on time)
     load_after: tuple[int, ...]  # load on board after the stop (deliveries leave the vehicle)
     leg_m: float
     leg_s: float  # driving time of the leg that ends here
-    break_s: float = 0.0  # break taken right after this stop (its duration)
-    break_wait_s: float = 0.0  # idle time between the end of service and the break start
+    break_s: float = 0.0  # break taken on the leg that leaves this stop (its duration)
+    break_start_s: float | None = None  # when that break starts
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class RouteSim:
     legs: tuple[Leg, ...] = field(repr=False, default=())
     break_start_s: float | None = None
     break_late_s: float = 0.0
+    leave_s: float | None = None  # when the vehicle drives off its start (after a break there)
+    end_wait_s: float = 0.0  # back before the break is due: idle until it starts
 
     @property
     def distance_m(self) -> float:
@@ -81,11 +86,17 @@ class RouteSim:
 
     @property
     def wait_s(self) -> float:
-        return sum(v.wait_s + v.break_wait_s for v in self.visits)
+        return sum(v.wait_s for v in self.visits) + self.end_wait_s
 
     @property
     def service_s(self) -> float:
-        return sum(v.departure_s - v.start_s - v.break_s - v.break_wait_s for v in self.visits)
+        # a break taken at the stop itself (right at the end of service) delays the departure
+        return sum(
+            v.departure_s
+            - v.start_s
+            - (v.break_s if v.break_start_s is not None and v.break_start_s < v.departure_s else 0)
+            for v in self.visits
+        )
 
     @property
     def duration_s(self) -> float:
@@ -145,13 +156,23 @@ class Simulator:
         return out
 
     # ---- driving -----------------------------------------------------------------
-    def drive(self, arcs: Sequence[int], t: float) -> tuple[float, list[float], float]:
-        """Drive the arcs from time t: (arrival time, time at each node, metres)."""
+    def drive(
+        self, arcs: Sequence[int], t: float, pause: tuple[float, float] | None = None
+    ) -> tuple[float, list[float], float]:
+        """Drive the arcs from time t: (arrival time, time at each node, metres).
+
+        ``pause = (start, duration)``: the vehicle stops where it is at ``start`` (possibly
+        inside an arc) for ``duration`` seconds, if it is still driving then.
+        """
         speed = self.speed
         hourly = self._hourly
         simple = not speed.incidents
-        times = [t]
         metres = 0.0
+        p_at = pause[0] if pause is not None else float("inf")
+        if p_at <= t and pause is not None:  # the break before moving off
+            t += pause[1]
+            p_at = float("inf")
+        times = [t]
         for a in arcs:
             rem = self._ff[a]  # free-flow seconds still to drive on this arc
             c = self._cls[a]
@@ -163,20 +184,29 @@ class Simulator:
                 else:
                     f = speed.factor_at(a, c, t)
                     nb = speed.next_change(t)
+                nb = min(nb, p_at)
                 dt = rem / f
                 if t + dt <= nb:
                     t += dt
                     break
                 rem -= (nb - t) * f
                 t = nb
+                if t >= p_at:  # the break, mid-arc
+                    t += pause[1]  # type: ignore[index]
+                    p_at = float("inf")
             times.append(t)
         return t, times, metres
 
-    def travel(self, u: int, v: int, t: float) -> tuple[float, float, Leg]:
-        """Leg between problem nodes u, v leaving at t: (arrival, metres, Leg)."""
+    def travel(
+        self, u: int, v: int, t: float, pause: tuple[float, float] | None = None
+    ) -> tuple[float, float, Leg]:
+        """Leg between problem nodes u, v leaving at t: (arrival, metres, Leg).
+
+        The path is the fastest one for the bucket of t; ``pause`` as in `drive`.
+        """
         gu, gv = int(self.graph_node[u]), int(self.graph_node[v])
         nodes, arcs = self.path(gu, gv, t)
-        arr, times, metres = self.drive(arcs, t)
+        arr, times, metres = self.drive(arcs, t, pause)
         return (
             arr,
             metres,
@@ -212,10 +242,12 @@ class Simulator:
             Leave the start as late as possible (whole minutes) without delaying any
             service start, instead of waiting at the first stop.
         break_gap
-            Where the driver break is taken: ``k`` = before leaving the k-th visit
-            (0 = at the start), as planned; ``-1`` = no break on this route (the plan has
-            none, e.g. the route starts after the break window); ``None`` = after the first
-            stop whose departure is at or after the break's earliest start.
+            Which leg holds the driver break: ``k`` = the leg leaving the k-th visit (0 =
+            leaving the start, ``len(stops)`` = the way back), as planned
+            (`routing.check.RouteSchedule.break_gap`); ``-1`` = no break on this route (the
+            plan has none, e.g. the route starts after the break window); ``None`` = the
+            first leg left at or after the break's earliest start. On that leg the break
+            starts at ``max(leave, earliest)`` wherever the vehicle is.
         """
         veh = problem.vehicles[vehicle]
         t0 = float(veh.shift_start_s if depart_s is None else depart_s)
@@ -257,51 +289,68 @@ class Simulator:
         load_start = tuple(int(x) for x in load)
         brk = veh.break_ if break_gap != -1 else None
         break_taken: float | None = None
-        t = t0
-        if brk is not None and (break_gap == 0 or (break_gap is None and t >= brk.earliest_s)):
-            break_taken = max(t, float(brk.earliest_s))
-            t = break_taken + brk.duration_s
+        t = t0  # ready to leave `prev`
         prev = veh.start
         visits: list[Visit] = []
         legs: list[Leg] = []
-        for k, s in enumerate(stops, start=1):
-            arr, metres, leg = self.travel(prev, int(s), t)
-            if keep_legs:
-                legs.append(leg)
-            lo, hi = (float(x) for x in problem.tw_s[s])
-            start = max(arr, lo)
-            dep = start + float(problem.service_s[s])
-            load = load - demand[s]
-            b = bw = 0.0
-            if (
+        route_nodes = [*(int(s) for s in stops), int(veh.end)]
+        end_arr = end_m = end_leg = end_wait = first_leave = 0.0
+        for k, s in enumerate(route_nodes):
+            leave = t
+            pause = None
+            take = (
                 brk is not None
                 and break_taken is None
-                and (break_gap == k or (break_gap is None and dep >= brk.earliest_s))
-            ):
-                break_taken = max(dep, float(brk.earliest_s))
-                bw = break_taken - dep
-                b = float(brk.duration_s)
-                dep = break_taken + b
+                and (break_gap == k or (break_gap is None and t >= brk.earliest_s))
+            )
+            if take:
+                break_taken = max(t, float(brk.earliest_s))
+                pause = (break_taken, float(brk.duration_s))
+                if break_taken <= t:  # at the node itself: the vehicle leaves after it
+                    leave = t + brk.duration_s
+                if visits:
+                    visits[-1] = replace(
+                        visits[-1],
+                        departure_s=leave,
+                        break_s=float(brk.duration_s),
+                        break_start_s=break_taken,
+                    )
+            arr, metres, leg = self.travel(prev, s, t, pause)
+            if keep_legs:
+                legs.append(leg)
+            if k == 0:
+                first_leave = leave
+            driving = arr - leave
+            ready = arr
+            rest_here = 0.0  # break taken at this stop before serving it
+            if pause is not None and break_taken > leave:
+                if break_taken < arr:  # stopped on the road
+                    driving -= brk.duration_s
+                else:  # already there: waits for the break, rests, then serves
+                    ready = break_taken + brk.duration_s
+                    rest_here = float(brk.duration_s)
+            if k == len(stops):
+                end_arr, end_m, end_leg = ready, metres, driving
+                end_wait = ready - arr - rest_here
+                break
+            lo, hi = (float(x) for x in problem.tw_s[s])
+            start = max(ready, lo)
+            load = load - demand[s]
             visits.append(
                 Visit(
-                    node=int(s),
+                    node=s,
                     arrival_s=arr,
                     start_s=start,
-                    departure_s=dep,
-                    wait_s=start - arr,
-                    late_s=max(0.0, arr - hi),
+                    departure_s=start + float(problem.service_s[s]),
+                    wait_s=start - arr - rest_here,
+                    late_s=max(0.0, start - hi),
                     load_after=tuple(int(x) for x in load),
                     leg_m=metres,
-                    leg_s=arr - t,
-                    break_s=b,
-                    break_wait_s=bw,
+                    leg_s=driving,
                 )
             )
-            t = dep
-            prev = int(s)
-        arr, metres, leg = self.travel(prev, veh.end, t)
-        if keep_legs:
-            legs.append(leg)
+            t = start + float(problem.service_s[s])
+            prev = s
         break_late = 0.0
         if brk is not None and break_taken is not None:
             break_late = max(0.0, break_taken - brk.latest_s)
@@ -310,12 +359,14 @@ class Simulator:
             depart_s=t0,
             load_start=load_start,
             visits=tuple(visits),
-            end_arrival_s=arr,
-            end_leg_m=metres,
-            end_leg_s=arr - t,
+            end_arrival_s=end_arr,
+            end_leg_m=end_m,
+            end_leg_s=end_leg,
             legs=tuple(legs),
             break_start_s=break_taken,
             break_late_s=break_late,
+            leave_s=first_leave,
+            end_wait_s=end_wait,
         )
 
 

@@ -150,3 +150,47 @@ def test_evaluate_objectives():
     assert evaluate(d, ((1, 2, 3),))["objective"] == 6000
     h = replace(p, objective="hierarchical")
     assert evaluate(h, ((1, 2, 3),))["key"][1] == 1
+
+
+def test_break_on_a_leg_starts_when_due_wherever_the_vehicle_is():
+    # depot -> a (100 s) -> b (100 s) -> depot (200 s), service 60 s, break 1800 s; a is
+    # served at 08:01:40 sharp, so the vehicle leaves the depot at 08:00 and a at 08:02:40
+    tw = np.tile(np.array([0, 24 * H]), (4, 1))
+    tw[1] = (8 * H + 100, 8 * H + 100)
+    base = _problem(tw_s=tw)
+    leave_a = 8 * H + 100 + 60
+
+    def sched(e, l_, tw_b_end=24 * H):
+        v = replace(base.vehicles[0], break_=Break(e, l_, 1800))
+        tw2 = tw.copy()
+        tw2[2, 1] = tw_b_end
+        return route_schedule(replace(base, vehicles=(v,), tw_s=tw2), 0, (1, 2))
+
+    # due during the service at a: taken at a when it ends, then the whole leg
+    s = sched(8 * H + 120, leave_a + 10)
+    assert s.violations == () and s.break_gap == 1 and s.break_start_s == leave_a
+    assert s.arrival_s[1] == s.start_s[1] == leave_a + 1800 + 100
+    # due 40 s after leaving a and over by then: on the road; b is reached leg + break later
+    s = sched(leave_a + 40, leave_a + 40)
+    assert s.violations == () and s.break_gap == 1 and s.break_start_s == leave_a + 40
+    assert s.arrival_s[1] == s.start_s[1] == leave_a + 100 + 1800
+    # the same with b's window closing one second earlier: no placement works
+    s = sched(leave_a + 40, leave_a + 40, tw_b_end=leave_a + 100 + 1800 - 1)
+    assert any("after its window end" in v or "break starts" in v for v in s.violations)
+    # due on the way back (b left at leave_a + 160, 200 s drive): on the road again
+    s = sched(leave_a + 300, leave_a + 300)
+    assert s.violations == () and s.break_gap == 2 and s.break_start_s == leave_a + 300
+    assert s.end_s == leave_a + 160 + 200 + 1800
+    # due once the vehicle is back (leave_a + 360): no break needed on this route
+    assert sched(leave_a + 400, leave_a + 400).break_gap is None
+
+
+def test_departing_after_the_break_needs_no_break():
+    # a route that cannot hold the break (window closes at a) but can leave after it
+    tw = np.tile(np.array([0, 24 * H]), (4, 1))
+    tw[1] = (10 * H, 10 * H + 60)
+    v = Vehicle("v0", 0, 0, (10,), 8 * H, 17 * H, break_=Break(8 * H, 8 * H, 3600))
+    p = _problem(tw_s=tw, vehicles=(v,))
+    s = route_schedule(p, 0, (1,))
+    assert s.violations == () and s.break_gap is None and s.break_start_s is None
+    assert s.departure_s >= 9 * H

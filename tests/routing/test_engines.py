@@ -360,3 +360,28 @@ def test_ortools_objective_equals_the_independent_evaluation(p):
     expected += int(sum(C.drop_penalties(p)[s] for s in dropped))
     if "ortools_objective" in sol.stats:
         assert sol.stats["ortools_objective"] == expected
+
+
+def test_break_right_after_a_stop_before_a_closing_window_regression():
+    # Found by the explore profile: OR-Tools lets the break start after the vehicle has
+    # driven to the next stop (the break lies anywhere between two services); the checker
+    # used to put it before the drive, so the plan looked one second late at s1.
+    p = Problem(
+        node_ids=("d0", "s1", "s2"),
+        stops=(1, 2),
+        distance_m=np.array([[0, 0, 6], [0, 0, 6], [6, 6, 0]]),
+        duration_s=np.array([[0, 0, 1], [0, 0, 1], [1, 1, 0]]),
+        demand=np.zeros((3, 2), dtype=np.int64),
+        tw_s=np.array([[21600, 72000], [25200, 25935], [21600, 72000]]),
+        service_s=np.zeros(3, dtype=np.int64),
+        vehicles=(Vehicle("v0", 0, 0, (4, 4), 21600, 32400, break_=Break(22335, 22335, 3600)),),
+        drop_penalty=np.full(3, 1000.0),
+    )
+    sol = solve(p, SolveSettings(engine="auto", **FAST))
+    assert check_solution(p, sol) == []
+    assert not sol.unassigned
+    # the route s2 -> s1 serves s1 exactly at its window end, after the break
+    sch = route_schedule(p, 0, (2, 1))
+    assert sch.violations == () and sch.break_gap == 1 and sch.break_start_s == 22335
+    # at s1 before the break is due: rests there, then serves at the window end
+    assert sch.arrival_s[-1] <= 22335 and sch.start_s[-1] == 25935

@@ -112,3 +112,59 @@ def test_delay_departure_keeps_service_starts():
     assert late.visits[0].wait_s < 60 or late.depart_s == 8 * 3600 + 60 * (
         early.visits[0].wait_s // 60
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 5),
+    e=st.integers(8 * 3600, 10 * 3600),
+    width=st.integers(0, 1800),
+    dur=st.integers(0, 3600),
+)
+def test_simulated_break_follows_the_checker(seed, k, e, width, dur):
+    # free flow: the simulation must reproduce the static schedule of the checker, the
+    # break included (same leg, same start, service starts equal up to rounding)
+    from routing.check import route_schedule
+    from routing.problem import Break
+
+    net = tiny_network()
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(net.n_nodes, k + 1, replace=False)
+    sim = Simulator(net, SpeedModel.free_flow(), nodes)
+    n = k + 1
+    dur_m = np.array([[sim.travel(i, j, 0.0)[0] for j in range(n)] for i in range(n)])
+    tw = [[0, 2 * 86400]]
+    for _ in range(k):
+        a = int(rng.integers(8 * 3600, 11 * 3600))
+        tw.append([a, a + int(rng.integers(0, 3600))])
+    service = [0, *rng.integers(0, 600, k).tolist()]
+    p = Problem(
+        node_ids=tuple(f"n{i}" for i in range(n)),
+        stops=tuple(range(1, n)),
+        distance_m=np.zeros((n, n), dtype=np.int64),
+        duration_s=np.round(dur_m).astype(np.int64),
+        demand=np.ones((n, 1), dtype=np.int64),
+        tw_s=np.asarray(tw, dtype=np.int64),
+        service_s=np.asarray(service, dtype=np.int64),
+        vehicles=(
+            Vehicle("v", 0, 0, (100,), 8 * 3600, 18 * 3600, break_=Break(e, e + width, dur)),
+        ),
+    )
+    route = tuple(range(1, n))
+    sch = route_schedule(p, 0, route)
+    gap = -1 if sch.break_gap is None else sch.break_gap
+    r = sim.route(p, 0, route, depart_s=sch.departure_s, break_gap=gap)
+    tol = k + 2  # integer matrix vs exact seconds
+    assert [x.start_s for x in r.visits] == pytest.approx(sch.start_s, abs=tol)
+    assert r.end_arrival_s == pytest.approx(sch.end_s, abs=tol)
+    if sch.break_start_s is None:
+        assert r.break_start_s is None
+    else:
+        assert r.break_start_s == pytest.approx(sch.break_start_s, abs=tol)
+    if not sch.violations:
+        assert r.late_stops == 0 and r.break_late_s <= tol
+    # time accounting: driving + service + waiting + break = duration
+    brk = dur if r.break_start_s is not None else 0
+    total = r.driving_s + r.service_s + r.wait_s + brk
+    assert total == pytest.approx(r.duration_s, abs=1e-6)
