@@ -110,66 +110,77 @@ def _forward(
     return arr, st, end, bstart, viol
 
 
-def _best_gap_pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int):
-    """Best break placement from departure `t0`: ``(*_forward(...), gap)``.
+def _pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, mode):
+    """Forward pass from `t0` for one way of fitting the break: ``(*_forward(...), gap)``.
 
-    ``gap`` is the leg holding the break, or None when the route needs none (no break, or
-    the break falls entirely before the departure or after the return).
+    ``mode``: None = the vehicle has no break; ``"on"`` = the break on one leg of the route
+    (the leg giving the earliest return); ``"after"`` = after the return (the vehicle is back
+    by the break's latest start); ``"before"`` = over before the departure. ``gap`` is the
+    leg holding the break, None when the route holds none.
     """
-    if v.break_ is None or not route:
-        return (*_forward(problem, v, dur, route, t0, None), None)
-    b = v.break_
-    best = None
-    # the break may also fall outside the route (as in OR-Tools): after the return when
-    # the vehicle is back by its latest start, or before a departure late enough
-    res = _forward(problem, v, dur, route, t0, None)
-    if not res[4] and (res[2] <= b.latest_s or t0 >= b.earliest_s + b.duration_s):
-        best = (*res, None)
-    for gap in range(len(route) + 1):
-        res = _forward(problem, v, dur, route, t0, gap)
-        if not res[4] and (best is None or res[2] < best[2]):
-            best = (*res, gap)
-    if best is not None:
-        return best
-    # no feasible placement: report the placement with the fewest violations
+    if mode is None or mode in ("after", "before"):
+        res = _forward(problem, v, dur, route, t0, None)
+        b = v.break_
+        if mode == "after" and not res[4] and res[2] > b.latest_s:
+            res = (*res[:4], [f"back at {_hhmm(res[2])}, after the break's latest start"])
+        if mode == "before" and t0 < b.earliest_s + b.duration_s:
+            res = (*res[:4], ["leaves before the break is over"])
+        return (*res, None)
     cands = [(*_forward(problem, v, dur, route, t0, g), g) for g in range(len(route) + 1)]
+    ok = [c for c in cands if not c[4]]
+    if ok:
+        return min(ok, key=lambda r: r[2])
     return min(cands, key=lambda r: (len(r[4]), r[2]))
 
 
+def _latest(problem, v, dur, route, lo: int, hi: int, mode):
+    """Latest feasible departure in [lo, hi] for `mode` (feasibility is a prefix there)."""
+    r = _pass(problem, v, dur, route, lo, mode)
+    if r[4]:
+        return lo, r
+    a, b_ = lo, hi
+    best = (lo, r)
+    while a < b_:
+        mid = (a + b_ + 1) // 2
+        rm = _pass(problem, v, dur, route, mid, mode)
+        if rm[4]:
+            b_ = mid - 1
+        else:
+            a = mid
+            best = (mid, rm)
+    return best
+
+
 def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> RouteSchedule:
-    """Static schedule of `route` on vehicle number `vehicle` (latest feasible departure)."""
+    """Static schedule of `route` on vehicle number `vehicle`.
+
+    The departure is the one giving the shortest route (the latest such): for each way of
+    fitting the break (none; on a leg; after the return; before the departure) feasibility
+    is monotone in the departure time and the duration non-increasing while feasible, so
+    each has its latest feasible departure found by binary search, and the shortest wins.
+    """
     v = problem.vehicles[vehicle]
     dur = problem.duration_of(vehicle)
     if not route:
         t0 = max(v.shift_start_s, int(problem.tw_s[v.start, 0]))
         return RouteSchedule(t0, (), (), t0, None, ())
     lo = max(v.shift_start_s, int(problem.tw_s[v.start, 0]))
-    hi = min(v.shift_end_s, int(problem.tw_s[v.start, 1]))
-    arr, st, end, bst, viol, gap = _best_gap_pass(problem, v, dur, route, lo)
-    best = (lo, arr, st, end, bst, gap)
-    if v.break_ is not None:
-        # leaving after the break is over needs no break on the route: feasible departures
-        # are [lo, x] (break on the route) united with [after the break, y]
-        t1 = max(lo, v.break_.earliest_s + v.break_.duration_s)
-        if lo < t1 <= hi:
-            r = _best_gap_pass(problem, v, dur, route, t1)
-            if not r[4]:
-                lo = t1
-                arr, st, end, bst, viol, gap = r
-                best = (lo, arr, st, end, bst, gap)
-    if not viol and hi > lo:
-        # feasibility is monotone in the departure time and the duration non-increasing
-        # while feasible: binary-search the latest feasible departure.
-        a, b_ = lo, hi
-        while a < b_:
-            mid = (a + b_ + 1) // 2
-            r = _best_gap_pass(problem, v, dur, route, mid)
-            if r[4]:
-                b_ = mid - 1
-            else:
-                a = mid
-                best = (mid, r[0], r[1], r[2], r[3], r[5])
-    t0, arr, st, end, bst, gap = best
+    hi = max(lo, min(v.shift_end_s, int(problem.tw_s[v.start, 1])))
+    if v.break_ is None:
+        found = [_latest(problem, v, dur, route, lo, hi, None)]
+    else:
+        found = [
+            _latest(problem, v, dur, route, lo, hi, "on"),
+            _latest(problem, v, dur, route, lo, hi, "after"),
+        ]
+        t1 = v.break_.earliest_s + v.break_.duration_s
+        if t1 <= hi:
+            found.append(_latest(problem, v, dur, route, max(lo, t1), hi, "before"))
+    ok = [f for f in found if not f[1][4]]
+    if ok:  # shortest route, then the latest departure
+        t0, (arr, st, end, bst, viol, gap) = min(ok, key=lambda f: (f[1][2] - f[0], -f[0]))
+    else:  # infeasible: report the break on the route with the fewest violations
+        t0, (arr, st, end, bst, viol, gap) = found[0]
     viol = list(viol)
     if not viol and v.max_duration_s is not None and end - t0 > v.max_duration_s:
         viol.append(

@@ -774,6 +774,14 @@ def simulate_solution(
             # latest feasible departure in whole minutes (floored: never later anywhere,
             # FIFO), so routes.csv replays exactly
             depart = math.floor(sch.departure_s / 60.0) * 60.0
+            b = veh.break_
+            if (
+                gap == -1
+                and b is not None
+                and depart < b.earliest_s + b.duration_s <= sch.departure_s
+            ):
+                # the plan leaves after the break: so does the simulation
+                depart = math.ceil(sch.departure_s / 60.0) * 60.0
             arrivals = list(sch.arrival_s)
         sims.append(
             sim.route(

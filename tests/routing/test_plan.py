@@ -171,3 +171,40 @@ def test_depot_coordinates_from_depot_table_and_default_depot():
     )
     assert set(plan.routes.loc[plan.routes["kind"] == "start", "stop_id"]) <= {"D1"}
     _check_invariants(plan, stops, fleet.assign(depot_id="D1"))
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 1000),
+    n=st.integers(2, 8),
+    b0=st.integers(8 * 60, 11 * 60),
+    width=st.integers(0, 90),
+    bmin=st.integers(1, 45),
+    rush=st.booleans(),
+)
+def test_plan_with_breaks_property(seed, n, b0, width, bmin, rush):
+    stops, fleet = tiny_stops(n, seed=seed), tiny_fleet(2)
+    fleet["break_start"], fleet["break_end"] = hhmm(b0 * 60), hhmm((b0 + width) * 60)
+    fleet["break_min"] = bmin
+    speed = SpeedModel.from_tables(rush_profile()) if rush else SpeedModel.free_flow()
+    plan = _plan(stops, fleet, speed)
+    _check_invariants(plan, stops, fleet)
+    r = plan.routes
+    for _, g in r.groupby("vehicle_id"):
+        taken = g[g["break_min"] > 0]
+        assert len(taken) <= 1  # one break per route at most, on the leg it belongs to
+        if len(taken):
+            assert taken["break_min"].iloc[0] == pytest.approx(bmin)
+            assert taken["kind"].iloc[0] in ("start", "stop")
+            start = to_seconds(taken["break_start"].iloc[0], what="", row=0, column="", table="")
+            assert start >= b0 * 60 - 60
+    if not rush:  # static plan == simulation up to rounding: nothing late, breaks in time
+        assert plan.summary["late_stops"] == 0
+        assert plan.summary["breaks_late"] == 0
+    # a plan re-read from routes.csv re-simulates to the same times, breaks included
+    reread = pd.read_csv(
+        io.StringIO(r.to_csv(index=False)), dtype={"stop_id": str, "vehicle_id": str}
+    )
+    again = routing.resimulate(plan, reread)
+    cols = ["vehicle_id", "seq", "stop_id", "arrival", "departure", "break_min", "break_start"]
+    assert again[cols].fillna("").equals(r[cols].fillna(""))
