@@ -494,6 +494,16 @@ def route(
     if instance is not None:
         if sol_out is None:
             raise CliInputError("--instance needs --sol-out", fix="pass --sol-out FILE.sol")
+        mixed = [
+            n
+            for n, v in (("--stops", stops), ("--fleet", fleet), ("--roads", roads), ("--out", out))
+            if v is not None
+        ]
+        if mixed:
+            raise CliInputError(
+                f"--instance (benchmark mode) cannot be combined with {', '.join(mixed)}",
+                fix="either --instance FILE --sol-out FILE.sol, or --stops/--fleet/--roads/--out",
+            )
         k = execute_instance(
             instance=instance,
             time_limit=time_limit,
@@ -520,6 +530,11 @@ def route(
         )
     if engine not in ("auto", "ortools", "pyvrp"):
         raise CliInputError(f"--engine {engine!r} is unknown", fix="use auto, ortools or pyvrp")
+    if not max_snap_m >= 0 or max_snap_m == float("inf"):
+        raise CliInputError(
+            f"--max-snap-m {max_snap_m:g} must be a distance >= 0 metres",
+            fix="e.g. --max-snap-m 500",
+        )
     if date is not None:
         try:
             dt.date.fromisoformat(date)
@@ -544,8 +559,9 @@ def route(
         )
     console().print(
         f"{k['served']}/{k['stops']} stops on {k['vehicles_used']} vehicles, {k['km']:.1f} km, "
-        f"cost {k['cost_total']:.2f}, on time {100 * (k['on_time_share'] or 0):.1f}% "
-        f"(simulated), {k['unassigned']} unassigned → {out}"
+        f"cost {k['cost_total']:.2f}, on time "
+        + ("n/a" if k["on_time_share"] is None else f"{100 * k['on_time_share']:.1f}%")
+        + f" (simulated), {k['unassigned']} unassigned → {out}"
     )
 
 

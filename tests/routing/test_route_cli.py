@@ -369,3 +369,39 @@ def test_traffic_and_weather_options(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["served"] + summary["unassigned"] == 6
     assert summary["matrix_dijkstra_runs"] >= 2  # class-dependent factors: own Dijkstra runs
+
+
+@pytest.mark.parametrize(
+    "extra, fleet_changes, expect",
+    [
+        (["--max-snap-m", "-1"], {}, "--max-snap-m"),
+        (["--time-limit", "0"], {}, "time limit"),
+        (["--engine", "gurobi"], {}, "gurobi"),
+        (["--depart", "8am"], {}, "8am"),
+        (["--date", "2022-13-01"], {}, "--date"),
+        (["--weather", "stops.csv"], {}, "--date"),
+        ([], {"break_start": "10:00", "break_end": "09:00", "break_min": 30}, "break_end"),
+        ([], {"break_start": "10:00", "break_end": "11:00", "break_min": -5}, "break_min"),
+        ([], {"capacity_units": "abc"}, "capacity_units"),
+    ],
+)
+def test_route_error_paths_exit_2_one_line_no_outputs(tmp_path, extra, fleet_changes, expect):
+    s, f = _inputs(tmp_path)
+    if fleet_changes:
+        fl = pd.read_csv(f).astype(object)
+        for c, v in fleet_changes.items():
+            fl[c] = v
+        fl.to_csv(f, index=False)
+    extra = [str(tmp_path / x) if x.endswith(".csv") else x for x in extra]
+    out = tmp_path / "o"
+    r = _run(["route", "--stops", s, "--fleet", f, "--roads", TINY_OSM, "--out", out, *extra])
+    assert expect in _one_line_exit2(r, out)
+
+
+def test_instance_mode_refuses_plan_inputs(tmp_path):
+    s, _ = _inputs(tmp_path)
+    inst = tmp_path / "a.vrp"
+    inst.write_text("NAME : a\n")
+    sol = tmp_path / "out" / "a.sol"
+    r = _run(["route", "--instance", inst, "--sol-out", sol, "--stops", s])
+    assert "--stops" in _one_line_exit2(r, tmp_path / "out")
