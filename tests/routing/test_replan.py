@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import routing
 from routing.plan import to_seconds
@@ -121,3 +123,41 @@ def test_far_position_and_far_depot_are_named(base):
     with pytest.raises(routing.InputError, match="depot 'D2'") as ei:
         routing.plan_routes(stops, fleet, tiny_network(), settings=FAST)
     assert (ei.value.table, ei.value.row, ei.value.column) == ("fleet", 1, "depot_lat")
+
+
+@pytest.fixture(scope="module")
+def with_breaks():
+    # one vehicle, stops due 08:00-08:30, 09:00-09:30 and 10:00-10:30: the break window
+    # 09:00-09:40 falls inside the route
+    stops, fleet = tiny_stops(9, seed=21), tiny_fleet(1)
+    stops["tw_end"] = stops["tw_start"] + 30
+    fleet["break_start"], fleet["break_end"], fleet["break_min"] = "09:00", "09:40", 20
+    speed = SpeedModel.from_tables(rush_profile())
+    plan = routing.plan_routes(stops, fleet, tiny_network(), speed=speed, settings=FAST)
+    assert (plan.routes["break_min"] > 0).sum() >= 1
+    return stops, fleet, speed, plan
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(frac=st.floats(0.0, 1.0))
+def test_replan_with_breaks_property(with_breaks, frac):
+    stops, _, _, plan = with_breaks
+    r = plan.routes
+    t = r["arrival"].map(_s)
+    at = int(t.min() + frac * (t.max() - t.min()))
+    res = _replan(with_breaks, [], at)
+    new = res.plan.routes
+    old_stops = r[r["kind"] == "stop"]
+    done_expected = set(old_stops.loc[old_stops["arrival"].map(_s) <= at, "stop_id"])
+    assert done_expected <= set(res.done)
+    served = new.loc[new["kind"] == "stop", "stop_id"].tolist()
+    assert len(served) == len(set(served)) and not set(served) & set(res.done)
+    assert set(served) | set(res.plan.unassigned["stop_id"]) == set(stops["stop_id"]) - set(
+        res.done
+    )
+    assert (new.loc[new["kind"] == "stop", "arrival"].map(_s) >= at - 60).all()
+    for vid, g in new.groupby("vehicle_id"):
+        assert (g["break_min"] > 0).sum() <= 1
+        old = r[(r["vehicle_id"] == vid) & (r["break_min"] > 0)]
+        if len(old) and _s(old["break_start"].iloc[0]) <= at:
+            assert (g["break_min"] > 0).sum() == 0  # a break begun is not owed again
