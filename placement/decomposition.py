@@ -38,12 +38,22 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- worker
+def _slim(b) -> None:
+    """Drop a kept block's matrix and bounds once HiGHS has its copy (about half the memory)."""
+    b.matrix = None
+    b.col_lower = b.col_upper = b.row_lower = b.row_upper = None
+
+
 class BlockWorker:
     """Holds (or rebuilds) the HiGHS models of some SKU blocks; prices and evaluates them.
 
-    With ``keep_models`` every block keeps its HiGHS instance between calls (warm re-solves,
-    about 1 kB per LP column); without, each call builds, solves and drops one block at a time
-    so memory stays bounded by one block.
+    With ``keep_models`` every block keeps its HiGHS instance between calls, so a new round of
+    prices only changes the x costs and HiGHS re-solves from the previous optimal basis (a few
+    dozen simplex iterations instead of ~1,300 per SKU). The first solve of a block is done SKU by
+    SKU (a single-SKU LP solves about twice as fast per SKU as a block, the simplex work grows
+    faster than linearly with the rows) and the block starts from the assembled optimal basis.
+    Without ``keep_models`` each call builds, solves and drops one block at a time so memory
+    stays bounded by one block.
     """
 
     def __init__(
@@ -59,18 +69,56 @@ class BlockWorker:
         self.keep = keep_models
         self.blocks = []
         self.solvers = []
+        self.warm = [False] * len(ranges)
+        self.iterations = 0  # simplex iterations of the last call (all blocks)
         if keep_models:
-            self.blocks = [
-                build_block(pb, s0, s1, capacity_rows=capacity_rows) for s0, s1 in ranges
-            ]
-            self.solvers = [HighsBlock(b) for b in self.blocks]
+            for s0, s1 in ranges:
+                b = build_block(pb, s0, s1, capacity_rows=capacity_rows)
+                h = HighsBlock(b, presolve=capacity_rows)
+                if not capacity_rows:
+                    _slim(b)  # HiGHS holds its own copy of the matrix and bounds
+                self.blocks.append(b)
+                self.solvers.append(h)
 
     def _get(self, i: int):
         if self.keep:
             return self.blocks[i], self.solvers[i]
         s0, s1 = self.ranges[i]
         b = build_block(self.pb, s0, s1, capacity_rows=self.capacity_rows)
-        return b, HighsBlock(b)
+        return b, HighsBlock(b, presolve=self.capacity_rows)
+
+    def _x_cost(self, b, lam: np.ndarray | None) -> np.ndarray:
+        base = b.cost[b.x_cols]
+        if lam is None:
+            return base
+        return base + np.asarray(lam)[np.tile(np.arange(b.n_fcs), b.s1 - b.s0)] * self.pb.vol[b.x_s]
+
+    def _cold_start(self, b, h, lam: np.ndarray | None) -> None:
+        """Solve the block's SKUs one by one and give the block their assembled optimal basis."""
+        cols: list[list] = [[], [], [], []]
+        rows: list[list] = [[], [], [], []]
+        pb, F, K = self.pb, self.pb.n_fcs, self.pb.n_scenarios
+        for s in range(b.s0, b.s1):
+            bs = build_block(pb, s, s + 1, capacity_rows=False)
+            hs = HighsBlock(bs, presolve=False)
+            hs.set_x_cost(self._x_cost(bs, lam))
+            hs.solve()
+            self.iterations += hs.iterations()
+            cs, rs = hs.get_basis()
+            n_sup = int(pb.sku_sup_start[s + 1] - pb.sku_sup_start[s])
+            n_pair = int(pb.sku_dem_start[s + 1] - pb.sku_dem_start[s])
+            for parts, sizes, st in (
+                (cols, (bs.n_q, bs.n_x, len(bs.y_p), len(bs.u_p)), cs),
+                (rows, (n_sup, F, F * K, n_pair * K), rs),
+            ):
+                o = 0
+                for t, n in enumerate(sizes):
+                    parts[t].extend(st[o : o + n])
+                    o += n
+        h.set_basis(
+            [v for part in cols for v in part],
+            [v for part in rows for v in part],
+        )
 
     def _per_sku(self, b, sol_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Sb = b.s1 - b.s0
@@ -79,18 +127,50 @@ class BlockWorker:
         use = (sol_x[b.x_cols] * self.pb.vol[b.x_s]).reshape(Sb, self.pb.n_fcs)
         return cost_s, use
 
-    def price(self, lam: np.ndarray | None) -> list[dict]:
-        """Solve every block at capacity prices ``lam`` (None: base costs, q free)."""
+    def price(
+        self,
+        lam: np.ndarray | None,
+        which: list[int] | None = None,
+        extra: list[np.ndarray] | None = None,
+    ) -> list[dict]:
+        """Solve blocks ``which`` (default: all) at capacity prices ``lam`` (None: base costs).
+
+        Returns one dict per block: per-SKU base cost (without the price term), capacity use
+        per SKU and FC, and the placement columns of the solution; with ``extra`` price
+        vectors, the block is re-solved (warm) at each and their results are listed under
+        ``"extra"``.
+        """
         out = []
-        for i in range(len(self.ranges)):
+        self.iterations = 0
+        for i in range(len(self.ranges)) if which is None else which:
             b, h = self._get(i)
-            base = b.cost[b.x_cols]
-            if lam is not None:
-                extra = np.asarray(lam)[np.tile(np.arange(b.n_fcs), b.s1 - b.s0)]
-                h.set_x_cost(base + extra * self.pb.vol[b.x_s])
+            t0 = time.perf_counter()
+            self.iterations = 0
+            h.set_x_cost(self._x_cost(b, lam))
+            if not (self.keep and self.warm[i]) and b.s1 - b.s0 > 1:
+                self._cold_start(b, h, lam)
             sol = h.solve()
+            self.iterations += h.iterations()
+            if self.keep:
+                self.warm[i] = True
             cost_s, use = self._per_sku(b, sol.x)
-            out.append({"cost": cost_s, "use": use, "q": sol.x[: b.n_q].copy()})
+            more = []
+            for lam_e in extra or []:
+                h.set_x_cost(self._x_cost(b, lam_e))
+                sol_e = h.solve()
+                self.iterations += h.iterations()
+                c_e, u_e = self._per_sku(b, sol_e.x)
+                more.append({"cost": c_e, "use": u_e, "q": sol_e.x[: b.n_q].copy()})
+            out.append(
+                {
+                    "cost": cost_s,
+                    "use": use,
+                    "q": sol.x[: b.n_q].copy(),
+                    "iterations": self.iterations,
+                    "seconds": time.perf_counter() - t0,
+                    "extra": more,
+                }
+            )
         return out
 
     def recourse(self, q_blocks: list[np.ndarray]) -> list[dict]:
@@ -270,6 +350,17 @@ class WorkerPool:
             i += len(g)
         return out
 
+    def price_args(
+        self, lam: np.ndarray, blocks: np.ndarray | None, extra: list[np.ndarray] | None = None
+    ) -> list[tuple]:
+        """Per-worker arguments of ``price`` for the global block ids ``blocks`` (None: all)."""
+        out, o = [], 0
+        for g in self.groups:
+            local = None if blocks is None else [int(b) - o for b in blocks if o <= b < o + len(g)]
+            out.append((lam, local, extra))
+            o += len(g)
+        return out
+
     def close(self) -> None:
         for ex in self._executors:
             ex.shutdown(wait=True, cancel_futures=True)
@@ -293,6 +384,8 @@ class DecompositionResult:
     history: list[tuple[float, float]] = field(default_factory=list)
     seconds_pricing: float = 0.0
     seconds_master: float = 0.0
+    best_prices: np.ndarray | None = None  # prices of the best Lagrangian bound
+    block_seconds: list[float] = field(default_factory=list)  # per pricing call, summed
 
     @property
     def gap(self) -> float:
@@ -335,19 +428,49 @@ def subset_problem(pb: Problem, skus: np.ndarray, cap_scale: float) -> Problem:
     )
 
 
-def sampled_prices(pb: Problem, n_sample: int) -> np.ndarray:
-    """Capacity prices from the LP of an evenly spaced SKU sample with proportional capacity.
+def sample_blocks(ranges: list[tuple[int, int]], n_sample: int) -> np.ndarray:
+    """Evenly spaced block ids holding about ``n_sample`` SKUs (sorted)."""
+    size = max(1, max(s1 - s0 for s0, s1 in ranges))
+    n_b = min(len(ranges), max(1, -(-n_sample // size)))
+    return np.unique(np.linspace(0, len(ranges) - 1, n_b).round().astype(np.int64))
 
-    Used only as the first trial prices of the decomposition (any λ ≥ 0 gives a valid bound).
+
+def sampled_prices(
+    pb: Problem,
+    pool: WorkerPool,
+    ranges: list[tuple[int, int]],
+    n_sample: int,
+    *,
+    gap_tolerance: float = 1e-4,
+    time_limit_s: float | None = None,
+    smoothing: float = 0.5,
+) -> tuple[np.ndarray, DecompositionResult]:
+    """First trial prices: the decomposition run on an evenly spaced sample of SKU blocks.
+
+    The sample keeps the capacity share of its expected demand volume (at least its on-hand
+    volume). Its optimal capacity prices estimate the full problem's, so the full loop starts
+    close to them, and the sample's blocks are already warm in their workers. Only a starting
+    point: any λ ≥ 0 gives a valid bound for the full problem.
     """
+    blocks = sample_blocks(ranges, n_sample)
+    skus = np.concatenate([np.arange(*ranges[int(i)], dtype=np.int64) for i in blocks])
     S = pb.n_skus
-    idx = np.unique(np.linspace(0, S - 1, min(S, n_sample)).round().astype(np.int64))
     vol_dem = np.bincount(pb.dem_s, weights=pb.demand @ pb.prob, minlength=S) * pb.vol
-    share = vol_dem[idx].sum() / max(vol_dem.sum(), 1e-12)
-    sub = subset_problem(pb, idx, share)
-    w = BlockWorker(sub, [(0, sub.n_skus)], capacity_rows=True)
-    r = w.solve_monolithic()
-    return np.maximum(0.0, -np.asarray(r["cap_dual"]))
+    share = vol_dem[skus].sum() / max(vol_dem.sum(), 1e-12)
+    cap = np.maximum(pb.cap * share, pb.vol[skus] @ pb.on_hand[skus])
+    res = price_decomposition(
+        pb,
+        pool,
+        ranges,
+        gap_tolerance=gap_tolerance,
+        time_limit_s=time_limit_s,
+        smoothing=smoothing,
+        blocks=blocks,
+        capacity=cap,
+        box=None,
+    )
+    lam = res.best_prices if res.best_prices is not None else res.prices
+    return np.maximum(0.0, lam), res
 
 
 def no_placement_columns(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
@@ -403,13 +526,39 @@ def price_decomposition(
     smoothing: float = 0.5,
     initial_prices: np.ndarray | None = None,
     all_columns: bool = False,
+    blocks: np.ndarray | None = None,
+    capacity: np.ndarray | None = None,
+    spread: tuple[float, ...] = (),
+    box: float | None = None,
 ) -> DecompositionResult:
-    """Run the Dantzig–Wolfe / Lagrangian loop (see the module docstring)."""
+    """Run the Dantzig–Wolfe / Lagrangian loop (see the module docstring).
+
+    ``blocks`` (global block ids, sorted) restricts the loop to those blocks' SKUs and
+    ``capacity`` replaces the FC capacities: used for the sampled sub-problem that gives the
+    first prices. The bounds are then those of the sub-problem, not of ``pb``.
+
+    ``spread``: with ``initial_prices``, the first round also prices every block at the initial
+    prices times each of these factors (warm re-solves of the same models), so the master
+    starts with a few proposals per SKU that bracket the capacity use around those prices.
+
+    ``box``: box-step stabilisation. Once a bound exists, the master's capacity duals are
+    confined to ``best-bound prices × (1 ± box)`` (plus 1 % of their mean) by two penalty
+    columns per FC row; the centre moves whenever the bound improves, and the box doubles when
+    a round adds nothing. The feasible plan (upper bound) is always that of the
+    unstabilised master. ``None``: Wentges smoothing with ``smoothing`` instead.
+    """
     import highspy
 
     t_start = time.perf_counter()
-    S, F = pb.n_skus, pb.n_fcs
-    qs = sku_q_start(pb)
+    F = pb.n_fcs
+    cap = pb.cap.astype(float) if capacity is None else np.asarray(capacity, dtype=float)
+    if blocks is None:
+        skus = np.arange(pb.n_skus, dtype=np.int64)
+    else:
+        skus = np.concatenate([np.arange(*ranges[int(i)], dtype=np.int64) for i in blocks])
+    S = len(skus)
+    qs_all = sku_q_start(pb)
+    q_counts = np.diff(qs_all)[skus]
     # master: rows 0..S-1 convexity (= 1), rows S..S+F-1 capacity (≤ Cap)
     h = new_highs()
     inf = highspy.kHighsInf
@@ -419,17 +568,49 @@ def price_decomposition(
     h.addRows(
         F,
         np.full(F, -inf),
-        pb.cap.astype(float),
+        cap,
         0,
         np.zeros(0, np.int32),
         np.zeros(0, np.int32),
         np.zeros(0),
     )
-    store: list[tuple[int, np.ndarray]] = []  # (iteration id, global q of that pricing)
+    # stabilisation columns: s+ (−1 on capacity row f, cost hi_f), s− (+1, cost −lo_f)
+    n_stab = 2 * F
+    stab_idx = np.arange(n_stab, dtype=np.int32)
+    h.addCols(
+        n_stab,
+        np.zeros(n_stab),
+        np.zeros(n_stab),
+        np.zeros(n_stab),
+        n_stab,
+        np.arange(n_stab, dtype=np.int32),
+        (S + np.tile(np.arange(F), 2)).astype(np.int32),
+        np.concatenate([-np.ones(F), np.ones(F)]),
+    )
+
+    def run_master(lo: np.ndarray | None, hi: np.ndarray | None):
+        if lo is None:
+            h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.zeros(n_stab))
+        else:
+            h.changeColsCost(n_stab, stab_idx, np.concatenate([hi, -lo]))
+            h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.full(n_stab, inf))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverError(
+                f"decomposition master LP failed: {h.modelStatusToString(h.getModelStatus())}"
+            )
+        sol = h.getSolution()
+        return (
+            float(h.getInfo().objective_function_value),
+            np.asarray(sol.col_value),
+            np.asarray(sol.row_dual),
+        )
+
+    store: list[np.ndarray] = []  # q of each pricing round (placement columns of `skus`)
     col_iter: list[np.ndarray] = []
     col_sku: list[np.ndarray] = []
 
-    def add_columns(res: list[dict], mask: np.ndarray, it: int) -> int:
+    def add_columns(res: list[dict], mask: np.ndarray) -> int:
         cost = np.concatenate([r["cost"] for r in res])
         use = np.vstack([r["use"] for r in res])
         q = np.concatenate([r["q"] for r in res])
@@ -459,7 +640,7 @@ def price_decomposition(
             index,
             value,
         )
-        store.append((it, q))
+        store.append(q)
         col_iter.append(np.full(len(idx), len(store) - 1))
         col_sku.append(idx)
         return len(idx)
@@ -468,46 +649,73 @@ def price_decomposition(
     z_cost, z_use = no_placement_columns(pb)
     t_price = time.perf_counter() - t0
     add_columns(
-        [{"cost": z_cost, "use": z_use, "q": np.zeros(int(qs[-1]))}], np.ones(S, dtype=bool), -1
+        [{"cost": z_cost[skus], "use": z_use[skus], "q": np.zeros(int(q_counts.sum()))}],
+        np.ones(S, dtype=bool),
     )
     best_lb, best_lam = -np.inf, np.zeros(F)
     history: list[tuple[float, float]] = []
     t_master = 0.0
     ub = np.inf
     lam_m = np.zeros(F)
+    rho = box
+    block_seconds: list[float] = []
+    last_round = 0.0
     it = 0
     for it in range(1, max_iterations + 1):
         t0 = time.perf_counter()
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise SolverError(
-                f"decomposition master LP failed: {h.modelStatusToString(h.getModelStatus())}"
-            )
-        ub = float(h.getInfo().objective_function_value)
-        sol = h.getSolution()
-        duals = np.asarray(sol.row_dual)
+        stab = box is not None and best_lb > -np.inf
+        if stab:
+            width = rho * best_lam + 0.01 * max(float(best_lam.mean()), 1e-9)
+            lo, hi = np.maximum(0.0, best_lam - width), best_lam + width
+            obj, xv, duals = run_master(lo, hi)
+            s_plus, s_minus = xv[:F], xv[F:n_stab]
+            if s_plus.max(initial=0.0) <= 1e-9 * (1.0 + cap.max()):
+                ub = min(ub, obj - hi @ s_plus + lo @ s_minus)  # w is feasible as it stands
+            else:
+                ub_plain, _, _ = run_master(None, None)
+                ub = min(ub, ub_plain)
+                obj, xv, duals = run_master(lo, hi)
+        else:
+            ub, xv, duals = run_master(None, None)
         mu = duals[:S]
         lam_m = np.maximum(0.0, -duals[S:])
         t_master += time.perf_counter() - t0
         if best_lb > -np.inf and (ub - best_lb) <= gap_tolerance * max(abs(ub), 1e-12):
             break
-        if time_limit_s is not None and time.perf_counter() - t_start > time_limit_s:
+        if (  # at least one full round, so that the bound is finite; no round that would end
+            # past the limit (judged by the last round's duration)
+            time_limit_s is not None
+            and best_lb > -np.inf
+            and time.perf_counter() - t_start + last_round > time_limit_s
+        ):
             break
-        alpha = smoothing if best_lb > -np.inf else 0.0
+        t_round = time.perf_counter()
+        alpha = smoothing if (best_lb > -np.inf and box is None) else 0.0
         first = it == 1 and initial_prices is not None
         added = 0
+        lb_before = best_lb
         for attempt in range(2):
             lam = alpha * best_lam + (1 - alpha) * lam_m if attempt == 0 else lam_m
             if first and attempt == 0:
                 lam = np.maximum(0.0, np.asarray(initial_prices, dtype=float))
                 alpha = 1.0
             t0 = time.perf_counter()
-            res = pool.call("price", [(lam,)] * len(pool.groups))
+            extra = [lam * f for f in spread] if first and attempt == 0 else []
+            res = pool.call("price", pool.price_args(lam, blocks, extra))
             t_price += time.perf_counter() - t0
+            block_seconds.append(float(sum(r["seconds"] for r in res)))
+            for j, lam_e in enumerate(extra):
+                res_e = [r["extra"][j] for r in res]
+                cost_e = np.concatenate([r["cost"] for r in res_e])
+                use_e = np.vstack([r["use"] for r in res_e])
+                lb_e = float((cost_e + use_e @ lam_e).sum() - lam_e @ cap)
+                if lb_e > best_lb:
+                    best_lb, best_lam = lb_e, lam_e.copy()
+                add_columns(res_e, np.ones(S, dtype=bool))
             cost = np.concatenate([r["cost"] for r in res])
             use = np.vstack([r["use"] for r in res])
             lag = cost + use @ lam
-            lb = float(lag.sum() - lam @ pb.cap)
+            lb = float(lag.sum() - lam @ cap)
             if lb > best_lb:
                 best_lb, best_lam = lb, lam.copy()
             rc = cost + use @ lam_m - mu
@@ -515,29 +723,46 @@ def price_decomposition(
             improving = int(mask.sum())
             if all_columns and improving:
                 mask = np.ones(S, dtype=bool)
-            added = add_columns(res, mask, it) and improving
-            log.debug("iter %d: UB %.6f LB %.6f added %d", it, ub, best_lb, added)
+            added = add_columns(res, mask) and improving
+            log.debug(
+                "iter %d: UB %.6f LB %.6f added %d; pricing %.2f s wall, %.2f s in blocks, "
+                "%d simplex iterations; master %.2f s; use/cap %.3f-%.3f",
+                it,
+                ub,
+                best_lb,
+                added,
+                time.perf_counter() - t0,
+                sum(r["seconds"] for r in res),
+                sum(r["iterations"] for r in res),
+                t_master,
+                float((use.sum(0) / cap).min()),
+                float((use.sum(0) / cap).max()),
+            )
             if added or attempt == 1 or alpha == 0.0:
                 break
             alpha = 0.0
         history.append((ub, best_lb))
-        if added == 0:  # no improving column at the master's own prices: LP optimal
+        last_round = time.perf_counter() - t_round
+        if stab and not added and best_lb <= lb_before:
+            rho = 2.0 * rho  # nothing new inside the box: widen it
+        elif added == 0 and not stab:  # no improving column at the master's own prices
             break
-    # recover the fractional plan
-    h.run()
-    ub = float(h.getInfo().objective_function_value)
-    w = np.asarray(h.getSolution().col_value)
+    # recover the fractional plan from the unstabilised master
+    t0 = time.perf_counter()
+    ub, xv, duals = run_master(None, None)
+    lam_m = np.maximum(0.0, -duals[S:])
+    t_master += time.perf_counter() - t0
+    w = xv[n_stab:]
     ci = np.concatenate(col_iter)
     cs = np.concatenate(col_sku)
-    q = np.zeros(int(qs[-1]))
-    counts = np.diff(qs)
-    for j, (_, qj) in enumerate(store):
+    q = np.zeros(int(q_counts.sum()))
+    for j, qj in enumerate(store):
         sel = ci == j
         if not sel.any():
             continue
         wv = np.zeros(S)
         wv[cs[sel]] = w[sel]
-        q += np.repeat(wv, counts) * qj
+        q += np.repeat(wv, q_counts) * qj
     lb = min(best_lb, ub)
     return DecompositionResult(
         q=q,
@@ -548,4 +773,6 @@ def price_decomposition(
         history=history,
         seconds_pricing=t_price,
         seconds_master=t_master,
+        best_prices=best_lam,
+        block_seconds=block_seconds,
     )

@@ -181,20 +181,37 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
         timings["recourse_s"] = time.perf_counter() - t
     else:
         ranges = block_ranges(pb, settings.block_size)
-        lam0 = None
-        if settings.sample_skus > 0 and pb.n_skus > settings.sample_skus:
-            lam0 = sampled_prices(pb, settings.sample_skus)
-            timings["sample_prices_s"] = time.perf_counter() - t
-        t = time.perf_counter()
         keep = settings.keep_models
         if keep is None:
-            keep = pb.n_columns_estimate() <= 4_000_000
+            keep = pb.n_columns_estimate() <= 40_000_000
         pool = WorkerPool(
             pb, ranges, settings.engine, settings.n_workers, client=client, keep_models=keep
         )
         timings["build_s"] = time.perf_counter() - t
         try:
             t = time.perf_counter()
+            lam0 = None
+            n_sample = settings.sample_size(pb.n_skus)
+            if n_sample > 0:
+                lam0, samp = sampled_prices(
+                    pb,
+                    pool,
+                    ranges,
+                    n_sample,
+                    gap_tolerance=min(settings.gap_tolerance, 1e-4),
+                    time_limit_s=(
+                        None if settings.time_limit_s is None else 0.3 * settings.time_limit_s
+                    ),
+                    smoothing=settings.smoothing,
+                )
+                info["sample_iterations"] = samp.iterations
+                timings["sample_prices_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            left = (
+                None
+                if settings.time_limit_s is None
+                else max(0.0, settings.time_limit_s - timings.get("sample_prices_s", 0.0))
+            )
             dec = price_decomposition(
                 pb,
                 pool,
@@ -203,11 +220,18 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 smoothing=settings.smoothing,
                 gap_tolerance=settings.gap_tolerance,
                 max_iterations=settings.max_iterations,
-                time_limit_s=settings.time_limit_s,
+                time_limit_s=left,
+                spread=settings.price_spread if lam0 is not None else (),
+                box=settings.price_box if lam0 is not None else None,
             )
             timings["solve_s"] = time.perf_counter() - t
             timings["pricing_s"] = dec.seconds_pricing
             timings["master_s"] = dec.seconds_master
+            if dec.block_seconds:  # summed over workers: the first round includes cold starts
+                timings["first_round_block_s"] = dec.block_seconds[0]
+                rest = dec.block_seconds[1:]
+                timings["warm_round_block_s"] = float(np.mean(rest)) if rest else float("nan")
+                timings["pricing_rounds"] = float(len(dec.block_seconds))
             t = time.perf_counter()
             q_int = round_placements(pb, q_m, q_a, dec.q)
             timings["rounding_s"] = time.perf_counter() - t

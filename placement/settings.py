@@ -60,14 +60,23 @@ class PlacementSettings:
         SKUs per block of the decomposition (HiGHS time grows faster than linearly with the
         block, so small blocks are faster; each block keeps its HiGHS model for warm starts).
     sample_skus
-        The decomposition's first trial prices come from the LP of an evenly spaced sample of
-        this many SKUs with proportionally scaled capacity (0: start from zero prices).
+        The decomposition's first trial prices come from the decomposition of an evenly spaced
+        sample of about this many SKUs (whole blocks) with proportionally scaled capacity.
+        ``None``: max(100, 5 % of the SKUs), and only when the problem has at least 4× as many
+        SKUs; 0: start from zero prices.
+    price_spread
+        With sampled first prices, the first full round also prices every SKU at those prices
+        times each factor (warm re-solves), so the master starts with proposals that bracket
+        each FC's capacity use.
+    price_box
+        With sampled first prices, box-step stabilisation of the full loop: the master's
+        capacity duals stay within ± this share of the best-bound prices (``None``: Wentges).
     smoothing
         Wentges smoothing of the decomposition's prices towards the best-bound prices (0-1).
     keep_models
         Keep each block's HiGHS model in its worker between iterations (warm re-solves, about
-        1 kB per LP column) or rebuild it per call (memory bounded by one block). ``None``:
-        keep when the whole model has at most 4 million columns.
+        100 bytes per LP column with blocks of 10 SKUs) or rebuild it per call (memory bounded
+        by one block). ``None``: keep when the whole model has at most 40 million columns.
     plan_date
         Date by which stock must be in position; ``ship_by = plan_date - lead_days``.
     """
@@ -90,8 +99,10 @@ class PlacementSettings:
     max_iterations: int = 200
     time_limit_s: float | None = None
     block_size: int = 10
-    sample_skus: int = 40
+    sample_skus: int | None = None
     smoothing: float = 0.5
+    price_spread: tuple[float, ...] = (0.85, 1.2)
+    price_box: float | None = 0.1
     keep_models: bool | None = None
     auto_decompose_columns: int = 400_000
     plan_date: dt.date | None = None
@@ -117,5 +128,14 @@ class PlacementSettings:
             raise InputError(f"mip_solver must be ortools-highs or scip, got {self.mip_solver!r}")
         if self.method not in ("auto", "monolithic", "decomposition"):
             raise InputError(f"method must be auto|monolithic|decomposition, got {self.method!r}")
+        if self.sample_skus is not None and self.sample_skus < 0:
+            raise InputError(f"sample_skus must be >= 0, got {self.sample_skus}")
         if self.block_size < 1:
             raise InputError(f"block_size must be >= 1, got {self.block_size}")
+
+    def sample_size(self, n_skus: int) -> int:
+        """SKUs in the sampled sub-problem that gives the first prices (0: no sample)."""
+        if self.sample_skus is None:
+            n = max(100, n_skus // 20)
+            return n if n_skus >= 4 * n else 0
+        return self.sample_skus if 0 < self.sample_skus < n_skus else 0

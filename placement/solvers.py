@@ -63,7 +63,7 @@ def new_highs():
 class HighsBlock:
     """A block LP living in one HiGHS instance (kept for warm-started re-solves)."""
 
-    def __init__(self, blp: BlockLP, *, time_limit_s: float | None = None):
+    def __init__(self, blp: BlockLP, *, time_limit_s: float | None = None, presolve: bool = True):
         import highspy
 
         self.blp = blp
@@ -71,6 +71,8 @@ class HighsBlock:
         self.h = new_highs()
         if time_limit_s is not None:
             self.h.setOptionValue("time_limit", float(time_limit_s))
+        if not presolve:  # small block LPs: presolve costs more than it saves
+            self.h.setOptionValue("presolve", "off")
         m = blp.matrix
         lp = highspy.HighsLp()
         lp.num_col_ = int(m.shape[1])
@@ -105,6 +107,24 @@ class HighsBlock:
         else:
             lo = hi = np.asarray(q, dtype=float)
         self.h.changeColsBounds(len(self._q_idx), self._q_idx, lo, hi)
+
+    def get_basis(self) -> tuple[list, list]:
+        """The current basis as (column statuses, row statuses): lists of HiGHS enums."""
+        b = self.h.getBasis()
+        return list(b.col_status), list(b.row_status)
+
+    def set_basis(self, col_status: list, row_status: list) -> None:
+        """Start the next solve from this basis (e.g. assembled from single-SKU optima)."""
+        b = self._hs.HighsBasis()
+        b.col_status = col_status
+        b.row_status = row_status
+        b.valid = True
+        if self.h.setBasis(b) == self._hs.HighsStatus.kError:
+            raise SolverError("HiGHS rejected a warm-start basis for a placement block")
+
+    def iterations(self) -> int:
+        """Simplex iterations of the last solve."""
+        return int(self.h.getInfo().simplex_iteration_count)
 
     def solve(self) -> LPSolution:
         h = self.h
