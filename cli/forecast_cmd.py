@@ -43,6 +43,7 @@ def _compute(
     window_days: float | None,
     n_scenarios: int,
     plot_top: int,
+    top_down: bool = True,
 ):
     import pandas as pd
 
@@ -76,6 +77,7 @@ def _compute(
         engine=engine,
         jobs=int(jobs),
         seed=int(seed),
+        top_down=bool(top_down),
         # history dated after today (UTC) is an error; only the check depends on the date
         as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
     )
@@ -163,6 +165,7 @@ def execute(
     window_days: float | None = 14,
     n_scenarios: int = 5,
     plot_top: int = 6,
+    top_down: bool = True,
     out: Any,
 ) -> dict:
     """Forecast from files and write every output through ``out`` (an ``OutputDir``).
@@ -190,6 +193,7 @@ def execute(
         window_days=window_days,
         n_scenarios=n_scenarios,
         plot_top=plot_top,
+        top_down=top_down,
     )
     out.write_table(res.forecast, FORECAST_FILE)
     out.write_table(res.backtest, BACKTEST_FILE)
@@ -266,6 +270,14 @@ def command(
     ] = None,
     plot_top: Annotated[int, typer.Option("--plot-top", help="Fan charts for the top N.")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    top_down: Annotated[
+        bool,
+        typer.Option(
+            "--top-down/--no-top-down",
+            help="Backtest the TopDown candidate too (share × SKU-total forecast; pools the "
+            "seasonal shape over regions).",
+        ),
+    ] = True,
 ) -> None:
     """Backtest candidates, pick the best (per demand class or series), forecast HORIZON periods."""
     from cli.engine import engine_session
@@ -295,6 +307,7 @@ def command(
             window_days=window_days if scenarios_out is not None else None,
             n_scenarios=n_scenarios,
             plot_top=plot_top if plot is not None else 0,
+            top_down=top_down,
         )
     if plot is not None:
         with OutputDir(plot) as od:

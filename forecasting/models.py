@@ -10,6 +10,9 @@ from .errors import InputError
 __all__ = [
     "INTERMITTENT_MODELS",
     "SMOOTH_MODELS",
+    "TOP_DOWN",
+    "TOP_DOWN_BASE",
+    "Log1p",
     "available_models",
     "classify_demand",
     "make_models",
@@ -24,8 +27,16 @@ SMOOTH_MODELS: tuple[str, ...] = (
     "AutoETS",
     "AutoTheta",
     "MSTL",
+    "MSTL_SES",
+    "MSTL_SES_log",
     "AutoARIMA",
+    "TopDown",
 )
+#: ``TopDown``: the series' share (over the last year) × the forecast of its SKU total (the SKU
+#: summed over the regions in the same demand class) by ``TOP_DOWN_BASE``. Pools the seasonal
+#: shape over regions, which a series with two years of history estimates poorly on its own.
+TOP_DOWN = "TopDown"
+TOP_DOWN_BASE = "MSTL_SES_log"
 #: Candidates for intermittent/lumpy series (ADI ≥ 1.32), plus the two naive baselines.
 INTERMITTENT_MODELS: tuple[str, ...] = (
     "Naive",
@@ -52,6 +63,90 @@ CV2_CUTOFF = 0.49
 def available_models() -> tuple[str, ...]:
     """Names accepted in ``ForecastSettings.models``."""
     return tuple(dict.fromkeys(SMOOTH_MODELS + INTERMITTENT_MODELS + EXOG_MODELS))
+
+
+class Log1p:
+    """A statsforecast model fitted on ``log1p(y)``; forecasts, bounds and fitted values are
+    mapped back with ``expm1``.
+
+    Back-transformed, the model's mean is the *median* of the demand distribution (the point
+    forecast that minimises absolute error, hence MASE); interval bounds map exactly (a
+    monotone transform). Suits multiplicative demand (seasonal swings proportional to level).
+
+    Parameters
+    ----------
+    model
+        A statsforecast model (e.g. ``MSTL``).
+    alias
+        Column name of its forecasts.
+    """
+
+    uses_exog = False
+    #: back-transformed values are capped here (log scale) so a wild fit cannot overflow
+    _CAP = 50.0
+
+    def __init__(self, model, alias: str):
+        self.model = model
+        self.alias = alias
+        self.prediction_intervals = None
+
+    def __repr__(self) -> str:
+        return self.alias
+
+    def new(self) -> Log1p:
+        b = type(self).__new__(type(self))
+        b.__dict__.update(self.__dict__)
+        return b
+
+    @classmethod
+    def _back(cls, res: dict) -> dict:
+        return {
+            k: np.expm1(np.minimum(np.asarray(v, dtype=float), cls._CAP)) for k, v in res.items()
+        }
+
+    @staticmethod
+    def _log(y: np.ndarray) -> np.ndarray:
+        return np.log1p(np.maximum(np.asarray(y, dtype=float), 0.0))
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Log1p:
+        self.model_ = self.model.new().fit(y=self._log(y), X=X)
+        return self
+
+    def predict(self, h: int, X: np.ndarray | None = None, level: list[int] | None = None):
+        kw = {"level": level} if level else {}
+        return self._back(self.model_.predict(h=h, X=X, **kw))
+
+    def predict_in_sample(self, level: list[int] | None = None):
+        kw = {"level": level} if level else {}
+        return self._back(self.model_.predict_in_sample(**kw))
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list[int] | None = None,
+        fitted: bool = False,
+    ):
+        kw = {"level": level} if level else {}
+        res = self.model.new().forecast(
+            y=self._log(y), h=h, X=X, X_future=X_future, fitted=fitted, **kw
+        )
+        return self._back(res)
+
+    def forward(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list[int] | None = None,
+        fitted: bool = False,
+    ):
+        kw = {"level": level} if level else {}
+        res = self.model_.forward(y=self._log(y), h=h, X=X, X_future=X_future, fitted=fitted, **kw)
+        return self._back(res)
 
 
 def _seasons(season_length: int, freq_days: float, n_min: int) -> list[int]:
@@ -99,6 +194,9 @@ def make_models(
     )
     from statsforecast.utils import ConformalIntervals
 
+    if TOP_DOWN in names:  # built by the pipeline from TOP_DOWN_BASE forecasts of SKU totals
+        names = tuple(n for n in names if n != TOP_DOWN)
+
     s = season_length
     # conformal intervals need n_windows * h + 1 points; use as many windows as fit (2..5).
     cw = int(max(2, min(5, (n_min - 1) // max(horizon, 1))))
@@ -116,6 +214,23 @@ def make_models(
             m = AutoTheta(season_length=s)
         elif name == "MSTL":
             m = MSTL(season_length=_seasons(s, freq_days, n_min))
+        elif name == "MSTL_SES":
+            # MSTL whose seasonally adjusted series is forecast by simple exponential smoothing
+            # (ETS(A,N,N)) instead of MSTL's default ETS(Z,Z,N) search (which extrapolates
+            # trends over the horizon).
+            m = MSTL(
+                season_length=_seasons(s, freq_days, n_min),
+                trend_forecaster=AutoETS(model="ANN"),
+                alias="MSTL_SES",
+            )
+        elif name == "MSTL_SES_log":
+            m = Log1p(
+                MSTL(
+                    season_length=_seasons(s, freq_days, n_min),
+                    trend_forecaster=AutoETS(model="ANN"),
+                ),
+                alias="MSTL_SES_log",
+            )
         elif name == "AutoARIMA":
             m = AutoARIMA(season_length=s)
         elif name == "AutoARIMA_X":

@@ -41,6 +41,8 @@ from .models import (
     EXOG_SCREEN_SERIES,
     INTERMITTENT_MODELS,
     SMOOTH_MODELS,
+    TOP_DOWN,
+    TOP_DOWN_BASE,
     available_models,
     classify_demand,
     make_models,
@@ -53,7 +55,10 @@ __all__ = ["forecast"]
 log = logging.getLogger(__name__)
 
 ENSEMBLE = "Ensemble"
-ENSEMBLE_SIZE = 3
+#: Ensemble search: combinations of 2 … ENSEMBLE_MAX_SIZE of the ENSEMBLE_POOL best models of a
+#: class (by mean backtest error), combined by their mean or median.
+ENSEMBLE_POOL = 6
+ENSEMBLE_MAX_SIZE = 4
 # quantile column -> (level, side)
 _QMAP = {
     "q05": (90, "lo"),
@@ -155,6 +160,7 @@ def forecast(
         warns.extend(exo.warnings)
 
     core = _Core(settings, freq, season, pdays)
+    core.sku_of = keys.set_index("unique_id")["sku_id"]
     out = core.run(run_df, exo, report_ids=set(keys["unique_id"]))
     warns.extend(out.warnings)
 
@@ -227,6 +233,8 @@ class _Core:
         self.freq = freq
         self.season = season
         self.pdays = pdays
+        #: unique_id -> sku_id of the bottom series (TopDown); aggregates are not in it
+        self.sku_of: pd.Series | None = None
 
     # -- statsforecast calls (engine aware) ---------------------------------------------------
     def _jobs(self) -> int:
@@ -315,11 +323,15 @@ class _Core:
     def candidates(self, cls: str, has_exog: bool) -> list[str]:
         if self.s.models != "auto":
             names = [m for m in self.s.models if m != ENSEMBLE]
+            if TOP_DOWN in names and TOP_DOWN_BASE not in names:
+                names.append(TOP_DOWN_BASE)  # TopDown forecasts SKU totals with it
             if not has_exog:  # regression models need regressors (weather/events/country)
                 names = [m for m in names if m not in EXOG_MODELS] or ["SeasonalNaive"]
             return names
         base = SMOOTH_MODELS if cls == "smooth" else INTERMITTENT_MODELS
         names = [m for m in base if not (m == "AutoARIMA" and self.season > 12)]
+        if self.season <= 1 or not self.s.top_down:
+            names = [m for m in names if m != TOP_DOWN]
         if has_exog and cls == "smooth":
             names += list(AUTO_EXOG_MODELS)
         return names
@@ -381,11 +393,16 @@ class _Core:
         h, w, metric = self.s.horizon, self.s.windows, self.s.metric
         has_exog = exo is not None and len(exo.columns) > 0
         names = self.candidates(group, has_exog)
-        plain = [m for m in names if m not in EXOG_MODELS]
+        td = _TopDown.make(self, sub, names)
+        if td is None:
+            names = [m for m in names if m != TOP_DOWN]
+        plain = [m for m in names if m not in EXOG_MODELS and m != TOP_DOWN]
         exog_names = [m for m in names if m in EXOG_MODELS]
         n_min = int(info["n_obs"].min()) - w * h
         kw = {"season_length": self.season, "freq_days": self.pdays, "horizon": h}
         cv = self.cross_validation(sub, make_models(tuple(plain), n_min=n_min, **kw), n_min)
+        if td is not None:
+            cv = td.backtest(cv, n_min, kw)
         warns: list[str] = []
         if exog_names and self.s.models == "auto":
             exog_names = self._screen_exog(sub, info, cv, plain, exog_names, exo, n_min, warns)
@@ -399,22 +416,25 @@ class _Core:
         cv = _clip_and_fill(cv, names)
         scale = _scales(sub, cv["cutoff"].unique(), self.season, metric)
         err = _errors(cv, names, scale, metric)
-        # ensemble of the class's best models (by mean metric), when more than 2 candidates
+        # ensemble: the best mean/median combination of the class's best models (by backtest)
         board0 = err.groupby("model")[metric].mean().sort_values(kind="stable")
         # naive baselines are backtested (leaderboard) but not selectable for intermittent
         # series: MAE-type metrics reward their frequent all-zero forecasts, useless for stock.
         baseline_only = {"Naive", "SeasonalNaive"} if group == "intermittent" else set()
         if set(names) <= baseline_only:
             baseline_only = set()
-        members = [m for m in board0.index if m not in ("Naive", *baseline_only)]
-        members = members[:ENSEMBLE_SIZE]
+        pool = [m for m in board0.index if m not in ("Naive", *baseline_only)]
+        pool = [m for m in pool if np.isfinite(board0[m])][:ENSEMBLE_POOL]
         cand = [m for m in names if m not in baseline_only]
+        members: list[str] = []
+        how = "mean"
         if (
             self.s.ensemble
-            and len(members) >= 2
+            and len(pool) >= 2
             and (self.s.models == "auto" or ENSEMBLE in self.s.models)
         ):
-            cv = _add_ensemble(cv, members)
+            members, how = _search_ensemble(cv, pool, scale, metric)
+            cv = _add_ensemble(cv, members, how)
             err = pd.concat([err, _errors(cv, [ENSEMBLE], scale, metric)], ignore_index=True)
             cand.append(ENSEMBLE)
         # selection
@@ -440,12 +460,16 @@ class _Core:
         for uid, c in chosen.items():
             nd = tuple(sorted(set(members) if c == ENSEMBLE else {c}))
             groups.setdefault(nd, []).append(uid)
+        td_fc = None
+        if td is not None and any(TOP_DOWN in nd for nd in groups):
+            td_fc = td.final_totals(kw)
         outs = []
         for nd, uids in sorted(groups.items()):
             part = sub[sub["unique_id"].isin(uids)]
             n_all = int(info.loc[uids, "n_obs"].min())
             jobs = 1 if len(uids) < 20 and self.s.engine == "local" else None
-            pl = [m for m in plain if m in nd]
+            need = set(nd) | ({TOP_DOWN_BASE} if TOP_DOWN in nd else set())
+            pl = [m for m in plain if m in need]
             ex = [m for m in exog_names if m in nd]
             parts = []
             if pl:
@@ -462,15 +486,17 @@ class _Core:
             fc = parts[0]
             for p in parts[1:]:
                 fc = fc.merge(p, on=["unique_id", "ds"], how="left")
-            fc = _clip_and_fill(fc, list(nd))
+            if TOP_DOWN in nd:
+                fc = td.apply(fc, td_fc, None)
+            fc = _clip_and_fill(fc, list(need))
             chg = chosen.reindex(uids)
             if ENSEMBLE in set(chg):
-                fc = _add_ensemble(fc, members)
+                fc = _add_ensemble(fc, members, how)
             outs.append(_finish(fc, cand, chg, offsets, final_scale))
         out = pd.concat(outs, ignore_index=True)
         out = out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
         if ENSEMBLE in set(chosen):
-            label = f"{ENSEMBLE}({'+'.join(members)})"
+            label = f"{ENSEMBLE}({'median:' if how == 'median' else ''}{'+'.join(members)})"
             out.loc[out["model"] == ENSEMBLE, "model"] = label
         resid = ch[["unique_id", "cutoff", "step", "y", "mean", "scale", "demand_class"]]
         cvc = ch[["unique_id", "ds", "cutoff", "y", "mean"]]
@@ -553,12 +579,145 @@ def _clip_and_fill(df: pd.DataFrame, names) -> pd.DataFrame:
     return df
 
 
-def _add_ensemble(df: pd.DataFrame, members: list[str]) -> pd.DataFrame:
+def _add_ensemble(df: pd.DataFrame, members: list[str], how: str = "mean") -> pd.DataFrame:
+    """``Ensemble`` columns: the mean or median of the members' means and of their bounds."""
+    f = np.median if how == "median" else np.mean
     df = df.copy()
-    df[ENSEMBLE] = df[members].mean(axis=1)
+    df[ENSEMBLE] = f(df[members].to_numpy(dtype=float), axis=1)
     for b in _BOUNDS:
-        df[f"{ENSEMBLE}-{b}"] = df[[f"{m}-{b}" for m in members]].mean(axis=1)
+        df[f"{ENSEMBLE}-{b}"] = f(df[[f"{m}-{b}" for m in members]].to_numpy(dtype=float), axis=1)
     return df
+
+
+def _search_ensemble(
+    cv: pd.DataFrame, pool: list[str], scale: pd.DataFrame, metric: str
+) -> tuple[list[str], str]:
+    """The combination of 2 … ``ENSEMBLE_MAX_SIZE`` models of ``pool`` (mean, or median for 3
+    or more) with the lowest mean backtest error over the class (series × windows).
+
+    Only backtest forecasts are used: the search is part of the model selection, and a class's
+    choice rests on every series and window of the class (no per-series choice).
+    """
+    from itertools import combinations
+
+    sc = cv[["unique_id", "cutoff"]].merge(scale, on=["unique_id", "cutoff"], how="left")
+    s_row = sc["scale"].to_numpy(dtype=float)
+    key = pd.MultiIndex.from_frame(cv[["unique_id", "cutoff"]])
+    codes, uniq = pd.factorize(key)
+    n_keys = len(uniq)
+    cnt = np.bincount(codes, minlength=n_keys).astype(float)
+    s_key = np.bincount(codes, weights=s_row, minlength=n_keys) / cnt
+    y = cv["y"].to_numpy(dtype=float)
+    X = np.column_stack([cv[m].to_numpy(dtype=float) for m in pool])
+
+    def score(f: np.ndarray) -> float:
+        d = f - y
+        if metric == "rmsse":
+            v = np.sqrt(np.bincount(codes, weights=d * d, minlength=n_keys) / cnt) / s_key
+        else:
+            v = np.bincount(codes, weights=np.abs(d), minlength=n_keys) / cnt
+            if metric == "mase":
+                v = v / s_key
+        return float(np.nanmean(v))
+
+    best = (np.inf, [pool[0], pool[1]], "mean")
+    for k in range(2, min(ENSEMBLE_MAX_SIZE, len(pool)) + 1):
+        for combo in combinations(range(len(pool)), k):
+            sub = X[:, combo]
+            for how in ("mean", "median") if k >= 3 else ("mean",):
+                f = np.median(sub, axis=1) if how == "median" else sub.mean(axis=1)
+                e = score(f)
+                if e < best[0] - 1e-12:
+                    best = (e, [pool[i] for i in combo], how)
+    return best[1], best[2]
+
+
+class _TopDown:
+    """The ``TopDown`` candidate of one class group: each bottom series' share of its SKU
+    total (over the last year before the forecast origin) × the ``TOP_DOWN_BASE`` forecast of
+    that SKU total (summed over the group's series of the SKU). Series whose SKU has no other
+    series in the group, and aggregate series, get their own ``TOP_DOWN_BASE`` forecast.
+    """
+
+    def __init__(self, core: _Core, sub: pd.DataFrame, sku: pd.Series):
+        self.core = core
+        self.sub = sub
+        self.sku = sku  # unique_id -> total id (only series of SKUs with ≥ 2 series)
+        d = sub[sub["unique_id"].isin(sku.index)]
+        d = d.assign(tot=sku.reindex(d["unique_id"]).to_numpy())
+        self.members = d
+        self.totals = (
+            d.groupby(["tot", "ds"], as_index=False, sort=True)["y"]
+            .sum()
+            .rename(columns={"tot": "unique_id"})
+        )
+        self.year = max(core.season, round(365.0 / max(core.pdays, 1e-9)))
+
+    @classmethod
+    def make(cls, core: _Core, sub: pd.DataFrame, names: list[str]) -> _TopDown | None:
+        if TOP_DOWN not in names or TOP_DOWN_BASE not in names or core.sku_of is None:
+            return None
+        ids = pd.Index(sub["unique_id"].unique())
+        sku = core.sku_of.reindex(ids).dropna()
+        n = sku.map(sku.value_counts())
+        sku = sku[n >= 2]
+        if sku.empty:
+            return None
+        return cls(core, sub, "T:" + sku.astype(str))
+
+    def shares(self, cutoffs) -> pd.DataFrame:
+        """``unique_id, cutoff, share`` over the last year up to each cutoff (None = end)."""
+        rows = []
+        d = self.members
+        ds = d["ds"].to_numpy()
+        for cut in cutoffs:
+            end = ds.max() if cut is None else np.datetime64(cut)
+            start = end - np.timedelta64(round(self.year * self.core.pdays), "D")
+            w = d[(ds > start) & (ds <= end)]
+            own = w.groupby("unique_id")["y"].sum()
+            tot = w.groupby("tot")["y"].sum()
+            den = tot.reindex(self.sku.reindex(own.index)).to_numpy()
+            sh = np.where(den > 0, own.to_numpy() / np.where(den > 0, den, 1.0), 0.0)
+            rows.append(pd.DataFrame({"unique_id": own.index, "cutoff": cut, "share": sh}))
+        return pd.concat(rows, ignore_index=True)
+
+    def _models(self, kw: dict, n_min: int):
+        return make_models((TOP_DOWN_BASE,), n_min=n_min, **kw)
+
+    def apply(self, fc: pd.DataFrame, tot_fc: pd.DataFrame, cutoffs) -> pd.DataFrame:
+        """Add ``TopDown`` columns to ``fc`` (backtest rows with ``cutoff``, or final rows)."""
+        on = ["ds", "cutoff"] if "cutoff" in fc else ["ds"]
+        cols = [TOP_DOWN_BASE] + [f"{TOP_DOWN_BASE}-{b}" for b in _BOUNDS]
+        t = tot_fc[["unique_id", *on, *[c for c in cols if c in tot_fc]]].rename(
+            columns={"unique_id": "tot"}
+        )
+        base = fc[["unique_id", *on]].assign(tot=self.sku.reindex(fc["unique_id"]).to_numpy())
+        sh = self.shares(sorted(fc["cutoff"].unique()) if "cutoff" in fc else [None])
+        if "cutoff" in fc:
+            base = base.merge(sh, on=["unique_id", "cutoff"], how="left")
+        else:
+            base = base.merge(sh.drop(columns="cutoff"), on="unique_id", how="left")
+        base = base.merge(t, on=["tot", *on], how="left")
+        fc = fc.copy()
+        has = base["tot"].notna().to_numpy()
+        share = base["share"].fillna(0.0).to_numpy()
+        for c in cols:
+            suffix = c[len(TOP_DOWN_BASE) :]
+            own = fc[c].to_numpy(dtype=float) if c in fc else np.full(len(fc), np.nan)
+            tv = base[c].to_numpy(dtype=float) if c in base else np.full(len(fc), np.nan)
+            fc[f"{TOP_DOWN}{suffix}"] = np.where(has, share * tv, own)
+        return fc
+
+    def backtest(self, cv: pd.DataFrame, n_min: int, kw: dict) -> pd.DataFrame:
+        n_tot = int(self.totals.groupby("unique_id").size().min()) - self.core.s.windows * (
+            self.core.s.horizon
+        )
+        cvt = self.core.cross_validation(self.totals, self._models(kw, max(n_tot, 1)), n_min)
+        return self.apply(cv, cvt, None)
+
+    def final_totals(self, kw: dict) -> pd.DataFrame:
+        n_all = int(self.totals.groupby("unique_id").size().min())
+        return self.core.final(self.totals, self._models(kw, n_all))
 
 
 def _scales(train: pd.DataFrame, cutoffs, season: int, metric: str) -> pd.DataFrame:

@@ -53,7 +53,8 @@ class ForecastSettings:
     jobs
         Worker processes for the local engine (``-1`` = all cores).
     ensemble
-        Also consider the mean of the top models as a candidate.
+        Also consider an ensemble as a candidate: the mean or median combination of 2–4 of
+        the class's six best models with the lowest backtest error (searched per class).
     calibrate
         Widen/narrow intervals so they cover at their nominal rate in the backtest (conformal,
         scaled residuals pooled per demand class).
@@ -65,6 +66,10 @@ class ForecastSettings:
     exogenous
         ``"auto"``: regressor models are candidates and kept only where they backtest better;
         ``"off"``: ignore weather/events/holidays.
+    top_down
+        Smooth series of SKUs with several regions also get the ``TopDown`` candidate (their
+        share of the SKU total × the forecast of that total), which pools the seasonal shape
+        over regions; used only where the backtest selects it.
     refit
         Refit the models in every backtest window (``None``: only where a model cannot be
         rolled forward; the others are fitted at the first cutoff and updated).
@@ -92,6 +97,7 @@ class ForecastSettings:
     as_of: pd.Timestamp | None = None
     refit: bool | None = None
     seed: int = 0
+    top_down: bool = True
 
     def __post_init__(self) -> None:
         def bad(msg: str, fix: str) -> InputError:

@@ -24,7 +24,8 @@ def test_dask_equals_local():
         ],
         ignore_index=True,
     )
-    models = ("Naive", "SeasonalNaive", "AutoETS", "CrostonOptimized")
+    # MSTL_SES_log (a Log1p-wrapped model) and TopDown (SKU totals) run on Dask too
+    models = ("Naive", "SeasonalNaive", "AutoETS", "MSTL_SES_log", "TopDown", "CrostonOptimized")
     local = F.forecast(hist, F.ForecastSettings(horizon=4, windows=2, jobs=1, models=models))
     with (
         LocalCluster(
