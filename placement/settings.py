@@ -62,8 +62,8 @@ class PlacementSettings:
     sample_skus
         The decomposition's first trial prices come from the decomposition of an evenly spaced
         sample of about this many SKUs (whole blocks) with proportionally scaled capacity.
-        ``None``: max(100, 5 % of the SKUs), and only when the problem has at least 4× as many
-        SKUs; 0: start from zero prices.
+        ``None``: 5 % of the SKUs, at least 100 and at most 300, and only when the problem has at
+        least 4× as many SKUs; 0: start from zero prices.
     price_spread
         With sampled first prices, the first full round also prices every SKU at those prices
         times each factor (warm re-solves), so the master starts with proposals that bracket
@@ -102,7 +102,7 @@ class PlacementSettings:
     sample_skus: int | None = None
     smoothing: float = 0.5
     price_spread: tuple[float, ...] = (0.85, 1.2)
-    price_box: float | None = 0.1
+    price_box: float | None = 0.05
     keep_models: bool | None = None
     auto_decompose_columns: int = 400_000
     plan_date: dt.date | None = None
@@ -136,6 +136,6 @@ class PlacementSettings:
     def sample_size(self, n_skus: int) -> int:
         """SKUs in the sampled sub-problem that gives the first prices (0: no sample)."""
         if self.sample_skus is None:
-            n = max(100, n_skus // 20)
+            n = max(100, min(300, n_skus // 20))
             return n if n_skus >= 4 * n else 0
         return self.sample_skus if 0 < self.sample_skus < n_skus else 0
