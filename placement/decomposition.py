@@ -742,7 +742,8 @@ def price_decomposition(
                 break
             alpha = 0.0
         history.append((ub, best_lb))
-        last_round = time.perf_counter() - t_round
+        # next round's expected duration: the first round also paid for the cold starts
+        last_round = (time.perf_counter() - t_round) * (0.3 if it == 1 else 1.0)
         if stab and not added and best_lb <= lb_before:
             rho = 2.0 * rho  # nothing new inside the box: widen it
         elif added == 0 and not stab:  # no improving column at the master's own prices
