@@ -11,9 +11,11 @@ Method (documented in docs/forecasting.md):
 3. The other series run a rolling-origin backtest (``windows`` windows, step = horizon) of the
    candidate models of their class (statsforecast ``cross_validation``, refit every window,
    ``fallback_model=Naive``); models without intervals get conformal intervals.
-4. Candidates are every model plus ``Ensemble`` (mean of the class's 3 best models' means and
-   interval bounds). Errors are scaled by the in-sample seasonal-naive error at each cutoff
-   (MASE / RMSSE). Each demand class uses the candidate with the lowest mean error (or, with
+4. Candidates are every model plus ``Ensemble`` (the mean or median combination of 2–4 of the
+   class's 6 best models with the lowest backtest error; means and bounds combined alike) and,
+   for smooth series of SKUs with several regions, ``TopDown`` (share × SKU-total forecast).
+   Errors are scaled by the in-sample seasonal-naive error at each cutoff (MASE / RMSSE).
+   Each demand class uses the candidate with the lowest mean error (or, with
    ``selection="series"``, each series its own best).
 5. Calibration (split-conformal, scaled): per class and level, the conformity scores
    ``max(lo − y, y − hi) / scale`` of the chosen candidates in the backtest give the amount by

@@ -61,7 +61,7 @@ class ForecastSettings:
     selection
         ``"class"`` (default): one candidate per demand class (smooth / intermittent), the one
         with the lowest mean backtest error; ``"series"``: each series picks its own best
-        (overfits 3 windows: +4 % MASE on the Walmart benchmark); ``"hybrid"``: the class's
+        (overfits 3 windows: +5 % MASE on the Walmart benchmark); ``"hybrid"``: the class's
         candidate unless a series' own best is ≥ 10 % better on it.
     exogenous
         ``"auto"``: regressor models are candidates and kept only where they backtest better;
