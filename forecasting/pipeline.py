@@ -28,6 +28,7 @@ Method (documented in docs/forecasting.md):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -227,6 +228,19 @@ class _CoreOut:
     warnings: list[str]
 
 
+def _sf_chunk(
+    kind: str, df: pd.DataFrame, X_df: pd.DataFrame | None, models, freq: str, kw: dict
+) -> pd.DataFrame:
+    """One statsforecast call on a chunk of whole series, single process (a Dask task)."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    sf = StatsForecast(models=models, freq=freq, n_jobs=1, fallback_model=Naive())
+    if kind == "cv":
+        return sf.cross_validation(df=df, **kw)
+    return sf.forecast(df=df, X_df=X_df, **kw)
+
+
 class _Core:
     """Backtest/selection/calibration/final fit over a long frame ``unique_id, ds, y``."""
 
@@ -292,16 +306,51 @@ class _Core:
         sort = ["unique_id", "cutoff", "ds"] if "cutoff" in out else ["unique_id", "ds"]
         return out.sort_values(sort, kind="stable").reset_index(drop=True)
 
+    def _dask_chunks(
+        self, kind: str, df: pd.DataFrame, X_df: pd.DataFrame | None, models, kw: dict
+    ) -> pd.DataFrame:
+        """Run one statsforecast call on Dask as a few tasks of whole series each.
+
+        statsforecast's fugue backend calls the models once *per series* (partition by id),
+        which costs more than the models on short weekly series; here every task fits a
+        contiguous chunk of series with one local ``StatsForecast`` (same numbers, per series).
+        """
+        import dask
+
+        try:
+            from distributed import default_client
+
+            workers = len(default_client().scheduler_info()["workers"])
+        except (ImportError, ValueError):
+            workers = self._jobs()
+        codes, uniq = pd.factorize(df["unique_id"], sort=True)
+        n_chunks = int(max(1, min(len(uniq), 4 * max(1, workers))))
+        bounds = np.linspace(0, len(uniq), n_chunks + 1).round().astype(int)
+        xcodes = None
+        if X_df is not None:
+            xcodes = pd.Index(uniq).get_indexer(X_df["unique_id"])
+        tasks = []
+        for lo, hi in itertools.pairwise(bounds):
+            if hi <= lo:
+                continue
+            part = df[(codes >= lo) & (codes < hi)]
+            xpart = None if X_df is None else X_df[(xcodes >= lo) & (xcodes < hi)]
+            tasks.append(dask.delayed(_sf_chunk)(kind, part, xpart, models, self.freq, kw))
+        parts = dask.compute(*tasks)
+        return pd.concat(parts, ignore_index=True)
+
     def cross_validation(self, df: pd.DataFrame, models, n_min: int) -> pd.DataFrame:
-        sf = self._sf(models)
-        res = sf.cross_validation(
-            df=self._to_engine(df),
+        kw = dict(
             h=self.s.horizon,
             n_windows=self.s.windows,
             step_size=self.s.horizon,
             level=list(LEVELS),
             refit=self._refit(models),
         )
+        if self.s.engine == "dask":
+            return self._from_engine(self._dask_chunks("cv", df, None, models, kw))
+        sf = self._sf(models)
+        res = sf.cross_validation(df=self._to_engine(df), **kw)
         return self._from_engine(res)
 
     def _refit(self, models) -> bool:
@@ -314,6 +363,9 @@ class _Core:
     def final(
         self, df: pd.DataFrame, models, X_df: pd.DataFrame | None = None, jobs: int | None = None
     ) -> pd.DataFrame:
+        if self.s.engine == "dask":
+            kw = dict(h=self.s.horizon, level=list(LEVELS))
+            return self._from_engine(self._dask_chunks("forecast", df, X_df, models, kw))
         sf = self._sf(models, jobs)
         kw = {}
         if X_df is not None:
