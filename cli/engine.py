@@ -2,7 +2,7 @@
 
 `engine_session("dask")` starts a local Dask cluster (one worker process per core, or
 ``n_workers``) or connects to ``--scheduler ADDRESS`` and makes it the default client, so
-statsforecast's fugue backend and the placement fan-out run on it; it is closed afterwards.
+the forecasting tasks and the placement fan-out run on it; it is closed afterwards.
 `local` needs nothing; `ray` needs the `ray` package.
 """
 

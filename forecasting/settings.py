@@ -48,8 +48,9 @@ class ForecastSettings:
     fill_gaps
         ``None``: missing periods inside a series are an error; ``"zero"``: fill them with 0.
     engine
-        ``"local"`` (processes, ``jobs``), ``"dask"`` (the current Dask client, else a local one)
-        or ``"ray"``; statsforecast's fugue backend does the distribution.
+        ``"local"`` (processes, ``jobs``), ``"dask"`` (the current Dask client, else Dask's
+        default scheduler; chunks of whole series per task) or ``"ray"`` (statsforecast's
+        fugue backend).
     jobs
         Worker processes for the local engine (``-1`` = all cores).
     ensemble
