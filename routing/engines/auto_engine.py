@@ -110,8 +110,14 @@ def solve(problem: Problem, settings: SolveSettings) -> Solution:
         )
         main_limit = budget if settings.deterministic else budget - (time.perf_counter() - t0)
         main = _pyvrp(problem, settings, main_limit)
+        if settings.deterministic:
+            # counts, not the clock: the worker's plan must count whatever the load, so wait
+            # for it up to the same safety cap as OR-Tools' deterministic mode
+            wait_s = max(60.0, 20.0 * budget)
+        else:
+            wait_s = max(0.0, budget - (time.perf_counter() - t0)) + 10.0
         try:
-            other = fut.result(timeout=max(0.0, budget - (time.perf_counter() - t0)) + 10.0)
+            other = fut.result(timeout=wait_s)
         except Exception as e:  # worker crash / timeout: keep the main search's plan
             log.warning("auto: the worker process failed: %s", e)
     finally:

@@ -39,14 +39,29 @@ FLEET_SHARE = 0.3  # share of the PyVRP budget spent on fleet minimisation (hier
 
 
 def default_iterations(problem: Problem, time_limit_s: float) -> int:
-    """Iteration count for deterministic mode: a fixed rate per second of the time limit.
+    """Iteration count for deterministic mode: a calibrated rate per second of the limit.
 
-    About 80,000 / n iterations per second on this (shared) machine (measured: n = 100,
-    1,400 iterations/s idle, less under load), so a deterministic run lasts roughly the
-    time limit here; it is a count, never the clock.
+    PyVRP's iterations per second on this 2-core machine (quiet, one process; measured
+    with ``MaxRuntime`` 2 s vs 8 s on random Euclidean instances n = 25-200 and on the
+    sample scenario, see docs/routing.md) fall slowly with the number of stops n
+    (about ``n ** -0.5``) but strongly with the cost model: about 1,900/s at n = 100 for
+    distance costs only (CVRP, Solomon), half that with optional stops (drop prizes),
+    0.45 x with a cost per hour, about 300/s with both (every shipahead plan); several
+    duration profiles (time-bucketed per-vehicle matrices) cost another 0.66 x. Windows
+    change little. So a deterministic run lasts roughly the time limit (measured within
+    0.75-1.2 x for n >= 50); it is a count, never the clock.
     """
     n = max(1, len(problem.stops))
-    its = max(200, time_limit_s * 80_000.0 / n)
+    prizes = problem.drop_penalty is not None
+    per_hour = any(C.per_second_cost(problem, v) > 0 for v in problem.vehicles)
+    factor = {(False, False): 1.0, (True, False): 0.5, (False, True): 0.45}.get(
+        (prizes, per_hour), 300.0 / 1900.0
+    )
+    d = np.asarray(problem.duration_s)
+    if d.ndim == 3 and len(d) > 1 and not (d == d[:1]).all():
+        factor *= 0.66
+    rate = 1900.0 * (n / 100.0) ** -0.5 * factor
+    its = max(100.0, time_limit_s * rate)
     return int(min(its, 1000 * n * n + 1000))  # tiny problems converge at once
 
 
