@@ -28,7 +28,7 @@ from .errors import InputError, SolverError
 from .matrix import shortest_path_matrices
 from .network import RoadNetwork, snap_points
 from .problem import Break, Problem, Solution, SolveSettings, Vehicle
-from .simulate import RouteSim, Simulator, planned_schedule
+from .simulate import RouteSim, Simulator
 from .traffic import SpeedModel
 
 log = logging.getLogger(__name__)
@@ -755,7 +755,7 @@ def simulate_solution(
     (the real ones when the solver saw tightened windows). Returns the simulations and,
     per route, the planned (static) arrival times.
     """
-    from .check import route_schedule
+    from .check import _forward, route_schedule
 
     sims, planned = [], []
     for v, route in enumerate(solution_routes):
@@ -767,9 +767,15 @@ def simulate_solution(
         gap = -1 if sch.break_gap is None else int(sch.break_gap)
         veh = problem.vehicles[v]
         if problem.node_ids[veh.start].startswith("@"):
-            # a vehicle already out on the road (re-plan) carries on at once
+            # a vehicle already out on the road (re-plan) carries on at once (after its
+            # break when the plan has it rest before moving on)
             depart = math.ceil(veh.shift_start_s / 60.0) * 60.0
-            arrivals = planned_schedule(problem, v, route, depart)[:-1]
+            b = veh.break_
+            if gap == -1 and b is not None and sch.departure_s >= b.earliest_s + b.duration_s:
+                depart = max(depart, math.ceil((b.earliest_s + b.duration_s) / 60.0) * 60.0)
+            arrivals = _forward(
+                problem, veh, problem.duration_of(v), route, int(depart), None if gap < 0 else gap
+            )[0]
         else:
             # latest feasible departure in whole minutes (floored: never later anywhere,
             # FIFO), so routes.csv replays exactly

@@ -368,26 +368,3 @@ class Simulator:
             leave_s=first_leave,
             end_wait_s=end_wait,
         )
-
-
-def planned_schedule(
-    problem, vehicle: int, stops: Sequence[int], depart_s: float | None = None
-) -> list[float]:
-    """Arrival times at the stops (and the end) under the problem's static matrices.
-
-    Uses the vehicle's own duration matrix when ``problem.duration_s`` is ``(V, n, n)``;
-    waits for windows and adds service times like the simulation does (without breaks).
-    """
-    veh = problem.vehicles[vehicle]
-    dur = problem.duration_s
-    m = dur[vehicle] if np.ndim(dur) == 3 else dur
-    t = float(veh.shift_start_s if depart_s is None else depart_s)
-    prev = veh.start
-    out = []
-    for s in stops:
-        t += float(m[prev, s])
-        out.append(t)
-        t = max(t, float(problem.tw_s[s][0])) + float(problem.service_s[s])
-        prev = s
-    out.append(t + float(m[prev, veh.end]))
-    return out
