@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -161,3 +163,10 @@ def test_replan_with_breaks_property(with_breaks, frac):
         old = r[(r["vehicle_id"] == vid) & (r["break_min"] > 0)]
         if len(old) and _s(old["break_start"].iloc[0]) <= at:
             assert (g["break_min"] > 0).sum() == 0  # a break begun is not owed again
+    # the re-plan's routes.csv re-simulates to the same times (vehicles out on the road too)
+    reread = pd.read_csv(
+        io.StringIO(new.to_csv(index=False)), dtype={"stop_id": str, "vehicle_id": str}
+    )
+    again = routing.resimulate(res.plan, reread)
+    cols = ["vehicle_id", "seq", "stop_id", "arrival", "departure", "break_start"]
+    assert again[cols].fillna("").equals(new[cols].fillna(""))

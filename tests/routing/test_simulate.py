@@ -38,6 +38,12 @@ def test_fifo(f, t1, dt, seed):
         a2, _, _ = sim.drive(arcs, t1 + dt)
         assert a2 >= a1 - 1e-6
         assert a1 >= t1
+        # with a driver break due at 10:00 (taken at once if already due): still FIFO
+        e, d = 10 * 3600.0, 1800.0
+        b1, _, _ = sim.drive(arcs, t1, (max(t1, e), d))
+        b2, _, _ = sim.drive(arcs, t1 + dt, (max(t1 + dt, e), d))
+        assert b2 >= b1 - 1e-6
+        assert b1 >= a1 - 1e-6
 
 
 def test_piecewise_speed_is_exact():
