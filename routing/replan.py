@@ -348,7 +348,11 @@ def replan_routes(
         elif not started:
             if last["kind"] != "start" or str(last["stop_id"]).startswith("@"):
                 starts[vid] = (float(last["lon"]), float(last["lat"]))
-            ready[vid] = int(max(at_s, shift_start or 0) + delays.get(vid, 0.0))
+            t_ready = max(at_s, shift_start or 0)
+            if vid in break_taken and last["departure_s"] is not None:
+                # resting before leaving at `at`: ready when the break is over
+                t_ready = max(t_ready, last["departure_s"])
+            ready[vid] = int(t_ready + delays.get(vid, 0.0))
         elif returned:
             # back at the depot: it can load again
             ready[vid] = int(max(at_s, end_row["arrival_s"].iloc[0]) + delays.get(vid, 0.0))
