@@ -38,6 +38,18 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- worker
+def _pack_basis(basis: tuple[list, list]) -> tuple[bytes, bytes]:
+    """HiGHS basis statuses (enum lists) → 1 byte each."""
+    return bytes(int(v) for v in basis[0]), bytes(int(v) for v in basis[1])
+
+
+def _unpack_basis(packed: tuple[bytes, bytes]) -> tuple[list, list]:
+    import highspy
+
+    e = [highspy.HighsBasisStatus(k) for k in range(5)]
+    return [e[k] for k in packed[0]], [e[k] for k in packed[1]]
+
+
 def _slim(b) -> None:
     """Drop a kept block's matrix and bounds once HiGHS has its copy (about half the memory)."""
     b.matrix = None
@@ -52,8 +64,12 @@ class BlockWorker:
     dozen simplex iterations instead of ~1,300 per SKU). The first solve of a block is done SKU by
     SKU (a single-SKU LP solves about twice as fast per SKU as a block, the simplex work grows
     faster than linearly with the rows) and the block starts from the assembled optimal basis.
-    Without ``keep_models`` each call builds, solves and drops one block at a time so memory
-    stays bounded by one block.
+    A kept, solved block of 10 SKUs takes ≈ 9 MB in HiGHS (≈ 0.9 MB per SKU: the LP, its scaled
+    copy, a row-wise copy, the factorisation). Without ``keep_models`` each call rebuilds one
+    block at a time (memory bounded by one block) but restarts it from the block's last optimal
+    basis, kept as 1 byte per column and row (≈ 3 kB per SKU), with Devex dual pricing (whose
+    weights, unlike steepest edge, cost nothing to initialise): a re-solve then costs about
+    twice a kept model's, instead of a cold solve.
     """
 
     def __init__(
@@ -70,6 +86,7 @@ class BlockWorker:
         self.blocks = []
         self.solvers = []
         self.warm = [False] * len(ranges)
+        self.bases: list[tuple[bytes, bytes] | None] = [None] * len(ranges)
         self.iterations = 0  # simplex iterations of the last call (all blocks)
         if keep_models:
             for s0, s1 in ranges:
@@ -85,7 +102,22 @@ class BlockWorker:
             return self.blocks[i], self.solvers[i]
         s0, s1 = self.ranges[i]
         b = build_block(self.pb, s0, s1, capacity_rows=self.capacity_rows)
-        return b, HighsBlock(b, presolve=self.capacity_rows)
+        h = HighsBlock(b, presolve=self.capacity_rows)
+        h.h.setOptionValue("simplex_dual_edge_weight_strategy", 1)  # Devex
+        return b, h
+
+    def _restore(self, i: int, h) -> bool:
+        """Give a rebuilt block its stored basis; False if it has none yet."""
+        if self.keep or self.bases[i] is None:
+            return self.keep and self.warm[i]
+        h.set_basis(*_unpack_basis(self.bases[i]))
+        return True
+
+    def _store(self, i: int, h) -> None:
+        if self.keep:
+            self.warm[i] = True
+        else:
+            self.bases[i] = _pack_basis(h.get_basis())
 
     def _x_cost(self, b, lam: np.ndarray | None) -> np.ndarray:
         base = b.cost[b.x_cols]
@@ -147,12 +179,10 @@ class BlockWorker:
             t0 = time.perf_counter()
             self.iterations = 0
             h.set_x_cost(self._x_cost(b, lam))
-            if not (self.keep and self.warm[i]) and b.s1 - b.s0 > 1:
+            if not self._restore(i, h) and b.s1 - b.s0 > 1:
                 self._cold_start(b, h, lam)
             sol = h.solve()
             self.iterations += h.iterations()
-            if self.keep:
-                self.warm[i] = True
             cost_s, use = self._per_sku(b, sol.x)
             more = []
             for lam_e in extra or []:
@@ -161,6 +191,7 @@ class BlockWorker:
                 self.iterations += h.iterations()
                 c_e, u_e = self._per_sku(b, sol_e.x)
                 more.append({"cost": c_e, "use": u_e, "q": sol_e.x[: b.n_q].copy()})
+            self._store(i, h)
             out.append(
                 {
                     "cost": cost_s,
@@ -181,6 +212,7 @@ class BlockWorker:
             b, h = self._get(i)
             h.set_x_cost(b.cost[b.x_cols])
             h.fix_q(q_blocks[i])
+            self._restore(i, h)
             sol = h.solve()
             y = sol.x[b.y_cols]
             u = sol.x[b.u_cols]

@@ -75,8 +75,9 @@ class PlacementSettings:
         Wentges smoothing of the decomposition's prices towards the best-bound prices (0-1).
     keep_models
         Keep each block's HiGHS model in its worker between iterations (warm re-solves, about
-        100 bytes per LP column with blocks of 10 SKUs) or rebuild it per call (memory bounded
-        by one block). ``None``: keep when the whole model has at most 40 million columns.
+        360 bytes per LP column once solved) or rebuild it per call from its stored optimal
+        basis (1 byte per column; memory bounded by one block; re-solves about twice as
+        slow). ``None``: keep when the whole model has at most 6 million columns.
     plan_date
         Date by which stock must be in position; ``ship_by = plan_date - lead_days``.
     """

@@ -458,10 +458,11 @@ def test_block_cold_start_from_single_sku_bases():
     assert all(r["iterations"] == 0 for r in res)
 
 
-@pytest.mark.parametrize("spread", [(), (0.85, 1.2)])
-def test_box_step_decomposition_brackets_the_optimum(small_generated, spread):
-    """Sampled first prices + box-step master (+ spread columns), 2 worker processes: the
-    bound never exceeds the monolithic optimum and the plan never undercuts it."""
+@pytest.mark.parametrize(("spread", "keep"), [((), True), ((0.85, 1.2), False)])
+def test_box_step_decomposition_brackets_the_optimum(small_generated, spread, keep):
+    """Sampled first prices + box-step master (+ spread columns), 2 worker processes, kept
+    models or blocks rebuilt from stored bases: the bound never exceeds the monolithic optimum
+    and the plan never undercuts it."""
     mono = plan(settings=PlacementSettings(window_days=W, method="monolithic"), **small_generated)
     opt = mono.summary["lp_lower_bound"]
     dec = plan(
@@ -474,6 +475,7 @@ def test_box_step_decomposition_brackets_the_optimum(small_generated, spread):
             sample_skus=3,
             price_spread=spread,
             price_box=0.05,
+            keep_models=keep,
         ),
         **small_generated,
     )
