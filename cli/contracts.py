@@ -491,6 +491,31 @@ CONTRACTS: dict[str, Contract] = {
                 ),
                 Column("leg_km", "float", "km", example="6.4", ge=0),
                 Column("leg_min", "float", "minutes", example="12.5", ge=0),
+                Column("kind", "text", "", False, "start, stop or end", "stop"),
+                Column("lat", "float", "degrees (WGS84)", False, "latitude", "39.96"),
+                Column("lon", "float", "degrees (WGS84)", False, "longitude", "-83.00"),
+                Column(
+                    "tw_start", "hhmm", "local time", False, "stop's window", "08:00", nullable=True
+                ),
+                Column(
+                    "tw_end", "hhmm", "local time", False, "stop's window", "12:00", nullable=True
+                ),
+                Column("service_min", "float", "minutes", False, "service time", "7", ge=0),
+                Column("wait_min", "float", "minutes", False, "waiting for the window", "0", ge=0),
+                Column(
+                    "break_min", "float", "minutes", False, "driver break on the leg", "0", ge=0
+                ),
+                Column(
+                    "break_start",
+                    "hhmm",
+                    "local time",
+                    False,
+                    "when the break on the leg to this row starts",
+                    "11:30",
+                    nullable=True,
+                ),
+                Column("late_min", "float", "minutes", False, "after the window's end", "0", ge=0),
+                Column("on_time", "bool", "", False, "simulated arrival within the window", "True"),
             ),
             key=("vehicle_id", "seq"),
         ),
