@@ -538,7 +538,7 @@ def snap_points(
     if len(far):
         i = int(far[0])
         raise InputError(
-            f"{table} row {i} ({ids[i]!s}) at lat {lat[i]:.5f}, lon {lon[i]:.5f} is "
+            f"{ids[i]!s} at lat {lat[i]:.5f}, lon {lon[i]:.5f} is "
             f"{dist[i]:,.0f} m from the nearest road (limit {max_snap_m:,.0f} m); "
             f"{len(far)} point(s) are too far",
             row=i,
