@@ -317,10 +317,12 @@ class _Core:
         """
         import dask
 
+        client = None
         try:
             from distributed import default_client
 
-            workers = len(default_client().scheduler_info()["workers"])
+            client = default_client()
+            workers = len(client.scheduler_info()["workers"])
         except (ImportError, ValueError):
             workers = self._jobs()
         codes, uniq = pd.factorize(df["unique_id"], sort=True)
@@ -329,14 +331,27 @@ class _Core:
         xcodes = None
         if X_df is not None:
             xcodes = pd.Index(uniq).get_indexer(X_df["unique_id"])
-        tasks = []
+        chunks = []
         for lo, hi in itertools.pairwise(bounds):
-            if hi <= lo:
-                continue
-            part = df[(codes >= lo) & (codes < hi)]
-            xpart = None if X_df is None else X_df[(xcodes >= lo) & (xcodes < hi)]
-            tasks.append(dask.delayed(_sf_chunk)(kind, part, xpart, models, self.freq, kw))
-        parts = dask.compute(*tasks)
+            if hi > lo:
+                part = df[(codes >= lo) & (codes < hi)]
+                xpart = None if X_df is None else X_df[(xcodes >= lo) & (xcodes < hi)]
+                chunks.append((part, xpart))
+        if client is not None:
+            # data go to the workers as scattered futures, not inside the task graph
+            def put(obj: pd.DataFrame | None):
+                return None if obj is None else client.scatter(obj, hash=False)
+
+            data = [(put(p), put(x)) for p, x in chunks]
+            futures = [
+                client.submit(_sf_chunk, kind, p, x, models, self.freq, kw, pure=False)
+                for p, x in data
+            ]
+            parts = client.gather(futures)
+            client.cancel([f for pair in data for f in pair if f is not None])
+        else:
+            tasks = [dask.delayed(_sf_chunk)(kind, p, x, models, self.freq, kw) for p, x in chunks]
+            parts = dask.compute(*tasks)
         return pd.concat(parts, ignore_index=True)
 
     def cross_validation(self, df: pd.DataFrame, models, n_min: int) -> pd.DataFrame:
