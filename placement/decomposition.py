@@ -711,14 +711,16 @@ def price_decomposition(
             ub, xv, duals = run_master(None, None)
         mu = duals[:S]
         lam_m = np.maximum(0.0, -duals[S:])
-        t_master += time.perf_counter() - t0
+        master_s = time.perf_counter() - t0
+        t_master += master_s
         if best_lb > -np.inf and (ub - best_lb) <= gap_tolerance * max(abs(ub), 1e-12):
             break
         if (  # at least one full round, so that the bound is finite; no round that would end
-            # past the limit (judged by the last round's duration)
+            # past the limit: judged by the last round's pricing plus two master solves (the
+            # next round's and the final unstabilised one)
             time_limit_s is not None
             and best_lb > -np.inf
-            and time.perf_counter() - t_start + last_round > time_limit_s
+            and time.perf_counter() - t_start + last_round + 2.0 * master_s > time_limit_s
         ):
             break
         t_round = time.perf_counter()
