@@ -15,8 +15,11 @@ ORDER = ("forecasting", "placement", "routing_solvers", "routing_network", "pipe
 def main() -> None:
     parts = [(DOCS / "benchmarks" / "SUMMARY.md").read_text().rstrip() + "\n"]
     names = [n for n in ORDER if (DOCS / "benchmarks" / f"{n}.md").exists()]
-    names += sorted(p.stem for p in (DOCS / "benchmarks").glob("*.md")
-                    if p.stem not in ORDER and p.stem != "SUMMARY")
+    names += sorted(
+        p.stem
+        for p in (DOCS / "benchmarks").glob("*.md")
+        if p.stem not in ORDER and p.stem != "SUMMARY"
+    )
     for name in names:
         text = (DOCS / "benchmarks" / f"{name}.md").read_text()
         lines = [("#" + ln if ln.startswith("#") else ln) for ln in text.splitlines()]
