@@ -228,14 +228,15 @@ class _CoreOut:
     warnings: list[str]
 
 
-def _sf_chunk(
-    kind: str, df: pd.DataFrame, X_df: pd.DataFrame | None, models, freq: str, kw: dict
-) -> pd.DataFrame:
-    """One statsforecast call on a chunk of whole series, single process (a Dask task)."""
+def _sf_call(kind: str, df, X_df, models, freq: str, kw: dict, n_jobs: int = 1):
+    """One statsforecast call: ``kind`` "cv" (cross_validation) or "forecast".
+
+    With ``n_jobs=1`` it is one Dask task over a chunk of whole series.
+    """
     from statsforecast import StatsForecast
     from statsforecast.models import Naive
 
-    sf = StatsForecast(models=models, freq=freq, n_jobs=1, fallback_model=Naive())
+    sf = StatsForecast(models=models, freq=freq, n_jobs=n_jobs, fallback_model=Naive())
     if kind == "cv":
         return sf.cross_validation(df=df, **kw)
     return sf.forecast(df=df, X_df=X_df, **kw)
@@ -259,41 +260,25 @@ class _Core:
             return os.cpu_count() or 1
         return j
 
-    def _sf(self, models, jobs: int | None = None):
-        from statsforecast import StatsForecast
-        from statsforecast.models import Naive
-
-        return StatsForecast(
-            models=models, freq=self.freq, n_jobs=jobs or self._jobs(), fallback_model=Naive()
-        )
-
-    def _to_engine(self, df: pd.DataFrame):
-        if self.s.engine == "local":
+    def _to_engine(self, df: pd.DataFrame | None):
+        """The frame as the engine's statsforecast input (local: itself; ray: a ray Dataset)."""
+        if df is None or self.s.engine == "local":
             return df
-        if self.s.engine == "ray":
-            try:
-                import ray
-            except ModuleNotFoundError:
-                raise InputError(
-                    "engine 'ray' needs the ray package, which is not installed",
-                    fix="pip install 'fugue[ray]', or use engine dask or local",
-                    table="settings",
-                ) from None
-            import ray.data
+        try:
+            import ray
+        except ModuleNotFoundError:
+            raise InputError(
+                "engine 'ray' needs the ray package, which is not installed",
+                fix="pip install 'fugue[ray]', or use engine dask or local",
+                table="settings",
+            ) from None
+        import ray.data
 
-            return ray.data.from_pandas(df)
-        import dask.dataframe as dd
-
-        n = df["unique_id"].nunique()
-        nparts = int(max(1, min(n, 2 * self._jobs(), 64)))
-        # partition by series so every series is whole in one partition
-        return dd.from_pandas(df, npartitions=nparts, sort=False)
+        return ray.data.from_pandas(df)
 
     def _from_engine(self, res) -> pd.DataFrame:
         if isinstance(res, pd.DataFrame):
             out = res
-        elif hasattr(res, "compute"):
-            out = res.compute()
         elif hasattr(res, "to_pandas"):
             out = res.to_pandas()
         else:
@@ -344,15 +329,31 @@ class _Core:
 
             data = [(put(p), put(x)) for p, x in chunks]
             futures = [
-                client.submit(_sf_chunk, kind, p, x, models, self.freq, kw, pure=False)
+                client.submit(_sf_call, kind, p, x, models, self.freq, kw, pure=False)
                 for p, x in data
             ]
             parts = client.gather(futures)
             client.cancel([f for pair in data for f in pair if f is not None])
         else:
-            tasks = [dask.delayed(_sf_chunk)(kind, p, x, models, self.freq, kw) for p, x in chunks]
+            tasks = [dask.delayed(_sf_call)(kind, p, x, models, self.freq, kw) for p, x in chunks]
             parts = dask.compute(*tasks)
         return pd.concat(parts, ignore_index=True)
+
+    def _call(self, kind: str, df, X_df, models, kw: dict, jobs: int | None = None):
+        """One statsforecast call on the configured engine, as a sorted pandas frame."""
+        if self.s.engine == "dask":
+            res = self._dask_chunks(kind, df, X_df, models, kw)
+        else:
+            res = _sf_call(
+                kind,
+                self._to_engine(df),
+                self._to_engine(X_df),
+                models,
+                self.freq,
+                kw,
+                n_jobs=jobs or self._jobs(),
+            )
+        return self._from_engine(res)
 
     def cross_validation(self, df: pd.DataFrame, models, n_min: int) -> pd.DataFrame:
         kw = dict(
@@ -362,11 +363,7 @@ class _Core:
             level=list(LEVELS),
             refit=self._refit(models),
         )
-        if self.s.engine == "dask":
-            return self._from_engine(self._dask_chunks("cv", df, None, models, kw))
-        sf = self._sf(models)
-        res = sf.cross_validation(df=self._to_engine(df), **kw)
-        return self._from_engine(res)
+        return self._call("cv", df, None, models, kw)
 
     def _refit(self, models) -> bool:
         """Refit every window only where needed: models with ``forward`` are fitted at the first
@@ -378,15 +375,8 @@ class _Core:
     def final(
         self, df: pd.DataFrame, models, X_df: pd.DataFrame | None = None, jobs: int | None = None
     ) -> pd.DataFrame:
-        if self.s.engine == "dask":
-            kw = dict(h=self.s.horizon, level=list(LEVELS))
-            return self._from_engine(self._dask_chunks("forecast", df, X_df, models, kw))
-        sf = self._sf(models, jobs)
-        kw = {}
-        if X_df is not None:
-            kw["X_df"] = X_df if self.s.engine == "local" else self._to_engine(X_df)
-        res = sf.forecast(df=self._to_engine(df), h=self.s.horizon, level=list(LEVELS), **kw)
-        return self._from_engine(res)
+        kw = dict(h=self.s.horizon, level=list(LEVELS))
+        return self._call("forecast", df, X_df, models, kw, jobs)
 
     # -- main ---------------------------------------------------------------------------------
     def candidates(self, cls: str, has_exog: bool) -> list[str]:
