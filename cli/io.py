@@ -76,11 +76,11 @@ def _read_raw(path: Path) -> pd.DataFrame:
         raise CliInputError("is a folder, not a file", file=path, fix="name the file itself")
     try:
         if ext in (".csv", ".csv.gz"):
-            return _clean_header(
-                path, pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-            )
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            return _clean_header(path, df, _csv_header(path))
         if ext in (".parquet", ".pq"):
-            return _clean_header(path, pd.read_parquet(path))
+            df = pd.read_parquet(path)
+            return _clean_header(path, df, list(map(str, df.columns)))
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CliInputError(
@@ -105,10 +105,12 @@ def _csv_header(path: Path) -> list[str]:
         return next(csv.reader(fh), [])
 
 
-def _clean_header(path: Path, df: pd.DataFrame) -> pd.DataFrame:
-    """Strip blanks around column names; reject duplicate names and non-comma separators."""
-    raw = _csv_header(path) if _suffix(path) in (".csv", ".csv.gz") else list(map(str, df.columns))
-    names = [str(c).strip() for c in raw]
+def _clean_header(path: Path, df: pd.DataFrame, raw: list[str]) -> pd.DataFrame:
+    """Strip blanks around column names; reject duplicate names and non-comma separators.
+
+    ``raw`` is the header as written (for CSV, before pandas renames duplicates to ``x.1``).
+    """
+    names = [c.strip() for c in raw]
     if len(names) == 1:
         for sep, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
             if sep in names[0]:
