@@ -87,7 +87,7 @@ class BlockWorker:
         self.solvers = []
         self.warm = [False] * len(ranges)
         self.bases: list[tuple[bytes, bytes] | None] = [None] * len(ranges)
-        self.iterations = 0  # simplex iterations of the last call (all blocks)
+        self.iterations = 0  # simplex iterations of the block being priced
         if keep_models:
             for s0, s1 in ranges:
                 b = build_block(pb, s0, s1, capacity_rows=capacity_rows)
@@ -173,7 +173,6 @@ class BlockWorker:
         ``"extra"``.
         """
         out = []
-        self.iterations = 0
         for i in range(len(self.ranges)) if which is None else which:
             b, h = self._get(i)
             t0 = time.perf_counter()
@@ -460,6 +459,11 @@ def subset_problem(pb: Problem, skus: np.ndarray, cap_scale: float) -> Problem:
     )
 
 
+def block_skus(ranges: list[tuple[int, int]], blocks: np.ndarray) -> np.ndarray:
+    """The SKU indices of the blocks ``blocks`` (global block ids, in that order)."""
+    return np.concatenate([np.arange(*ranges[int(i)], dtype=np.int64) for i in blocks])
+
+
 def sample_blocks(ranges: list[tuple[int, int]], n_sample: int) -> np.ndarray:
     """Evenly spaced block ids holding about ``n_sample`` SKUs (sorted)."""
     size = max(1, max(s1 - s0 for s0, s1 in ranges))
@@ -485,7 +489,7 @@ def sampled_prices(
     point: any λ ≥ 0 gives a valid bound for the full problem.
     """
     blocks = sample_blocks(ranges, n_sample)
-    skus = np.concatenate([np.arange(*ranges[int(i)], dtype=np.int64) for i in blocks])
+    skus = block_skus(ranges, blocks)
     S = pb.n_skus
     vol_dem = np.bincount(pb.dem_s, weights=pb.demand @ pb.prob, minlength=S) * pb.vol
     share = vol_dem[skus].sum() / max(vol_dem.sum(), 1e-12)
@@ -584,10 +588,7 @@ def price_decomposition(
     t_start = time.perf_counter()
     F = pb.n_fcs
     cap = pb.cap.astype(float) if capacity is None else np.asarray(capacity, dtype=float)
-    if blocks is None:
-        skus = np.arange(pb.n_skus, dtype=np.int64)
-    else:
-        skus = np.concatenate([np.arange(*ranges[int(i)], dtype=np.int64) for i in blocks])
+    skus = np.arange(pb.n_skus, dtype=np.int64) if blocks is None else block_skus(ranges, blocks)
     S = len(skus)
     qs_all = sku_q_start(pb)
     q_counts = np.diff(qs_all)[skus]
@@ -637,6 +638,12 @@ def price_decomposition(
             np.asarray(sol.col_value),
             np.asarray(sol.row_dual),
         )
+
+    def lagrangian(res: list[dict], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per-SKU base cost, capacity use, and the Lagrangian bound L(lam) of a pricing."""
+        cost = np.concatenate([r["cost"] for r in res])
+        use = np.vstack([r["use"] for r in res])
+        return cost, use, float((cost + use @ lam).sum() - lam @ cap)
 
     store: list[np.ndarray] = []  # q of each pricing round (placement columns of `skus`)
     col_iter: list[np.ndarray] = []
@@ -740,16 +747,11 @@ def price_decomposition(
             block_seconds.append(float(sum(r["seconds"] for r in res)))
             for j, lam_e in enumerate(extra):
                 res_e = [r["extra"][j] for r in res]
-                cost_e = np.concatenate([r["cost"] for r in res_e])
-                use_e = np.vstack([r["use"] for r in res_e])
-                lb_e = float((cost_e + use_e @ lam_e).sum() - lam_e @ cap)
+                _, _, lb_e = lagrangian(res_e, lam_e)
                 if lb_e > best_lb:
                     best_lb, best_lam = lb_e, lam_e.copy()
                 add_columns(res_e, np.ones(S, dtype=bool))
-            cost = np.concatenate([r["cost"] for r in res])
-            use = np.vstack([r["use"] for r in res])
-            lag = cost + use @ lam
-            lb = float(lag.sum() - lam @ cap)
+            cost, use, lb = lagrangian(res, lam)
             if lb > best_lb:
                 best_lb, best_lam = lb, lam.copy()
             rc = cost + use @ lam_m - mu
