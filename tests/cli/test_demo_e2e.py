@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from cli.contracts import CONTRACTS, check_table
+
+from ._outputs import assert_outputs_keep_contracts
 
 pytestmark = pytest.mark.slow
 
@@ -45,18 +46,7 @@ def test_demo_runs_every_step_and_is_deterministic(tmp_path: Path) -> None:
     ]
     assert differing == []
     assert _without_timing(fa["manifest.json"]) == _without_timing(fb["manifest.json"])
-    # outputs keep their contracts
-    import pandas as pd
-
-    for rel, kind in (
-        ("forecast/forecast.parquet", "forecast"),
-        ("placement/stock_targets.csv", "stock_targets"),
-        ("placement/placement_orders.csv", "placement_orders"),
-        ("routes/routes.csv", "routes"),
-    ):
-        p = a / rel
-        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str)
-        assert check_table(df, CONTRACTS[kind]) == [], rel
+    assert_outputs_keep_contracts(a)
     assert (a / "report.html").stat().st_size > 50_000
     # a second run into the same folder skips every step
     res = runner.invoke(app, ["demo", "--out", str(a)])

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from cli.contracts import CONTRACTS, check_table
 
 from ..routing._netfix import TINY_OSM, tiny_fleet, tiny_stops
+from ._outputs import assert_outputs_keep_contracts
 
 
 @pytest.fixture(autouse=True)
@@ -113,15 +113,7 @@ def test_tiny_plan_end_to_end_and_resume(tmp_path: Path) -> None:
         "placement": "ran",
         "routes": "ran",
     }
-    for rel, kind in (
-        ("forecast/forecast.parquet", "forecast"),
-        ("placement/stock_targets.csv", "stock_targets"),
-        ("placement/placement_orders.csv", "placement_orders"),
-        ("routes/routes.csv", "routes"),
-    ):
-        p = out / rel
-        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str)
-        assert check_table(df, CONTRACTS[kind]) == [], rel
+    assert_outputs_keep_contracts(out)
     fc = pd.read_parquet(out / "forecast" / "forecast.parquet")
     assert len(fc) == 4 * 4  # keys × horizon
     routes = pd.read_csv(out / "routes" / "routes.csv", dtype=str)
