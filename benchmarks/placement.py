@@ -259,6 +259,7 @@ def ladder(
     time_limit: float,
     budget: float,
     mono_limit: float,
+    drop_columns: bool = False,
 ) -> None:
     lines += [
         f"## Scale ladder (decomposition, engine local, {workers} worker processes)",
@@ -292,6 +293,7 @@ def ladder(
                 block_size=10,
                 gap_tolerance=tol,
                 time_limit_s=tl,
+                drop_columns=drop_columns,
             )
             res = P.solve_problem(pb, st)
         tm = res.timings
@@ -400,6 +402,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=1800.0)
     ap.add_argument("--budget", type=float, default=300.0, help="S > 1000: build+solve (s)")
     ap.add_argument("--mono-limit", type=float, default=900.0)
+    ap.add_argument("--drop-columns", action="store_true", help="PlacementSettings.drop_columns")
     ap.add_argument("--out", default="docs/benchmarks/placement.md")
     a = ap.parse_args()
     sections = a.only.split(",")
@@ -408,7 +411,7 @@ def main() -> None:
         "",
         f"Command: `nice python benchmarks/placement.py --only {a.only} --ladder {a.ladder} "
         f"--mono {a.mono} --workers {a.workers} --time-limit {a.time_limit:g} --budget "
-        f"{a.budget:g} --mono-limit {a.mono_limit:g}` (under `flock /work/bench.lock`) · machine: "
+        f"{a.budget:g} --mono-limit {a.mono_limit:g}{' --drop-columns' * a.drop_columns}` (under `flock /work/bench.lock`) · machine: "
         f"{platform.machine()}, {os.cpu_count()} cores, 24 GB, run while holding the shared lock "
         f"(load average {os.getloadavg()[0]:.1f} at the start) · "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
@@ -427,6 +430,7 @@ def main() -> None:
             a.time_limit,
             a.budget,
             a.mono_limit,
+            a.drop_columns,
         )
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("\n".join(lines) + "\n")

@@ -31,7 +31,7 @@ import numpy as np
 from .check import check_block_recourse
 from .errors import InputError, SolverError
 from .inputs import Problem
-from .model import build_block, sku_q_start
+from .model import build_block, q_index, ragged, sku_q_start
 from .solvers import HighsBlock, new_highs
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,39 @@ class BlockWorker:
         use = (sol_x[b.x_cols] * self.pb.vol[b.x_s]).reshape(Sb, self.pb.n_fcs)
         return cost_s, use
 
+    def _drops(self, b, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cost change and units removed if one FC's placement of a SKU is undone.
+
+        For every SKU of the block and FC f: set ``x_f`` back to on-hand (q into f = 0) and, in
+        each scenario, cut the shipments out of f that the on-hand cannot cover, the ones whose
+        loss costs least first (cost of a unit unserved minus the shipment's cost). The result
+        is a feasible plan of that SKU, so its cost is an upper bound of the SKU's optimum with
+        that FC's placement undone. Returns ``(delta_cost, removed_units)``, both (S_b, F).
+        """
+        pb, F, K = self.pb, self.pb.n_fcs, self.pb.n_scenarios
+        Sb = b.s1 - b.s0
+        q = x[: b.n_q]
+        q_cell = (pb.sup_s[b.q_m] - b.s0) * F + pb.arc_f[b.q_a]
+        save = np.bincount(q_cell, weights=b.cost[: b.n_q] * q, minlength=Sb * F)
+        oh = pb.on_hand[b.s0 : b.s1].ravel()
+        removed = np.maximum(x[b.x_cols] - oh, 0.0)
+        save += b.cost[b.x_cols] * removed
+        y = x[b.y_cols]
+        y_s = pb.dem_s[b.y_p] - b.s0
+        grp = (y_s * F + pb.lane_f[b.y_l]) * K + b.y_k
+        shipped = np.bincount(grp, weights=y, minlength=Sb * F * K)
+        excess = np.maximum(shipped - np.repeat(oh, K), 0.0)
+        loss = pb.prob[b.y_k] * pb.pen[pb.dem_s[b.y_p]] - b.cost[b.y_cols]
+        order = np.lexsort((loss, grp))
+        g, ys = grp[order], y[order]
+        before = np.cumsum(ys) - ys
+        first = np.searchsorted(g, np.arange(Sb * F * K))
+        before -= before[np.minimum(first, len(g) - 1)][g] if len(g) else 0.0
+        cut = np.clip(excess[g] - before, 0.0, ys)
+        inc = np.bincount(g, weights=cut * loss[order], minlength=Sb * F * K)
+        delta = inc.reshape(Sb * F, K).sum(axis=1) - save
+        return delta.reshape(Sb, F), removed.reshape(Sb, F)
+
     def price(
         self,
         lam: np.ndarray | None,
@@ -183,19 +216,31 @@ class BlockWorker:
             sol = h.solve()
             self.iterations += h.iterations()
             cost_s, use = self._per_sku(b, sol.x)
+            d_cost, d_units = self._drops(b, sol.x)
             more = []
             for lam_e in extra or []:
                 h.set_x_cost(self._x_cost(b, lam_e))
                 sol_e = h.solve()
                 self.iterations += h.iterations()
                 c_e, u_e = self._per_sku(b, sol_e.x)
-                more.append({"cost": c_e, "use": u_e, "q": sol_e.x[: b.n_q].copy()})
+                dc_e, du_e = self._drops(b, sol_e.x)
+                more.append(
+                    {
+                        "cost": c_e,
+                        "use": u_e,
+                        "q": sol_e.x[: b.n_q].copy(),
+                        "drop_cost": dc_e,
+                        "drop_units": du_e,
+                    }
+                )
             self._store(i, h)
             out.append(
                 {
                     "cost": cost_s,
                     "use": use,
                     "q": sol.x[: b.n_q].copy(),
+                    "drop_cost": d_cost,
+                    "drop_units": d_units,
                     "iterations": self.iterations,
                     "seconds": time.perf_counter() - t0,
                     "extra": more,
@@ -566,6 +611,7 @@ def price_decomposition(
     capacity: np.ndarray | None = None,
     spread: tuple[float, ...] = (),
     box: float | None = None,
+    drop_columns: bool = False,
 ) -> DecompositionResult:
     """Run the Dantzig–Wolfe / Lagrangian loop (see the module docstring).
 
@@ -582,6 +628,11 @@ def price_decomposition(
     columns per FC row; the centre moves whenever the bound improves, and the box doubles when
     a round adds nothing. The feasible plan (upper bound) is always that of the
     unstabilised master. ``None``: Wentges smoothing with ``smoothing`` instead.
+
+    ``drop_columns``: besides each pricing's proposal, give the master, for every FC that
+    pricing over-fills, each SKU's proposal with its placement into that FC undone (priced
+    without a solve, as an upper bound: `BlockWorker._drops`). The master can then free one
+    FC's space SKU by SKU without waiting for a price round that moves that FC's price.
     """
     import highspy
 
@@ -592,6 +643,7 @@ def price_decomposition(
     S = len(skus)
     qs_all = sku_q_start(pb)
     q_counts = np.diff(qs_all)[skus]
+    vol = pb.vol[skus]
     # master: rows 0..S-1 convexity (= 1), rows S..S+F-1 capacity (≤ Cap)
     h = new_highs()
     inf = highspy.kHighsInf
@@ -645,18 +697,35 @@ def price_decomposition(
         use = np.vstack([r["use"] for r in res])
         return cost, use, float((cost + use @ lam).sum() - lam @ cap)
 
-    store: list[np.ndarray] = []  # q of each pricing round (placement columns of `skus`)
+    store: list[np.ndarray] = []  # q of each pricing (placement columns of `skus`)
     col_iter: list[np.ndarray] = []
     col_sku: list[np.ndarray] = []
+    col_fc: list[np.ndarray] = []  # -1, or the FC whose placement a "drop" column undoes
 
     def add_columns(res: list[dict], mask: np.ndarray) -> int:
+        """Add the pricing's proposals of the SKUs in ``mask`` (and, with ``drop_columns``,
+        the drop proposals at the FCs that pricing over-fills); returns the columns added."""
         cost = np.concatenate([r["cost"] for r in res])
         use = np.vstack([r["use"] for r in res])
-        q = np.concatenate([r["q"] for r in res])
+        store.append(np.concatenate([r["q"] for r in res]))
+        j = len(store) - 1
         idx = np.flatnonzero(mask)
+        n = put_columns(cost[idx], use[idx], idx, j, -1)
+        if not drop_columns or "drop_cost" not in res[0]:
+            return n
+        over = np.flatnonzero(use.sum(axis=0) > cap)
+        if len(over) == 0:
+            return n
+        d_cost = np.vstack([r["drop_cost"] for r in res])[:, over]
+        d_units = np.vstack([r["drop_units"] for r in res])[:, over]
+        ss, ff = np.nonzero(d_units > 1e-9)
+        d_use = use[ss].copy()
+        d_use[np.arange(len(ss)), over[ff]] -= vol[ss] * d_units[ss, ff]
+        return n + put_columns(cost[ss] + d_cost[ss, ff], np.maximum(d_use, 0.0), ss, j, over[ff])
+
+    def put_columns(cost: np.ndarray, u: np.ndarray, idx: np.ndarray, j: int, fc) -> int:
         if len(idx) == 0:
             return 0
-        u = use[idx]
         nzr, nzc = np.nonzero(u)  # row-major: grouped by column
         counts = 1 + np.bincount(nzr, minlength=len(idx))
         starts = np.zeros(len(idx), dtype=np.int32)
@@ -671,7 +740,7 @@ def price_decomposition(
         value[tgt] = u[nzr, nzc]
         h.addCols(
             len(idx),
-            cost[idx],
+            cost,
             np.zeros(len(idx)),
             np.full(len(idx), inf),
             len(index),
@@ -679,9 +748,9 @@ def price_decomposition(
             index,
             value,
         )
-        store.append(q)
-        col_iter.append(np.full(len(idx), len(store) - 1))
+        col_iter.append(np.full(len(idx), j))
         col_sku.append(idx)
+        col_fc.append(np.broadcast_to(np.asarray(fc, dtype=np.int64), len(idx)))
         return len(idx)
 
     t0 = time.perf_counter()
@@ -792,14 +861,24 @@ def price_decomposition(
     w = xv[n_stab:]
     ci = np.concatenate(col_iter)
     cs = np.concatenate(col_sku)
+    cf = np.concatenate(col_fc)
     q = np.zeros(int(q_counts.sum()))
+    q_owner = np.repeat(np.arange(S), q_counts)
+    q_fc = pb.arc_f[q_index(pb)[1][ragged(qs_all[skus], q_counts)[1]]] if drop_columns else None
     for j, qj in enumerate(store):
-        sel = ci == j
+        sel = (ci == j) & (w > 0)
         if not sel.any():
             continue
+        plain = sel & (cf < 0)
         wv = np.zeros(S)
-        wv[cs[sel]] = w[sel]
-        q += np.repeat(wv, q_counts) * qj
+        wv[cs[plain]] = w[plain]
+        weight = wv[q_owner]
+        dropped = sel & (cf >= 0)
+        if dropped.any():  # a drop column is its pricing's q without the placements into its FC
+            wd = np.zeros((S, F))
+            np.add.at(wd, (cs[dropped], cf[dropped]), w[dropped])
+            weight = weight + wd.sum(axis=1)[q_owner] - wd[q_owner, q_fc]
+        q += weight * qj
     lb = min(best_lb, ub)
     return DecompositionResult(
         q=q,

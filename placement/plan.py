@@ -224,6 +224,7 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 time_limit_s=left,
                 spread=settings.price_spread if lam0 is not None else (),
                 box=settings.price_box if lam0 is not None else None,
+                drop_columns=settings.drop_columns,
             )
             timings["solve_s"] = time.perf_counter() - t
             timings["pricing_s"] = dec.seconds_pricing
