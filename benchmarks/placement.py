@@ -393,6 +393,50 @@ def ladder(
     results["ladder"] = out
 
 
+def drops(lines: list[str], results: dict, S: int = 500, rounds: tuple = (1, 2, 4)) -> None:
+    """Gap after a fixed number of pricing rounds, with and without drop proposals."""
+    inst = P.generate_instance(S, 20, 100, 5, seed=0)
+    lines += [
+        f"## Drop proposals: gap after n pricing rounds (S = {S}, 20 FCs, 100 regions, "
+        "5 scenarios, sampled prices, one worker process)",
+        "",
+        "| rounds | drop proposals | lower bound | LP plan (upper) | LP gap | integer plan | s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    out = []
+    for n in rounds:
+        for drop in (False, True):
+            st = P.PlacementSettings(
+                window_days=W,
+                method="decomposition",
+                n_workers=1,
+                max_iterations=n,
+                gap_tolerance=1e-4,
+                drop_columns=drop,
+            )
+            t0 = time.perf_counter()
+            s = P.plan(settings=st, **inst.tables()).summary
+            sec = time.perf_counter() - t0
+            out.append(
+                {
+                    "rounds": n,
+                    "drop": drop,
+                    "seconds": sec,
+                    **{
+                        k: s[k]
+                        for k in ("lp_lower_bound", "lp_plan_cost", "lp_gap", "integer_plan_cost")
+                    },
+                }
+            )
+            lines.append(
+                f"| {n} | {'yes' if drop else 'no'} | {s['lp_lower_bound']:,.1f} | "
+                f"{s['lp_plan_cost']:,.1f} | {100 * s['lp_gap']:.3f}% | "
+                f"{s['integer_plan_cost']:,.1f} | {sec:.1f} |"
+            )
+    lines.append("")
+    results["drops"] = out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="optimality,ladder")
@@ -406,12 +450,14 @@ def main() -> None:
     ap.add_argument("--out", default="docs/benchmarks/placement.md")
     a = ap.parse_args()
     sections = a.only.split(",")
+    drop_flag = " --drop-columns" if a.drop_columns else ""
     lines = [
         "# Placement benchmarks",
         "",
         f"Command: `nice python benchmarks/placement.py --only {a.only} --ladder {a.ladder} "
         f"--mono {a.mono} --workers {a.workers} --time-limit {a.time_limit:g} --budget "
-        f"{a.budget:g} --mono-limit {a.mono_limit:g}{' --drop-columns' * a.drop_columns}` (under `flock /work/bench.lock`) · machine: "
+        f"{a.budget:g} --mono-limit {a.mono_limit:g}{drop_flag}` "
+        "(under `flock /work/bench.lock`) · machine: "
         f"{platform.machine()}, {os.cpu_count()} cores, 24 GB, run while holding the shared lock "
         f"(load average {os.getloadavg()[0]:.1f} at the start) · "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
@@ -432,6 +478,8 @@ def main() -> None:
             a.mono_limit,
             a.drop_columns,
         )
+    if "drops" in sections:
+        drops(lines, results)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("\n".join(lines) + "\n")
     Path(a.out).with_suffix(".json").write_text(json.dumps(results, indent=1, default=float))
