@@ -197,13 +197,15 @@ class BlockWorker:
         lam: np.ndarray | None,
         which: list[int] | None = None,
         extra: list[np.ndarray] | None = None,
+        drops: bool = False,
     ) -> list[dict]:
         """Solve blocks ``which`` (default: all) at capacity prices ``lam`` (None: base costs).
 
         Returns one dict per block: per-SKU base cost (without the price term), capacity use
         per SKU and FC, and the placement columns of the solution; with ``extra`` price
         vectors, the block is re-solved (warm) at each and their results are listed under
-        ``"extra"``.
+        ``"extra"``. With ``drops``, each result also carries the drop proposals
+        (``drop_cost``, ``drop_units``: `_drops`).
         """
         out = []
         for i in range(len(self.ranges)) if which is None else which:
@@ -216,14 +218,14 @@ class BlockWorker:
             sol = h.solve()
             self.iterations += h.iterations()
             cost_s, use = self._per_sku(b, sol.x)
-            d_cost, d_units = self._drops(b, sol.x)
+            d = self._drops(b, sol.x) if drops else (None, None)
             more = []
             for lam_e in extra or []:
                 h.set_x_cost(self._x_cost(b, lam_e))
                 sol_e = h.solve()
                 self.iterations += h.iterations()
                 c_e, u_e = self._per_sku(b, sol_e.x)
-                dc_e, du_e = self._drops(b, sol_e.x)
+                dc_e, du_e = self._drops(b, sol_e.x) if drops else (None, None)
                 more.append(
                     {
                         "cost": c_e,
@@ -239,8 +241,8 @@ class BlockWorker:
                     "cost": cost_s,
                     "use": use,
                     "q": sol.x[: b.n_q].copy(),
-                    "drop_cost": d_cost,
-                    "drop_units": d_units,
+                    "drop_cost": d[0],
+                    "drop_units": d[1],
                     "iterations": self.iterations,
                     "seconds": time.perf_counter() - t0,
                     "extra": more,
@@ -258,6 +260,8 @@ class BlockWorker:
             h.fix_q(q_blocks[i])
             self._restore(i, h)
             sol = h.solve()
+            if self.keep:  # a kept model must price freely again afterwards
+                h.fix_q(None)
             y = sol.x[b.y_cols]
             u = sol.x[b.u_cols]
             terms = check_block_recourse(
@@ -427,13 +431,17 @@ class WorkerPool:
         return out
 
     def price_args(
-        self, lam: np.ndarray, blocks: np.ndarray | None, extra: list[np.ndarray] | None = None
+        self,
+        lam: np.ndarray,
+        blocks: np.ndarray | None,
+        extra: list[np.ndarray] | None = None,
+        drops: bool = False,
     ) -> list[tuple]:
         """Per-worker arguments of ``price`` for the global block ids ``blocks`` (None: all)."""
         out, o = [], 0
         for g in self.groups:
             local = None if blocks is None else [int(b) - o for b in blocks if o <= b < o + len(g)]
-            out.append((lam, local, extra))
+            out.append((lam, local, extra, drops))
             o += len(g)
         return out
 
@@ -711,7 +719,7 @@ def price_decomposition(
         j = len(store) - 1
         idx = np.flatnonzero(mask)
         n = put_columns(cost[idx], use[idx], idx, j, -1)
-        if not drop_columns or "drop_cost" not in res[0]:
+        if not drop_columns or res[0].get("drop_cost") is None:
             return n
         over = np.flatnonzero(use.sum(axis=0) > cap)
         if len(over) == 0:
@@ -811,7 +819,7 @@ def price_decomposition(
                 alpha = 1.0
             t0 = time.perf_counter()
             extra = [lam * f for f in spread] if first and attempt == 0 else []
-            res = pool.call("price", pool.price_args(lam, blocks, extra))
+            res = pool.call("price", pool.price_args(lam, blocks, extra, drop_columns))
             t_price += time.perf_counter() - t0
             block_seconds.append(float(sum(r["seconds"] for r in res)))
             for j, lam_e in enumerate(extra):
@@ -866,7 +874,7 @@ def price_decomposition(
     q_owner = np.repeat(np.arange(S), q_counts)
     q_fc = pb.arc_f[q_index(pb)[1][ragged(qs_all[skus], q_counts)[1]]] if drop_columns else None
     for j, qj in enumerate(store):
-        sel = (ci == j) & (w > 0)
+        sel = ci == j
         if not sel.any():
             continue
         plain = sel & (cf < 0)

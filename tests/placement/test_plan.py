@@ -458,29 +458,36 @@ def test_block_cold_start_from_single_sku_bases():
     assert all(r["iterations"] == 0 for r in res)
 
 
-def test_drop_proposals_are_feasible_upper_bounds():
-    """Each "drop" proposal (a SKU's placement into one FC undone, priced without a solve) costs
-    at least the SKU's optimum with those placements fixed, and at least its free optimum."""
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_drop_proposals_are_feasible_upper_bounds(lanes):
+    """Each "drop" proposal (a SKU's placement into one FC undone, priced without a solve)
+    removes exactly the units placed into that FC and costs at least the SKU's optimum with
+    those placements fixed (exactly that optimum when every region has one lane, where cutting
+    the cheapest losses first is optimal), and at least its free optimum."""
     from placement.decomposition import BlockWorker
     from placement.inputs import build_problem
     from placement.model import build_block
     from placement.solvers import HighsBlock
 
-    inst = generate_instance(6, 4, 8, 3, seed=7, capacity_ratio=0.3)
+    inst = generate_instance(6, 4, 8, 3, seed=7, capacity_ratio=0.3, lanes_per_region=lanes)
     pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
     lam = np.full(pb.n_fcs, 50.0)
     w = BlockWorker(pb, [(s, s + 1) for s in range(pb.n_skus)])
     checked = 0
-    for s, r in enumerate(w.price(lam)):
+    assert w.price(lam)[0]["drop_cost"] is None  # off unless asked for
+    for s, r in enumerate(w.price(lam, drops=True)):
         blk = build_block(pb, s, s + 1, capacity_rows=False)
         q_fc = pb.arc_f[blk.q_a]
         base = float(r["cost"][0])
         for f in np.flatnonzero(r["drop_units"][0] > 1e-9):
             claimed = base + float(r["drop_cost"][0, f])
+            assert r["drop_units"][0, f] == pytest.approx(r["q"][q_fc == f].sum(), abs=1e-7)
             h = HighsBlock(blk)
             h.fix_q(np.where(q_fc == f, 0.0, r["q"]))
             best = h.solve().objective  # optimum of that SKU with the drop's placements
             assert best <= claimed + 1e-7 * (1 + abs(claimed))
+            if lanes == 1:
+                assert claimed == pytest.approx(best, rel=1e-7, abs=1e-7)
             assert claimed >= base - 1e-7 * (1 + abs(base))
             checked += 1
     assert checked > 0
@@ -517,3 +524,26 @@ def test_box_step_decomposition_brackets_the_optimum(small_generated, spread, ke
     assert s["lp_gap"] <= 1e-6
     assert s["integer_plan_cost"] >= s["lp_lower_bound"]
     _check_outputs(small_generated, dec)
+
+
+def test_drop_proposals_plan_after_one_round_is_feasible(small_generated):
+    """Stopped after one round, the plan rebuilt from drop proposals keeps every constraint and
+    the bounds bracket the optimum."""
+    opt = plan(
+        settings=PlacementSettings(window_days=W, method="monolithic"), **small_generated
+    ).summary["lp_lower_bound"]
+    res = plan(
+        settings=PlacementSettings(
+            window_days=W,
+            method="decomposition",
+            block_size=3,
+            n_workers=1,
+            sample_skus=3,
+            max_iterations=1,
+            drop_columns=True,
+        ),
+        **small_generated,
+    )
+    s = res.summary
+    assert s["lp_lower_bound"] <= opt + 1e-7 * abs(opt) <= s["lp_plan_cost"] + 2e-7 * abs(opt)
+    _check_outputs(small_generated, res)
