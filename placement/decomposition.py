@@ -159,6 +159,18 @@ class BlockWorker:
         use = (sol_x[b.x_cols] * self.pb.vol[b.x_s]).reshape(Sb, self.pb.n_fcs)
         return cost_s, use
 
+    def _proposal(self, b, x: np.ndarray, drops: bool) -> dict:
+        """One pricing's result for the block's SKUs (see `price`)."""
+        cost, use = self._per_sku(b, x)
+        d_cost, d_units = self._drops(b, x) if drops else (None, None)
+        return {
+            "cost": cost,
+            "use": use,
+            "q": x[: b.n_q].copy(),
+            "drop_cost": d_cost,
+            "drop_units": d_units,
+        }
+
     def _drops(self, b, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cost change and units removed if one FC's placement of a SKU is undone.
 
@@ -217,32 +229,17 @@ class BlockWorker:
                 self._cold_start(b, h, lam)
             sol = h.solve()
             self.iterations += h.iterations()
-            cost_s, use = self._per_sku(b, sol.x)
-            d = self._drops(b, sol.x) if drops else (None, None)
+            base = self._proposal(b, sol.x, drops)
             more = []
             for lam_e in extra or []:
                 h.set_x_cost(self._x_cost(b, lam_e))
                 sol_e = h.solve()
                 self.iterations += h.iterations()
-                c_e, u_e = self._per_sku(b, sol_e.x)
-                dc_e, du_e = self._drops(b, sol_e.x) if drops else (None, None)
-                more.append(
-                    {
-                        "cost": c_e,
-                        "use": u_e,
-                        "q": sol_e.x[: b.n_q].copy(),
-                        "drop_cost": dc_e,
-                        "drop_units": du_e,
-                    }
-                )
+                more.append(self._proposal(b, sol_e.x, drops))
             self._store(i, h)
             out.append(
                 {
-                    "cost": cost_s,
-                    "use": use,
-                    "q": sol.x[: b.n_q].copy(),
-                    "drop_cost": d[0],
-                    "drop_units": d[1],
+                    **base,
                     "iterations": self.iterations,
                     "seconds": time.perf_counter() - t0,
                     "extra": more,
