@@ -259,7 +259,7 @@ def ladder(
     time_limit: float,
     budget: float,
     mono_limit: float,
-    drop_columns: bool = False,
+    drop_columns: bool = True,
 ) -> None:
     lines += [
         f"## Scale ladder (decomposition, engine local, {workers} worker processes)",
@@ -446,11 +446,16 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=1800.0)
     ap.add_argument("--budget", type=float, default=300.0, help="S > 1000: build+solve (s)")
     ap.add_argument("--mono-limit", type=float, default=900.0)
-    ap.add_argument("--drop-columns", action="store_true", help="PlacementSettings.drop_columns")
+    ap.add_argument(
+        "--drop-columns",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PlacementSettings.drop_columns (default on)",
+    )
     ap.add_argument("--out", default="docs/benchmarks/placement.md")
     a = ap.parse_args()
     sections = a.only.split(",")
-    drop_flag = " --drop-columns" if a.drop_columns else ""
+    drop_flag = "" if a.drop_columns else " --no-drop-columns"
     lines = [
         "# Placement benchmarks",
         "",

@@ -601,6 +601,64 @@ def block_ranges(pb: Problem, block_size: int) -> list[tuple[int, int]]:
     return [(s, min(S, s + block_size)) for s in range(0, S, block_size)]
 
 
+class _DropPool:
+    """Drop proposals (`BlockWorker._drops`) waiting outside the master LP.
+
+    Every pricing offers, per SKU and FC it places stock into, the proposal with that FC's
+    placement undone: up to S × F candidates per pricing. Only those with a negative reduced
+    cost at the master's duals enter the LP (each SKU's most negative per pass), so the master
+    stays small; the LP optimum over the pool is the same as with every candidate added.
+    """
+
+    def __init__(self, S: int, vol: np.ndarray, put) -> None:
+        self.S, self.vol, self.put = S, vol, put
+        self.use: dict[int, np.ndarray] = {}  # pricing → (S, F) capacity use of its proposals
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.n = 0
+
+    def extend(
+        self,
+        j: int,
+        cost: np.ndarray,
+        use: np.ndarray,
+        d_cost: np.ndarray,
+        d_units: np.ndarray,
+    ) -> None:
+        ss, ff = np.nonzero(d_units > 1e-9)
+        if not len(ss):
+            return
+        self.use[j] = use
+        freed = np.minimum(self.vol[ss] * d_units[ss, ff], use[ss, ff])
+        self.parts.append(
+            (ss, np.full(len(ss), j), ff, cost[ss] + d_cost[ss, ff], freed, np.zeros(len(ss), bool))
+        )
+        self.n += len(ss)
+
+    def add_best(self, mu: np.ndarray, lam: np.ndarray) -> int:
+        """Add each SKU's most negative reduced-cost candidate; returns the number added."""
+        if not self.parts:
+            return 0
+        ss, jj, ff, cost, freed, used = (np.concatenate(c) for c in zip(*self.parts, strict=True))
+        base = np.empty(len(ss))
+        for j, u in self.use.items():
+            sel = jj == j
+            base[sel] = u[ss[sel]] @ lam
+        rc = cost + base - lam[ff] * freed - mu[ss]
+        cand = np.flatnonzero(~used & (rc < -1e-9 * (1.0 + np.abs(cost))))
+        if not len(cand):
+            return 0
+        cand = cand[np.lexsort((rc[cand], ss[cand]))]  # by SKU, most negative first
+        cand = cand[np.r_[True, ss[cand][1:] != ss[cand][:-1]]]
+        used[cand] = True
+        self.parts = [(ss, jj, ff, cost, freed, used)]
+        for j in np.unique(jj[cand]):
+            c = cand[jj[cand] == j]
+            u = self.use[int(j)][ss[c]].copy()
+            u[np.arange(len(c)), ff[c]] -= freed[c]
+            self.put(cost[c], np.maximum(u, 0.0), ss[c], int(j), ff[c])
+        return len(cand)
+
+
 def price_decomposition(
     pb: Problem,
     pool: WorkerPool,
@@ -634,10 +692,12 @@ def price_decomposition(
     a round adds nothing. The feasible plan (upper bound) is always that of the
     unstabilised master. ``None``: Wentges smoothing with ``smoothing`` instead.
 
-    ``drop_columns``: besides each pricing's proposal, give the master, for every FC that
-    pricing over-fills, each SKU's proposal with its placement into that FC undone (priced
-    without a solve, as an upper bound: `BlockWorker._drops`). The master can then free one
-    FC's space SKU by SKU without waiting for a price round that moves that FC's price.
+    ``drop_columns``: besides each pricing's proposal, offer the master, for every SKU and FC
+    it places stock into, the proposal with that FC's placement undone (priced without a
+    solve, as an upper bound: `BlockWorker._drops`). The master can then free one FC's space
+    SKU by SKU without waiting for a price round that moves that FC's price. The candidates
+    wait in a pool (`_DropPool`); each master solve adds every SKU's most negative
+    reduced-cost candidate and re-solves until none is left, so the LP stays small.
     """
     import highspy
 
@@ -678,13 +738,27 @@ def price_decomposition(
         np.concatenate([-np.ones(F), np.ones(F)]),
     )
 
-    def run_master(lo: np.ndarray | None, hi: np.ndarray | None):
+    boxed = [False]  # are the stabilisation columns open (box-step) in the current basis?
+
+    def solve_lp(lo: np.ndarray | None, hi: np.ndarray | None):
+        # Closing the box (penalty columns' bounds to 0) leaves the last basis dual feasible,
+        # anything else here (columns added, box moved) leaves it primal feasible: measured on
+        # these masters, each simplex then needs a fraction of the other's time.
+        h.setOptionValue("simplex_strategy", 1 if lo is None and boxed[0] else 4)
+        boxed[0] = lo is not None
         if lo is None:
             h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.zeros(n_stab))
         else:
             h.changeColsCost(n_stab, stab_idx, np.concatenate([hi, -lo]))
             h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.full(n_stab, inf))
+        t = time.perf_counter()
         h.run()
+        log.debug(
+            "master LP %.2f s, %d simplex iterations, %d columns",
+            time.perf_counter() - t,
+            h.getInfo().simplex_iteration_count,
+            h.getNumCol(),
+        )
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise SolverError(
                 f"decomposition master LP failed: {h.modelStatusToString(h.getModelStatus())}"
@@ -696,6 +770,17 @@ def price_decomposition(
             np.asarray(sol.row_dual),
         )
 
+    def run_master(lo: np.ndarray | None, hi: np.ndarray | None):
+        """Solve the master; with drop proposals, price the pool at its duals and re-solve
+        with each SKU's most negative reduced-cost drop proposal until none is left."""
+        while True:
+            obj, xv, duals = solve_lp(lo, hi)
+            if not drop_pool.n:
+                return obj, xv, duals
+            mu, lam = duals[:S], np.maximum(0.0, -duals[S:])
+            if not drop_pool.add_best(mu, lam):
+                return obj, xv, duals
+
     def lagrangian(res: list[dict], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Per-SKU base cost, capacity use, and the Lagrangian bound L(lam) of a pricing."""
         cost = np.concatenate([r["cost"] for r in res])
@@ -706,27 +791,22 @@ def price_decomposition(
     col_iter: list[np.ndarray] = []
     col_sku: list[np.ndarray] = []
     col_fc: list[np.ndarray] = []  # -1, or the FC whose placement a "drop" column undoes
+    drop_pool = _DropPool(S, vol, lambda *a: put_columns(*a))
 
     def add_columns(res: list[dict], mask: np.ndarray) -> int:
-        """Add the pricing's proposals of the SKUs in ``mask`` (and, with ``drop_columns``,
-        the drop proposals at the FCs that pricing over-fills); returns the columns added."""
+        """Add the pricing's proposals of the SKUs in ``mask`` (with ``drop_columns``, its drop
+        proposals go to the pool, `_DropPool`); returns the columns added."""
         cost = np.concatenate([r["cost"] for r in res])
         use = np.vstack([r["use"] for r in res])
         store.append(np.concatenate([r["q"] for r in res]))
         j = len(store) - 1
         idx = np.flatnonzero(mask)
         n = put_columns(cost[idx], use[idx], idx, j, -1)
-        if not drop_columns or res[0].get("drop_cost") is None:
-            return n
-        over = np.flatnonzero(use.sum(axis=0) > cap)
-        if len(over) == 0:
-            return n
-        d_cost = np.vstack([r["drop_cost"] for r in res])[:, over]
-        d_units = np.vstack([r["drop_units"] for r in res])[:, over]
-        ss, ff = np.nonzero(d_units > 1e-9)
-        d_use = use[ss].copy()
-        d_use[np.arange(len(ss)), over[ff]] -= vol[ss] * d_units[ss, ff]
-        return n + put_columns(cost[ss] + d_cost[ss, ff], np.maximum(d_use, 0.0), ss, j, over[ff])
+        if drop_columns and res[0].get("drop_cost") is not None:
+            d_cost = np.vstack([r["drop_cost"] for r in res])
+            d_units = np.vstack([r["drop_units"] for r in res])
+            drop_pool.extend(j, cost, use, d_cost, d_units)
+        return n
 
     def put_columns(cost: np.ndarray, u: np.ndarray, idx: np.ndarray, j: int, fc) -> int:
         if len(idx) == 0:
@@ -753,7 +833,7 @@ def price_decomposition(
             index,
             value,
         )
-        col_iter.append(np.full(len(idx), j))
+        col_iter.append(np.broadcast_to(np.asarray(j, dtype=np.int64), len(idx)))
         col_sku.append(idx)
         col_fc.append(np.broadcast_to(np.asarray(fc, dtype=np.int64), len(idx)))
         return len(idx)
@@ -774,36 +854,33 @@ def price_decomposition(
     block_seconds: list[float] = []
     last_round = 0.0
     it = 0
+    plain = None  # (objective, weights, duals) of the unstabilised master, if still current
     for it in range(1, max_iterations + 1):
         t0 = time.perf_counter()
-        stab = box is not None and best_lb > -np.inf
-        if stab:
-            width = rho * best_lam + 0.01 * max(float(best_lam.mean()), 1e-9)
-            lo, hi = np.maximum(0.0, best_lam - width), best_lam + width
-            obj, xv, duals = run_master(lo, hi)
-            s_plus, s_minus = xv[:F], xv[F:n_stab]
-            if s_plus.max(initial=0.0) <= 1e-9 * (1.0 + cap.max()):
-                ub = min(ub, obj - hi @ s_plus + lo @ s_minus)  # w is feasible as it stands
-            else:
-                ub_plain, _, _ = run_master(None, None)
-                ub = min(ub, ub_plain)
-                obj, xv, duals = run_master(lo, hi)
-        else:
-            ub, xv, duals = run_master(None, None)
-        mu = duals[:S]
-        lam_m = np.maximum(0.0, -duals[S:])
-        master_s = time.perf_counter() - t0
-        t_master += master_s
+        plain = run_master(None, None)  # the plan: upper bound (columns only ever get added)
+        ub, xv, duals = plain
+        plain_s = time.perf_counter() - t0
         if best_lb > -np.inf and (ub - best_lb) <= gap_tolerance * max(abs(ub), 1e-12):
+            t_master += plain_s
             break
         if (  # at least one full round, so that the bound is finite; no round that would end
             # past the limit: judged by the last round's pricing plus two master solves (the
-            # next round's and the final unstabilised one)
+            # next round's stabilised one and its unstabilised one)
             time_limit_s is not None
             and best_lb > -np.inf
-            and time.perf_counter() - t_start + last_round + 2.0 * master_s > time_limit_s
+            and time.perf_counter() - t_start + last_round + 2.0 * plain_s > time_limit_s
         ):
+            t_master += plain_s
             break
+        stab = box is not None and best_lb > -np.inf
+        if stab:  # the next prices: the box-step master's duals
+            width = rho * best_lam + 0.01 * max(float(best_lam.mean()), 1e-9)
+            lo, hi = np.maximum(0.0, best_lam - width), best_lam + width
+            _, xv, duals = run_master(lo, hi)
+            plain = None
+        mu = duals[:S]
+        lam_m = np.maximum(0.0, -duals[S:])
+        t_master += time.perf_counter() - t0
         t_round = time.perf_counter()
         alpha = smoothing if (best_lb > -np.inf and box is None) else 0.0
         first = it == 1 and initial_prices is not None
@@ -822,6 +899,7 @@ def price_decomposition(
             for j, lam_e in enumerate(extra):
                 res_e = [r["extra"][j] for r in res]
                 _, _, lb_e = lagrangian(res_e, lam_e)
+                log.debug("spread price x %.2f: bound %.6f", spread[j], lb_e)
                 if lb_e > best_lb:
                     best_lb, best_lam = lb_e, lam_e.copy()
                 add_columns(res_e, np.ones(S, dtype=bool))
@@ -852,6 +930,7 @@ def price_decomposition(
                 break
             alpha = 0.0
         history.append((ub, best_lb))
+        plain = None  # the pricing's proposals (and drop candidates) are not in it yet
         # next round's expected duration: the first round also paid for the cold starts
         last_round = (time.perf_counter() - t_round) * (0.3 if it == 1 else 1.0)
         if stab and not added and best_lb <= lb_before:
@@ -859,10 +938,12 @@ def price_decomposition(
         elif added == 0 and not stab:  # no improving column at the master's own prices
             break
     # recover the fractional plan from the unstabilised master
-    t0 = time.perf_counter()
-    ub, xv, duals = run_master(None, None)
+    if plain is None:
+        t0 = time.perf_counter()
+        plain = run_master(None, None)
+        t_master += time.perf_counter() - t0
+    ub, xv, duals = plain
     lam_m = np.maximum(0.0, -duals[S:])
-    t_master += time.perf_counter() - t0
     w = xv[n_stab:]
     ci = np.concatenate(col_iter)
     cs = np.concatenate(col_sku)
@@ -874,9 +955,9 @@ def price_decomposition(
         sel = ci == j
         if not sel.any():
             continue
-        plain = sel & (cf < 0)
+        own = sel & (cf < 0)
         wv = np.zeros(S)
-        wv[cs[plain]] = w[plain]
+        wv[cs[own]] = w[own]
         weight = wv[q_owner]
         dropped = sel & (cf >= 0)
         if dropped.any():  # a drop column is its pricing's q without the placements into its FC

@@ -199,7 +199,7 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                     pool,
                     ranges,
                     n_sample,
-                    gap_tolerance=min(settings.gap_tolerance, 1e-3),
+                    gap_tolerance=min(settings.gap_tolerance, 1e-4),
                     time_limit_s=(
                         None if settings.time_limit_s is None else 0.3 * settings.time_limit_s
                     ),

@@ -72,11 +72,11 @@ class PlacementSettings:
         With sampled first prices, box-step stabilisation of the full loop: the master's
         capacity duals stay within ± this share of the best-bound prices (``None``: Wentges).
     drop_columns
-        Also give the decomposition's master, for each FC a pricing over-fills, every SKU's
-        proposal with its placement into that FC undone (costed without a solve, as an upper
-        bound), so the master can free one FC's space SKU by SKU. Fewer rounds to a given gap
-        (S = 500: 1.2 % instead of 3.9 % after the first round) but a larger master LP
-        (docs/benchmarks/placement.md); off by default.
+        After each pricing, also offer the decomposition's master every SKU's proposal with
+        its placement into one FC undone (costed without a solve, as an upper bound), so the
+        master can free one FC's space SKU by SKU; they wait in a pool and enter the master LP
+        only with a negative reduced cost. Fewer rounds to a given gap (S = 500: 1.2 % instead
+        of 3.9 % after the first round; docs/benchmarks/placement.md).
     smoothing
         Wentges smoothing of the decomposition's prices towards the best-bound prices (0-1).
     keep_models
@@ -110,7 +110,7 @@ class PlacementSettings:
     smoothing: float = 0.5
     price_spread: tuple[float, ...] = (0.85, 1.2)
     price_box: float | None = 0.05
-    drop_columns: bool = False
+    drop_columns: bool = True
     keep_models: bool | None = None
     auto_decompose_columns: int = 400_000
     plan_date: dt.date | None = None

@@ -547,3 +547,68 @@ def test_drop_proposals_plan_after_one_round_is_feasible(small_generated):
     s = res.summary
     assert s["lp_lower_bound"] <= opt + 1e-7 * abs(opt) <= s["lp_plan_cost"] + 2e-7 * abs(opt)
     _check_outputs(small_generated, res)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), S=st.integers(1, 6), F=st.integers(1, 4))
+def test_drop_pool_reaches_the_master_optimum_over_all_candidates(seed, S, F):
+    """Adding only each SKU's most negative reduced-cost drop proposal, pass after pass, ends at
+    the optimum of the master LP that holds every candidate (written out here with linprog)."""
+    import highspy
+
+    from placement.decomposition import _DropPool
+
+    rng = np.random.default_rng(seed)
+    vol = rng.uniform(0.5, 2.0, S)
+    zero_use = rng.uniform(0.0, 1.0, (S, F))  # the always-feasible first column per SKU
+    cap = zero_use.sum(axis=0) + rng.uniform(0.0, 3.0, F)
+    zero_cost = rng.uniform(50.0, 100.0, S)
+    pricings = []
+    for _ in range(2):
+        use = rng.uniform(0.0, 4.0, (S, F)) * (rng.random((S, F)) < 0.7)
+        cost = rng.uniform(10.0, 60.0, S)
+        d_units = np.where(use > 0, rng.uniform(0.0, 3.0, (S, F)), 0.0)
+        d_cost = rng.uniform(0.0, 30.0, (S, F))
+        pricings.append((cost, use, d_cost, d_units))
+
+    # every column, written out: (sku, cost, use)
+    cols = [(s, zero_cost[s], zero_use[s]) for s in range(S)]
+    cols += [(s, p[0][s], p[1][s]) for p in pricings for s in range(S)]
+    for cost, use, d_cost, d_units in pricings:
+        for s, f in zip(*np.nonzero(d_units > 1e-9), strict=True):
+            u = use[s].copy()
+            u[f] = max(0.0, u[f] - min(vol[s] * d_units[s, f], use[s, f]))
+            cols.append((s, cost[s] + d_cost[s, f], u))
+    a_eq = np.zeros((S, len(cols)))
+    a_ub = np.zeros((F, len(cols)))
+    for k, (s, _, u) in enumerate(cols):
+        a_eq[s, k] = 1.0
+        a_ub[:, k] = u
+    ref = linprog(
+        [c for _, c, _ in cols], A_ub=a_ub, b_ub=cap, A_eq=a_eq, b_eq=np.ones(S), method="highs"
+    )
+    assert ref.status == 0
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.addRows(S, np.ones(S), np.ones(S), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), [])
+    h.addRows(F, np.full(F, -highspy.kHighsInf), cap, 0, np.zeros(0, np.int32), [], [])
+
+    def put(cost, u, idx, j, fc):
+        for k in range(len(idx)):
+            rows = np.r_[idx[k], S + np.arange(F)].astype(np.int32)
+            h.addCol(cost[k], 0.0, highspy.kHighsInf, F + 1, rows, np.r_[1.0, u[k]])
+        return len(idx)
+
+    pool = _DropPool(S, vol, put)
+    put(zero_cost, zero_use, np.arange(S), 0, -1)
+    for j, (cost, use, d_cost, d_units) in enumerate(pricings):
+        put(cost, use, np.arange(S), j, -1)
+        pool.extend(j, cost, use, d_cost, d_units)
+    for _ in range(len(cols) + 1):
+        h.run()
+        duals = np.asarray(h.getSolution().row_dual)
+        if not pool.add_best(duals[:S], np.maximum(0.0, -duals[S:])):
+            break
+    assert h.getInfo().objective_function_value == pytest.approx(ref.fun, rel=1e-9, abs=1e-9)
+    assert h.getNumCol() <= len(cols)
