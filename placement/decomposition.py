@@ -614,7 +614,6 @@ class _DropPool:
         self.S, self.vol, self.put = S, vol, put
         self.use: dict[int, np.ndarray] = {}  # pricing → (S, F) capacity use of its proposals
         self.parts: list[tuple[np.ndarray, ...]] = []
-        self.n = 0
 
     def extend(
         self,
@@ -632,7 +631,6 @@ class _DropPool:
         self.parts.append(
             (ss, np.full(len(ss), j), ff, cost[ss] + d_cost[ss, ff], freed, np.zeros(len(ss), bool))
         )
-        self.n += len(ss)
 
     def add_best(self, mu: np.ndarray, lam: np.ndarray) -> int:
         """Add each SKU's most negative reduced-cost candidate; returns the number added."""
@@ -738,14 +736,15 @@ def price_decomposition(
         np.concatenate([-np.ones(F), np.ones(F)]),
     )
 
-    boxed = [False]  # are the stabilisation columns open (box-step) in the current basis?
+    boxed = False  # are the stabilisation columns open (box-step) in the current basis?
 
     def solve_lp(lo: np.ndarray | None, hi: np.ndarray | None):
         # Closing the box (penalty columns' bounds to 0) leaves the last basis dual feasible,
         # anything else here (columns added, box moved) leaves it primal feasible: measured on
         # these masters, each simplex then needs a fraction of the other's time.
-        h.setOptionValue("simplex_strategy", 1 if lo is None and boxed[0] else 4)
-        boxed[0] = lo is not None
+        nonlocal boxed
+        h.setOptionValue("simplex_strategy", 1 if lo is None and boxed else 4)
+        boxed = lo is not None
         if lo is None:
             h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.zeros(n_stab))
         else:
@@ -775,10 +774,7 @@ def price_decomposition(
         with each SKU's most negative reduced-cost drop proposal until none is left."""
         while True:
             obj, xv, duals = solve_lp(lo, hi)
-            if not drop_pool.n:
-                return obj, xv, duals
-            mu, lam = duals[:S], np.maximum(0.0, -duals[S:])
-            if not drop_pool.add_best(mu, lam):
+            if not drop_pool.add_best(duals[:S], np.maximum(0.0, -duals[S:])):
                 return obj, xv, duals
 
     def lagrangian(res: list[dict], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -791,7 +787,6 @@ def price_decomposition(
     col_iter: list[np.ndarray] = []
     col_sku: list[np.ndarray] = []
     col_fc: list[np.ndarray] = []  # -1, or the FC whose placement a "drop" column undoes
-    drop_pool = _DropPool(S, vol, lambda *a: put_columns(*a))
 
     def add_columns(res: list[dict], mask: np.ndarray) -> int:
         """Add the pricing's proposals of the SKUs in ``mask`` (with ``drop_columns``, its drop
@@ -838,6 +833,8 @@ def price_decomposition(
         col_fc.append(np.broadcast_to(np.asarray(fc, dtype=np.int64), len(idx)))
         return len(idx)
 
+    drop_pool = _DropPool(S, vol, put_columns)
+
     t0 = time.perf_counter()
     z_cost, z_use = no_placement_columns(pb)
     t_price = time.perf_counter() - t0
@@ -848,7 +845,6 @@ def price_decomposition(
     best_lb, best_lam = -np.inf, np.zeros(F)
     history: list[tuple[float, float]] = []
     t_master = 0.0
-    ub = np.inf
     lam_m = np.zeros(F)
     rho = box
     block_seconds: list[float] = []
@@ -860,8 +856,8 @@ def price_decomposition(
         plain = run_master(None, None)  # the plan: upper bound (columns only ever get added)
         ub, xv, duals = plain
         plain_s = time.perf_counter() - t0
+        t_master += plain_s
         if best_lb > -np.inf and (ub - best_lb) <= gap_tolerance * max(abs(ub), 1e-12):
-            t_master += plain_s
             break
         if (  # at least one full round, so that the bound is finite; no round that would end
             # past the limit: judged by the last round's pricing plus two master solves (the
@@ -870,17 +866,17 @@ def price_decomposition(
             and best_lb > -np.inf
             and time.perf_counter() - t_start + last_round + 2.0 * plain_s > time_limit_s
         ):
-            t_master += plain_s
             break
         stab = box is not None and best_lb > -np.inf
         if stab:  # the next prices: the box-step master's duals
+            t0 = time.perf_counter()
             width = rho * best_lam + 0.01 * max(float(best_lam.mean()), 1e-9)
             lo, hi = np.maximum(0.0, best_lam - width), best_lam + width
             _, xv, duals = run_master(lo, hi)
             plain = None
+            t_master += time.perf_counter() - t0
         mu = duals[:S]
         lam_m = np.maximum(0.0, -duals[S:])
-        t_master += time.perf_counter() - t0
         t_round = time.perf_counter()
         alpha = smoothing if (best_lb > -np.inf and box is None) else 0.0
         first = it == 1 and initial_prices is not None
