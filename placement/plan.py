@@ -14,6 +14,7 @@ import pandas as pd
 from .check import check_plan
 from .decomposition import (
     BlockWorker,
+    SampleCorrection,
     WorkerPool,
     block_ranges,
     price_decomposition,
@@ -192,6 +193,7 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
         try:
             t = time.perf_counter()
             lam0 = None
+            warm = None
             n_sample = settings.sample_size(pb.n_skus)
             if n_sample > 0:
                 lam0, samp = sampled_prices(
@@ -207,6 +209,20 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 )
                 info["sample_iterations"] = samp.iterations
                 timings["sample_prices_s"] = time.perf_counter() - t
+                if settings.sample_corrections > 0:
+                    warm = SampleCorrection(
+                        pb,
+                        pool,
+                        ranges,
+                        n_sample,
+                        samp,
+                        max_rounds=settings.sample_corrections,
+                        gap_tolerance=min(settings.gap_tolerance, 1e-4),
+                        time_limit_s=(
+                            None if settings.time_limit_s is None else 0.1 * settings.time_limit_s
+                        ),
+                        smoothing=settings.smoothing,
+                    )
             t = time.perf_counter()
             left = (
                 None
@@ -222,7 +238,10 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 gap_tolerance=settings.gap_tolerance,
                 max_iterations=settings.max_iterations,
                 time_limit_s=left,
-                spread=settings.price_spread if lam0 is not None else (),
+                spread=settings.price_spread if lam0 is not None and warm is None else (),
+                warmup=warm,
+                perturb=settings.price_perturb if lam0 is not None else None,
+                perturb_rounds=settings.perturb_rounds,
                 box=settings.price_box if lam0 is not None else None,
                 drop_columns=settings.drop_columns,
             )
@@ -234,6 +253,7 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 rest = dec.block_seconds[1:]
                 timings["warm_round_block_s"] = float(np.mean(rest)) if rest else float("nan")
                 timings["pricing_rounds"] = float(len(dec.block_seconds))
+                timings["warmup_rounds"] = float(dec.warmup_rounds)
             t = time.perf_counter()
             q_int = round_placements(pb, q_m, q_a, dec.q)
             timings["rounding_s"] = time.perf_counter() - t

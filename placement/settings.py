@@ -65,9 +65,18 @@ class PlacementSettings:
         ``None``: 5 % of the SKUs, at least 100 and at most 300, and only when the problem has at
         least 4× as many SKUs; 0: start from zero prices.
     price_spread
-        With sampled first prices, the first full round also prices every SKU at those prices
-        times each factor (warm re-solves), so the master starts with proposals that bracket
-        each FC's capacity use.
+        With sampled first prices and ``sample_corrections=0``, the first full round also
+        prices every SKU at those prices times each factor (warm re-solves), so the master
+        starts with proposals that bracket each FC's capacity use.
+    sample_corrections
+        With sampled first prices, up to this many warm-up rounds before the master is first
+        solved: after each full pricing the sample is re-solved with its capacity corrected by
+        the whole population's measured capacity use, and its prices are the next round's
+        (`SampleCorrection`); replaces ``price_spread``. 0: off.
+    price_perturb, perturb_rounds
+        After the warm-up, this many rounds price at the best-bound prices times
+        ``exp(± price_perturb)`` per FC (seeded random signs, antithetic pairs): proposals that
+        let the master meet every FC's capacity. ``None``: off.
     price_box
         With sampled first prices, box-step stabilisation of the full loop: the master's
         capacity duals stay within ± this share of the best-bound prices (``None``: Wentges).
@@ -109,6 +118,9 @@ class PlacementSettings:
     sample_skus: int | None = None
     smoothing: float = 0.5
     price_spread: tuple[float, ...] = (0.85, 1.2)
+    sample_corrections: int = 2
+    price_perturb: float | None = 0.02
+    perturb_rounds: int = 4
     price_box: float | None = 0.05
     drop_columns: bool = True
     keep_models: bool | None = None
@@ -138,6 +150,10 @@ class PlacementSettings:
             raise InputError(f"method must be auto|monolithic|decomposition, got {self.method!r}")
         if self.sample_skus is not None and self.sample_skus < 0:
             raise InputError(f"sample_skus must be >= 0, got {self.sample_skus}")
+        if self.sample_corrections < 0 or self.perturb_rounds < 0:
+            raise InputError("sample_corrections and perturb_rounds must be >= 0")
+        if self.price_perturb is not None and not 0 < self.price_perturb < 1:
+            raise InputError(f"price_perturb must be in (0, 1), got {self.price_perturb}")
         if self.block_size < 1:
             raise InputError(f"block_size must be >= 1, got {self.block_size}")
 

@@ -60,6 +60,17 @@ def new_highs():
     return h
 
 
+def make_basis(col_status: list, row_status: list):
+    """A HiGHS basis object from lists of column and row statuses (HiGHS enums)."""
+    import highspy
+
+    b = highspy.HighsBasis()
+    b.col_status = col_status
+    b.row_status = row_status
+    b.valid = True
+    return b
+
+
 class HighsBlock:
     """A block LP living in one HiGHS instance (kept for warm-started re-solves)."""
 
@@ -115,11 +126,15 @@ class HighsBlock:
 
     def set_basis(self, col_status: list, row_status: list) -> None:
         """Start the next solve from this basis (e.g. assembled from single-SKU optima)."""
-        b = self._hs.HighsBasis()
-        b.col_status = col_status
-        b.row_status = row_status
-        b.valid = True
-        if self.h.setBasis(b) == self._hs.HighsStatus.kError:
+        self.load_basis(make_basis(col_status, row_status))
+
+    def save_basis(self):
+        """The current basis as HiGHS' own object (1 byte per column and row; not picklable)."""
+        return self.h.getBasis()
+
+    def load_basis(self, basis) -> None:
+        """Start the next solve from a basis returned by `save_basis` or `make_basis`."""
+        if self.h.setBasis(basis) == self._hs.HighsStatus.kError:
             raise SolverError("HiGHS rejected a warm-start basis for a placement block")
 
     def iterations(self) -> int:
