@@ -615,3 +615,48 @@ def test_drop_pool_reaches_the_master_optimum_over_all_candidates(seed, S, F):
             break
     assert h.getInfo().objective_function_value == pytest.approx(ref.fun, rel=1e-9, abs=1e-9)
     assert h.getNumCol() <= len(cols)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_snapshot_restores_the_bases_of_the_best_prices(keep):
+    """Re-solving at the snapshot's prices after `restore` takes no simplex iteration."""
+    from placement.decomposition import BlockWorker
+    from placement.inputs import build_problem
+
+    inst = generate_instance(6, 4, 6, 3, seed=2)
+    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    lam = np.linspace(50.0, 200.0, pb.n_fcs)
+    w = BlockWorker(pb, [(0, 3), (3, 6)], keep_models=keep)
+    w.price(lam)
+    first = w.price(lam)
+    w.snapshot()
+    w.price(lam * np.exp(0.3 * np.array([1.0, -1.0, 1.0, -1.0])))
+    w.restore()
+    again = w.price(lam)
+    for r0, r1 in zip(first, again, strict=True):
+        assert r1["iterations"] == 0
+        np.testing.assert_allclose(r1["cost"], r0["cost"], rtol=1e-9, atol=1e-9)
+
+
+def test_warmup_and_perturbed_rounds_reach_the_monolithic_optimum(small_generated):
+    """Sampled prices, sample-corrected warm-up and perturbed rounds (rebuilt blocks, one
+    worker in-process) end at the monolithic LP's optimum."""
+    mono = plan(
+        settings=PlacementSettings(window_days=W, method="monolithic"), **small_generated
+    ).summary
+    res = plan(
+        settings=PlacementSettings(
+            window_days=W,
+            method="decomposition",
+            n_workers=1,
+            block_size=3,
+            gap_tolerance=1e-6,
+            sample_skus=6,
+            keep_models=False,
+        ),
+        **small_generated,
+    )
+    dec = res.summary
+    assert res.timings["warmup_rounds"] >= 3  # λ0, at least one correction, perturbed rounds
+    assert dec["lp_lower_bound"] <= mono["lp_lower_bound"] * (1 + 1e-9) + 1e-9
+    assert dec["lp_plan_cost"] == pytest.approx(mono["lp_lower_bound"], rel=1e-5)
