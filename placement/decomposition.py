@@ -235,22 +235,21 @@ class BlockWorker:
             self.iterations = 0
             if not self._has_basis(i):
                 x = self._cold_start(i, lam)
-                b = self.blocks[i] if self.keep else None
-                h = None
+                if self.keep or extra:  # the block's model: kept, or needed for the extras
+                    b, h = self._get(i)
+                    self._restore(i, h)
+                else:  # its arrays only (costs and maps for the proposal); no HiGHS model
+                    s0, s1 = self.ranges[i]
+                    b = build_block(self.pb, s0, s1, capacity_rows=self.capacity_rows)
+                    h = None
             else:
                 b, h = self._get(i)
                 h.set_x_cost(self._x_cost(b, lam))
                 self._restore(i, h)
                 x = h.solve().x
                 self.iterations += h.iterations()
-            if b is None:
-                s0, s1 = self.ranges[i]
-                b = build_block(self.pb, s0, s1, capacity_rows=self.capacity_rows)
             base = self._proposal(b, x, drops)
             more = []
-            if extra and h is None:
-                b, h = self._get(i)
-                self._restore(i, h)
             for lam_e in extra or []:
                 h.set_x_cost(self._x_cost(b, lam_e))
                 sol_e = h.solve()
@@ -588,7 +587,8 @@ def sampled_prices(
     """
     blocks = sample_blocks(ranges, n_sample)
     skus = block_skus(ranges, blocks)
-    _, cap = _sample_capacity(pb, skus)
+    share, on_hand = _sample_share(pb, skus)
+    cap = np.maximum(pb.cap * share, on_hand)
     res = price_decomposition(
         pb,
         pool,
@@ -634,8 +634,7 @@ class SampleCorrection:
         self.pb, self.pool, self.ranges = pb, pool, ranges
         self.blocks = sample_blocks(ranges, n_sample)
         self.skus = block_skus(ranges, self.blocks)
-        self.share, _ = _sample_capacity(pb, self.skus)
-        self.on_hand = pb.vol[self.skus] @ pb.on_hand[self.skus]
+        self.share, self.on_hand = _sample_share(pb, self.skus)
         self.columns = first.columns
         self.max_rounds, self.tolerance = max_rounds, tolerance
         self.gap_tolerance, self.time_limit_s, self.smoothing = (
@@ -673,11 +672,12 @@ class SampleCorrection:
         return new
 
 
-def _sample_capacity(pb: Problem, skus: np.ndarray) -> tuple[float, np.ndarray]:
-    """The sample's share of expected demand volume and its capacity (at least its on-hand)."""
+def _sample_share(pb: Problem, skus: np.ndarray) -> tuple[float, np.ndarray]:
+    """The sample's share of the expected demand volume, and its on-hand volume per FC (m³,
+    or units without volumes): its capacity is never set below that."""
     vol_dem = np.bincount(pb.dem_s, weights=pb.demand @ pb.prob, minlength=pb.n_skus) * pb.vol
     share = float(vol_dem[skus].sum() / max(vol_dem.sum(), 1e-12))
-    return share, np.maximum(pb.cap * share, pb.vol[skus] @ pb.on_hand[skus])
+    return share, pb.vol[skus] @ pb.on_hand[skus]
 
 
 def no_placement_columns(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
