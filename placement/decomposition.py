@@ -227,10 +227,13 @@ class BlockWorker:
         per SKU and FC, and the placement columns of the solution; with ``extra`` price
         vectors, the block is re-solved (warm) at each and their results are listed under
         ``"extra"``. With ``drops``, each result also carries the drop proposals
-        (``drop_cost``, ``drop_units``: `_drops`).
+        (``drop_cost``, ``drop_units``: `_drops`). ``lam`` may also be one price vector per
+        block priced, shape (blocks, F).
         """
         out = []
-        for i in range(len(self.ranges)) if which is None else which:
+        lam_all = None if lam is None else np.asarray(lam, dtype=float)
+        for n, i in enumerate(range(len(self.ranges)) if which is None else which):
+            lam = lam_all if lam_all is None or lam_all.ndim == 1 else lam_all[n]
             t0 = time.perf_counter()
             self.iterations = 0
             if not self._has_basis(i):
@@ -376,6 +379,7 @@ class WorkerPool:
         keep_models: bool = True,
     ):
         self.engine = engine
+        self.ranges_all = ranges
         n = n_workers or (os.cpu_count() or 1)
         n = max(1, min(n, len(ranges)))
         # contiguous groups of blocks per worker keep the results in SKU order
@@ -475,11 +479,17 @@ class WorkerPool:
         extra: list[np.ndarray] | None = None,
         drops: bool = False,
     ) -> list[tuple]:
-        """Per-worker arguments of ``price`` for the global block ids ``blocks`` (None: all)."""
+        """Per-worker arguments of ``price`` for the global block ids ``blocks`` (None: all).
+
+        ``lam``: one price vector (F,), or one per block priced (blocks, F), in block order.
+        """
         out, o = [], 0
+        per_block = lam is not None and np.ndim(lam) == 2
+        ids = np.arange(len(self.ranges_all)) if blocks is None else np.asarray(blocks)
         for g in self.groups:
-            local = None if blocks is None else [int(b) - o for b in blocks if o <= b < o + len(g)]
-            out.append((lam, local, extra, drops))
+            mine = (ids >= o) & (ids < o + len(g))
+            local = None if blocks is None else [int(b) - o for b in ids[mine]]
+            out.append((np.asarray(lam)[mine] if per_block else lam, local, extra, drops))
             o += len(g)
         return out
 
@@ -577,6 +587,8 @@ def sampled_prices(
     gap_tolerance: float = 1e-4,
     time_limit_s: float | None = None,
     smoothing: float = 0.5,
+    blocks: np.ndarray | None = None,
+    nested: int = 8,
 ) -> tuple[np.ndarray, DecompositionResult]:
     """First trial prices: the decomposition run on an evenly spaced sample of SKU blocks.
 
@@ -584,11 +596,37 @@ def sampled_prices(
     volume). Its optimal capacity prices estimate the full problem's, so the full loop starts
     close to them, and the sample's blocks are already warm in their workers. Only a starting
     point: any λ ≥ 0 gives a valid bound for the full problem.
+
+    With at least ``2 · nested`` blocks (``nested`` > 1), the sample's own first prices come the
+    same way from every ``nested``-th of its blocks (solved to 1e-3), and the sample's loop
+    starts there with a box step (± 5 %) instead of from zero prices with smoothing: measured
+    at S = 10,000 (300-SKU sample), 42 s → ≈ 15 s. ``blocks``: the sample's block ids
+    (default: `sample_blocks`).
     """
-    blocks = sample_blocks(ranges, n_sample)
+    if blocks is None:
+        blocks = sample_blocks(ranges, n_sample)
     skus = block_skus(ranges, blocks)
     share, on_hand = _sample_share(pb, skus)
     cap = np.maximum(pb.cap * share, on_hand)
+    lam0, box = None, None
+    if nested > 1 and len(blocks) >= 2 * nested:
+        t0 = time.perf_counter()
+        pick = np.linspace(0, len(blocks) - 1, len(blocks) // nested).round().astype(np.int64)
+        sub = blocks[np.unique(pick)]
+        lam0, _ = sampled_prices(
+            pb,
+            pool,
+            ranges,
+            0,
+            gap_tolerance=max(gap_tolerance, 1e-3),
+            time_limit_s=None if time_limit_s is None else 0.5 * time_limit_s,
+            smoothing=smoothing,
+            blocks=sub,
+            nested=0,
+        )
+        box = 0.05
+        if time_limit_s is not None:
+            time_limit_s = max(0.0, time_limit_s - (time.perf_counter() - t0))
     res = price_decomposition(
         pb,
         pool,
@@ -598,7 +636,8 @@ def sampled_prices(
         smoothing=smoothing,
         blocks=blocks,
         capacity=cap,
-        box=None,
+        initial_prices=lam0,
+        box=box,
     )
     lam = res.best_prices if res.best_prices is not None else res.prices
     return np.maximum(0.0, lam), res
@@ -798,6 +837,7 @@ def price_decomposition(
     warmup=None,
     perturb: float | None = None,
     perturb_rounds: int = 2,
+    perturb_by_block: bool = True,
     seed: int = 0,
 ) -> DecompositionResult:
     """Run the Dantzig–Wolfe / Lagrangian loop (see the module docstring).
@@ -834,7 +874,10 @@ def price_decomposition(
     prices times ``exp(±perturb · ξ)`` (ξ a seeded random sign per FC; the rounds come in
     antithetic pairs) and add every new proposal: capacity use is very sensitive to *relative*
     FC prices, and these proposals give the master, per SKU, the alternatives it mixes to meet
-    every FC's capacity. Later rounds follow the (box-step) master as usual.
+    every FC's capacity. With ``perturb_by_block`` every block draws its own signs, so the
+    master gets as many directions of change as there are blocks instead of one per pair
+    (these rounds then give no bound: the SKUs are priced at different prices). Later rounds
+    follow the (box-step) master as usual.
     """
     import highspy
 
@@ -1001,7 +1044,10 @@ def price_decomposition(
         # prices do not depend on it) and no drop proposals: measured at S = 10,000, with them
         # in these rounds the rounds took ≈ 10 % longer and the plan ended further from the
         # bound (the perturbed proposals do their job)
-        signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(perturb_rounds, F))
+        n_blk = len(ranges) if blocks is None else len(blocks)
+        signs = np.random.default_rng(seed).choice(
+            [-1.0, 1.0], size=(perturb_rounds, n_blk if perturb_by_block else 1, F)
+        )
         n_shake = perturb_rounds if perturb is not None else 0
         reserve = 0.1 * time_limit_s if time_limit_s is not None else 0.0  # for the master
         lam = np.maximum(0.0, np.asarray(initial_prices, dtype=float))
@@ -1012,7 +1058,11 @@ def price_decomposition(
             res = pool.call("price", pool.price_args(lam, blocks, None, False))
             t_price += time.perf_counter() - t0
             block_seconds.append(float(sum(r["seconds"] for r in res)))
-            cost, use, lb = lagrangian(res, lam)
+            if lam.ndim == 1:
+                cost, use, lb = lagrangian(res, lam)
+            else:  # one price vector per block: proposals, but no Lagrangian bound
+                cost, use, lb = lagrangian(res, np.zeros(F))
+                lb = -np.inf
             if lb > best_lb:
                 best_lb, best_lam = lb, lam.copy()
                 if n_shake:  # the perturbed rounds re-solve from the best-bound prices' bases
@@ -1058,6 +1108,8 @@ def price_decomposition(
             ):
                 sign = 1.0 if k_shake % 2 == 0 else -1.0
                 lam = best_lam * np.exp(sign * perturb * signs[k_shake // 2])
+                if not perturb_by_block:
+                    lam = lam[0]
                 k_shake += 1
                 pool.call("restore")
         initial_prices, spread = None, ()

@@ -65,7 +65,7 @@ def _transport(
     """Cheapest assignment of all demand to the open sites (LP, HiGHS); None if infeasible."""
     import highspy
 
-    from .solvers import new_highs
+    from .solvers import new_highs, pass_lp
 
     sites = np.flatnonzero(open_mask)
     uc = unit_cost[sites]
@@ -82,19 +82,16 @@ def _transport(
         ),
         shape=(len(served) + len(sites), n),
     )
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, mat.shape[0]
-    lp.col_cost_ = uc[ii, jj] * demand[jj]
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = np.ones(n)
-    lp.row_lower_ = np.concatenate([np.ones(len(served)), np.full(len(sites), -np.inf)])
-    lp.row_upper_ = np.concatenate([np.ones(len(served)), capacity[sites]])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = mat.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = mat.indices.astype(np.int32)
-    lp.a_matrix_.value_ = mat.data
     h = new_highs()
-    h.passModel(lp)
+    pass_lp(
+        h,
+        mat,
+        uc[ii, jj] * demand[jj],
+        np.zeros(n),
+        np.ones(n),
+        np.concatenate([np.ones(len(served)), np.full(len(sites), -np.inf)]),
+        np.concatenate([np.ones(len(served)), capacity[sites]]),
+    )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None

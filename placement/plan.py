@@ -242,6 +242,7 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 warmup=warm,
                 perturb=settings.price_perturb if lam0 is not None else None,
                 perturb_rounds=settings.perturb_rounds,
+                perturb_by_block=settings.perturb_by_block,
                 box=settings.price_box if lam0 is not None else None,
                 drop_columns=settings.drop_columns,
             )

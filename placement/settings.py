@@ -76,7 +76,9 @@ class PlacementSettings:
     price_perturb, perturb_rounds
         After the warm-up, this many rounds price at the best-bound prices times
         ``exp(± price_perturb)`` per FC (seeded random signs, antithetic pairs): proposals that
-        let the master meet every FC's capacity. ``None``: off.
+        let the master meet every FC's capacity. ``None``: off. With ``perturb_by_block``,
+        every block of SKUs draws its own signs (the master gets one direction of change per
+        block instead of one per pair).
     price_box
         With sampled first prices, box-step stabilisation of the full loop: the master's
         capacity duals stay within ± this share of the best-bound prices (``None``: Wentges).
@@ -121,6 +123,7 @@ class PlacementSettings:
     sample_corrections: int = 2
     price_perturb: float | None = 0.02
     perturb_rounds: int = 4
+    perturb_by_block: bool = True
     price_box: float | None = 0.05
     drop_columns: bool = True
     keep_models: bool | None = None

@@ -60,6 +60,36 @@ def new_highs():
     return h
 
 
+def pass_lp(h, matrix, cost, col_lower, col_upper, row_lower, row_upper):
+    """Give HiGHS instance ``h`` the LP min cost·x, row bounds ≤ matrix·x, column bounds.
+
+    Uses the array overload of ``passModel``: filling a ``HighsLp`` attribute by attribute
+    converts every element on its own (measured: 10 ms per placement block of 10 SKUs,
+    against 0.3 ms). ``matrix`` is converted to CSC. Returns HiGHS' status.
+    """
+    import highspy
+
+    m = sp.csc_matrix(matrix)
+    f64 = np.float64
+    return h.passModel(
+        int(m.shape[1]),
+        int(m.shape[0]),
+        int(m.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        0.0,
+        np.ascontiguousarray(cost, dtype=f64),
+        np.ascontiguousarray(col_lower, dtype=f64),
+        np.ascontiguousarray(col_upper, dtype=f64),
+        np.ascontiguousarray(row_lower, dtype=f64),
+        np.ascontiguousarray(row_upper, dtype=f64),
+        m.indptr.astype(np.int32),
+        m.indices.astype(np.int32),
+        np.ascontiguousarray(m.data, dtype=f64),
+        np.zeros(m.shape[1], dtype=np.int32),  # all continuous (an empty array is misread)
+    )
+
+
 def make_basis(col_status: list, row_status: list):
     """A HiGHS basis object from lists of column and row statuses (HiGHS enums)."""
     import highspy
@@ -84,20 +114,9 @@ class HighsBlock:
             self.h.setOptionValue("time_limit", float(time_limit_s))
         if not presolve:  # small block LPs: presolve costs more than it saves
             self.h.setOptionValue("presolve", "off")
-        m = blp.matrix
-        lp = highspy.HighsLp()
-        lp.num_col_ = int(m.shape[1])
-        lp.num_row_ = int(m.shape[0])
-        lp.col_cost_ = blp.cost
-        lp.col_lower_ = blp.col_lower
-        lp.col_upper_ = blp.col_upper
-        lp.row_lower_ = blp.row_lower
-        lp.row_upper_ = blp.row_upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = m.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = m.indices.astype(np.int32)
-        lp.a_matrix_.value_ = m.data
-        status = self.h.passModel(lp)
+        status = pass_lp(
+            self.h, blp.matrix, blp.cost, blp.col_lower, blp.col_upper, blp.row_lower, blp.row_upper
+        )
         if status == highspy.HighsStatus.kError:
             raise SolverError("HiGHS rejected the placement model (passModel error)")
         self._x_idx = np.arange(blp.x_cols.start, blp.x_cols.stop, dtype=np.int32)

@@ -497,21 +497,22 @@ def test_drop_proposals_are_feasible_upper_bounds(lanes):
 
 
 @pytest.mark.parametrize(
-    ("spread", "keep", "drops", "corrections"),
+    ("spread", "keep", "drops", "corrections", "by_block"),
     [
-        ((), True, False, 2),
-        ((), False, False, 2),
-        ((0.85, 1.2), False, False, 0),
-        ((0.85, 1.2), True, True, 0),
+        ((), True, False, 2, True),
+        ((), False, False, 2, True),
+        ((), False, False, 2, False),
+        ((0.85, 1.2), False, False, 0, True),
+        ((0.85, 1.2), True, True, 0, True),
     ],
 )
 def test_box_step_decomposition_brackets_the_optimum(
-    small_generated, spread, keep, drops, corrections
+    small_generated, spread, keep, drops, corrections, by_block
 ):
-    """Sampled first prices, then sample-corrected warm-up and perturbed rounds (or a spread
-    round without corrections), box-step master, 2 worker processes, kept models or blocks
-    rebuilt from stored bases: the bound never exceeds the monolithic optimum and the plan
-    never undercuts it."""
+    """Sampled first prices, then sample-corrected warm-up and perturbed rounds (one sign
+    vector per block or one for all), or a spread round without corrections; box-step master,
+    2 worker processes, kept models or blocks rebuilt from stored bases: the bound never
+    exceeds the monolithic optimum and the plan never undercuts it."""
     mono = plan(settings=PlacementSettings(window_days=W, method="monolithic"), **small_generated)
     opt = mono.summary["lp_lower_bound"]
     dec = plan(
@@ -527,6 +528,7 @@ def test_box_step_decomposition_brackets_the_optimum(
             price_box=0.05,
             keep_models=keep,
             drop_columns=drops,
+            perturb_by_block=by_block,
         ),
         **small_generated,
     )
@@ -647,3 +649,60 @@ def test_snapshot_restores_the_bases_of_the_best_prices(keep):
     for r0, r1 in zip(first, again, strict=True):
         assert r1["iterations"] == 0
         np.testing.assert_allclose(r1["cost"], r0["cost"], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_price_per_block_equals_pricing_each_block_at_its_prices(workers):
+    """A (blocks, F) price array prices each block at its own row, through the pool's split."""
+    from placement.decomposition import BlockWorker, WorkerPool, block_ranges
+    from placement.inputs import build_problem
+
+    inst = generate_instance(12, 4, 6, 3, seed=5)
+    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    ranges = block_ranges(pb, 2)
+    blocks = np.array([0, 2, 3, 5])
+    lam = np.outer(1.0 + 0.2 * np.arange(len(blocks)), np.linspace(40.0, 160.0, pb.n_fcs))
+    pool = WorkerPool(pb, ranges, "local", workers, keep_models=False)
+    try:
+        got = pool.call("price", pool.price_args(lam, blocks))
+    finally:
+        pool.close()
+    for n, i in enumerate(blocks):
+        ref = BlockWorker(pb, [ranges[i]], keep_models=False).price(lam[n])[0]
+        np.testing.assert_allclose(got[n]["cost"], ref["cost"], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got[n]["use"], ref["use"], rtol=1e-9, atol=1e-9)
+
+
+def test_nested_sample_prices_reach_the_sample_optimum():
+    """The sample's loop started from a sub-sample's prices (box step) ends at the same
+    sub-problem optimum as the loop started from zero prices, and that is the optimum of the
+    sample's own LP (capacity scaled by its demand share)."""
+    from placement.decomposition import (
+        WorkerPool,
+        _sample_share,
+        block_ranges,
+        block_skus,
+        sample_blocks,
+        sampled_prices,
+        subset_problem,
+    )
+    from placement.inputs import build_problem
+    from placement.plan import solve_problem
+
+    inst = generate_instance(16, 4, 8, 3, seed=4)
+    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    ranges = block_ranges(pb, 1)
+    blocks = sample_blocks(ranges, 8)
+    share, _ = _sample_share(pb, block_skus(ranges, blocks))
+    ref = solve_problem(
+        subset_problem(pb, block_skus(ranges, blocks), share),
+        PlacementSettings(window_days=W, method="monolithic"),
+    ).summary["lp_lower_bound"]
+    for nested in (0, 2):
+        pool = WorkerPool(pb, ranges, "local", 1, keep_models=True)
+        try:
+            _, res = sampled_prices(pb, pool, ranges, 8, gap_tolerance=1e-7, nested=nested)
+        finally:
+            pool.close()
+        assert res.lower_bound <= ref + 1e-7 * abs(ref)
+        assert res.upper_bound == pytest.approx(ref, rel=1e-6)
