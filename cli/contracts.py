@@ -1,4 +1,4 @@
-"""File contracts of DESIGN.md and the checker behind `shipahead validate`.
+"""File contracts (docs/data-formats.md) and the checker behind `shipahead validate`.
 
 Every table users hand to shipahead is described here once, as data: columns with type, unit,
 whether required, allowed range and an example. The same description

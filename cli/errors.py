@@ -1,8 +1,8 @@
 """Exit codes and the one mapping from exceptions to a one-line error.
 
-Exit codes (DESIGN.md): 0 success · 1 unexpected internal error (short message; ``--debug``
+Exit codes: 0 success · 1 unexpected internal error (short message; ``--debug``
 shows the traceback) · 2 bad input or infeasible problem explained in one line · 3 solver gave
-no usable result in its limit.
+no usable result in its limit (docs/architecture.md).
 
 Every command body runs inside :func:`handle_errors`. Domain packages raise their own
 ``InputError`` / ``InfeasibleError`` / ``SolverError`` (``forecasting.errors`` …); commands name
@@ -152,7 +152,7 @@ def emit_error(message: str) -> None:
 
 @contextmanager
 def handle_errors() -> Iterator[None]:
-    """Turn any exception into one stderr line and the DESIGN.md exit code."""
+    """Turn any exception into one stderr line and its exit code (docs/architecture.md)."""
     try:
         yield
     except (typer.Exit, typer.Abort, SystemExit):

@@ -1,4 +1,4 @@
-"""`shipahead validate FILE --kind KIND`: check a file against its DESIGN.md contract."""
+"""`shipahead validate FILE --kind KIND`: check a file against its contract."""
 
 from __future__ import annotations
 
