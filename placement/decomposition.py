@@ -25,6 +25,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -504,6 +505,15 @@ class WorkerPool:
 
 
 # --------------------------------------------------------------------------- master
+class Proposals(NamedTuple):
+    """One pricing's proposals in the master (see `price_decomposition(seed_columns=...)`)."""
+
+    cost: np.ndarray  # (n,) base cost of each proposal (currency)
+    use: np.ndarray  # (n, F) capacity use of each proposal
+    skus: np.ndarray  # (n,) local SKU ids of the proposals
+    q: np.ndarray  # placement columns of the whole pricing (all SKUs of the loop)
+
+
 @dataclass
 class DecompositionResult:
     """Outcome of the price decomposition."""
@@ -518,11 +528,8 @@ class DecompositionResult:
     seconds_master: float = 0.0
     best_prices: np.ndarray | None = None  # prices of the best Lagrangian bound
     block_seconds: list[float] = field(default_factory=list)  # per pricing call, summed
-    # every proposal in the master: (cost, use, local SKU ids, q of that pricing), see
-    # `price_decomposition(seed_columns=...)`
-    columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
-        default_factory=list
-    )
+    # every proposal in the master, see `price_decomposition(seed_columns=...)`
+    columns: list[Proposals] = field(default_factory=list)
     warmup_rounds: int = 0
 
     @property
@@ -817,6 +824,515 @@ class _DropPool:
         return len(cand)
 
 
+@dataclass
+class MasterSolution:
+    """One solve of the restricted master LP."""
+
+    objective: float  # master objective (currency)
+    weights: np.ndarray  # column values: the 2F box-step columns, then the proposals' weights
+    duals: np.ndarray  # row duals: S convexity rows, then F capacity rows
+
+
+@dataclass
+class Lagrangian:
+    """One pricing, aggregated over its blocks."""
+
+    cost: np.ndarray  # (S,) base cost of each SKU's proposal (without the price term)
+    use: np.ndarray  # (S, F) capacity use of each SKU's proposal
+    bound: float  # Lagrangian bound L(λ) at the prices of the pricing
+
+
+class RestrictedMaster:
+    """The restricted master LP: convex combinations of per-SKU proposals under FC capacity.
+
+    Rows 0..S-1 are the convexity rows (= 1), rows S..S+F-1 the capacity rows (≤ Cap). The
+    first 2F columns are the box-step stabilisation columns (closed unless a box is given);
+    every later column is one SKU's proposal from a pricing (`add_columns`), or one of its drop
+    proposals from the pool (`_DropPool`). `plan` recovers the fractional placement plan from
+    the weights of a solve.
+    """
+
+    def __init__(self, pb: Problem, skus: np.ndarray, cap: np.ndarray, drop_columns: bool) -> None:
+        import highspy
+
+        F = pb.n_fcs
+        S = len(skus)
+        self.pb, self.skus, self.cap, self.S, self.F = pb, skus, cap, S, F
+        self.drop_columns = drop_columns
+        self.qs_all = sku_q_start(pb)
+        self.q_counts = np.diff(self.qs_all)[skus]
+        # master: rows 0..S-1 convexity (= 1), rows S..S+F-1 capacity (≤ Cap)
+        h = new_highs()
+        self.h = h
+        self.inf = inf = highspy.kHighsInf
+        h.addRows(
+            S, np.ones(S), np.ones(S), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+        )
+        h.addRows(
+            F,
+            np.full(F, -inf),
+            cap,
+            0,
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0),
+        )
+        # stabilisation columns: s+ (−1 on capacity row f, cost hi_f), s− (+1, cost −lo_f)
+        n_stab = 2 * F
+        self.n_stab = n_stab
+        self.stab_idx = np.arange(n_stab, dtype=np.int32)
+        h.addCols(
+            n_stab,
+            np.zeros(n_stab),
+            np.zeros(n_stab),
+            np.zeros(n_stab),
+            n_stab,
+            np.arange(n_stab, dtype=np.int32),
+            (S + np.tile(np.arange(F), 2)).astype(np.int32),
+            np.concatenate([-np.ones(F), np.ones(F)]),
+        )
+        self.boxed = False  # are the stabilisation columns open (box-step) in the current basis?
+        self.store: list[np.ndarray] = []  # q of each pricing (placement columns of `skus`)
+        self.col_iter: list[np.ndarray] = []
+        self.col_sku: list[np.ndarray] = []
+        self.col_fc: list[np.ndarray] = []  # -1, or the FC whose placement a "drop" column undoes
+        self.drop_pool = _DropPool(S, pb.vol[skus], self.put_columns)
+        self.columns: list[Proposals] = []  # every proposal, see `DecompositionResult.columns`
+
+    def _solve_lp(self, lo: np.ndarray | None, hi: np.ndarray | None) -> MasterSolution:
+        import highspy
+
+        h, n_stab, stab_idx = self.h, self.n_stab, self.stab_idx
+        # Closing the box (penalty columns' bounds to 0) leaves the last basis dual feasible,
+        # anything else here (columns added, box moved) leaves it primal feasible: measured on
+        # these masters, each simplex then needs a fraction of the other's time.
+        h.setOptionValue("simplex_strategy", 1 if lo is None and self.boxed else 4)
+        self.boxed = lo is not None
+        if lo is None:
+            h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.zeros(n_stab))
+        else:
+            h.changeColsCost(n_stab, stab_idx, np.concatenate([hi, -lo]))
+            h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.full(n_stab, self.inf))
+        t = time.perf_counter()
+        h.run()
+        log.debug(
+            "master LP %.2f s, %d simplex iterations, %d columns",
+            time.perf_counter() - t,
+            h.getInfo().simplex_iteration_count,
+            h.getNumCol(),
+        )
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverError(
+                f"decomposition master LP failed: {h.modelStatusToString(h.getModelStatus())}"
+            )
+        sol = h.getSolution()
+        return MasterSolution(
+            float(h.getInfo().objective_function_value),
+            np.asarray(sol.col_value),
+            np.asarray(sol.row_dual),
+        )
+
+    def solve(self, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> MasterSolution:
+        """Solve the master (with the box ``lo``..``hi`` on the capacity duals, if given).
+
+        With drop proposals, price the pool at its duals and re-solve with each SKU's most
+        negative reduced-cost drop proposal until none is left.
+        """
+        S = self.S
+        while True:
+            sol = self._solve_lp(lo, hi)
+            if not self.drop_pool.add_best(sol.duals[:S], np.maximum(0.0, -sol.duals[S:])):
+                return sol
+
+    def add_columns(self, res: list[dict], mask: np.ndarray) -> int:
+        """Add the pricing's proposals of the SKUs in ``mask`` (with ``drop_columns``, its drop
+        proposals go to the pool, `_DropPool`); returns the columns added."""
+        cost = np.concatenate([r["cost"] for r in res])
+        use = np.vstack([r["use"] for r in res])
+        self.store.append(np.concatenate([r["q"] for r in res]))
+        j = len(self.store) - 1
+        idx = np.flatnonzero(mask)
+        n = self.put_columns(cost[idx], use[idx], idx, j, -1)
+        self.columns.append(Proposals(cost[idx], use[idx], idx, self.store[-1]))
+        if self.drop_columns and res[0].get("drop_cost") is not None:
+            d_cost = np.vstack([r["drop_cost"] for r in res])
+            d_units = np.vstack([r["drop_units"] for r in res])
+            self.drop_pool.extend(j, cost, use, d_cost, d_units)
+        return n
+
+    def add_seed(self, seed_columns: list[Proposals]) -> None:
+        """Add the proposals of an earlier run on the same SKUs (its ``columns``)."""
+        for c_cost, c_use, c_idx, c_q in seed_columns:
+            self.store.append(c_q)
+            self.put_columns(c_cost, c_use, c_idx, len(self.store) - 1, -1)
+            self.columns.append(Proposals(c_cost, c_use, c_idx, c_q))
+
+    def put_columns(self, cost: np.ndarray, u: np.ndarray, idx: np.ndarray, j: int, fc) -> int:
+        """Add one column per SKU ``idx`` (cost, capacity use ``u``) of pricing ``j``; ``fc``:
+        -1, or the FC whose placement each (drop) column undoes."""
+        if len(idx) == 0:
+            return 0
+        S = self.S
+        nzr, nzc = np.nonzero(u)  # row-major: grouped by column
+        counts = 1 + np.bincount(nzr, minlength=len(idx))
+        starts = np.zeros(len(idx), dtype=np.int32)
+        starts[1:] = np.cumsum(counts)[:-1]
+        index = np.empty(int(counts.sum()), dtype=np.int32)
+        value = np.empty(int(counts.sum()))
+        index[starts] = idx
+        value[starts] = 1.0
+        pos_in = np.arange(len(nzr)) - np.repeat(np.cumsum(counts - 1) - (counts - 1), counts - 1)
+        tgt = np.repeat(starts + 1, counts - 1) + pos_in
+        index[tgt] = S + nzc
+        value[tgt] = u[nzr, nzc]
+        self.h.addCols(
+            len(idx),
+            cost,
+            np.zeros(len(idx)),
+            np.full(len(idx), self.inf),
+            len(index),
+            starts,
+            index,
+            value,
+        )
+        self.col_iter.append(np.broadcast_to(np.asarray(j, dtype=np.int64), len(idx)))
+        self.col_sku.append(idx)
+        self.col_fc.append(np.broadcast_to(np.asarray(fc, dtype=np.int64), len(idx)))
+        return len(idx)
+
+    def plan(self, sol: MasterSolution) -> np.ndarray:
+        """The fractional plan (placement columns of `skus`) of an unstabilised solve."""
+        pb, S, F, q_counts = self.pb, self.S, self.F, self.q_counts
+        w = sol.weights[self.n_stab :]
+        ci = np.concatenate(self.col_iter)
+        cs = np.concatenate(self.col_sku)
+        cf = np.concatenate(self.col_fc)
+        q = np.zeros(int(q_counts.sum()))
+        q_owner = np.repeat(np.arange(S), q_counts)
+        q_fc = (
+            pb.arc_f[q_index(pb)[1][ragged(self.qs_all[self.skus], q_counts)[1]]]
+            if self.drop_columns
+            else None
+        )
+        for j, qj in enumerate(self.store):
+            sel = ci == j
+            if not sel.any():
+                continue
+            own = sel & (cf < 0)
+            wv = np.zeros(S)
+            wv[cs[own]] = w[own]
+            weight = wv[q_owner]
+            dropped = sel & (cf >= 0)
+            if dropped.any():  # a drop column is its pricing's q without the placements into its FC
+                wd = np.zeros((S, F))
+                np.add.at(wd, (cs[dropped], cf[dropped]), w[dropped])
+                weight = weight + wd.sum(axis=1)[q_owner] - wd[q_owner, q_fc]
+            q += weight * qj
+        return q
+
+
+@dataclass
+class _Options:
+    """The loop's options (see `price_decomposition`)."""
+
+    gap_tolerance: float
+    max_iterations: int
+    time_limit_s: float | None
+    smoothing: float
+    all_columns: bool
+    box: float | None
+    drop_columns: bool
+    warmup: object
+    perturb: float | None
+    perturb_rounds: int
+    perturb_by_block: bool
+    seed: int
+
+
+class _Rounds:
+    """The pricing rounds of `price_decomposition` around one `RestrictedMaster`.
+
+    Holds the loop's state (best bound and its prices, history, timings) across the pre-master
+    rounds (warm-up prices, then perturbed ones) and the main loop (master solve, then pricing
+    at its duals).
+    """
+
+    def __init__(
+        self,
+        pb: Problem,
+        pool: WorkerPool,
+        blocks: np.ndarray | None,
+        n_blocks: int,
+        master: RestrictedMaster,
+        opts: _Options,
+        initial_prices: np.ndarray | None,
+        spread: tuple[float, ...],
+        t_start: float,
+    ) -> None:
+        self.pb, self.pool, self.blocks, self.n_blocks = pb, pool, blocks, n_blocks
+        self.master, self.o, self.t_start = master, opts, t_start
+        self.initial_prices, self.spread = initial_prices, spread
+        F = pb.n_fcs
+        self.best_lb, self.best_lam = -np.inf, np.zeros(F)
+        self.history: list[tuple[float, float]] = []
+        self.t_price = 0.0
+        self.t_master = 0.0
+        self.rho = opts.box
+        self.block_seconds: list[float] = []
+        self.last_round = 0.0
+        self.it = 0
+        self.n_warm = 0
+
+    def start(self, seed_columns: list[Proposals] | None) -> None:
+        """First columns: every SKU's "no placement" plan, then the seed columns."""
+        m = self.master
+        t0 = time.perf_counter()
+        z_cost, z_use = no_placement_columns(self.pb)
+        self.t_price = time.perf_counter() - t0
+        m.add_columns(
+            [
+                {
+                    "cost": z_cost[m.skus],
+                    "use": z_use[m.skus],
+                    "q": np.zeros(int(m.q_counts.sum())),
+                }
+            ],
+            np.ones(m.S, dtype=bool),
+        )
+        m.add_seed(seed_columns or [])
+
+    def _price(self, lam: np.ndarray, extra: list[np.ndarray] | None, drops: bool) -> list[dict]:
+        t0 = time.perf_counter()
+        res = self.pool.call("price", self.pool.price_args(lam, self.blocks, extra, drops))
+        self.t_price += time.perf_counter() - t0
+        self.block_seconds.append(float(sum(r["seconds"] for r in res)))
+        return res
+
+    def _lagrangian(self, res: list[dict], lam: np.ndarray) -> Lagrangian:
+        """Per-SKU base cost, capacity use, and the Lagrangian bound L(lam) of a pricing."""
+        cost = np.concatenate([r["cost"] for r in res])
+        use = np.vstack([r["use"] for r in res])
+        return Lagrangian(cost, use, float((cost + use @ lam).sum() - lam @ self.master.cap))
+
+    def _improve(self, bound: float, lam: np.ndarray) -> bool:
+        if bound > self.best_lb:
+            self.best_lb, self.best_lam = bound, lam.copy()
+            return True
+        return False
+
+    def _use_range(self, use: np.ndarray) -> tuple[float, float]:
+        ratio = use.sum(0) / self.master.cap
+        return float(ratio.min()), float(ratio.max())
+
+    # ------------------------------------------------------------------ pre-master rounds
+    def _pre_master_round(
+        self, lam: np.ndarray, last: Lagrangian | None, snapshot: bool
+    ) -> tuple[Lagrangian, int]:
+        """Price at ``lam``; add the proposals that differ from the SKU's last one."""
+        S = self.master.S
+        res = self._price(lam, None, False)
+        if lam.ndim == 1:
+            lag = self._lagrangian(res, lam)
+        else:  # one price vector per block: proposals, but no Lagrangian bound
+            lag = self._lagrangian(res, np.zeros(self.pb.n_fcs))
+            lag.bound = -np.inf
+        if self._improve(lag.bound, lam) and snapshot:
+            # the perturbed rounds re-solve from the best-bound prices' bases
+            self.pool.call("snapshot")
+        mask = np.ones(S, dtype=bool)
+        if last is not None:  # the same proposal again adds nothing to the master
+            mask = ~(
+                np.isclose(lag.cost, last.cost, rtol=1e-9, atol=1e-9)
+                & np.isclose(lag.use, last.use, rtol=1e-9, atol=1e-12).all(axis=1)
+            )
+        self.master.add_columns(res, mask)
+        self.n_warm += 1
+        self.history.append((np.inf, self.best_lb))
+        return lag, int(mask.sum())
+
+    def pre_master_rounds(self) -> None:
+        """Rounds before the first master solve: the warm-up prices, then the perturbed ones.
+
+        No master solve (the prices do not depend on it) and no drop proposals: measured at
+        S = 10,000, with them in these rounds the rounds took ≈ 10 % longer and the plan ended
+        further from the bound (the perturbed proposals do their job).
+        """
+        o, F = self.o, self.pb.n_fcs
+        signs = np.random.default_rng(o.seed).choice(
+            [-1.0, 1.0], size=(o.perturb_rounds, self.n_blocks if o.perturb_by_block else 1, F)
+        )
+        n_shake = o.perturb_rounds if o.perturb is not None else 0
+        reserve = 0.1 * o.time_limit_s if o.time_limit_s is not None else 0.0  # for the master
+        lam = np.maximum(0.0, np.asarray(self.initial_prices, dtype=float))
+        last = None
+        k_shake = 0
+        while lam is not None:
+            t0 = time.perf_counter()
+            last, n_new = self._pre_master_round(lam, last, snapshot=bool(n_shake))
+            took = time.perf_counter() - t0
+            if k_shake == 0 and self.n_warm > 1:
+                # a warm re-solve (the first round also paid the cold starts)
+                self.last_round = took
+            log.debug(
+                "pre-master round %d (%s): L %.6f (best %.6f), %d new proposals, pricing "
+                "%.2f s; use/cap %.3f-%.3f",
+                self.n_warm,
+                "perturbed" if k_shake else "warm-up",
+                last.bound,
+                self.best_lb,
+                n_new,
+                took,
+                *self._use_range(last.use),
+            )
+            spent = time.perf_counter() - self.t_start
+            # a perturbed round, re-solved from the best-bound round's bases, takes about 1.5×
+            # a warm-up one (measured at S = 10,000: 28–31 s against 19–23 s)
+            shake_s = took if k_shake else 1.5 * self.last_round
+            priced, lam = lam, None
+            # go on with the warm-up while one more round and a perturbed pair still fit
+            after = spent + self.last_round + min(n_shake, 2) * shake_s + reserve
+            if k_shake == 0 and (o.time_limit_s is None or after <= o.time_limit_s):
+                lam = o.warmup(priced, last.use)
+            if (
+                lam is None
+                and k_shake < n_shake
+                and (o.time_limit_s is None or spent + shake_s + reserve <= o.time_limit_s)
+            ):
+                sign = 1.0 if k_shake % 2 == 0 else -1.0
+                lam = self.best_lam * np.exp(sign * o.perturb * signs[k_shake // 2])
+                if not o.perturb_by_block:
+                    lam = lam[0]
+                k_shake += 1
+                self.pool.call("restore")
+        self.initial_prices, self.spread = None, ()
+        self.last_round = shake_s if k_shake else self.last_round
+
+    # ------------------------------------------------------------------ main loop
+    def _price_at_duals(self, it: int, ub: float, duals: np.ndarray) -> int:
+        """One round's pricing at the master's duals (smoothed first, if so set); adds the
+        improving proposals. Returns the number of improving columns added (0: none)."""
+        o, S = self.o, self.master.S
+        mu = duals[:S]
+        lam_m = np.maximum(0.0, -duals[S:])
+        alpha = o.smoothing if (self.best_lb > -np.inf and o.box is None) else 0.0
+        first = it == 1 and self.initial_prices is not None
+        added = 0
+        for attempt in range(2):
+            lam = alpha * self.best_lam + (1 - alpha) * lam_m if attempt == 0 else lam_m
+            if first and attempt == 0:
+                lam = np.maximum(0.0, np.asarray(self.initial_prices, dtype=float))
+                alpha = 1.0
+            t0 = time.perf_counter()
+            extra = [lam * f for f in self.spread] if first and attempt == 0 else []
+            res = self._price(lam, extra, o.drop_columns)
+            for j, lam_e in enumerate(extra):
+                res_e = [r["extra"][j] for r in res]
+                lb_e = self._lagrangian(res_e, lam_e).bound
+                log.debug("spread price x %.2f: bound %.6f", self.spread[j], lb_e)
+                self._improve(lb_e, lam_e)
+                self.master.add_columns(res_e, np.ones(S, dtype=bool))
+            lag = self._lagrangian(res, lam)
+            self._improve(lag.bound, lam)
+            rc = lag.cost + lag.use @ lam_m - mu
+            mask = rc < -1e-9 * (1.0 + np.abs(lag.cost))
+            improving = int(mask.sum())
+            if o.all_columns and improving:
+                mask = np.ones(S, dtype=bool)
+            added = self.master.add_columns(res, mask) and improving
+            log.debug(
+                "iter %d: UB %.6f LB %.6f added %d; pricing %.2f s wall, %.2f s in blocks, "
+                "%d simplex iterations; master %.2f s; use/cap %.3f-%.3f",
+                it,
+                ub,
+                self.best_lb,
+                added,
+                time.perf_counter() - t0,
+                sum(r["seconds"] for r in res),
+                sum(r["iterations"] for r in res),
+                self.t_master,
+                *self._use_range(lag.use),
+            )
+            if added or attempt == 1 or alpha == 0.0:
+                break
+            alpha = 0.0
+        return added
+
+    def main_loop(self) -> MasterSolution | None:
+        """Master solve, then pricing at its duals, until the gap, the limit or no new column.
+
+        Returns the last unstabilised master solve if still current (None: columns were added
+        since).
+        """
+        o = self.o
+        plain = None  # the unstabilised master's solve, if still current
+        for it in range(1, o.max_iterations + 1):
+            self.it = it
+            t0 = time.perf_counter()
+            plain = self.master.solve()  # the plan: upper bound (columns only ever get added)
+            ub, sol = plain.objective, plain
+            plain_s = time.perf_counter() - t0
+            self.t_master += plain_s
+            if self.best_lb > -np.inf and (ub - self.best_lb) <= o.gap_tolerance * max(
+                abs(ub), 1e-12
+            ):
+                break
+            if (  # at least one full round, so that the bound is finite; no round that would end
+                # past the limit: judged by the last round's pricing plus two master solves (the
+                # next round's stabilised one and its unstabilised one)
+                o.time_limit_s is not None
+                and self.best_lb > -np.inf
+                and time.perf_counter() - self.t_start + self.last_round + 2.0 * plain_s
+                > o.time_limit_s
+            ):
+                break
+            stab = o.box is not None and self.best_lb > -np.inf
+            if stab:  # the next prices: the box-step master's duals
+                t0 = time.perf_counter()
+                width = self.rho * self.best_lam + 0.01 * max(float(self.best_lam.mean()), 1e-9)
+                lo, hi = np.maximum(0.0, self.best_lam - width), self.best_lam + width
+                sol = self.master.solve(lo, hi)
+                plain = None
+                self.t_master += time.perf_counter() - t0
+            t_round = time.perf_counter()
+            lb_before = self.best_lb
+            added = self._price_at_duals(it, ub, sol.duals)
+            self.history.append((ub, self.best_lb))
+            plain = None  # the pricing's proposals (and drop candidates) are not in it yet
+            # next round's expected duration: the first round also paid for the cold starts
+            self.last_round = (time.perf_counter() - t_round) * (
+                0.3 if it == 1 and not self.n_warm else 1.0
+            )
+            if stab and not added and self.best_lb <= lb_before:
+                self.rho = 2.0 * self.rho  # nothing new inside the box: widen it
+            elif added == 0 and not stab:  # no improving column at the master's own prices
+                break
+        return plain
+
+    def result(self, plain: MasterSolution | None) -> DecompositionResult:
+        """Recover the fractional plan from the unstabilised master."""
+        if plain is None:
+            t0 = time.perf_counter()
+            plain = self.master.solve()
+            self.t_master += time.perf_counter() - t0
+        ub = plain.objective
+        lam_m = np.maximum(0.0, -plain.duals[self.master.S :])
+        q = self.master.plan(plain)
+        return DecompositionResult(
+            q=q,
+            upper_bound=ub,
+            lower_bound=min(self.best_lb, ub),
+            prices=lam_m,
+            iterations=self.it,
+            history=self.history,
+            seconds_pricing=self.t_price,
+            seconds_master=self.t_master,
+            best_prices=self.best_lam,
+            block_seconds=self.block_seconds,
+            columns=self.master.columns,
+            warmup_rounds=self.n_warm,
+        )
+
+
 def price_decomposition(
     pb: Problem,
     pool: WorkerPool,
@@ -833,7 +1349,7 @@ def price_decomposition(
     spread: tuple[float, ...] = (),
     box: float | None = None,
     drop_columns: bool = False,
-    seed_columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    seed_columns: list[Proposals] | None = None,
     warmup=None,
     perturb: float | None = None,
     perturb_rounds: int = 2,
@@ -879,364 +1395,27 @@ def price_decomposition(
     (these rounds then give no bound: the SKUs are priced at different prices). Later rounds
     follow the (box-step) master as usual.
     """
-    import highspy
-
     t_start = time.perf_counter()
-    F = pb.n_fcs
     cap = pb.cap.astype(float) if capacity is None else np.asarray(capacity, dtype=float)
     skus = np.arange(pb.n_skus, dtype=np.int64) if blocks is None else block_skus(ranges, blocks)
-    S = len(skus)
-    qs_all = sku_q_start(pb)
-    q_counts = np.diff(qs_all)[skus]
-    vol = pb.vol[skus]
-    # master: rows 0..S-1 convexity (= 1), rows S..S+F-1 capacity (≤ Cap)
-    h = new_highs()
-    inf = highspy.kHighsInf
-    h.addRows(
-        S, np.ones(S), np.ones(S), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+    master = RestrictedMaster(pb, skus, cap, drop_columns)
+    opts = _Options(
+        gap_tolerance=gap_tolerance,
+        max_iterations=max_iterations,
+        time_limit_s=time_limit_s,
+        smoothing=smoothing,
+        all_columns=all_columns,
+        box=box,
+        drop_columns=drop_columns,
+        warmup=warmup,
+        perturb=perturb,
+        perturb_rounds=perturb_rounds,
+        perturb_by_block=perturb_by_block,
+        seed=seed,
     )
-    h.addRows(
-        F,
-        np.full(F, -inf),
-        cap,
-        0,
-        np.zeros(0, np.int32),
-        np.zeros(0, np.int32),
-        np.zeros(0),
-    )
-    # stabilisation columns: s+ (−1 on capacity row f, cost hi_f), s− (+1, cost −lo_f)
-    n_stab = 2 * F
-    stab_idx = np.arange(n_stab, dtype=np.int32)
-    h.addCols(
-        n_stab,
-        np.zeros(n_stab),
-        np.zeros(n_stab),
-        np.zeros(n_stab),
-        n_stab,
-        np.arange(n_stab, dtype=np.int32),
-        (S + np.tile(np.arange(F), 2)).astype(np.int32),
-        np.concatenate([-np.ones(F), np.ones(F)]),
-    )
-
-    boxed = False  # are the stabilisation columns open (box-step) in the current basis?
-
-    def solve_lp(lo: np.ndarray | None, hi: np.ndarray | None):
-        # Closing the box (penalty columns' bounds to 0) leaves the last basis dual feasible,
-        # anything else here (columns added, box moved) leaves it primal feasible: measured on
-        # these masters, each simplex then needs a fraction of the other's time.
-        nonlocal boxed
-        h.setOptionValue("simplex_strategy", 1 if lo is None and boxed else 4)
-        boxed = lo is not None
-        if lo is None:
-            h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.zeros(n_stab))
-        else:
-            h.changeColsCost(n_stab, stab_idx, np.concatenate([hi, -lo]))
-            h.changeColsBounds(n_stab, stab_idx, np.zeros(n_stab), np.full(n_stab, inf))
-        t = time.perf_counter()
-        h.run()
-        log.debug(
-            "master LP %.2f s, %d simplex iterations, %d columns",
-            time.perf_counter() - t,
-            h.getInfo().simplex_iteration_count,
-            h.getNumCol(),
-        )
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise SolverError(
-                f"decomposition master LP failed: {h.modelStatusToString(h.getModelStatus())}"
-            )
-        sol = h.getSolution()
-        return (
-            float(h.getInfo().objective_function_value),
-            np.asarray(sol.col_value),
-            np.asarray(sol.row_dual),
-        )
-
-    def run_master(lo: np.ndarray | None, hi: np.ndarray | None):
-        """Solve the master; with drop proposals, price the pool at its duals and re-solve
-        with each SKU's most negative reduced-cost drop proposal until none is left."""
-        while True:
-            obj, xv, duals = solve_lp(lo, hi)
-            if not drop_pool.add_best(duals[:S], np.maximum(0.0, -duals[S:])):
-                return obj, xv, duals
-
-    def lagrangian(res: list[dict], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Per-SKU base cost, capacity use, and the Lagrangian bound L(lam) of a pricing."""
-        cost = np.concatenate([r["cost"] for r in res])
-        use = np.vstack([r["use"] for r in res])
-        return cost, use, float((cost + use @ lam).sum() - lam @ cap)
-
-    store: list[np.ndarray] = []  # q of each pricing (placement columns of `skus`)
-    col_iter: list[np.ndarray] = []
-    col_sku: list[np.ndarray] = []
-    col_fc: list[np.ndarray] = []  # -1, or the FC whose placement a "drop" column undoes
-
-    def add_columns(res: list[dict], mask: np.ndarray) -> int:
-        """Add the pricing's proposals of the SKUs in ``mask`` (with ``drop_columns``, its drop
-        proposals go to the pool, `_DropPool`); returns the columns added."""
-        cost = np.concatenate([r["cost"] for r in res])
-        use = np.vstack([r["use"] for r in res])
-        store.append(np.concatenate([r["q"] for r in res]))
-        j = len(store) - 1
-        idx = np.flatnonzero(mask)
-        n = put_columns(cost[idx], use[idx], idx, j, -1)
-        columns_out.append((cost[idx], use[idx], idx, store[-1]))
-        if drop_columns and res[0].get("drop_cost") is not None:
-            d_cost = np.vstack([r["drop_cost"] for r in res])
-            d_units = np.vstack([r["drop_units"] for r in res])
-            drop_pool.extend(j, cost, use, d_cost, d_units)
-        return n
-
-    def put_columns(cost: np.ndarray, u: np.ndarray, idx: np.ndarray, j: int, fc) -> int:
-        if len(idx) == 0:
-            return 0
-        nzr, nzc = np.nonzero(u)  # row-major: grouped by column
-        counts = 1 + np.bincount(nzr, minlength=len(idx))
-        starts = np.zeros(len(idx), dtype=np.int32)
-        starts[1:] = np.cumsum(counts)[:-1]
-        index = np.empty(int(counts.sum()), dtype=np.int32)
-        value = np.empty(int(counts.sum()))
-        index[starts] = idx
-        value[starts] = 1.0
-        pos_in = np.arange(len(nzr)) - np.repeat(np.cumsum(counts - 1) - (counts - 1), counts - 1)
-        tgt = np.repeat(starts + 1, counts - 1) + pos_in
-        index[tgt] = S + nzc
-        value[tgt] = u[nzr, nzc]
-        h.addCols(
-            len(idx),
-            cost,
-            np.zeros(len(idx)),
-            np.full(len(idx), inf),
-            len(index),
-            starts,
-            index,
-            value,
-        )
-        col_iter.append(np.broadcast_to(np.asarray(j, dtype=np.int64), len(idx)))
-        col_sku.append(idx)
-        col_fc.append(np.broadcast_to(np.asarray(fc, dtype=np.int64), len(idx)))
-        return len(idx)
-
-    drop_pool = _DropPool(S, vol, put_columns)
-    columns_out: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-
-    t0 = time.perf_counter()
-    z_cost, z_use = no_placement_columns(pb)
-    t_price = time.perf_counter() - t0
-    add_columns(
-        [{"cost": z_cost[skus], "use": z_use[skus], "q": np.zeros(int(q_counts.sum()))}],
-        np.ones(S, dtype=bool),
-    )
-    for c_cost, c_use, c_idx, c_q in seed_columns or []:
-        store.append(c_q)
-        put_columns(c_cost, c_use, c_idx, len(store) - 1, -1)
-        columns_out.append((c_cost, c_use, c_idx, c_q))
-    best_lb, best_lam = -np.inf, np.zeros(F)
-    history: list[tuple[float, float]] = []
-    t_master = 0.0
-    lam_m = np.zeros(F)
-    rho = box
-    block_seconds: list[float] = []
-    last_round = 0.0
-    it = 0
-    n_warm = 0
+    n_blocks = len(ranges) if blocks is None else len(blocks)
+    rounds = _Rounds(pb, pool, blocks, n_blocks, master, opts, initial_prices, spread, t_start)
+    rounds.start(seed_columns)
     if warmup is not None and initial_prices is not None:
-        # pre-master rounds: the warm-up prices, then the perturbed ones; no master solve (the
-        # prices do not depend on it) and no drop proposals: measured at S = 10,000, with them
-        # in these rounds the rounds took ≈ 10 % longer and the plan ended further from the
-        # bound (the perturbed proposals do their job)
-        n_blk = len(ranges) if blocks is None else len(blocks)
-        signs = np.random.default_rng(seed).choice(
-            [-1.0, 1.0], size=(perturb_rounds, n_blk if perturb_by_block else 1, F)
-        )
-        n_shake = perturb_rounds if perturb is not None else 0
-        reserve = 0.1 * time_limit_s if time_limit_s is not None else 0.0  # for the master
-        lam = np.maximum(0.0, np.asarray(initial_prices, dtype=float))
-        last_cost = last_use = None
-        k_shake = 0
-        while lam is not None:
-            t0 = time.perf_counter()
-            res = pool.call("price", pool.price_args(lam, blocks, None, False))
-            t_price += time.perf_counter() - t0
-            block_seconds.append(float(sum(r["seconds"] for r in res)))
-            if lam.ndim == 1:
-                cost, use, lb = lagrangian(res, lam)
-            else:  # one price vector per block: proposals, but no Lagrangian bound
-                cost, use, lb = lagrangian(res, np.zeros(F))
-                lb = -np.inf
-            if lb > best_lb:
-                best_lb, best_lam = lb, lam.copy()
-                if n_shake:  # the perturbed rounds re-solve from the best-bound prices' bases
-                    pool.call("snapshot")
-            mask = np.ones(S, dtype=bool)
-            if last_cost is not None:  # the same proposal again adds nothing to the master
-                mask = ~(
-                    np.isclose(cost, last_cost, rtol=1e-9, atol=1e-9)
-                    & np.isclose(use, last_use, rtol=1e-9, atol=1e-12).all(axis=1)
-                )
-            last_cost, last_use = cost, use
-            add_columns(res, mask)
-            n_warm += 1
-            history.append((np.inf, best_lb))
-            took = time.perf_counter() - t0
-            if k_shake == 0 and n_warm > 1:
-                last_round = took  # a warm re-solve (the first round also paid the cold starts)
-            log.debug(
-                "pre-master round %d (%s): L %.6f (best %.6f), %d new proposals, pricing "
-                "%.2f s; use/cap %.3f-%.3f",
-                n_warm,
-                "perturbed" if k_shake else "warm-up",
-                lb,
-                best_lb,
-                int(mask.sum()),
-                took,
-                float((use.sum(0) / cap).min()),
-                float((use.sum(0) / cap).max()),
-            )
-            spent = time.perf_counter() - t_start
-            # a perturbed round, re-solved from the best-bound round's bases, takes about 1.5×
-            # a warm-up one (measured at S = 10,000: 28–31 s against 19–23 s)
-            shake_s = took if k_shake else 1.5 * last_round
-            priced, lam = lam, None
-            # go on with the warm-up while one more round and a perturbed pair still fit
-            after = spent + last_round + min(n_shake, 2) * shake_s + reserve
-            if k_shake == 0 and (time_limit_s is None or after <= time_limit_s):
-                lam = warmup(priced, use)
-            if (
-                lam is None
-                and k_shake < n_shake
-                and (time_limit_s is None or spent + shake_s + reserve <= time_limit_s)
-            ):
-                sign = 1.0 if k_shake % 2 == 0 else -1.0
-                lam = best_lam * np.exp(sign * perturb * signs[k_shake // 2])
-                if not perturb_by_block:
-                    lam = lam[0]
-                k_shake += 1
-                pool.call("restore")
-        initial_prices, spread = None, ()
-        last_round = shake_s if k_shake else last_round
-    plain = None  # (objective, weights, duals) of the unstabilised master, if still current
-    for it in range(1, max_iterations + 1):
-        t0 = time.perf_counter()
-        plain = run_master(None, None)  # the plan: upper bound (columns only ever get added)
-        ub, xv, duals = plain
-        plain_s = time.perf_counter() - t0
-        t_master += plain_s
-        if best_lb > -np.inf and (ub - best_lb) <= gap_tolerance * max(abs(ub), 1e-12):
-            break
-        if (  # at least one full round, so that the bound is finite; no round that would end
-            # past the limit: judged by the last round's pricing plus two master solves (the
-            # next round's stabilised one and its unstabilised one)
-            time_limit_s is not None
-            and best_lb > -np.inf
-            and time.perf_counter() - t_start + last_round + 2.0 * plain_s > time_limit_s
-        ):
-            break
-        stab = box is not None and best_lb > -np.inf
-        if stab:  # the next prices: the box-step master's duals
-            t0 = time.perf_counter()
-            width = rho * best_lam + 0.01 * max(float(best_lam.mean()), 1e-9)
-            lo, hi = np.maximum(0.0, best_lam - width), best_lam + width
-            _, xv, duals = run_master(lo, hi)
-            plain = None
-            t_master += time.perf_counter() - t0
-        mu = duals[:S]
-        lam_m = np.maximum(0.0, -duals[S:])
-        t_round = time.perf_counter()
-        alpha = smoothing if (best_lb > -np.inf and box is None) else 0.0
-        first = it == 1 and initial_prices is not None
-        added = 0
-        lb_before = best_lb
-        for attempt in range(2):
-            lam = alpha * best_lam + (1 - alpha) * lam_m if attempt == 0 else lam_m
-            if first and attempt == 0:
-                lam = np.maximum(0.0, np.asarray(initial_prices, dtype=float))
-                alpha = 1.0
-            t0 = time.perf_counter()
-            extra = [lam * f for f in spread] if first and attempt == 0 else []
-            res = pool.call("price", pool.price_args(lam, blocks, extra, drop_columns))
-            t_price += time.perf_counter() - t0
-            block_seconds.append(float(sum(r["seconds"] for r in res)))
-            for j, lam_e in enumerate(extra):
-                res_e = [r["extra"][j] for r in res]
-                _, _, lb_e = lagrangian(res_e, lam_e)
-                log.debug("spread price x %.2f: bound %.6f", spread[j], lb_e)
-                if lb_e > best_lb:
-                    best_lb, best_lam = lb_e, lam_e.copy()
-                add_columns(res_e, np.ones(S, dtype=bool))
-            cost, use, lb = lagrangian(res, lam)
-            if lb > best_lb:
-                best_lb, best_lam = lb, lam.copy()
-            rc = cost + use @ lam_m - mu
-            mask = rc < -1e-9 * (1.0 + np.abs(cost))
-            improving = int(mask.sum())
-            if all_columns and improving:
-                mask = np.ones(S, dtype=bool)
-            added = add_columns(res, mask) and improving
-            log.debug(
-                "iter %d: UB %.6f LB %.6f added %d; pricing %.2f s wall, %.2f s in blocks, "
-                "%d simplex iterations; master %.2f s; use/cap %.3f-%.3f",
-                it,
-                ub,
-                best_lb,
-                added,
-                time.perf_counter() - t0,
-                sum(r["seconds"] for r in res),
-                sum(r["iterations"] for r in res),
-                t_master,
-                float((use.sum(0) / cap).min()),
-                float((use.sum(0) / cap).max()),
-            )
-            if added or attempt == 1 or alpha == 0.0:
-                break
-            alpha = 0.0
-        history.append((ub, best_lb))
-        plain = None  # the pricing's proposals (and drop candidates) are not in it yet
-        # next round's expected duration: the first round also paid for the cold starts
-        last_round = (time.perf_counter() - t_round) * (0.3 if it == 1 and not n_warm else 1.0)
-        if stab and not added and best_lb <= lb_before:
-            rho = 2.0 * rho  # nothing new inside the box: widen it
-        elif added == 0 and not stab:  # no improving column at the master's own prices
-            break
-    # recover the fractional plan from the unstabilised master
-    if plain is None:
-        t0 = time.perf_counter()
-        plain = run_master(None, None)
-        t_master += time.perf_counter() - t0
-    ub, xv, duals = plain
-    lam_m = np.maximum(0.0, -duals[S:])
-    w = xv[n_stab:]
-    ci = np.concatenate(col_iter)
-    cs = np.concatenate(col_sku)
-    cf = np.concatenate(col_fc)
-    q = np.zeros(int(q_counts.sum()))
-    q_owner = np.repeat(np.arange(S), q_counts)
-    q_fc = pb.arc_f[q_index(pb)[1][ragged(qs_all[skus], q_counts)[1]]] if drop_columns else None
-    for j, qj in enumerate(store):
-        sel = ci == j
-        if not sel.any():
-            continue
-        own = sel & (cf < 0)
-        wv = np.zeros(S)
-        wv[cs[own]] = w[own]
-        weight = wv[q_owner]
-        dropped = sel & (cf >= 0)
-        if dropped.any():  # a drop column is its pricing's q without the placements into its FC
-            wd = np.zeros((S, F))
-            np.add.at(wd, (cs[dropped], cf[dropped]), w[dropped])
-            weight = weight + wd.sum(axis=1)[q_owner] - wd[q_owner, q_fc]
-        q += weight * qj
-    lb = min(best_lb, ub)
-    return DecompositionResult(
-        q=q,
-        upper_bound=ub,
-        lower_bound=lb,
-        prices=lam_m,
-        iterations=it,
-        history=history,
-        seconds_pricing=t_price,
-        seconds_master=t_master,
-        best_prices=best_lam,
-        block_seconds=block_seconds,
-        columns=columns_out,
-        warmup_rounds=n_warm,
-    )
+        rounds.pre_master_rounds()
+    return rounds.result(rounds.main_loop())

@@ -94,6 +94,206 @@ class BlockLP:
         return slice(n - self.n_cap_rows, n)
 
 
+@dataclass
+class _Columns:
+    """The column groups of a block (global model indices), in column order."""
+
+    m0: int  # first supply entry of the block
+    m1: int
+    p0: int  # first demand pair of the block
+    p1: int
+    q_m: np.ndarray
+    q_a: np.ndarray
+    q_s_loc: np.ndarray  # local sku of each q column
+    q_sku_start: np.ndarray
+    x_s: np.ndarray
+    x_f: np.ndarray
+    y_p: np.ndarray
+    y_l: np.ndarray
+    y_k: np.ndarray
+    u_p: np.ndarray
+    u_k: np.ndarray
+
+    @property
+    def n_q(self) -> int:
+        return len(self.q_m)
+
+    @property
+    def n_x(self) -> int:
+        return len(self.x_s)
+
+    @property
+    def n_y(self) -> int:
+        return len(self.y_p)
+
+    @property
+    def n_u(self) -> int:
+        return len(self.u_p)
+
+
+@dataclass
+class _Bounds:
+    """Costs and bounds of a block's columns and rows."""
+
+    cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+
+
+def _block_columns(pb: Problem, s0: int, s1: int) -> _Columns:
+    """The q, x, y and u columns of SKUs ``s0 <= s < s1``."""
+    F, K = pb.n_fcs, pb.n_scenarios
+    Sb = s1 - s0
+    # ---- q columns
+    m0, m1 = int(pb.sku_sup_start[s0]), int(pb.sku_sup_start[s1])
+    m_idx = np.arange(m0, m1)
+    nodes = pb.sup_n[m0:m1]
+    n_arcs = pb.node_arc_start[nodes + 1] - pb.node_arc_start[nodes]
+    own, q_a = ragged(pb.node_arc_start[nodes], n_arcs)
+    q_m = m_idx[own]
+    q_s_loc = pb.sup_s[q_m] - s0
+    q_sku_start = np.zeros(Sb + 1, dtype=np.int64)
+    np.cumsum(np.bincount(q_s_loc, minlength=Sb), out=q_sku_start[1:])
+    # ---- x columns
+    x_s = np.repeat(np.arange(s0, s1, dtype=np.int64), F)
+    x_f = np.tile(np.arange(F, dtype=np.int64), Sb)
+    # ---- y columns: (pair, lane) × scenario
+    p0, p1 = int(pb.sku_dem_start[s0]), int(pb.sku_dem_start[s1])
+    regs = pb.dem_r[p0:p1]
+    lanes_n = pb.region_lane_start[regs + 1] - pb.region_lane_start[regs]
+    own, pl_l = ragged(pb.region_lane_start[regs], lanes_n)
+    pl_p = np.arange(p0, p1, dtype=np.int64)[own]
+    y_p = np.repeat(pl_p, K)
+    y_l = np.repeat(pl_l, K)
+    y_k = np.tile(np.arange(K, dtype=np.int64), len(pl_p))
+    # ---- u columns
+    n_pairs = p1 - p0
+    u_p = np.repeat(np.arange(p0, p1, dtype=np.int64), K)
+    u_k = np.tile(np.arange(K, dtype=np.int64), n_pairs)
+    return _Columns(
+        m0=m0,
+        m1=m1,
+        p0=p0,
+        p1=p1,
+        q_m=q_m,
+        q_a=q_a,
+        q_s_loc=q_s_loc,
+        q_sku_start=q_sku_start,
+        x_s=x_s,
+        x_f=x_f,
+        y_p=y_p,
+        y_l=y_l,
+        y_k=y_k,
+        u_p=u_p,
+        u_k=u_k,
+    )
+
+
+def _block_matrix(pb: Problem, c: _Columns, s0: int, s1: int, capacity_rows: bool) -> sp.csc_matrix:
+    """The block's constraint matrix (rows: supply, position, stock, demand, capacity)."""
+    F, K = pb.n_fcs, pb.n_scenarios
+    Sb = s1 - s0
+    n_q, n_x, n_y, n_u = c.n_q, c.n_x, c.n_y, c.n_u
+    q_m, y_p, y_k = c.q_m, c.y_p, c.y_k
+    cq, cx, cy, cu = 0, n_q, n_q + n_x, n_q + n_x + n_y
+    n_cols = cu + n_u
+    # ---- rows
+    r_sup = 0
+    n_sup = c.m1 - c.m0
+    r_pos = r_sup + n_sup
+    r_st = r_pos + Sb * F
+    r_dem = r_st + Sb * F * K
+    r_cap = r_dem + (c.p1 - c.p0) * K
+    n_rows = r_cap + (F if capacity_rows else 0)
+
+    rows, cols, vals = [], [], []
+    qc = np.arange(cq, cq + n_q)
+    # supply: Σ_a q[m, a] ≤ A_m
+    rows.append(r_sup + (q_m - c.m0))
+    cols.append(qc)
+    vals.append(np.ones(n_q))
+    # position: x[s,f] - Σ q = on_hand
+    xc = np.arange(cx, cx + n_x)
+    rows.append(r_pos + np.arange(n_x))
+    cols.append(xc)
+    vals.append(np.ones(n_x))
+    rows.append(r_pos + c.q_s_loc * F + pb.arc_f[c.q_a])
+    cols.append(qc)
+    vals.append(-np.ones(n_q))
+    # stock: Σ_r y[s,f,r,k] - x[s,f] ≤ 0
+    x_loc = np.arange(n_x)
+    rows.append(r_st + np.repeat(x_loc * K, K) + np.tile(np.arange(K), n_x))
+    cols.append(np.repeat(xc, K))
+    vals.append(-np.ones(n_x * K))
+    yc = np.arange(cy, cy + n_y)
+    y_s_loc = pb.dem_s[y_p] - s0
+    rows.append(r_st + (y_s_loc * F + pb.lane_f[c.y_l]) * K + y_k)
+    cols.append(yc)
+    vals.append(np.ones(n_y))
+    # demand: Σ_f y + u = D
+    rows.append(r_dem + (y_p - c.p0) * K + y_k)
+    cols.append(yc)
+    vals.append(np.ones(n_y))
+    uc = np.arange(cu, cu + n_u)
+    rows.append(r_dem + (c.u_p - c.p0) * K + c.u_k)
+    cols.append(uc)
+    vals.append(np.ones(n_u))
+    if capacity_rows:
+        rows.append(r_cap + c.x_f)
+        cols.append(xc)
+        vals.append(pb.vol[c.x_s])
+    matrix = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_rows, n_cols),
+    )
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix
+
+
+def _block_bounds(pb: Problem, c: _Columns, s0: int, s1: int, capacity_rows: bool) -> _Bounds:
+    """Column costs (currency per unit) and the column and row bounds (units)."""
+    F, K = pb.n_fcs, pb.n_scenarios
+    Sb = s1 - s0
+    cx, n_x = c.n_q, c.n_x
+    n_cols = c.n_q + c.n_x + c.n_y + c.n_u
+    n_sup = c.m1 - c.m0
+    cost = np.concatenate(
+        [
+            pb.arc_cost[c.q_a],
+            pb.hold[c.x_s],
+            pb.prob[c.y_k] * (pb.lane_cost[c.y_l] + pb.lane_late[c.y_l]),
+            pb.prob[c.u_k] * pb.pen[pb.dem_s[c.u_p]],
+        ]
+    )
+    oh = pb.on_hand[s0:s1].ravel()
+    col_lower = np.zeros(n_cols)
+    col_lower[cx : cx + n_x] = oh
+    col_upper = np.full(n_cols, np.inf)
+    dem = pb.demand[c.p0 : c.p1].ravel()
+    row_lower = np.concatenate(
+        [
+            np.full(n_sup, -np.inf),
+            oh,
+            np.full(Sb * F * K, -np.inf),
+            dem,
+            np.full(F if capacity_rows else 0, -np.inf),
+        ]
+    )
+    row_upper = np.concatenate(
+        [
+            pb.sup_avail[c.m0 : c.m1],
+            oh,
+            np.zeros(Sb * F * K),
+            dem,
+            pb.cap if capacity_rows else np.zeros(0),
+        ]
+    )
+    return _Bounds(cost, col_lower, col_upper, row_lower, row_upper)
+
+
 def build_block(pb: Problem, s0: int, s1: int, *, capacity_rows: bool) -> BlockLP:
     """Build the LP of SKUs ``s0 <= s < s1``.
 
@@ -108,146 +308,35 @@ def build_block(pb: Problem, s0: int, s1: int, *, capacity_rows: bool) -> BlockL
         subproblem whose capacity prices are put on the ``x`` costs by the caller.
     """
     F, K = pb.n_fcs, pb.n_scenarios
-    Sb = s1 - s0
-    # ---- q columns
-    m0, m1 = int(pb.sku_sup_start[s0]), int(pb.sku_sup_start[s1])
-    m_idx = np.arange(m0, m1)
-    nodes = pb.sup_n[m0:m1]
-    n_arcs = pb.node_arc_start[nodes + 1] - pb.node_arc_start[nodes]
-    own, q_a = ragged(pb.node_arc_start[nodes], n_arcs)
-    q_m = m_idx[own]
-    q_s_loc = pb.sup_s[q_m] - s0
-    q_sku_start = np.zeros(Sb + 1, dtype=np.int64)
-    np.cumsum(np.bincount(q_s_loc, minlength=Sb), out=q_sku_start[1:])
-    n_q = len(q_m)
-    # ---- x columns
-    x_s = np.repeat(np.arange(s0, s1, dtype=np.int64), F)
-    x_f = np.tile(np.arange(F, dtype=np.int64), Sb)
-    n_x = Sb * F
-    # ---- y columns: (pair, lane) × scenario
-    p0, p1 = int(pb.sku_dem_start[s0]), int(pb.sku_dem_start[s1])
-    regs = pb.dem_r[p0:p1]
-    lanes_n = pb.region_lane_start[regs + 1] - pb.region_lane_start[regs]
-    own, pl_l = ragged(pb.region_lane_start[regs], lanes_n)
-    pl_p = np.arange(p0, p1, dtype=np.int64)[own]
-    y_p = np.repeat(pl_p, K)
-    y_l = np.repeat(pl_l, K)
-    y_k = np.tile(np.arange(K, dtype=np.int64), len(pl_p))
-    n_y = len(y_p)
-    # ---- u columns
-    n_pairs = p1 - p0
-    u_p = np.repeat(np.arange(p0, p1, dtype=np.int64), K)
-    u_k = np.tile(np.arange(K, dtype=np.int64), n_pairs)
-    n_u = len(u_p)
-
-    cq, cx, cy, cu = 0, n_q, n_q + n_x, n_q + n_x + n_y
-    n_cols = cu + n_u
-    # ---- rows
-    r_sup = 0
-    n_sup = m1 - m0
-    r_pos = r_sup + n_sup
-    r_st = r_pos + Sb * F
-    r_dem = r_st + Sb * F * K
-    r_cap = r_dem + n_pairs * K
-    n_rows = r_cap + (F if capacity_rows else 0)
-
-    rows, cols, vals = [], [], []
-    qc = np.arange(cq, cq + n_q)
-    # supply: Σ_a q[m, a] ≤ A_m
-    rows.append(r_sup + (q_m - m0))
-    cols.append(qc)
-    vals.append(np.ones(n_q))
-    # position: x[s,f] - Σ q = on_hand
-    xc = np.arange(cx, cx + n_x)
-    rows.append(r_pos + np.arange(n_x))
-    cols.append(xc)
-    vals.append(np.ones(n_x))
-    rows.append(r_pos + q_s_loc * F + pb.arc_f[q_a])
-    cols.append(qc)
-    vals.append(-np.ones(n_q))
-    # stock: Σ_r y[s,f,r,k] - x[s,f] ≤ 0
-    x_loc = np.arange(n_x)
-    rows.append(r_st + np.repeat(x_loc * K, K) + np.tile(np.arange(K), n_x))
-    cols.append(np.repeat(xc, K))
-    vals.append(-np.ones(n_x * K))
-    yc = np.arange(cy, cy + n_y)
-    y_s_loc = pb.dem_s[y_p] - s0
-    rows.append(r_st + (y_s_loc * F + pb.lane_f[y_l]) * K + y_k)
-    cols.append(yc)
-    vals.append(np.ones(n_y))
-    # demand: Σ_f y + u = D
-    rows.append(r_dem + (y_p - p0) * K + y_k)
-    cols.append(yc)
-    vals.append(np.ones(n_y))
-    uc = np.arange(cu, cu + n_u)
-    rows.append(r_dem + (u_p - p0) * K + u_k)
-    cols.append(uc)
-    vals.append(np.ones(n_u))
-    if capacity_rows:
-        rows.append(r_cap + x_f)
-        cols.append(xc)
-        vals.append(pb.vol[x_s])
-    matrix = sp.csc_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_rows, n_cols),
+    c = _block_columns(pb, s0, s1)
+    matrix = _block_matrix(pb, c, s0, s1, capacity_rows)
+    bd = _block_bounds(pb, c, s0, s1, capacity_rows)
+    y_s_loc = pb.dem_s[c.y_p] - s0
+    col_sku = np.concatenate([c.q_s_loc, c.x_s - s0, y_s_loc, pb.dem_s[c.u_p] - s0]).astype(
+        np.int64
     )
-    matrix.sum_duplicates()
-    matrix.sort_indices()
-
-    cost = np.concatenate(
-        [
-            pb.arc_cost[q_a],
-            pb.hold[x_s],
-            pb.prob[y_k] * (pb.lane_cost[y_l] + pb.lane_late[y_l]),
-            pb.prob[u_k] * pb.pen[pb.dem_s[u_p]],
-        ]
-    )
-    oh = pb.on_hand[s0:s1].ravel()
-    col_lower = np.zeros(n_cols)
-    col_lower[cx : cx + n_x] = oh
-    col_upper = np.full(n_cols, np.inf)
-    dem = pb.demand[p0:p1].ravel()
-    row_lower = np.concatenate(
-        [
-            np.full(n_sup, -np.inf),
-            oh,
-            np.full(Sb * F * K, -np.inf),
-            dem,
-            np.full(F if capacity_rows else 0, -np.inf),
-        ]
-    )
-    row_upper = np.concatenate(
-        [
-            pb.sup_avail[m0:m1],
-            oh,
-            np.zeros(Sb * F * K),
-            dem,
-            pb.cap if capacity_rows else np.zeros(0),
-        ]
-    )
-    col_sku = np.concatenate([q_s_loc, x_s - s0, y_s_loc, pb.dem_s[u_p] - s0]).astype(np.int64)
     return BlockLP(
         s0=s0,
         s1=s1,
         n_fcs=F,
         n_scen=K,
-        q_m=q_m,
-        q_a=q_a,
-        x_s=x_s,
-        y_p=y_p,
-        y_l=y_l,
-        y_k=y_k,
-        u_p=u_p,
-        u_k=u_k,
+        q_m=c.q_m,
+        q_a=c.q_a,
+        x_s=c.x_s,
+        y_p=c.y_p,
+        y_l=c.y_l,
+        y_k=c.y_k,
+        u_p=c.u_p,
+        u_k=c.u_k,
         col_sku=col_sku,
-        cost=cost,
-        col_lower=col_lower,
-        col_upper=col_upper,
-        row_lower=row_lower,
-        row_upper=row_upper,
+        cost=bd.cost,
+        col_lower=bd.col_lower,
+        col_upper=bd.col_upper,
+        row_lower=bd.row_lower,
+        row_upper=bd.row_upper,
         matrix=matrix,
         n_cap_rows=F if capacity_rows else 0,
-        q_sku_start=q_sku_start,
+        q_sku_start=c.q_sku_start,
     )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from .check import check_plan
 from .decomposition import (
     BlockWorker,
+    DecompositionResult,
     SampleCorrection,
     WorkerPool,
     block_ranges,
@@ -125,8 +126,8 @@ def choose_method(pb: Problem, settings: PlacementSettings) -> str:
     )
 
 
-def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> PlacementResult:
-    """Solve an already validated `Problem` (see `plan`)."""
+def _check_engine(settings: PlacementSettings) -> None:
+    """Engine ``ray`` needs the ray package: checked up front, whatever the method."""
     if settings.engine == "ray":
         import importlib.util
 
@@ -135,149 +136,220 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
                 "engine 'ray' needs the ray package, which is not installed",
                 fix="pip install ray, or use --engine local|dask",
             )
+
+
+@dataclass
+class _Solved:
+    """The integer plan of a method, before the output tables."""
+
+    q_int: np.ndarray  # whole-unit placements (global placement columns)
+    recourse: list[dict]  # per-block recourse results (`BlockWorker.recourse`)
+    prices: np.ndarray  # capacity shadow prices λ_f (currency per capacity unit)
+
+
+@dataclass
+class _FirstPrices:
+    """Where the decomposition loop starts (see `_first_prices`)."""
+
+    prices: np.ndarray | None  # sampled first prices (None: start from zero prices)
+    warmup: SampleCorrection | None  # warm-up corrections of those prices
+
+
+def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> PlacementResult:
+    """Solve an already validated `Problem` (see `plan`)."""
+    _check_engine(settings)
     timings: dict[str, float] = {}
     method = choose_method(pb, settings)
     q_m, q_a = q_index(pb)
     info: dict = {"method": method}
-    t = time.perf_counter()
     if method in ("monolithic", "mip"):
-        worker = BlockWorker(pb, [(0, pb.n_skus)], capacity_rows=True)
-        timings["build_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        blk = worker.blocks[0]
-        if settings.lp_solver == "highs" or method == "mip":
-            r = worker.solve_monolithic()
-            lp_obj, q_lp, cap_dual = r["objective"], r["q"], r["cap_dual"]
-        else:
-            sol = solve_ortools(blk, settings.lp_solver, time_limit_s=settings.time_limit_s)
-            lp_obj, q_lp = sol.objective, sol.x[: blk.n_q]
-            # OR-Tools' HiGHS wrapper exposes no duals: shadow prices are then reported as null
-            cap_dual = (
-                sol.row_dual[blk.cap_rows]
-                if sol.row_dual is not None
-                else np.full(pb.n_fcs, np.nan)
-            )
-        info.update(lp_lower_bound=lp_obj, lp_plan_cost=lp_obj, iterations=1)
-        prices = np.maximum(0.0, -np.asarray(cap_dual))
-        timings["solve_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        if method == "mip":
-            mip = solve_ortools(
-                blk,
-                settings.mip_solver,
-                integer_cols=np.arange(blk.n_q),
-                time_limit_s=settings.time_limit_s or 120.0,
-            )
-            q_int = np.round(mip.x[: blk.n_q])
-            if np.abs(q_int - mip.x[: blk.n_q]).max(initial=0) > 1e-6:
-                raise SolverError("SCIP returned non-integer placements")
-            info["mip_bound"] = mip.bound
-            info["lp_lower_bound"] = max(lp_obj, mip.bound if mip.bound is not None else lp_obj)
-            timings["mip_s"] = time.perf_counter() - t
-        else:
-            q_int = round_placements(pb, q_m, q_a, q_lp)
-            timings["rounding_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        rec = worker.recourse([q_int])
-        timings["recourse_s"] = time.perf_counter() - t
+        solved = _solve_monolithic(pb, settings, method, q_m, q_a, info, timings)
     else:
-        ranges = block_ranges(pb, settings.block_size)
-        keep = settings.keep_models
-        if keep is None:
-            # a kept, solved block model takes ≈ 360 bytes per LP column in HiGHS
-            keep = pb.n_columns_estimate() <= 6_000_000
-        pool = WorkerPool(
-            pb, ranges, settings.engine, settings.n_workers, client=client, keep_models=keep
-        )
-        timings["build_s"] = time.perf_counter() - t
-        try:
-            t = time.perf_counter()
-            lam0 = None
-            warm = None
-            n_sample = settings.sample_size(pb.n_skus)
-            if n_sample > 0:
-                lam0, samp = sampled_prices(
-                    pb,
-                    pool,
-                    ranges,
-                    n_sample,
-                    gap_tolerance=min(settings.gap_tolerance, 1e-4),
-                    time_limit_s=(
-                        None if settings.time_limit_s is None else 0.3 * settings.time_limit_s
-                    ),
-                    smoothing=settings.smoothing,
-                )
-                info["sample_iterations"] = samp.iterations
-                timings["sample_prices_s"] = time.perf_counter() - t
-                if settings.sample_corrections > 0:
-                    warm = SampleCorrection(
-                        pb,
-                        pool,
-                        ranges,
-                        n_sample,
-                        samp,
-                        max_rounds=settings.sample_corrections,
-                        gap_tolerance=min(settings.gap_tolerance, 1e-4),
-                        time_limit_s=(
-                            None if settings.time_limit_s is None else 0.1 * settings.time_limit_s
-                        ),
-                        smoothing=settings.smoothing,
-                    )
-            t = time.perf_counter()
-            left = (
-                None
-                if settings.time_limit_s is None
-                else max(0.0, settings.time_limit_s - timings.get("sample_prices_s", 0.0))
-            )
-            dec = price_decomposition(
-                pb,
-                pool,
-                ranges,
-                initial_prices=lam0,
-                smoothing=settings.smoothing,
-                gap_tolerance=settings.gap_tolerance,
-                max_iterations=settings.max_iterations,
-                time_limit_s=left,
-                spread=settings.price_spread if lam0 is not None and warm is None else (),
-                warmup=warm,
-                perturb=settings.price_perturb if lam0 is not None else None,
-                perturb_rounds=settings.perturb_rounds,
-                perturb_by_block=settings.perturb_by_block,
-                box=settings.price_box if lam0 is not None else None,
-                drop_columns=settings.drop_columns,
-            )
-            timings["solve_s"] = time.perf_counter() - t
-            timings["pricing_s"] = dec.seconds_pricing
-            timings["master_s"] = dec.seconds_master
-            if dec.block_seconds:  # summed over workers: the first round includes cold starts
-                timings["first_round_block_s"] = dec.block_seconds[0]
-                rest = dec.block_seconds[1:]
-                timings["warm_round_block_s"] = float(np.mean(rest)) if rest else float("nan")
-                timings["pricing_rounds"] = float(len(dec.block_seconds))
-                timings["warmup_rounds"] = float(dec.warmup_rounds)
-            t = time.perf_counter()
-            q_int = round_placements(pb, q_m, q_a, dec.q)
-            timings["rounding_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            qs = sku_q_start(pb)
-            q_blocks = [q_int[qs[s0] : qs[s1]] for s0, s1 in ranges]
-            rec = pool.call("recourse", pool.split(q_blocks))
-            timings["recourse_s"] = time.perf_counter() - t
-        finally:
-            pool.close()
-        prices = dec.prices
-        info.update(
-            lp_lower_bound=dec.lower_bound,
-            lp_plan_cost=dec.upper_bound,
-            iterations=dec.iterations,
-            blocks=len(ranges),
-            engine=settings.engine,
-        )
+        solved = _solve_decomposed(pb, settings, q_m, q_a, info, timings, client)
     t = time.perf_counter()
-    result = _assemble(pb, settings, q_m, q_a, q_int, rec, prices, info)
+    result = _assemble(pb, settings, q_m, q_a, solved.q_int, solved.recourse, solved.prices, info)
     check_plan(pb, result.stock_targets, result.placement_orders, result.summary)
     timings["outputs_and_check_s"] = time.perf_counter() - t
     return PlacementResult(result.stock_targets, result.placement_orders, result.summary, timings)
+
+
+def _solve_monolithic(
+    pb: Problem,
+    settings: PlacementSettings,
+    method: str,
+    q_m: np.ndarray,
+    q_a: np.ndarray,
+    info: dict,
+    timings: dict[str, float],
+) -> _Solved:
+    """The whole model in one LP (and, for ``"mip"``, the exact MIP); fills ``info``."""
+    t = time.perf_counter()
+    worker = BlockWorker(pb, [(0, pb.n_skus)], capacity_rows=True)
+    timings["build_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    blk = worker.blocks[0]
+    if settings.lp_solver == "highs" or method == "mip":
+        r = worker.solve_monolithic()
+        lp_obj, q_lp, cap_dual = r["objective"], r["q"], r["cap_dual"]
+    else:
+        sol = solve_ortools(blk, settings.lp_solver, time_limit_s=settings.time_limit_s)
+        lp_obj, q_lp = sol.objective, sol.x[: blk.n_q]
+        # OR-Tools' HiGHS wrapper exposes no duals: shadow prices are then reported as null
+        cap_dual = (
+            sol.row_dual[blk.cap_rows] if sol.row_dual is not None else np.full(pb.n_fcs, np.nan)
+        )
+    info.update(lp_lower_bound=lp_obj, lp_plan_cost=lp_obj, iterations=1)
+    prices = np.maximum(0.0, -np.asarray(cap_dual))
+    timings["solve_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if method == "mip":
+        mip = solve_ortools(
+            blk,
+            settings.mip_solver,
+            integer_cols=np.arange(blk.n_q),
+            time_limit_s=settings.time_limit_s or 120.0,
+        )
+        q_int = np.round(mip.x[: blk.n_q])
+        if np.abs(q_int - mip.x[: blk.n_q]).max(initial=0) > 1e-6:
+            raise SolverError("SCIP returned non-integer placements")
+        info["mip_bound"] = mip.bound
+        info["lp_lower_bound"] = max(lp_obj, mip.bound if mip.bound is not None else lp_obj)
+        timings["mip_s"] = time.perf_counter() - t
+    else:
+        q_int = round_placements(pb, q_m, q_a, q_lp)
+        timings["rounding_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    rec = worker.recourse([q_int])
+    timings["recourse_s"] = time.perf_counter() - t
+    return _Solved(q_int, rec, prices)
+
+
+def _first_prices(
+    pb: Problem,
+    settings: PlacementSettings,
+    pool: WorkerPool,
+    ranges: list[tuple[int, int]],
+    info: dict,
+    timings: dict[str, float],
+) -> _FirstPrices:
+    """Sampled first prices and their warm-up corrections, if the settings ask for them."""
+    t = time.perf_counter()
+    n_sample = settings.sample_size(pb.n_skus)
+    if n_sample <= 0:
+        return _FirstPrices(None, None)
+    lam0, samp = sampled_prices(
+        pb,
+        pool,
+        ranges,
+        n_sample,
+        gap_tolerance=min(settings.gap_tolerance, 1e-4),
+        time_limit_s=(None if settings.time_limit_s is None else 0.3 * settings.time_limit_s),
+        smoothing=settings.smoothing,
+    )
+    info["sample_iterations"] = samp.iterations
+    timings["sample_prices_s"] = time.perf_counter() - t
+    warm = None
+    if settings.sample_corrections > 0:
+        warm = SampleCorrection(
+            pb,
+            pool,
+            ranges,
+            n_sample,
+            samp,
+            max_rounds=settings.sample_corrections,
+            gap_tolerance=min(settings.gap_tolerance, 1e-4),
+            time_limit_s=(None if settings.time_limit_s is None else 0.1 * settings.time_limit_s),
+            smoothing=settings.smoothing,
+        )
+    return _FirstPrices(lam0, warm)
+
+
+def _decompose(
+    pb: Problem,
+    settings: PlacementSettings,
+    pool: WorkerPool,
+    ranges: list[tuple[int, int]],
+    start: _FirstPrices,
+    timings: dict[str, float],
+) -> DecompositionResult:
+    """The decomposition loop from ``start``, within what is left of the time limit."""
+    t = time.perf_counter()
+    lam0, warm = start.prices, start.warmup
+    left = (
+        None
+        if settings.time_limit_s is None
+        else max(0.0, settings.time_limit_s - timings.get("sample_prices_s", 0.0))
+    )
+    dec = price_decomposition(
+        pb,
+        pool,
+        ranges,
+        initial_prices=lam0,
+        smoothing=settings.smoothing,
+        gap_tolerance=settings.gap_tolerance,
+        max_iterations=settings.max_iterations,
+        time_limit_s=left,
+        spread=settings.price_spread if lam0 is not None and warm is None else (),
+        warmup=warm,
+        perturb=settings.price_perturb if lam0 is not None else None,
+        perturb_rounds=settings.perturb_rounds,
+        perturb_by_block=settings.perturb_by_block,
+        box=settings.price_box if lam0 is not None else None,
+        drop_columns=settings.drop_columns,
+    )
+    timings["solve_s"] = time.perf_counter() - t
+    timings["pricing_s"] = dec.seconds_pricing
+    timings["master_s"] = dec.seconds_master
+    if dec.block_seconds:  # summed over workers: the first round includes cold starts
+        timings["first_round_block_s"] = dec.block_seconds[0]
+        rest = dec.block_seconds[1:]
+        timings["warm_round_block_s"] = float(np.mean(rest)) if rest else float("nan")
+        timings["pricing_rounds"] = float(len(dec.block_seconds))
+        timings["warmup_rounds"] = float(dec.warmup_rounds)
+    return dec
+
+
+def _solve_decomposed(
+    pb: Problem,
+    settings: PlacementSettings,
+    q_m: np.ndarray,
+    q_a: np.ndarray,
+    info: dict,
+    timings: dict[str, float],
+    client,
+) -> _Solved:
+    """Price decomposition over SKU blocks fanned out to workers; fills ``info``."""
+    t = time.perf_counter()
+    ranges = block_ranges(pb, settings.block_size)
+    keep = settings.keep_models
+    if keep is None:
+        # a kept, solved block model takes ≈ 360 bytes per LP column in HiGHS
+        keep = pb.n_columns_estimate() <= 6_000_000
+    pool = WorkerPool(
+        pb, ranges, settings.engine, settings.n_workers, client=client, keep_models=keep
+    )
+    timings["build_s"] = time.perf_counter() - t
+    try:
+        start = _first_prices(pb, settings, pool, ranges, info, timings)
+        dec = _decompose(pb, settings, pool, ranges, start, timings)
+        t = time.perf_counter()
+        q_int = round_placements(pb, q_m, q_a, dec.q)
+        timings["rounding_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        qs = sku_q_start(pb)
+        q_blocks = [q_int[qs[s0] : qs[s1]] for s0, s1 in ranges]
+        rec = pool.call("recourse", pool.split(q_blocks))
+        timings["recourse_s"] = time.perf_counter() - t
+    finally:
+        pool.close()
+    info.update(
+        lp_lower_bound=dec.lower_bound,
+        lp_plan_cost=dec.upper_bound,
+        iterations=dec.iterations,
+        blocks=len(ranges),
+        engine=settings.engine,
+    )
+    return _Solved(q_int, rec, dec.prices)
 
 
 def _gap(num: float, den: float) -> float:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -71,6 +72,25 @@ def default_solution_limit(problem: Problem, time_limit_s: float) -> int:
     return int(min(sl, 100 * n * n))  # tiny problems have few distinct solutions
 
 
+@dataclass
+class _Search:
+    """The search parameters of a run and the time limit they were derived from."""
+
+    params: object  # pywrapcp RoutingSearchParameters
+    limit_s: float  # time limit of the run (s)
+
+
+@dataclass
+class _SearchRun:
+    """What the search returned."""
+
+    assignment: object | None  # the final assignment (None: no solution)
+    warm_used: bool  # the warm start was accepted
+    solve_s: float  # search wall time (s)
+    first_s: float | None  # time to the first solution (s)
+    solutions: int  # solutions reported by the search
+
+
 def solve(
     problem: Problem,
     settings: SolveSettings,
@@ -96,17 +116,28 @@ def solve(
         No solution within the limit.
     """
     t_start = time.perf_counter()
-    n = problem.n_nodes
     vehicles = problem.vehicles
-    nv = len(vehicles)
     manager = pywrapcp.RoutingIndexManager(
-        n, nv, [v.start for v in vehicles], [v.end for v in vehicles]
+        problem.n_nodes, len(vehicles), [v.start for v in vehicles], [v.end for v in vehicles]
     )
     model = pywrapcp.RoutingModel(manager)
-    solver = model.solver()
-    dist = np.asarray(problem.distance_m, dtype=np.int64)
+    _set_arc_costs(problem, model)
+    _add_load_dimensions(problem, model)
+    tdim = _add_time_dimension(problem, manager, model)
+    _add_breaks(problem, manager, model, tdim)
+    _add_drops(problem, manager, model)
+    _pin_prefixes(problem, manager, model)
+    search = _search_parameters(problem, settings, model, time_limit_s, solution_limit)
+    build_s = time.perf_counter() - t_start
+    warm = initial_routes if initial_routes is not None else problem.initial_routes
+    run = _run_search(manager, model, search.params, warm)
+    return _solution(problem, settings, manager, model, search, run, build_s)
 
-    # ---- arc costs: one registered matrix per vehicle cost class ----------------------
+
+def _set_arc_costs(problem: Problem, model) -> None:
+    """Arc costs (one registered matrix per vehicle cost class) and fixed vehicle costs."""
+    n = problem.n_nodes
+    dist = np.asarray(problem.distance_m, dtype=np.int64)
     prev_vehicle = np.full(n, -1)
     if problem.initial_routes is not None and problem.reassign_penalty > 0:
         for vi, r in enumerate(problem.initial_routes):
@@ -114,7 +145,7 @@ def solve(
     rpen = C.reassign_cost(problem)
     svc = np.asarray(problem.service_s, dtype=np.int64)
     arc_cache: dict[tuple, int] = {}
-    for vi, v in enumerate(vehicles):
+    for vi, v in enumerate(problem.vehicles):
         pm = C.per_metre_cost(problem, v)
         ps = C.per_second_cost(problem, v)
         moved = None
@@ -136,22 +167,26 @@ def solve(
         if fc:
             model.SetFixedCostOfVehicle(fc, vi)
 
-    # ---- load dimensions --------------------------------------------------------------
+
+def _add_load_dimensions(problem: Problem, model) -> None:
+    """One load dimension per capacity entry."""
     dem = np.asarray(problem.demand, dtype=np.int64)
     for d in range(dem.shape[1]):
         cb = model.RegisterUnaryTransitVector(dem[:, d].tolist())
         model.AddDimensionWithVehicleCapacity(
-            cb, 0, [int(v.capacity[d]) for v in vehicles], True, f"load{d}"
+            cb, 0, [int(v.capacity[d]) for v in problem.vehicles], True, f"load{d}"
         )
 
-    # ---- time dimension ---------------------------------------------------------------
+
+def _add_time_dimension(problem: Problem, manager, model):
+    """The time dimension: stop windows, shifts, maximum durations, waiting cost."""
+    vehicles = problem.vehicles
     svc = np.asarray(problem.service_s, dtype=np.int64)
     tw = np.asarray(problem.tw_s, dtype=np.int64)
     horizon = int(max(max(v.shift_end_s for v in vehicles), tw[:, 1].max()))
     time_cache: dict[int, int] = {}
     time_cbs = []
-    mats = []
-    for vi in range(nv):
+    for vi in range(len(vehicles)):
         dmat = problem.duration_of(vi)
         key = id(dmat) if problem.duration_s.ndim == 2 else hash(dmat.tobytes())
         if key not in time_cache:
@@ -159,12 +194,11 @@ def solve(
                 (svc[:, None] + np.asarray(dmat, dtype=np.int64)).tolist()
             )
         time_cbs.append(time_cache[key])
-        mats.append(key)
     model.AddDimensionWithVehicleTransits(time_cbs, horizon, horizon, False, "time")
     tdim = model.GetDimensionOrDie("time")
     stop_set = set(problem.stops)
     depots = {v.start for v in vehicles} | {v.end for v in vehicles}
-    for node in range(n):
+    for node in range(problem.n_nodes):
         if node in depots:
             continue
         idx = manager.NodeToIndex(node)
@@ -192,20 +226,29 @@ def solve(
             tdim.SetSlackCostCoefficientForVehicle(ps, vi)
         model.AddVariableMaximizedByFinalizer(tdim.CumulVar(model.Start(vi)))
         model.AddVariableMinimizedByFinalizer(tdim.CumulVar(model.End(vi)))
+    return tdim
 
-    # ---- breaks -----------------------------------------------------------------------
-    if any(v.break_ is not None for v in vehicles):
-        visit = [int(svc[manager.IndexToNode(i)]) for i in range(model.Size())]
-        for vi, v in enumerate(vehicles):
-            b = v.break_
-            if b is None:
-                continue
-            iv = solver.FixedDurationIntervalVar(
-                int(b.earliest_s), int(b.latest_s), int(b.duration_s), False, f"break{vi}"
-            )
-            tdim.SetBreakIntervalsOfVehicle([iv], vi, visit)
 
-    # ---- drops ------------------------------------------------------------------------
+def _add_breaks(problem: Problem, manager, model, tdim) -> None:
+    """One driver break interval per vehicle that has one (node visit transits = service)."""
+    vehicles = problem.vehicles
+    if not any(v.break_ is not None for v in vehicles):
+        return
+    svc = np.asarray(problem.service_s, dtype=np.int64)
+    solver = model.solver()
+    visit = [int(svc[manager.IndexToNode(i)]) for i in range(model.Size())]
+    for vi, v in enumerate(vehicles):
+        b = v.break_
+        if b is None:
+            continue
+        iv = solver.FixedDurationIntervalVar(
+            int(b.earliest_s), int(b.latest_s), int(b.duration_s), False, f"break{vi}"
+        )
+        tdim.SetBreakIntervalsOfVehicle([iv], vi, visit)
+
+
+def _add_drops(problem: Problem, manager, model) -> None:
+    """One disjunction per stop (not pinned) with its drop penalty, when drops are allowed."""
     pens = C.drop_penalties(problem)
     pinned_nodes = {s for seq in problem.pinned.values() for s in seq}
     if pens is not None:
@@ -213,8 +256,10 @@ def solve(
             if s not in pinned_nodes:
                 model.AddDisjunction([manager.NodeToIndex(s)], int(pens[s]))
 
-    # ---- pinned prefixes --------------------------------------------------------------
-    vindex = {v.vehicle_id: i for i, v in enumerate(vehicles)}
+
+def _pin_prefixes(problem: Problem, manager, model) -> None:
+    """Pinned prefixes as fixed `NextVar`s and vehicles."""
+    vindex = {v.vehicle_id: i for i, v in enumerate(problem.vehicles)}
     for vid, seq in problem.pinned.items():
         if not seq:
             continue
@@ -225,7 +270,15 @@ def solve(
         for s in seq:
             model.VehicleVar(manager.NodeToIndex(s)).SetValues([vi])
 
-    # ---- search -----------------------------------------------------------------------
+
+def _search_parameters(
+    problem: Problem,
+    settings: SolveSettings,
+    model,
+    time_limit_s: float | None,
+    solution_limit: int | None,
+) -> _Search:
+    """First solution strategy, metaheuristic and limits; closes the model."""
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (
         routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
@@ -248,10 +301,15 @@ def solve(
     if settings.deterministic:
         # small problems can have fewer distinct solutions than the limit: also stop on a
         # deterministic count of search branches (never on the clock)
-        model.AddSearchMonitor(solver.BranchesLimit(int(50 * params.solution_limit + 10_000)))
+        model.AddSearchMonitor(
+            model.solver().BranchesLimit(int(50 * params.solution_limit + 10_000))
+        )
     model.CloseModelWithParameters(params)
-    build_s = time.perf_counter() - t_start
+    return _Search(params, limit_s)
 
+
+def _run_search(manager, model, params, warm) -> _SearchRun:
+    """Search from the warm start ``warm`` (routes of nodes) if OR-Tools accepts it."""
     first: list[float] = []
     count = [0]
 
@@ -262,7 +320,6 @@ def solve(
 
     model.AddAtSolutionCallback(_on_solution)
 
-    warm = initial_routes if initial_routes is not None else problem.initial_routes
     t_solve = time.perf_counter()
     assignment = None
     warm_used = False
@@ -277,12 +334,11 @@ def solve(
     if assignment is None and not warm_used:
         assignment = model.SolveWithParameters(params)
     solve_s = time.perf_counter() - t_solve
-    status = _STATUS.get(model.status(), str(model.status()))
-    if assignment is None:
-        raise SolverError(
-            f"OR-Tools found no plan within {limit_s:g} s (status {status}); raise the time "
-            "limit or allow drops with a penalty"
-        )
+    return _SearchRun(assignment, warm_used, solve_s, first[0] if first else None, count[0])
+
+
+def _routes(manager, model, assignment, nv: int) -> tuple[tuple[int, ...], ...]:
+    """Each vehicle's sequence of visited nodes (depots excluded)."""
     routes = []
     for vi in range(nv):
         r = []
@@ -291,15 +347,36 @@ def solve(
             r.append(manager.IndexToNode(idx))
             idx = assignment.Value(model.NextVar(idx))
         routes.append(tuple(r))
+    return tuple(routes)
+
+
+def _solution(
+    problem: Problem,
+    settings: SolveSettings,
+    manager,
+    model,
+    search: _Search,
+    run: _SearchRun,
+    build_s: float,
+) -> Solution:
+    """The `Solution` of a search run, evaluated by the checker."""
+    limit_s = search.limit_s
+    status = _STATUS.get(model.status(), str(model.status()))
+    if run.assignment is None:
+        raise SolverError(
+            f"OR-Tools found no plan within {limit_s:g} s (status {status}); raise the time "
+            "limit or allow drops with a penalty"
+        )
+    routes = _routes(manager, model, run.assignment, len(problem.vehicles))
     served = {s for r in routes for s in r}
     unassigned = tuple(s for s in problem.stops if s not in served)
-    if settings.deterministic and solve_s >= 0.98 * max(60.0, 20.0 * limit_s):
+    if settings.deterministic and run.solve_s >= 0.98 * max(60.0, 20.0 * limit_s):
         status = "feasible-time-cap"
     from ..check import evaluate
 
-    ev = evaluate(problem, tuple(routes))
+    ev = evaluate(problem, routes)
     return Solution(
-        routes=tuple(routes),
+        routes=routes,
         unassigned=unassigned,
         reasons={},
         objective=ev["objective"],
@@ -308,11 +385,11 @@ def solve(
         status=status,
         stats={
             "build_s": round(build_s, 3),
-            "solve_s": round(solve_s, 3),
-            "first_solution_s": round(first[0], 3) if first else None,
-            "solutions": count[0],
-            "ortools_objective": assignment.ObjectiveValue(),
-            "warm_start": warm_used,
+            "solve_s": round(run.solve_s, 3),
+            "first_solution_s": round(run.first_s, 3) if run.first_s is not None else None,
+            "solutions": run.solutions,
+            "ortools_objective": run.assignment.ObjectiveValue(),
+            "warm_start": run.warm_used,
             "vehicles_used": ev["vehicles"],
         },
     )
