@@ -388,6 +388,13 @@ def execute_replan(
             fix=f"re-plan at a time between {hhmm(first)} and {hhmm(last)} (24:00–47:59 = "
             "the next day)",
         )
+    before = _hhmm_to_s(state.get("at"), "--at")
+    if before is not None and at_s < before:
+        raise CliInputError(
+            f"--at {at} is before the re-plan this folder holds ({state['at']})",
+            file=plan_dir,
+            fix=f"re-plan at {state['at']} or later, or from an earlier plan folder",
+        )
     ev = pd.DataFrame(columns=["type"])
     if events is not None:
         events = require_file(Path(events), "events")

@@ -93,6 +93,9 @@ def test_incidents_are_kept_for_later_replans(plan_dir, tmp_path):
     s2 = json.loads((rp2 / "summary.json").read_text())
     assert s2["replan"]["incidents"] == 1
     assert len(json.loads((rp2 / "plan.json").read_text())["incidents"]) == 1
+    # a re-plan of a re-plan cannot go back before it
+    r = _run(["route", "replan", "--plan", rp2, "--at", "08:45", "--out", tmp_path / "rp3"])
+    assert r.exit_code == 2 and "--at 08:45" in r.output
 
 
 def test_depart_help_says_what_the_code_does():
