@@ -430,6 +430,25 @@ def replan_routes(
     capacity_left = {
         vid: int(max(0, cap[vid] - math.ceil(delivered.get(vid, 0.0)))) for vid in fleet_ids
     }
+    spent: list[str] = []
+    # a vehicle out on the road that is ready too late to serve anything within its shift
+    # (e.g. delayed past its end) only drives back to its depot, leaving when it is ready;
+    # the solver gets it no capacity and a shift long enough for that drive
+    for vid in starts:
+        node, t = vehicle_start[vid]
+        k = int(np.flatnonzero((ctx.fleet["vehicle_id"] == vid).to_numpy())[0])
+        end_s = int(ctx.fleet.at[k, "shift_end_s"])
+        depot = ctx.depot_node[ctx.fleet.at[k, "depot_id"]]
+        trip = float(ctx.mats.time_for(t)[ctx.mats.pos[node], ctx.mats.pos[depot]])
+        if t + trip >= end_s:
+            spent.append(vid)
+            capacity_left[vid] = 0
+            pinned_ids.pop(vid, None)
+            ctx.fleet.at[k, "shift_end_s"] = int(min(2 * DAY_S - 1, t + 3 * trip + 3600))
+            warnings.append(
+                f"vehicle {vid!r} is ready at {hhmm(t)}, too late to serve anything within "
+                f"its shift (ends {hhmm(end_s)}): it only drives back to its depot"
+            )
     pinned = {
         vid: (index[s],)
         for vid, s in pinned_ids.items()
@@ -487,7 +506,7 @@ def replan_routes(
                     problem,
                     v,
                     (),
-                    depart_s=math.ceil(veh.shift_start_s / 60.0) * 60.0,
+                    depart_s=math.ceil(vehicle_start[veh.vehicle_id][1] / 60.0) * 60.0,
                     keep_legs=True,
                     break_gap=-1,
                 )
@@ -495,6 +514,17 @@ def replan_routes(
         sims = sorted(sims, key=lambda x: x.vehicle)
     plan = assemble(ctx, problem, sol, sims, sim, log_rows, date=date)
     plan = _continue_numbering(plan, prev, done)
+    if spent and len(plan.unassigned):
+        # "capacity" only because the spent vehicles got none: say what really binds
+        un = plan.unassigned.copy()
+        fits = pd.to_numeric(un["demand_units"]) <= max(cap.values())
+        art = un["reason"].str.startswith("capacity") & fits
+        un.loc[art, "reason"] = (
+            "shift: no vehicle has time left in its shift to serve it (ready too late: "
+            + ", ".join(spent)
+            + ")"
+        )
+        plan = replace(plan, unassigned=un)
     had_route = {vid for vid, o in prev_order.items() if o}
     new_counts = (
         plan.routes[plan.routes["kind"] == "stop"].groupby("vehicle_id", sort=True).size().to_dict()

@@ -159,7 +159,7 @@ def test_vehicle_delayed_past_its_shift_drops_what_cannot_be_served():
     # nothing left can be served by a vehicle ready after its shift end: all listed, reasons
     assert set(left) <= set(un["stop_id"])
     assert un["reason"].str.match(r"(shift|window unreachable)").all()
-    assert any(nxt in w and "no longer kept first" in w for w in res.warnings)
+    assert any(repr(vid) in w and ("too late" in w or nxt in w) for w in res.warnings)
     assert set(res.changes.loc[res.changes["stop_id"].isin(left), "change"]) == {"dropped"}
 
 
@@ -229,3 +229,22 @@ def test_newly_dispatched_vehicle_is_reported():
     assert res.plan.summary["replan"]["dispatched"] == {"V2": 3}
     notes = set(res.changes["note"])
     assert "vehicle V2 newly dispatched with 3 stops" in notes
+
+
+def test_vehicle_out_on_the_road_delayed_past_its_shift_drives_home():
+    # the vehicle is serving a stop (not driving) when it is delayed past its shift end:
+    # it cannot serve anything more, the rest is dropped, and it still gets home
+    stops, fleet = tiny_stops(6, seed=21, tw=False), tiny_fleet(1)
+    speed = SpeedModel.from_tables(rush_profile())
+    plan = routing.plan_routes(stops, fleet, tiny_network(), speed=speed, settings=FAST)
+    r = plan.routes[plan.routes["kind"] == "stop"]
+    vid = r["vehicle_id"].iloc[0]
+    at = _s(r["arrival"].iloc[1]) + 30  # serving its second stop
+    b = (stops, fleet, speed, plan)
+    res = _replan(b, [{"type": "delay", "vehicle_id": vid, "delay_min": 600}], at)
+    left = set(r["stop_id"].iloc[2:])
+    assert left and left <= set(res.plan.unassigned["stop_id"])
+    g = res.plan.routes[res.plan.routes["vehicle_id"] == vid]
+    assert list(g["kind"]) == ["start", "end"]
+    assert _s(g["arrival"].iloc[0]) >= at + 600 * 60 - 60  # leaves when it is ready
+    assert any(vid in w and "shift" in w for w in res.warnings)
