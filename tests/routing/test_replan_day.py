@@ -106,6 +106,7 @@ def test_routes_after_midnight_validate_and_blank_window_ends_stay_blank():
     assert check_table(r, CONTRACTS["routes"]) == []
     sheet = "\n".join(driver_sheets(plan).values())
     assert "48:00" not in sheet and "24:" in sheet
+    assert "| 24:00–24:50 |" in sheet and "| from 24:00 |" in sheet
 
 
 def test_base_plan_without_windows_writes_blank_window_ends(base):
