@@ -16,7 +16,6 @@ duplicate keys on the parsed values.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -33,15 +32,14 @@ __all__ = [
     "contracts_markdown",
 ]
 
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
 
 @dataclass(frozen=True)
 class Column:
     """One column of a contract.
 
     ``kind`` is one of ``id`` (text key), ``text``, ``int``, ``float``, ``date``
-    (``YYYY-MM-DD``), ``hhmm`` (local time of day ``HH:MM``), ``bool``, ``geometry``.
+    (``YYYY-MM-DD``), ``hhmm`` (local time of day ``HH:MM``, 24:00–47:59 = the next day,
+    see :mod:`routing.clock`), ``bool``, ``geometry``.
     ``ge``/``gt``/``le`` bound numeric values (in the column's unit).
     """
 
@@ -55,6 +53,7 @@ class Column:
     gt: float | None = None
     le: float | None = None
     nullable: bool = False
+    choices: tuple[str, ...] = ()  # allowed values of a text column (case-insensitive)
 
 
 @dataclass(frozen=True)
@@ -519,6 +518,106 @@ CONTRACTS: dict[str, Contract] = {
             ),
             key=("vehicle_id", "seq"),
         ),
+        Contract(
+            "replan-events",
+            "Re-plan events (`shipahead route replan --events`)",
+            (
+                Column(
+                    "type",
+                    "text",
+                    desc="what happened",
+                    example="done",
+                    choices=("done", "add", "cancel", "position", "delay", "incident"),
+                ),
+                Column(
+                    "stop_id",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    desc="done, add, cancel",
+                    example="S001",
+                ),
+                Column(
+                    "vehicle_id",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    desc="position, delay (opt. done)",
+                    example="VAN-1",
+                ),
+                Column(
+                    "lat",
+                    "float",
+                    "degrees (WGS84)",
+                    False,
+                    "add, position",
+                    "39.96",
+                    ge=-90,
+                    le=90,
+                ),
+                Column(
+                    "lon",
+                    "float",
+                    "degrees (WGS84)",
+                    False,
+                    "add, position",
+                    "-83.00",
+                    ge=-180,
+                    le=180,
+                ),
+                Column("demand_units", "float", "units", False, "add", "240", ge=0),
+                Column("tw_start", "hhmm", "local time", False, "add", "08:00", nullable=True),
+                Column(
+                    "tw_end",
+                    "hhmm",
+                    "local time",
+                    False,
+                    "add (blank = open)",
+                    "12:00",
+                    nullable=True,
+                ),
+                Column("service_min", "float", "minutes", False, "add", "10", ge=0),
+                Column("delay_min", "float", "minutes", False, "delay", "25"),
+                Column("factor", "float", "× speed", False, "incident", "0.5", gt=0, le=1),
+                Column(
+                    "road_class",
+                    "id",
+                    "",
+                    False,
+                    "incident (OSM highway class)",
+                    "primary",
+                    nullable=True,
+                ),
+                Column(
+                    "area_lat", "float", "degrees", False, "incident area", "39.97", ge=-90, le=90
+                ),
+                Column(
+                    "area_lon", "float", "degrees", False, "incident area", "-83.0", ge=-180, le=180
+                ),
+                Column("area_radius_m", "float", "m", False, "incident area", "800", gt=0),
+                Column(
+                    "start",
+                    "hhmm",
+                    "local time",
+                    False,
+                    "incident (blank = --at)",
+                    "09:30",
+                    nullable=True,
+                ),
+                Column(
+                    "end",
+                    "hhmm",
+                    "local time",
+                    False,
+                    "incident (blank = open)",
+                    "11:00",
+                    nullable=True,
+                ),
+            ),
+            note="One row per event; columns that none of the file's event types use may be "
+            "left out, cells a type does not use may be blank. `shipahead validate` picks this "
+            "contract for a file with a `type` column and no `ds` column.",
+        ),
     )
 }
 
@@ -553,12 +652,21 @@ def _parse(col: Column, s: pd.Series) -> tuple[pd.Series, pd.Series]:
         out = pd.to_datetime(s.astype(str).str.strip(), errors="coerce", format="mixed")
         return out, out.isna() & ~blank
     if col.kind == "hhmm":
-        text = s.astype(str).str.strip()
-        m = text.str.extract(_HHMM)
-        minutes = pd.to_numeric(m[0], errors="coerce") * 60 + pd.to_numeric(m[1], errors="coerce")
-        # 24:00 is a valid end of day
-        minutes = minutes.where(text != "24:00", 1440)
-        return minutes, minutes.isna() & ~blank
+        from routing.clock import parse_clock  # the one rule, shared with the outputs
+
+        def minutes(x: object) -> float:
+            try:
+                t = parse_clock(str(x))
+            except ValueError:
+                return np.nan
+            return np.nan if t is None else t / 60.0
+
+        out = pd.Series(
+            [np.nan if b else minutes(x) for x, b in zip(s, blank, strict=True)],
+            index=s.index,
+            dtype=float,
+        )
+        return out, out.isna() & ~blank
     return s, pd.Series(False, index=s.index)
 
 
@@ -566,7 +674,7 @@ _KIND_TEXT = {
     "int": "a whole number",
     "float": "a number",
     "date": "a date (YYYY-MM-DD)",
-    "hhmm": "a time of day (HH:MM, 00:00–24:00)",
+    "hhmm": "a time of day (HH:MM, 00:00–47:59; 24:00–47:59 = the next day)",
     "bool": "true/false",
 }
 
@@ -689,6 +797,20 @@ def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[P
                 )
                 bad_cells.add((col.name, int(i)))
 
+    for col in contract.columns:
+        if col.choices and col.name in present:
+            v = df[col.name].astype(str).str.strip().str.lower()
+            bad = ~v.isin(col.choices) & ~_is_blank(df[col.name])
+            for i in np.flatnonzero(bad.to_numpy())[:limit]:
+                problems.append(
+                    Problem(
+                        col.name,
+                        int(i),
+                        f"{df[col.name].iloc[i]!r} is not one of {', '.join(col.choices)}",
+                        f"use one of {', '.join(col.choices)}",
+                    )
+                )
+
     schema = _schema(contract, present)
     try:
         schema.validate(parsed.drop(columns=["geometry"], errors="ignore"), lazy=True)
@@ -762,6 +884,8 @@ def contracts_markdown() -> str:
         lines.append("|---|---|---|---|---|---|---|")
         for col in c.columns:
             rng = _range_text(col) if (col.ge, col.gt, col.le) != (None, None, None) else ""
+            if col.choices:
+                rng = ", ".join(f"`{c}`" for c in col.choices)
             lines.append(
                 f"| `{col.name}` | {col.kind} | {col.unit} | {'yes' if col.required else 'no'} "
                 f"| {rng} | `{col.example}` | {col.desc} |"

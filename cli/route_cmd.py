@@ -38,20 +38,42 @@ PLAN_FILE = "plan.json"
 
 
 def _hhmm_to_s(value: str | None, option: str) -> int | None:
+    """An option's HH:MM (the :mod:`routing.clock` rule) -> seconds; blank -> None."""
+    from routing.clock import CLOCK_RULE, parse_clock
+
     if value is None or str(value).strip() == "":
         return None
-    parts = str(value).strip().split(":")
     try:
-        if len(parts) != 2:
-            raise ValueError
-        h, m = int(parts[0]), int(parts[1])
-        if h < 0 or not 0 <= m < 60:
-            raise ValueError
+        return parse_clock(str(value))
     except ValueError:
         raise CliInputError(
-            f"{option} {value!r} is not a time", fix="write HH:MM, e.g. 08:30"
+            f"{option} {value!r} is not a time", fix=f"write {CLOCK_RULE}, e.g. 08:30"
         ) from None
-    return h * 3600 + m * 60
+
+
+def _plan_day(state: dict, routes) -> tuple[int, int]:
+    """(first shift start or --depart, last shift end or return) of a plan, seconds."""
+    import pandas as pd
+
+    from routing.plan import to_seconds
+
+    def secs(values, what: str) -> list[int]:
+        out = []
+        for k, x in enumerate(values):
+            t = to_seconds(x, what=what, row=k, column=what, table="fleet")
+            if t is not None:
+                out.append(t)
+        return out
+
+    fleet = pd.DataFrame(state["fleet"])
+    starts = secs(fleet.get("shift_start", []), "shift_start")
+    depart = _hhmm_to_s(state.get("parameters", {}).get("depart"), "--depart")
+    if depart is not None:
+        starts = [depart]
+    ends = secs(fleet.get("shift_end", []), "shift_end")
+    if "kind" in routes.columns and "arrival" in routes.columns:
+        ends += secs(routes.loc[routes["kind"] == "end", "arrival"], "arrival")
+    return min(starts, default=0), max(ends, default=0)
 
 
 def _sha(path: Path) -> str:
@@ -349,17 +371,42 @@ def execute_replan(
 
     plan_dir = Path(plan_dir)
     state = _load_plan_state(plan_dir)
+    from routing.plan import hhmm
+    from routing.replan import EVENT_COLUMNS
+
     at_s = _hhmm_to_s(at, "--at")
     if at_s is None:
         raise CliInputError("--at is required", fix="pass the time of the re-plan as HH:MM")
     routes_path = plan_dir / "routes.csv"
     register_file("routes", routes_path)
     routes = read_table(routes_path)
+    first, last = _plan_day(state, routes)
+    if not first <= at_s <= last:
+        raise CliInputError(
+            f"--at {at} is outside the plan's day ({hhmm(first)}–{hhmm(last)}, from the first "
+            "shift start to the last shift end or return)",
+            fix=f"re-plan at a time between {hhmm(first)} and {hhmm(last)} (24:00–47:59 = "
+            "the next day)",
+        )
+    before = _hhmm_to_s(state.get("at"), "--at")
+    if before is not None and at_s < before:
+        raise CliInputError(
+            f"--at {at} is before the re-plan this folder holds ({state['at']})",
+            file=plan_dir,
+            fix=f"re-plan at {state['at']} or later, or from an earlier plan folder",
+        )
     ev = pd.DataFrame(columns=["type"])
     if events is not None:
         events = require_file(Path(events), "events")
         register_file("events", events)
         ev = read_table(events)
+    # columns no event uses may be left out of the file
+    ev = ev.reindex(columns=[*ev.columns, *(c for c in EVENT_COLUMNS if c not in ev.columns)])
+    # incidents of earlier re-plans of this folder still hold (until their own end)
+    kept = [dict(r) for r in state.get("incidents") or []]
+    n_new = len(ev)
+    if kept:
+        ev = pd.concat([ev, pd.DataFrame(kept).reindex(columns=ev.columns)], ignore_index=True)
     road_path = Path(roads) if roads else Path(state["inputs"]["roads"]["path"])
     if not road_path.exists():
         raise CliInputError(
@@ -399,7 +446,21 @@ def execute_replan(
             done_before=tuple(state.get("done") or ()),
             date=params.get("date"),
         )
+    import logging
+
+    for w in res.warnings:
+        logging.getLogger("cli.route").warning("%s", w)
     new_state = dict(state)
+    # keep every incident (its start fixed: blank = this re-plan's --at) for later re-plans
+    inc = ev[ev["type"].astype(str).str.strip().str.lower() == "incident"].copy()
+    if len(inc):
+        fresh = inc.index < n_new
+        blank = inc["start"].isna() | (inc["start"].astype(str).str.strip() == "")
+        inc["start"] = inc["start"].astype(object)
+        inc.loc[fresh & blank, "start"] = hhmm(at_s)
+        inc = inc.dropna(axis=1, how="all")
+    new_state["incidents"] = _records(inc) if len(inc) else []
+    ev = ev.iloc[:n_new]
     added = ev[ev["type"].astype(str).str.lower() == "add"] if len(ev) else ev
     if len(added):
         cols = [
@@ -408,18 +469,21 @@ def execute_replan(
             if c in added.columns
         ]
         new_state["stops"] = state["stops"] + _records(added[cols])
-    cancelled = (
-        set(ev.loc[ev["type"].astype(str).str.lower() == "cancel", "stop_id"].astype(str))
-        if len(ev)
-        else set()
-    )
+    cancelled = set(res.changes.loc[res.changes["change"] == "cancelled", "stop_id"].astype(str))
     new_state["stops"] = [r for r in new_state["stops"] if str(r["stop_id"]) not in cancelled]
     new_state["done"] = list(res.done)
     new_state["at"] = at
     new_state["replanned_from"] = str(plan_dir.resolve())
     _write_plan(res.plan, out, new_state, changes=res.changes)
     counts = res.changes["change"].value_counts().to_dict()
-    return {**_kpis(res.plan, {}), "changes": {str(k): int(v) for k, v in sorted(counts.items())}}
+    rp = res.plan.summary["replan"]
+    return {
+        **_kpis(res.plan, {}),
+        "changes": {str(k): int(v) for k, v in sorted(counts.items())},
+        "dispatched": rp["dispatched"],
+        "returning_empty": rp["returning_empty"],
+        "idle": rp["idle"],
+    }
 
 
 @app.callback(invoke_without_command=True)
@@ -455,7 +519,9 @@ def route(
     depart: Annotated[
         str | None,
         typer.Option(
-            "--depart", help="Departure time HH:MM for every vehicle (default: shift start)."
+            "--depart",
+            help="Earliest departure HH:MM for every vehicle, replacing the shift start; "
+            "each vehicle leaves at the latest time its route allows from then on.",
         ),
     ] = None,
     depots: Annotated[
@@ -569,7 +635,14 @@ def route(
 @_handled
 def replan_command(
     plan: Annotated[Path, typer.Option("--plan", help="Folder written by `shipahead route`.")],
-    at: Annotated[str, typer.Option("--at", help="Time of the re-plan, HH:MM.")],
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at",
+            help="Time of the re-plan, HH:MM, within the plan's day (first shift start to "
+            "last shift end or return; 24:00-47:59 = the next day).",
+        ),
+    ],
     events: Annotated[
         Path | None, typer.Option("--events", help="Events table (see docs/routing.md).")
     ] = None,
@@ -603,4 +676,9 @@ def replan_command(
             out=od,
         )
     ch = ", ".join(f"{n} {c}" for c, n in k["changes"].items())
-    console().print(f"re-planned at {at}: {ch} → {target}")
+    extra = [f"vehicle {v} newly dispatched with {n} stops" for v, n in k["dispatched"].items()]
+    extra += [
+        f"vehicle {v} has no stops left: drives back to its depot" for v in k["returning_empty"]
+    ]
+    extra += [f"vehicle {v} has no stops left (at its depot)" for v in k["idle"]]
+    console().print(f"re-planned at {at}: {ch}" + "".join(f"; {x}" for x in extra) + f" → {target}")

@@ -15,9 +15,28 @@ _KINDS = ", ".join(CONTRACTS)
 
 def _guess_kind(path: Path) -> str | None:
     stem = path.name.split(".")[0].lower()
-    aliases = {"fulfillment_centers": "fcs", "demand": "history", "routes": "routes"}
+    aliases = {
+        "fulfillment_centers": "fcs",
+        "demand": "history",
+        "routes": "routes",
+        "replan_events": "replan-events",
+    }
     stem = aliases.get(stem, stem)
     return stem if stem in CONTRACTS else None
+
+
+def _sniff_events(path: Path, guess: str | None) -> str | None:
+    """A file named like events (or not named like any table) with a ``type`` column and
+    no ``ds`` column holds re-plan events, not promotions."""
+    if guess not in (None, "events"):
+        return guess
+    from cli.io import _read_raw
+
+    try:
+        cols = set(_read_raw(path).columns)
+    except Exception:  # unreadable: the normal read below reports it
+        return guess
+    return "replan-events" if "type" in cols and "ds" not in cols else guess
 
 
 @command
@@ -38,7 +57,7 @@ def command(
     from cli.progress import console
 
     if kind is None:
-        kind = _guess_kind(file)
+        kind = _sniff_events(file, _guess_kind(file))
         if kind is None:
             emit_error(
                 format_line(

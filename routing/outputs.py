@@ -215,6 +215,8 @@ def driver_sheets(plan: RoutePlan) -> dict[str, str]:
             if not r.on_time:
                 note.append(f"LATE {r.late_min:.0f} min")
             window = f"{r.tw_start}–{r.tw_end}" if r.tw_start else ""
+            if r.tw_start and not r.tw_end:  # open window end (blank in the stops file)
+                window = "" if r.tw_start == "00:00" else f"from {r.tw_start}"
             drop = prev_load - r.load_units if r.kind == "stop" else ""
             prev_load = r.load_units if r.kind == "stop" else prev_load
             lines.append(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from .clock import CLOCK_RULE, format_clock, parse_clock
 from .errors import InputError, SolverError
 from .matrix import shortest_path_matrices
 from .network import RoadNetwork, snap_points
@@ -34,6 +35,8 @@ from .traffic import SpeedModel
 log = logging.getLogger(__name__)
 
 DAY_S = 86_400
+#: window end of a stop whose tw_end is blank (47:59; written back as blank)
+OPEN_TW_END_S = 2 * DAY_S - 1
 STOP_COLUMNS = ("stop_id", "lat", "lon", "demand_units", "tw_start", "tw_end", "service_min")
 FLEET_COLUMNS = (
     "vehicle_id",
@@ -131,27 +134,24 @@ class RoutePlan:
 
 
 def to_seconds(value: object, *, what: str, row: int, column: str, table: str) -> int | None:
-    """HH:MM[:SS] text or minutes-from-midnight number -> seconds; blank -> None."""
+    """HH:MM[:SS] text (:mod:`routing.clock` rule: 24:00–47:59 is the next day) or
+    minutes-from-midnight number -> seconds; blank -> None."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, str):
         v = value.strip()
         if not v:
             return None
-        parts = v.split(":")
         try:
-            if len(parts) in (2, 3):
-                nums = [int(p) for p in parts]
-                if not (0 <= nums[1] < 60 and (len(nums) == 2 or 0 <= nums[2] < 60)) or nums[0] < 0:
-                    raise ValueError
-                return nums[0] * 3600 + nums[1] * 60 + (nums[2] if len(nums) == 3 else 0)
+            if ":" in v:
+                return parse_clock(v)
             return round(float(v) * 60)
         except ValueError:
             raise InputError(
                 f"{table} row {row}: {what} {value!r} is not a time of day",
                 row=row,
                 column=column,
-                fix="write times as HH:MM",
+                fix=f"write times as {CLOCK_RULE}",
                 table=table,
             ) from None
     if isinstance(value, pd.Timedelta):
@@ -160,11 +160,13 @@ def to_seconds(value: object, *, what: str, row: int, column: str, table: str) -
 
 
 def hhmm(t: float | None) -> str:
-    """Seconds from midnight -> ``HH:MM`` (rounded to the minute; hours may pass 23)."""
-    if t is None or (isinstance(t, float) and math.isnan(t)):
-        return ""
-    m = math.floor(t / 60.0 + 0.5)
-    return f"{m // 60:02d}:{m % 60:02d}"
+    """Seconds from midnight -> ``HH:MM`` (:func:`routing.clock.format_clock`)."""
+    return format_clock(t)
+
+
+def _tw_end_text(t: float) -> str:
+    # an open window end (blank in the input) stays blank in the outputs
+    return "" if t >= OPEN_TW_END_S - 59 else hhmm(t)
 
 
 def _require(df: pd.DataFrame, cols: Sequence[str], table: str) -> None:
@@ -261,7 +263,7 @@ def normalize_stops(stops: pd.DataFrame) -> pd.DataFrame:
             else None
         )
         a = 0 if a is None else a
-        b = 2 * DAY_S - 1 if b is None else b
+        b = OPEN_TW_END_S if b is None else b
         if b < a:
             raise InputError(
                 f"stops row {i} ({df.at[i, 'stop_id']}): time window ends ({hhmm(b)}) "
@@ -1000,8 +1002,17 @@ def assemble(
     """Build the tables and the summary of a simulated plan."""
     routes = routes_table(problem, sims, ctx.node_lonlat, ctx.stops)
     reasons = dict(ctx.pre_unassigned)
+    st_tw = ctx.stops.set_index("stop_id")["tw_end_s"]
     for s in sol.unassigned:
-        reasons[problem.node_ids[s]] = sol.reasons.get(s, "penalty cheaper")
+        sid = problem.node_ids[s]
+        why = sol.reasons.get(s, "penalty cheaper")
+        if why.startswith("window unreachable") and sid in st_tw.index:
+            # the solver saw the window shortened by late_margin_s: quote the user's window
+            why = (
+                f"window unreachable: no vehicle can arrive at {sid!r} before its window "
+                f"closes at {hhmm(st_tw[sid])}"
+            )
+        reasons[sid] = why
     reasons.update(extra_unassigned or {})
     st = ctx.stops.set_index("stop_id")
     un_rows = []
@@ -1016,7 +1027,7 @@ def assemble(
                     "lon": float(r["lon"]),
                     "demand_units": int(r["demand"]),
                     "tw_start": hhmm(r["tw_start_s"]),
-                    "tw_end": hhmm(r["tw_end_s"]),
+                    "tw_end": _tw_end_text(r["tw_end_s"]),
                 }
             )
         else:
@@ -1160,7 +1171,7 @@ def _row(
         "lat": round(float(lonlat[1]), 6),
         "lon": round(float(lonlat[0]), 6),
         "tw_start": "" if tw is None else hhmm(tw[0]),
-        "tw_end": "" if tw is None else hhmm(tw[1]),
+        "tw_end": "" if tw is None else _tw_end_text(tw[1]),
         "service_min": round(float(service_min), 2),
         "wait_min": round(float(wait_min), 2),
         "break_min": round(float(break_min), 2),
@@ -1254,6 +1265,7 @@ def resimulate(plan: RoutePlan, routes: pd.DataFrame) -> pd.DataFrame:
     index = {sid: i for i, sid in enumerate(problem.node_ids)}
     vidx = {v.vehicle_id: i for i, v in enumerate(problem.vehicles)}
     sims = []
+    offset: dict[str, int] = {}
     for vid, g in routes.groupby("vehicle_id", sort=False):
         g = g.sort_values("seq")
         if str(vid) not in vidx:
@@ -1268,4 +1280,8 @@ def resimulate(plan: RoutePlan, routes: pd.DataFrame) -> pd.DataFrame:
         sims.append(
             plan.simulator.route(problem, vidx[str(vid)], stops_, depart_s=dep, break_gap=gap)
         )
-    return routes_table(problem, sims, plan.node_lonlat, plan.stops)
+        offset[str(vid)] = int(pd.to_numeric(start["seq"]))
+    out = routes_table(problem, sims, plan.node_lonlat, plan.stops)
+    # a re-plan numbers on from the day's sequence: keep the table's numbering
+    out["seq"] = out["seq"] + out["vehicle_id"].astype(str).map(offset).fillna(0).astype(int)
+    return out

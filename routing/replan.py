@@ -1,6 +1,7 @@
 """Re-planning during the day: events at time ``at`` -> a new plan + what changed.
 
-Events table (one row per event; columns not used by a type may be blank):
+Events table (one row per event; cells a type does not use may be blank, and columns no
+event uses may be left out):
 
 =========  ==============================================================================
 type       columns used
@@ -34,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InfeasibleError, InputError
 from .network import RoadNetwork
 from .plan import (
     DAY_S,
@@ -74,11 +75,13 @@ EVENT_COLUMNS = (
 
 @dataclass(frozen=True, eq=False)
 class ReplanResult:
-    """The new plan, the change list, and the stops that are done."""
+    """The new plan, the change list, the stops that are done, and what the dispatcher
+    should know (events ignored, pins given up), one sentence each."""
 
     plan: RoutePlan
     changes: pd.DataFrame
     done: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def _blank(x: object) -> bool:
@@ -165,6 +168,10 @@ def replan_routes(
     ev = events.reset_index(drop=True).copy() if events is not None else pd.DataFrame()
     if len(ev) and "type" not in ev.columns:
         raise InputError("events table has no 'type' column", column="type", table="events")
+    for c in EVENT_COLUMNS:  # columns no event uses may be left out of the file
+        if c not in ev.columns:
+            ev[c] = np.nan
+    warnings: list[str] = []
     if len(ev):
         ev["type"] = ev["type"].astype(str).str.strip().str.lower()
         bad = ~ev["type"].isin(EVENT_TYPES)
@@ -216,6 +223,7 @@ def replan_routes(
     done_ev: set[str] = set(done_before)
     vehicles_with_done: set[str] = set()
     cancel: set[str] = set()
+    cancel_rows: dict[str, int] = {}
     added = []
     positions: dict[str, tuple[float, float]] = {}
     delays: dict[str, float] = {}
@@ -232,7 +240,7 @@ def replan_routes(
                     if sid in set(g["stop_id"]):
                         vehicles_with_done.add(vid)
         elif t == "cancel":
-            cancel.add(need_stop(i, e.get("stop_id")))
+            cancel_rows.setdefault(need_stop(i, e.get("stop_id")), i)
         elif t == "add":
             sid = need_stop(i, e.get("stop_id"), must_exist=False)
             if sid in known or sid in {a["stop_id"] for a in added}:
@@ -334,7 +342,7 @@ def replan_routes(
         for r in g.itertuples(index=False):
             if r.kind == "stop" and r.stop_id in done:
                 last = pd.Series(r._asdict())
-        nxt = [s for s in prev_order[vid] if s not in done and s not in cancel]
+        nxt = [s for s in prev_order[vid] if s not in done and s not in cancel_rows]
         end_row = g[g["kind"] == "end"]
         returned = (
             len(end_row)
@@ -376,6 +384,19 @@ def replan_routes(
                 # the vehicle was on its way to the next stop at `at`: keep it first
                 pinned_ids[vid] = nxt[0]
 
+    # a cancel for a stop already served cannot undo it: the stop stays done, and the
+    # dispatcher is told (warning + note in changes.csv) instead of the event vanishing
+    late_cancel: set[str] = set()
+    for sid, i in cancel_rows.items():
+        if sid in done:
+            late_cancel.add(sid)
+            warnings.append(
+                f"events row {i}: cancel for stop {sid!r} ignored: it was already done by "
+                f"{hhmm(at_s)}"
+            )
+        else:
+            cancel.add(sid)
+
     # --- the remaining stops -----------------------------------------------------------
     remaining = st[~st["stop_id"].isin(done | cancel)]
     if added:
@@ -409,6 +430,25 @@ def replan_routes(
     capacity_left = {
         vid: int(max(0, cap[vid] - math.ceil(delivered.get(vid, 0.0)))) for vid in fleet_ids
     }
+    spent: list[str] = []
+    # a vehicle out on the road that is ready too late to serve anything within its shift
+    # (e.g. delayed past its end) only drives back to its depot, leaving when it is ready;
+    # the solver gets it no capacity and a shift long enough for that drive
+    for vid in starts:
+        node, t = vehicle_start[vid]
+        k = int(np.flatnonzero((ctx.fleet["vehicle_id"] == vid).to_numpy())[0])
+        end_s = int(ctx.fleet.at[k, "shift_end_s"])
+        depot = ctx.depot_node[ctx.fleet.at[k, "depot_id"]]
+        trip = float(ctx.mats.time_for(t)[ctx.mats.pos[node], ctx.mats.pos[depot]])
+        if t + trip >= end_s:
+            spent.append(vid)
+            capacity_left[vid] = 0
+            pinned_ids.pop(vid, None)
+            ctx.fleet.at[k, "shift_end_s"] = int(min(2 * DAY_S - 1, t + 3 * trip + 3600))
+            warnings.append(
+                f"vehicle {vid!r} is ready at {hhmm(t)}, too late to serve anything within "
+                f"its shift (ends {hhmm(end_s)}): it only drives back to its depot"
+            )
     pinned = {
         vid: (index[s],)
         for vid, s in pinned_ids.items()
@@ -425,16 +465,81 @@ def replan_routes(
         (*pinned.get(vid, ()), *(s for s in r if s not in pinned.get(vid, ())))
         for vid, r in zip(fleet_ids, initial, strict=True)
     )
-    problem, sol, sims, sim, log_rows = iterate_plan(
-        ctx,
-        ps,
-        vehicle_start=vehicle_start,
-        capacity_left=capacity_left,
-        pinned=pinned,
-        initial_routes=initial,
-        reassign_penalty=reassign_penalty,
-    )
+    while True:
+        try:
+            problem, sol, sims, sim, log_rows = iterate_plan(
+                ctx,
+                ps,
+                vehicle_start=vehicle_start,
+                capacity_left=capacity_left,
+                pinned=pinned,
+                initial_routes=initial,
+                reassign_penalty=reassign_penalty,
+            )
+            break
+        except InfeasibleError as exc:
+            # a vehicle that can no longer make the stop it was driving to (delayed past the
+            # window or its shift): that stop is no longer kept first (planned or dropped
+            # like any other), and the vehicle is ready where it last was, from `at` on
+            vid = next(
+                (v for v in pinned if exc.message.startswith(f"vehicle {v!r} cannot serve")),
+                None,
+            )
+            if vid is None:
+                raise
+            warnings.append(f"{exc.message}; it is no longer kept first")
+            del pinned[vid]
+            node, t = vehicle_start[vid]
+            vehicle_start[vid] = (node, max(int(t), int(at_s)))
+    # a vehicle out on the road with no stops left still has to drive back to its depot
+    used = {x.vehicle for x in sims}
+    home = [
+        v
+        for v, veh in enumerate(problem.vehicles)
+        if v not in used and ctx.node_ids[veh.start].startswith("@")
+    ]
+    if home:
+        for v in home:
+            veh = problem.vehicles[v]
+            sims.append(
+                sim.route(
+                    problem,
+                    v,
+                    (),
+                    depart_s=math.ceil(vehicle_start[veh.vehicle_id][1] / 60.0) * 60.0,
+                    keep_legs=True,
+                    break_gap=-1,
+                )
+            )
+        sims = sorted(sims, key=lambda x: x.vehicle)
     plan = assemble(ctx, problem, sol, sims, sim, log_rows, date=date)
+    plan = _continue_numbering(plan, prev, done)
+    if spent and len(plan.unassigned):
+        # "capacity" only because the spent vehicles got none: say what really binds
+        un = plan.unassigned.copy()
+        fits = pd.to_numeric(un["demand_units"]) <= max(cap.values())
+        art = un["reason"].str.startswith("capacity") & fits
+        un.loc[art, "reason"] = (
+            "shift: no vehicle has time left in its shift to serve it (ready too late: "
+            + ", ".join(spent)
+            + ")"
+        )
+        plan = replace(plan, unassigned=un)
+    had_route = {vid for vid, o in prev_order.items() if o}
+    new_counts = (
+        plan.routes[plan.routes["kind"] == "stop"].groupby("vehicle_id", sort=True).size().to_dict()
+    )
+    dispatched = {
+        str(v): int(n) for v, n in new_counts.items() if str(v) not in had_route and n > 0
+    }
+    idle = [
+        vid
+        for vid in fleet_ids
+        if vid in had_route
+        and not new_counts.get(vid)
+        and vid not in {problem.vehicles[v].vehicle_id for v in home}
+    ]
+    returning = [problem.vehicles[v].vehicle_id for v in home]
     plan.summary["replan"] = {
         "at": hhmm(at_s),
         "done": len(done),
@@ -443,11 +548,41 @@ def replan_routes(
         "incidents": len(incidents),
         "pinned": {k: ctx.node_ids[v[0]] for k, v in pinned.items()},
         "reassign_penalty": reassign_penalty,
+        "dispatched": dispatched,
+        "returning_empty": returning,
+        "idle": idle,
+        "warnings": list(warnings),
     }
     changes = change_table(
         routes, plan.routes, plan.unassigned, done, cancel, {a["stop_id"] for a in added}
     )
-    return ReplanResult(plan=plan, changes=changes, done=tuple(sorted(done)))
+    notes = {s: "cancel ignored: already done" for s in late_cancel}
+    for s, v in zip(changes["stop_id"], changes["new_vehicle_id"], strict=True):
+        if v in dispatched and s not in notes:
+            notes[s] = f"vehicle {v} newly dispatched with {dispatched[v]} stops"
+    changes["note"] = [notes.get(s, "") for s in changes["stop_id"]]
+    return ReplanResult(
+        plan=plan, changes=changes, done=tuple(sorted(done)), warnings=tuple(warnings)
+    )
+
+
+def _continue_numbering(
+    plan: RoutePlan, prev: dict[str, pd.DataFrame], done: set[str]
+) -> RoutePlan:
+    """Number each vehicle's rows on from the day's sequence: the stops it has done keep
+    their numbers (from the previous plan), the new route continues after them."""
+    offset: dict[str, int] = {}
+    for vid, g in prev.items():
+        first = g["seq"].min() if len(g) else 0  # the previous re-plan's own offset
+        served = g.loc[(g["kind"] == "stop") & g["stop_id"].isin(done), "seq"]
+        offset[vid] = int(max(first, served.max() if len(served) else 0))
+    if not any(offset.values()):
+        return plan
+    routes = plan.routes.copy()
+    routes["seq"] = routes["seq"] + routes["vehicle_id"].astype(str).map(offset).fillna(0).astype(
+        int
+    )
+    return replace(plan, routes=routes)
 
 
 def change_table(

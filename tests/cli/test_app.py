@@ -39,7 +39,7 @@ BROKEN = {
     "inventory": ("fc_id,sku_id,on_hand_units\nF1,A,ten\n", ["not a number"]),
     "stops": (
         "stop_id,lat,lon,demand_units,tw_start,tw_end,service_min\n"
-        "S1,40,-83,5,12:00,08:00,5\nS2,40,-183,5,8:00,25:00,-1\n",
+        "S1,40,-83,5,12:00,08:00,5\nS2,40,-183,5,8:00,48:00,-1\n",
         ["ends before it starts", "not a time of day", "out of range"],
     ),
     "fleet": (
