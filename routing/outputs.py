@@ -111,14 +111,29 @@ def _names(plan: RoutePlan, depot_names: Mapping[str, str] | None) -> dict[str, 
     return out
 
 
-def place_label(node_id: str, kind: str, names: Mapping[str, str]) -> str:
+def _positions(plan: RoutePlan) -> frozenset[str]:
+    """Internal start nodes ``@<vehicle_id>`` of vehicles re-planned on the road (an input id
+    that merely starts with ``@``, such as a depot ``@F1``, is not one)."""
+    ids = set(plan.problem.node_ids)
+    real = set(map(str, plan.stops["stop_id"])) | set(map(str, plan.fleet["depot_id"]))
+    return frozenset(
+        f"@{v.vehicle_id}"
+        for v in plan.problem.vehicles
+        if f"@{v.vehicle_id}" in ids and f"@{v.vehicle_id}" not in real
+    )
+
+
+def place_label(
+    node_id: str, kind: str, names: Mapping[str, str], positions: frozenset[str] = frozenset()
+) -> str:
     """What a person reads for a route row: ``name (id)``, the depot, or the current position.
 
-    A re-planned vehicle that is on the road starts at an internal node ``@<vehicle_id>``:
-    it reads "current position". Plain text (escape it for the output it goes into).
+    A re-planned vehicle that is on the road starts at an internal node ``@<vehicle_id>``
+    (listed in ``positions``): it reads "current position". Plain text (escape it for the
+    output it goes into).
     """
     node_id = str(node_id)
-    if node_id.startswith("@"):
+    if node_id in positions:
         return "current position"
     name = names.get(node_id)
     text = f"{name} ({node_id})" if name and name != node_id else node_id
@@ -308,6 +323,7 @@ def routes_map_html(plan: RoutePlan, depot_names: Mapping[str, str] | None = Non
     its ``<script>``. Deterministic: the same plan gives the same bytes.
     """
     names = _names(plan, depot_names)
+    pos = _positions(plan)
     esc = html.escape
     routes = plan.routes
     vehicles = []
@@ -319,7 +335,7 @@ def routes_map_html(plan: RoutePlan, depot_names: Mapping[str, str] | None = Non
         for r in rows.itertuples(index=False):
             if r.kind != "stop":
                 continue
-            label = esc(place_label(r.stop_id, r.kind, names))
+            label = esc(place_label(r.stop_id, r.kind, names, pos))
             late = "" if r.on_time else f"<br><b>late by {r.late_min:.0f} min</b>"
             stops.append(
                 {
@@ -350,7 +366,7 @@ def routes_map_html(plan: RoutePlan, depot_names: Mapping[str, str] | None = Non
     for v in plan.problem.vehicles:
         for node in (v.start, v.end):
             nid = plan.problem.node_ids[node]
-            if node in seen or nid.startswith("@"):
+            if node in seen or nid in pos:
                 continue
             seen.add(node)
             x, y = plan.node_lonlat[node]
@@ -414,12 +430,13 @@ def driver_sheets(plan: RoutePlan, depot_names: Mapping[str, str] | None = None)
     every input string is escaped with :func:`md_text`.
     """
     names = _names(plan, depot_names)
+    pos = _positions(plan)
     out: dict[str, str] = {}
     date = plan.summary.get("date", "")
     for sim in plan.sims:
         v = plan.problem.vehicles[sim.vehicle]
         rows = plan.routes[plan.routes["vehicle_id"] == v.vehicle_id]
-        depot = place_label(plan.problem.node_ids[v.end], "stop", names)  # name (id)
+        depot = place_label(plan.problem.node_ids[v.end], "stop", names, pos)  # name (id)
         lines = [
             f"# Driver sheet — {md_text(v.vehicle_id)}" + (f" — {md_text(date)}" if date else ""),
             "",
@@ -447,7 +464,7 @@ def driver_sheets(plan: RoutePlan, depot_names: Mapping[str, str] | None = None)
             window = f"{r.tw_start}–{r.tw_end}" if r.tw_start else ""
             drop = prev_load - r.load_units if r.kind == "stop" else ""
             prev_load = r.load_units if r.kind == "stop" else prev_load
-            place = place_label(r.stop_id, r.kind, names)
+            place = place_label(r.stop_id, r.kind, names, pos)
             if r.kind != "stop":
                 place = f"{r.kind}: {place}"
             lines.append(

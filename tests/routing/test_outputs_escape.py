@@ -300,3 +300,48 @@ def test_routes_html_draws_offline_and_runs_no_payload(tmp_path: Path, monkeypat
     im = Image.open(png).convert("RGB")
     colours = im.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 50  # not a blank page
+
+
+def test_replanned_sheet_names_the_depot_and_the_current_position(tmp_path: Path) -> None:
+    stops = tiny_stops(6, seed=11)
+    for c in ("tw_start", "tw_end"):
+        stops[c] = [f"{m // 60:02d}:{m % 60:02d}" for m in stops[c]]
+    stops["name"] = [f"Shop {i}" for i in range(6)]
+    fleet = tiny_fleet(2).drop(columns=["depot_lat", "depot_lon"])
+    depots = pd.DataFrame(
+        {
+            "depot_id": ["D1"],
+            "name": ["Main | depot"],
+            "lat": [tiny_fleet(1)["depot_lat"][0]],
+            "lon": [tiny_fleet(1)["depot_lon"][0]],
+        }
+    )
+    s, f, d = tmp_path / "stops.csv", tmp_path / "fleet.csv", tmp_path / "depots.csv"
+    stops.to_csv(s, index=False)
+    fleet.to_csv(f, index=False)
+    depots.to_csv(d, index=False)
+    out = tmp_path / "plan"
+    r = _run(
+        [
+            *("route", "--stops", s, "--fleet", f, "--depots", d, "--roads", TINY_OSM),
+            *("--time-limit", "1", "--engine", "ortools", "--deterministic", "--out", out),
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    routes = pd.read_csv(out / "routes.csv", dtype=str)
+    first = routes[routes["kind"] == "stop"].iloc[0]
+    for md in (out / "drivers").glob("*.md"):
+        text = md.read_text()
+        assert "Main \\| depot (D1)" in text and "| start: depot Main \\| depot (D1) |" in text
+        check_sheet(text, [])
+    # re-plan after the first stop's departure: that vehicle starts where it is
+    rp = tmp_path / "replan"
+    r = _run(["route", "replan", "--plan", out, "--at", first["departure"], "--out", rp])
+    assert r.exit_code == 0, r.output
+    new = read_table(rp / "routes.csv")
+    assert new["stop_id"].str.startswith("@").any()  # an internal start node in routes.csv
+    sheets = "\n".join(p.read_text() for p in (rp / "drivers").glob("*.md"))
+    assert "| start: current position |" in sheets
+    assert "@V" not in sheets
+    assert "end: depot Main \\| depot (D1)" in sheets
+    assert "Shop " in sheets
