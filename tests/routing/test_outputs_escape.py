@@ -120,14 +120,19 @@ def _cache(tmp_path_factory, monkeypatch):
 
 
 def route_with_ids(
-    tmp: Path, stop_ids: list[str], names: list[str], vehicle_ids: list[str], depot: str
+    tmp: Path,
+    stop_ids: list[str],
+    names: list[str],
+    vehicle_ids: list[str],
+    depot: str,
+    capacity: int = 100,
 ) -> Path:
     stops = tiny_stops(len(stop_ids), seed=11)
     for c in ("tw_start", "tw_end"):
         stops[c] = [f"{m // 60:02d}:{m % 60:02d}" for m in stops[c]]
     stops["stop_id"] = stop_ids
     stops["name"] = names
-    fleet = tiny_fleet(len(vehicle_ids))
+    fleet = tiny_fleet(len(vehicle_ids), capacity=capacity)
     fleet["vehicle_id"] = vehicle_ids
     fleet["depot_id"] = depot
     tmp.mkdir(parents=True, exist_ok=True)
@@ -220,9 +225,17 @@ def test_driver_sheet_shows_names_and_depot_not_internal_ids(tmp_path: Path) -> 
 
 
 def test_two_vehicle_ids_that_differ_in_odd_characters_get_two_sheets(tmp_path: Path) -> None:
-    out = route_with_ids(tmp_path, ["S0", "S1", "S2", "S3"], [""] * 4, ["V|1", "V_1"], depot="D")
+    out = route_with_ids(
+        tmp_path, ["S0", "S1", "S2", "S3"], [""] * 4, ["V|1", "V_1"], depot="D", capacity=30
+    )
     routes = pd.read_csv(out / "routes.csv", dtype=str)
-    assert len(list((out / "drivers").glob("*.md"))) == routes["vehicle_id"].nunique()
+    assert routes["vehicle_id"].nunique() == 2  # both used (small vans)
+    sheets = sorted((out / "drivers").glob("*.md"))
+    assert len(sheets) == 2
+    assert {p.read_text().splitlines()[0] for p in sheets} == {
+        "# Driver sheet — V\\|1",
+        "# Driver sheet — V\\_1",
+    }
 
 
 @pytest.mark.parametrize("text", ["a|b", "x\n|y", "<img src=x onerror=alert(1)>", "\\|", "`|`"])
