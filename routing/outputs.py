@@ -188,19 +188,25 @@ def _asset_uri(name: str) -> str:
 #: road classes drawn as the base layer, in tiers (widest first): motorway/trunk, primary/
 #: secondary, tertiary and below
 _ROAD_TIERS = ((0, 4), (4, 8), (8, 99))
-#: most road points drawn (coordinate pairs): minor roads are left out past this, so the page
-#: stays small (~0.5 MB of road data at the limit)
-MAX_ROAD_POINTS = 60_000
+#: most road points drawn (after simplification): minor roads are left out past this, so
+#: the page stays small (about 1.5 MB of road data at the limit; 0.55 MB for the 75-stop
+#: Columbus sample)
+MAX_ROAD_POINTS = 150_000
+#: Douglas-Peucker tolerance for the drawn road geometry, degrees (~2 m)
+ROAD_SIMPLIFY_DEG = 2e-5
 
 
 def road_layer(plan: RoutePlan, pad: float = 0.15) -> list[dict]:
     """The road network around the plan as polylines, one entry per tier of road classes.
 
     Each undirected road segment once, clipped to the plan's bounding box (grown by ``pad``
-    of its size on every side), coordinates in 1e-5 degrees (about 1 m) as
-    ``[lat0, lon0, dlat1, dlon1, ...]`` deltas. Minor tiers are left out when the points
-    exceed :data:`MAX_ROAD_POINTS`.
+    of its size on every side), simplified (:data:`ROAD_SIMPLIFY_DEG`), coordinates in
+    1e-5 degrees (about 1 m) as ``[dlat, dlon, ...]`` steps from the previous point of the
+    tier (the first from 0, 0). Minor tiers are left out when the points exceed
+    :data:`MAX_ROAD_POINTS`.
     """
+    import shapely
+
     net = plan.net
     lon, lat = plan.node_lonlat[:, 0], plan.node_lonlat[:, 1]
     w = max(float(lon.max() - lon.min()), 0.005)
@@ -215,25 +221,29 @@ def road_layer(plan: RoutePlan, pad: float = 0.15) -> list[dict]:
     has_reverse = np.isin(key_bw, key_fw)
     keep = (tail < head) | ~has_reverse
     nlon, nlat = np.asarray(net.lon), np.asarray(net.lat)
-    inside = ((nlon[tail] >= x0) & (nlon[tail] <= x1) & (nlat[tail] >= y0) & (nlat[tail] <= y1)) | (
-        (nlon[head] >= x0) & (nlon[head] <= x1) & (nlat[head] >= y0) & (nlat[head] <= y1)
-    )
+
+    def _in(i: np.ndarray) -> np.ndarray:
+        return (nlon[i] >= x0) & (nlon[i] <= x1) & (nlat[i] >= y0) & (nlat[i] <= y1)
+
+    inside = _in(tail) | _in(head)
     cls = np.asarray(net.arc_class)
     tiers = []
     budget = MAX_ROAD_POINTS
     for lo, hi in _ROAD_TIERS:
         arcs = np.flatnonzero(keep & inside & (cls >= lo) & (cls < hi))
-        lines = []
-        n_pts = 0
-        for a in arcs:
-            g = np.rint(np.asarray(net.arc_geometry[int(a)])[:, ::-1] * 1e5).astype(np.int64)
-            d = np.vstack([g[:1], np.diff(g, axis=0)])
-            lines.append(d.ravel().tolist())
-            n_pts += len(g)
-        if n_pts > budget:
+        if not len(arcs):
+            continue
+        lines = shapely.simplify(
+            [shapely.LineString(net.arc_geometry[int(a)]) for a in arcs], ROAD_SIMPLIFY_DEG
+        )
+        xy, which = shapely.get_coordinates(lines, return_index=True)
+        if len(xy) > budget:
             break
-        budget -= n_pts
-        tiers.append({"tier": len(tiers), "lines": lines})
+        budget -= len(xy)
+        g = np.rint(xy[:, ::-1] * 1e5).astype(np.int64)  # (lat, lon) in 1e-5 degrees
+        d = np.diff(g, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+        cuts = np.flatnonzero(np.diff(which)) + 1
+        tiers.append({"tier": len(tiers), "lines": [p.ravel().tolist() for p in np.split(d, cuts)]})
     return tiers
 
 
@@ -257,12 +267,13 @@ _MAP_JS = """
   map.attributionControl.addAttribution(D.attribution);
   var roadRenderer = L.canvas({padding: 0.5});
   var roadStyle = [
-    {color: '#e0a060', weight: 4}, {color: '#c9b98a', weight: 3}, {color: '#b8b8b8', weight: 1.5}
+    {color: '#a0a0a0', weight: 4}, {color: '#b4b4b4', weight: 2.5}, {color: '#c8c8c8', weight: 1.2}
   ];
   var roads = L.layerGroup();
   D.roads.forEach(function (t) {
+    var y = 0, x = 0;  // each step is from the previous point of the tier
     var lines = t.lines.map(function (d) {
-      var out = [], y = 0, x = 0;
+      var out = [];
       for (var i = 0; i < d.length; i += 2) {
         y += d[i]; x += d[i + 1]; out.push([y / 1e5, x / 1e5]);
       }

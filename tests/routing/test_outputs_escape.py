@@ -358,3 +358,42 @@ def test_replanned_sheet_names_the_depot_and_the_current_position(tmp_path: Path
     assert "@V" not in sheets
     assert "end: depot Main \\| depot (D1)" in sheets
     assert "Shop " in sheets
+
+
+def _decode(tier: dict) -> list[list[tuple[float, float]]]:
+    y = x = 0
+    out = []
+    for d in tier["lines"]:
+        pts = []
+        for i in range(0, len(d), 2):
+            y, x = y + d[i], x + d[i + 1]
+            pts.append((y / 1e5, x / 1e5))
+        out.append(pts)
+    return out
+
+
+def test_road_base_layer_decodes_onto_the_network_and_keeps_a_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from routing import outputs
+
+    from ._netfix import tiny_network
+
+    ids = [f"S{i}" for i in range(5)]
+    full = check_page(
+        (route_with_ids(tmp_path / "a", ids, [""] * 5, ["V1"], "D") / "routes.html").read_text()
+    )
+    tiers = full["roads"]
+    assert tiers and all(t["lines"] for t in tiers)
+    net = tiny_network()
+    nodes = {(round(la, 5), round(lo, 5)) for la, lo in zip(net.lat, net.lon, strict=True)}
+    ends = [(round(p[0][0], 5), round(p[0][1], 5)) for t in tiers for p in _decode(t)]
+    assert sum(e in nodes for e in ends) >= 0.95 * len(ends)  # lines start at road nodes
+    n_full = sum(len(line) for t in tiers for line in _decode(t))
+    # over the budget, minor roads are left out (the major ones stay)
+    monkeypatch.setattr(outputs, "MAX_ROAD_POINTS", n_full - 1)
+    small = check_page(
+        (route_with_ids(tmp_path / "b", ids, [""] * 5, ["V1"], "D") / "routes.html").read_text()
+    )
+    assert len(small["roads"]) == len(tiers) - 1
+    assert small["roads"] == tiers[:-1]
