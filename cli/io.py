@@ -72,8 +72,9 @@ def _suffix(path: Path) -> str:
 
 #: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_GUARDED = re.compile("^'*[=+\\-@\t\r]")  # cells the CSV writer prefixes with one "'"
-_GUARD_ADDED = re.compile("^'+[=+\\-@\t\r]")  # cells the CSV reader strips one "'" from
+_STARTS = "[" + re.escape("".join(FORMULA_START)) + "]"
+_GUARDED = re.compile("^'*" + _STARTS)  # cells the CSV writer prefixes with one "'"
+_GUARD_ADDED = re.compile("^'+" + _STARTS)  # cells the CSV reader strips one "'" from
 
 
 def guard_csv_cell(value: Any) -> Any:
