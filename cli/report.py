@@ -345,7 +345,8 @@ def build_report(run_dir: Path, scenario: Any, files: dict[str, Path]) -> dict[s
             if str(files["history"]).endswith((".csv", ".csv.gz"))
             else pd.read_parquet(files["history"])
         )
-        hist["region_id"] = hist["region_id"].astype(str)
+        for c in ("region_id", "sku_id"):  # ids as cli.io.read_table gives them
+            hist[c] = hist[c].astype(str).map(unguard_csv_cell)
         hist["ds"] = pd.to_datetime(hist["ds"])
         top = int(getattr(scenario.forecast, "plot_top", 6) or 6)
         body = _img(_fan_charts(hist, fc, top), "forecast fan charts")
