@@ -47,7 +47,7 @@ def test_report_escapes_ids_and_counts_only_stops(tmp_path: Path) -> None:
     esc_vid = "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror="
     assert esc_vid in page
     # the sku shows as written by the user (the CSV guard is removed when reading)
-    assert "<td>=HYPERLINK(\"x\")&lt;img" in page and "'=HYPERLINK" not in page
+    assert '<td>=HYPERLINK("x")&lt;img' in page and "'=HYPERLINK" not in page
     # Vehicles table: 3 stops (the depot start/end rows are not stops), 4 km
     m = re.search(r"<h3>Vehicles</h3>(.*?)</table>", page, re.S)
     assert m is not None
