@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -68,6 +70,61 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_STARTS = "[" + re.escape("".join(FORMULA_START)) + "]"
+_GUARDED = re.compile("^'*" + _STARTS)  # cells the CSV writer prefixes with one "'"
+_GUARD_ADDED = re.compile("^'+" + _STARTS)  # cells the CSV reader strips one "'" from
+
+
+def guard_csv_cell(value: Any) -> Any:
+    """One CSV cell as written for spreadsheets: a text cell that a spreadsheet would read as a
+    formula (it starts with ``= + - @``, tab or CR, possibly after apostrophes) gets a leading
+    ``'``; everything else (numbers, other text) is unchanged. :func:`unguard_csv_cell` undoes it.
+    """
+    if isinstance(value, str) and _GUARDED.match(value):
+        return "'" + value
+    return value
+
+
+def unguard_csv_cell(value: Any) -> Any:
+    """Drop the ``'`` :func:`guard_csv_cell` added (``"'=A1"`` → ``"=A1"``)."""
+    if isinstance(value, str) and _GUARD_ADDED.match(value):
+        return value[1:]
+    return value
+
+
+def _guard_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`guard_csv_cell` applied to every text cell and column name."""
+    cols = [
+        c for c in df.columns if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype)
+    ]
+    names = [guard_csv_cell(c) for c in df.columns]
+    if not cols and names == list(df.columns):
+        return df
+    out = df.copy()
+    for c in cols:
+        out[c] = out[c].map(guard_csv_cell, na_action="ignore")
+    out.columns = names
+    return out
+
+
+def _has_cr(df: pd.DataFrame) -> bool:
+    cells = [c for c in df.columns if isinstance(c, str)]
+    for c in df.columns:
+        if df[c].dtype == object:
+            cells.extend(v for v in df[c] if isinstance(v, str))
+    return any("\r" in v for v in cells)
+
+
+def _unguard_frame(df: pd.DataFrame) -> pd.DataFrame:
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(unguard_csv_cell, na_action="ignore")
+    df.columns = [unguard_csv_cell(c) for c in df.columns]
+    return df
+
+
 def _read_raw(path: Path) -> pd.DataFrame:
     ext = _suffix(path)
     if not path.exists():
@@ -77,7 +134,8 @@ def _read_raw(path: Path) -> pd.DataFrame:
     try:
         if ext in (".csv", ".csv.gz"):
             df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-            return _clean_header(path, df, _csv_header(path))
+            df = _clean_header(path, df, _csv_header(path))
+            return _unguard_frame(df)
         if ext in (".parquet", ".pq"):
             df = pd.read_parquet(path)
             return _clean_header(path, df, list(map(str, df.columns)))
@@ -256,15 +314,23 @@ def write_json(obj: Any, target: str | os.PathLike[str]) -> Path:
 
 
 def write_table(df: pd.DataFrame, target: str | os.PathLike[str]) -> Path:
-    """Write a DataFrame atomically as CSV or Parquet, chosen by the target's extension."""
+    """Write a DataFrame atomically as CSV or Parquet, chosen by the target's extension.
+
+    CSV is for spreadsheets: text cells that would run as a formula get a leading ``'``
+    (:func:`guard_csv_cell`; :func:`read_table` removes it again). Parquet is written exactly.
+    """
     target = Path(target)
     ext = _suffix(target)
     with atomic_path(target) as tmp:
         if ext in (".csv", ".csv.gz"):
-            df.to_csv(
+            guarded = _guard_frame(df)
+            guarded.to_csv(
                 tmp,
                 index=False,
                 lineterminator="\n",
+                # Python's csv quotes "\n" but not a bare "\r" when lines end in "\n": a text
+                # cell holding one would split its row, so such a table quotes every text cell
+                quoting=csv.QUOTE_NONNUMERIC if _has_cr(guarded) else csv.QUOTE_MINIMAL,
                 compression="gzip" if ext == ".csv.gz" else None,
             )
         elif ext in (".parquet", ".pq"):

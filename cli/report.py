@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cli.io import write_text
+from cli.io import unguard_csv_cell, write_text
 
 __all__ = ["build_report"]
 
@@ -48,8 +48,10 @@ def _img(uri: str, alt: str, cls: str = "chart") -> str:
 
 
 def _table(df: pd.DataFrame, max_rows: int = 30) -> str:
+    # escape=True: ids and names in cells are HTML-escaped (they come from input files)
     return df.head(max_rows).to_html(
         index=False,
+        escape=True,
         border=0,
         classes="tbl",
         float_format=lambda v: f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}",
@@ -62,7 +64,7 @@ def _read(path: Path) -> pd.DataFrame | None:
         return None
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(
+    df = pd.read_csv(
         path,
         dtype={
             c: str
@@ -78,6 +80,11 @@ def _read(path: Path) -> pd.DataFrame | None:
             )
         },
     )
+    # text cells as written, without the spreadsheet guard of cli.io.write_table
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(unguard_csv_cell, na_action="ignore")
+    return df
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -110,7 +117,7 @@ def _fan_charts(history: pd.DataFrame, fc: pd.DataFrame, top: int = 6) -> str:
                 ax.fill_between(f.ds, f[lo], f[hi], color="#1f77b4", alpha=a, lw=0, label=lab)
         ax.plot(f.ds, f["mean"], color="#1f77b4", lw=1.6, label="forecast mean")
         model = f["model"].iloc[0] if "model" in f and len(f) else ""
-        ax.set_title(f"{r} · {s}\n{model}", fontsize=8)
+        ax.set_title(f"{r} · {s}\n{model}", fontsize=8, parse_math=False)
         ax.tick_params(labelsize=7)
         ax.set_ylabel("units / period", fontsize=7)
     for ax in axes.ravel()[len(keys) :]:
@@ -147,7 +154,12 @@ def _network_map(
     for _, row in g.iterrows():
         c = row.geometry.representative_point()
         ax.annotate(
-            str(row.get("name", row.region_id)), (c.x, c.y), fontsize=7, ha="center", color="#222"
+            str(row.get("name", row.region_id)),
+            (c.x, c.y),
+            fontsize=7,
+            ha="center",
+            color="#222",
+            parse_math=False,
         )
     pos = {str(r.fc_id): (float(r.lon), float(r.lat)) for r in fcs.itertuples()}
     if supply is not None and {"lat", "lon"} <= set(supply.columns):
@@ -198,6 +210,7 @@ def _network_map(
             textcoords="offset points",
             fontsize=8,
             weight="bold",
+            parse_math=False,
         )
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
@@ -224,7 +237,7 @@ def _route_map(
         regions.plot(ax=ax, color="#f4f4f4", edgecolor="#bbb", lw=0.6)
     vid_col = "vehicle_id" if "vehicle_id" in routes_geo.columns else routes_geo.columns[0]
     for i, (vid, part) in enumerate(routes_geo.groupby(vid_col, sort=True)):
-        part.plot(ax=ax, color=_PALETTE[i % len(_PALETTE)], lw=2, label=str(vid))
+        part.plot(ax=ax, color=_PALETTE[i % len(_PALETTE)], lw=2, label=_mpl_label(vid))
     if stops is not None:
         served = set(routes["stop_id"]) if routes is not None and "stop_id" in routes else set()
         s = stops.assign(served=stops.stop_id.isin(served))
@@ -247,6 +260,13 @@ def _route_map(
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     return _png(fig)
+
+
+def _mpl_label(value: Any) -> str:
+    """A legend label shown literally by matplotlib: ``$`` not read as math, a leading ``_``
+    not taken as "hide this entry"."""
+    text = str(value).replace("$", r"\$")
+    return " " + text if text.startswith("_") else text
 
 
 def _kpi_rows(manifest_steps: dict[str, Any]) -> pd.DataFrame:
@@ -325,7 +345,8 @@ def build_report(run_dir: Path, scenario: Any, files: dict[str, Path]) -> dict[s
             if str(files["history"]).endswith((".csv", ".csv.gz"))
             else pd.read_parquet(files["history"])
         )
-        hist["region_id"] = hist["region_id"].astype(str)
+        for c in ("region_id", "sku_id"):  # ids as cli.io.read_table gives them
+            hist[c] = hist[c].astype(str).map(unguard_csv_cell)
         hist["ds"] = pd.to_datetime(hist["ds"])
         top = int(getattr(scenario.forecast, "plot_top", 6) or 6)
         body = _img(_fan_charts(hist, fc, top), "forecast fan charts")
@@ -376,15 +397,19 @@ def build_report(run_dir: Path, scenario: Any, files: dict[str, Path]) -> dict[s
         body = _img(_route_map(routes_geo, regions, stops, routes), "route map", "map")
         unassigned = _read(run_dir / "routes" / "unassigned.csv")
         if routes is not None:
-            per_vehicle = routes.groupby("vehicle_id", as_index=False).agg(
-                stops=("stop_id", "count"), km=("leg_km", "sum")
+            # stops = rows of kind "stop" (the start/end rows are the depot), as on the sheets
+            is_stop = routes["kind"] == "stop" if "kind" in routes else True
+            per_vehicle = (
+                routes.assign(_stop=is_stop)
+                .groupby("vehicle_id", as_index=False)
+                .agg(stops=("_stop", "sum"), km=("leg_km", "sum"))
             )
             body += "<h3>Vehicles</h3>" + _table(per_vehicle)
         if unassigned is not None and len(unassigned):
             body += f"<h3>Unassigned stops ({len(unassigned)})</h3>" + _table(unassigned)
         body += (
             "<p class='note'>Interactive map with ETAs: <a href='routes/routes.html'>"
-            "routes/routes.html</a> (needs a network connection for map tiles).</p>"
+            "routes/routes.html</a> (opens offline; map tiles optional).</p>"
         )
         sections.append("<section id='routes'><h2>Routes</h2>" + body + "</section>")
         shown["route_map"] = True

@@ -120,9 +120,17 @@ def _write_plan(plan, out: OutputDir, extra_state: dict, changes=None) -> None:
     out.write_table(plan.routes, "routes.csv")
     out.write_table(plan.unassigned, "unassigned.csv")
     out.write_json(routes_geojson(plan), "routes.geojson")
-    out.write_text(routes_map_html(plan), "routes.html")
-    for vid, text in driver_sheets(plan).items():
+    # depot names (the fcs/depots table's `name` column) for the map and the sheets
+    depot_names = {
+        str(r["depot_id"]): str(r["name"])
+        for r in extra_state.get("depots") or ()
+        if r.get("name") is not None
+    }
+    out.write_text(routes_map_html(plan, depot_names), "routes.html")
+    for vid, text in driver_sheets(plan, depot_names).items():
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in vid)
+        if safe != vid:  # keep ids that differ only in replaced characters apart
+            safe += "-" + hashlib.sha256(vid.encode()).hexdigest()[:8]
         out.write_text(text, f"drivers/{safe}.md")
     if changes is not None:
         out.write_table(changes, "changes.csv")
@@ -187,7 +195,8 @@ def execute(
             d = read_table(Path(p), "fcs" if idc == "fc_id" else None)
             if idc not in d.columns:
                 raise CliInputError(f"has no {idc!r} column", file=p, column=idc)
-            d = d.rename(columns={idc: "depot_id"})[["depot_id", "lat", "lon"]]
+            keep = ["depot_id", "lat", "lon", *(["name"] if "name" in d.columns else [])]
+            d = d.rename(columns={idc: "depot_id"})[keep]
             depots_df = d if depots_df is None else pd.concat([depots_df, d], ignore_index=True)
     speed, traffic_df, weather_df = _speed(traffic, weather, date_s)
     depart_s = _hhmm_to_s(depart, "--depart")
