@@ -50,7 +50,7 @@ def fan_chart(history: pd.DataFrame, forecast_df: pd.DataFrame, region_id: str, 
         ax.fill_between(x, f[lo], f[hi], color="#1f77b4", alpha=alpha, lw=0, label=lab)
     ax.plot(x, f["mean"], color="#1f77b4", lw=1.6, label="forecast mean")
     model = str(f["model"].iloc[0]) if len(f) else ""
-    ax.set_title(f"region {region_id} · SKU {sku_id} · {model}", fontsize=9)
+    ax.set_title(f"region {region_id} · SKU {sku_id} · {model}", fontsize=9, parse_math=False)
     ax.set_ylabel("units per period")
     ax.legend(loc="upper left", fontsize=7, ncol=5, frameon=False)
     ax.grid(alpha=0.3)
