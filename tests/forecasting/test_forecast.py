@@ -173,3 +173,22 @@ def test_selection_modes(small_history):
 def test_regression_model_without_regressors_is_skipped(small_history):
     res = F.forecast(small_history, S(horizon=3, windows=2, jobs=1, models=("Naive", "MSTL_X")))
     assert set(res.forecast.model) <= {"Naive", "ZeroDemand"}
+
+
+def test_fan_chart_shows_hostile_ids_literally():
+    """An id that reads as matplotlib mathtext is drawn as text, not parsed (was ValueError)."""
+    import io
+
+    from forecasting.plots import fan_chart
+
+    sku = "$\\foo$"
+    ds = pd.date_range("2024-01-01", periods=10, freq="W")
+    hist = pd.DataFrame({"region_id": "r", "sku_id": sku, "ds": ds, "y": np.arange(10.0)})
+    cols = ["mean", "q05", "q10", "q25", "q50", "q75", "q90", "q95"]
+    fc = pd.DataFrame(
+        {"region_id": "r", "sku_id": sku, "model": "m", "ds": ds[-3:] + pd.Timedelta(weeks=3)}
+        | {c: 1.0 for c in cols}
+    )
+    fig = fan_chart(hist, fc, "r", sku)
+    fig.savefig(io.BytesIO(), format="png")
+    assert sku in fig.axes[0].get_title()
