@@ -251,6 +251,7 @@ def save_network(net, cpath: Path, meta: dict) -> None:
     full = dict(meta, report=net.report.as_dict())
     apts, aoff = _ragged(net.arc_geometry)
     epts, eoff = _ragged(egeo)
+    cpts, coff = _ragged(net.cut_geometry)
     arrays = {
         "meta": np.frombuffer(json.dumps(full).encode(), dtype=np.uint8),
         "graph_json": np.frombuffer(graph_json.encode(), dtype=np.uint8),
@@ -270,6 +271,8 @@ def save_network(net, cpath: Path, meta: dict) -> None:
         "edge_geom_kind": np.asarray(ekind, dtype=np.int8),
         "edge_geom_pts": epts,
         "edge_geom_off": eoff,
+        "cut_geom_pts": cpts,
+        "cut_geom_off": coff,
     }
     cpath.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=cpath.parent, prefix=".tmp-", suffix=".npz")
@@ -315,6 +318,7 @@ def load_cached_network(cpath: Path, meta: dict):
         "meta", "graph_json", "node_osmid", "lon", "lat", "indptr", "arc_tail", "arc_head",
         "arc_length_m", "arc_time_s", "arc_class", "arc_geom_pts", "arc_geom_off",
         "edge_u", "edge_v", "edge_geom_kind", "edge_geom_pts", "edge_geom_off",
+        "cut_geom_pts", "cut_geom_off",
     }  # fmt: skip
     _check(need <= set(a), f"missing arrays {sorted(need - set(a))[:3]}")
     try:
@@ -328,13 +332,13 @@ def load_cached_network(cpath: Path, meta: dict):
     n = len(a["node_osmid"])
     arcs = len(a["arc_head"])
     ints = ("node_osmid", "indptr", "arc_tail", "arc_head", "arc_class", "arc_geom_off",
-            "edge_u", "edge_v", "edge_geom_kind", "edge_geom_off")  # fmt: skip
+            "edge_u", "edge_v", "edge_geom_kind", "edge_geom_off", "cut_geom_off")  # fmt: skip
     for k in ints:
         _check(a[k].ndim == 1 and a[k].dtype.kind == "i", f"{k} is not a 1-d integer array")
     for k in ("lon", "lat", "arc_length_m", "arc_time_s"):
         _check(a[k].ndim == 1 and a[k].dtype.kind == "f", f"{k} is not a 1-d float array")
         _check(bool(np.isfinite(a[k]).all()), f"{k} has non-finite values")
-    for k in ("arc_geom_pts", "edge_geom_pts"):
+    for k in ("arc_geom_pts", "edge_geom_pts", "cut_geom_pts"):
         _check(a[k].ndim == 2 and a[k].shape[1] == 2 and a[k].dtype.kind == "f", f"{k} shape")
     _check(n > 0 and len(a["lon"]) == n and len(a["lat"]) == n, "node arrays differ in length")
     _check(len(a["indptr"]) == n + 1 and a["indptr"][0] == 0, "indptr has the wrong length")
@@ -349,8 +353,10 @@ def load_cached_network(cpath: Path, meta: dict):
         "arc_class out of range",
     )
     m = len(a["edge_u"])
+    n_cut = len(a["cut_geom_off"]) - 1
     for pts, off, count in (("arc_geom_pts", "arc_geom_off", arcs),
-                            ("edge_geom_pts", "edge_geom_off", m)):  # fmt: skip
+                            ("edge_geom_pts", "edge_geom_off", m),
+                            ("cut_geom_pts", "cut_geom_off", n_cut)):  # fmt: skip
         o = a[off]
         _check(len(o) == count + 1 and o[0] == 0 and o[-1] == len(a[pts]), f"{off} length")
         _check(bool((np.diff(o) >= 0).all()), f"{off} not increasing")
@@ -389,6 +395,9 @@ def load_cached_network(cpath: Path, meta: dict):
     aoff = a["arc_geom_off"].tolist()
     apts = a["arc_geom_pts"]
     arc_geometry = tuple(apts[aoff[i] : aoff[i + 1]] for i in range(arcs))
+    coff = a["cut_geom_off"].tolist()
+    cpts = a["cut_geom_pts"]
+    cut_geometry = tuple(cpts[coff[i] : coff[i + 1]] for i in range(len(coff) - 1))
     return routing.RoadNetwork(
         graph=G,
         node_osmid=a["node_osmid"].astype(np.int64),
@@ -402,6 +411,7 @@ def load_cached_network(cpath: Path, meta: dict):
         arc_class=a["arc_class"].astype(np.int16),
         arc_geometry=arc_geometry,
         report=report,
+        cut_geometry=cut_geometry,
     )
 
 
@@ -424,6 +434,7 @@ def load_network(path: str | os.PathLike[str], *, use_cache: bool = True):
             file=p,
             fix="use .osm.pbf, .osm, .osm.bz2 or .graphml",
         )
+    max_road_bytes(), max_road_elements()  # a bad limit setting is an error on every run
     sha = file_sha256(p)
     cpath = cache_path(sha)
     meta = _cache_meta(sha, p.stat().st_size)

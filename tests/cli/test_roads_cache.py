@@ -78,6 +78,10 @@ def test_round_trip_gives_an_identical_network(tmp_path, cache):
         np.array_equal(a, b) for a, b in zip(net1.arc_geometry, net2.arc_geometry, strict=True)
     )
     assert net1.report == net2.report
+    assert len(net1.cut_geometry) == len(net2.cut_geometry) > 0
+    assert all(
+        np.array_equal(a, b) for a, b in zip(net1.cut_geometry, net2.cut_geometry, strict=True)
+    )
     # what routing computes from it is the same too
     sn1 = routing.snap_points(net1, net1.lon[:5], net1.lat[:5], list("abcde"))
     sn2 = routing.snap_points(net2, net2.lon[:5], net2.lat[:5], list("abcde"))
