@@ -444,7 +444,7 @@ def load_network(path: str | os.PathLike[str], *, use_cache: bool = True):
             net = load_cached_network(cpath, meta)
             info["cache_hit"] = True
             return net, info
-        except (CacheMismatch, OSError) as exc:  # never fatal: rebuild
+        except Exception as exc:  # nothing in it can run: any fault means rebuild
             log.warning("road cache %s ignored (%s); rebuilding it", cpath, exc)
     check_road_size(p, ext)
     if ext == ".graphml":

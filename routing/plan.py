@@ -647,7 +647,17 @@ def _snap_notes(st: pd.DataFrame, sn, max_snap_m: float, pre: dict[str, str]) ->
             )
         elif d > FAR_SNAP_M or trapped:
             notes[sid] = f"{why}moved {d:,.0f} m to the nearest road reachable both ways"
-            log.warning("stop %r: %s", sid, notes[sid])
+            if trapped:
+                log.warning("stop %r: %s", sid, notes[sid])
+    far = [sid for sid, why in notes.items() if not why.startswith("its road")]
+    if far:
+        log.warning(
+            "%d stop(s) are more than %.0f m from the nearest road (e.g. %r); they are served "
+            "from that road — see summary.json snap_far",
+            len(far),
+            FAR_SNAP_M,
+            far[0],
+        )
     return notes
 
 

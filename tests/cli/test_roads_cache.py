@@ -132,11 +132,25 @@ def _bad_meta(path: Path) -> None:
         np.savez(f, **a)
 
 
+def _clashing_attrs(path: Path) -> None:
+    import json
+
+    with np.load(path, allow_pickle=False) as z:
+        a = {k: z[k] for k in z.files}
+    gj = json.loads(a["graph_json"].tobytes())
+    gj["nodes"][0] = {"x": 1.0}  # valid JSON, but clashes with the coordinates
+    a["graph_json"] = np.frombuffer(json.dumps(gj).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **a)
+
+
 def _garbage(path: Path) -> None:
     path.write_bytes(os.urandom(4096))
 
 
-@pytest.mark.parametrize("spoil", [_truncate, _wrong_keys, _wrong_shape, _bad_meta, _garbage])
+@pytest.mark.parametrize(
+    "spoil", [_truncate, _wrong_keys, _wrong_shape, _bad_meta, _clashing_attrs, _garbage]
+)
 def test_malformed_cache_is_rebuilt_with_a_warning(tmp_path, cache, caplog, spoil):
     p = _copy_tiny(tmp_path)
     ref, _ = _roads.load_network(p)

@@ -156,13 +156,13 @@ def _trap_tables():
 
     stops = pd.DataFrame(
         {
-            "stop_id": ["TRAP", "OK"],
-            "lat": [0.0, 0.004],
-            "lon": [0.0076, 0.004],
-            "demand_units": [1, 1],
-            "tw_start": ["08:00", "08:00"],
-            "tw_end": ["18:00", "18:00"],
-            "service_min": [2, 2],
+            "stop_id": ["TRAP", "OK", "FAR"],
+            "lat": [0.0, 0.004, 0.002],
+            "lon": [0.0076, 0.004, 0.0055],  # FAR: ~167 m beside a two-way road
+            "demand_units": [1, 1, 1],
+            "tw_start": ["08:00", "08:00", "08:00"],
+            "tw_end": ["18:00", "18:00", "18:00"],
+            "service_min": [2, 2, 2],
         }
     )
     fleet = pd.DataFrame(
@@ -207,7 +207,9 @@ def test_plan_notes_a_far_snap_and_unassigns_beyond_max_snap(caplog):
     note = plan.summary["snap_far"]["TRAP"]
     assert "one-way" in note and "moved 400 m" in note
     assert "OK" not in plan.summary["snap_far"]
+    assert plan.summary["snap_far"]["FAR"].startswith("moved 1")  # ~167 m, not a trap
     assert "TRAP" in caplog.text and "one-way" in caplog.text
+    assert "1 stop(s) are more than 100 m" in caplog.text
 
     plan = routing.plan_routes(
         stops, fleet, net, settings=routing.PlanSettings(time_limit_s=1, max_snap_m=300)
@@ -217,4 +219,4 @@ def test_plan_notes_a_far_snap_and_unassigns_beyond_max_snap(caplog):
     why = un.loc["TRAP", "reason"]
     assert why.startswith("unreachable:") and "one-way" in why and "--max-snap-m 300" in why
     served = set(plan.routes.loc[plan.routes["kind"] == "stop", "stop_id"])
-    assert served == {"OK"}
+    assert served == {"OK", "FAR"}
