@@ -384,14 +384,13 @@ def load_cached_network(cpath: Path, meta: dict):
     if 2 in kinds:
         from shapely.geometry import LineString as linestring
     eu, ev = a["edge_u"].tolist(), a["edge_v"].tolist()
-    for i, (u, v, k, d) in enumerate(zip(eu, ev, keys, edges, strict=True)):
-        _check(isinstance(d, dict), "edge attributes")
-        kind = kinds[i]
-        if kind:
-            s0, s1 = eoff[i], eoff[i + 1]
-            coords = list(zip(ex[s0:s1], ey[s0:s1], strict=True))
-            d["geometry"] = linestring(coords) if kind == 2 else coords
-        G.add_edge(osm[u], osm[v], k, **d)
+    _check(all(isinstance(d, dict) for d in edges), "edge attributes")
+    xy = list(zip(ex, ey, strict=True))
+    for i, d in enumerate(edges):
+        if kinds[i]:
+            coords = xy[eoff[i] : eoff[i + 1]]
+            d["geometry"] = linestring(coords) if kinds[i] == 2 else coords
+    G.add_edges_from((osm[u], osm[v], k, d) for u, v, k, d in zip(eu, ev, keys, edges, strict=True))
     aoff = a["arc_geom_off"].tolist()
     apts = a["arc_geom_pts"]
     arc_geometry = tuple(apts[aoff[i] : aoff[i + 1]] for i in range(arcs))
