@@ -258,6 +258,10 @@ class RoadNetwork:
         Per arc, a ``(k, 2)`` float array of ``(lon, lat)`` from tail to head.
     report
         :class:`NetworkReport`.
+    cut_geometry
+        ``(k, 2)`` ``(lon, lat)`` arrays of the drivable edges dropped because they are
+        outside the largest strongly connected component (one-way dead ends, roads cut off):
+        snapping uses them to tell a stop that sits on such a road.
     """
 
     graph: nx.MultiDiGraph
@@ -272,6 +276,7 @@ class RoadNetwork:
     arc_class: np.ndarray
     arc_geometry: tuple
     report: NetworkReport
+    cut_geometry: tuple = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -409,6 +414,7 @@ def prepare_graph(
     tails = new_index[tails[keep_edge]]
     heads = new_index[heads[keep_edge]]
     lengths, times, classes = lengths[keep_edge], times[keep_edge], classes[keep_edge]
+    cut_geometry = tuple(g for g, k in zip(geoms, keep_edge, strict=True) if not k)
     geoms = [g for g, k in zip(geoms, keep_edge, strict=True) if k]
     imputed_share = float(imputed_arr[keep_edge].mean()) if keep_edge.any() else 0.0
 
@@ -449,6 +455,7 @@ def prepare_graph(
         arc_class=classes[sel],
         arc_geometry=tuple(geoms[i] for i in sel),
         report=report,
+        cut_geometry=cut_geometry,
     )
 
 
@@ -463,12 +470,27 @@ def _geometry_of(H: nx.MultiDiGraph, u, v, d: Mapping) -> np.ndarray:
     return np.asarray(pts, dtype=float)
 
 
+#: a snap farther than this (m) is reported (a note in the plan's summary and a warning)
+FAR_SNAP_M = 100.0
+
+
 @dataclass(frozen=True)
 class Snapped:
-    """Stops snapped to the network: node index per stop and distance to the road (m)."""
+    """Stops snapped to the network: node index per stop and distance to the road (m).
+
+    ``cut_m`` is the distance (m) to the nearest drivable road that is *not* in the network
+    because it cannot be driven to and back from the rest (one-way dead end, cut off);
+    ``inf`` when there is none. ``cut_m < distance_m`` means the point sits on such a road
+    and was moved to the nearest road that can be reached both ways.
+    """
 
     node: np.ndarray  # (k,) int node indices
     distance_m: np.ndarray  # (k,) metres from the point to the nearest road (±10 m)
+    cut_m: np.ndarray | None = None  # (k,) metres to the nearest dropped road (±10 m)
+
+    def trapped(self, i: int, tolerance_m: float = 20.0) -> bool:
+        """Whether point ``i`` is on a road outside the network (nearer than any inside)."""
+        return self.cut_m is not None and self.cut_m[i] + tolerance_m < self.distance_m[i]
 
 
 def _project(lon, lat, lat0: float):
@@ -478,12 +500,14 @@ def _project(lon, lat, lat0: float):
     )
 
 
-def _snap_index(net: RoadNetwork, step_m: float = 20.0):
+def _snap_index(net: RoadNetwork, step_m: float = 20.0, geometry: tuple | None = None):
     """kd-tree over road points at most ``step_m`` apart, with their arc and position."""
     lat0 = float(np.mean(net.lat))
-    lens = np.fromiter((len(g) for g in net.arc_geometry), dtype=np.int64, count=net.n_arcs)
-    pts = np.concatenate(net.arc_geometry)
-    arc_id = np.repeat(np.arange(net.n_arcs), lens)
+    geometry = net.arc_geometry if geometry is None else geometry
+    n_arcs = len(geometry)
+    lens = np.fromiter((len(g) for g in geometry), dtype=np.int64, count=n_arcs)
+    pts = np.concatenate(geometry)
+    arc_id = np.repeat(np.arange(n_arcs), lens)
     s_idx = np.flatnonzero(arc_id[:-1] == arc_id[1:])  # segment i -> i+1 inside one arc
     p0, p1 = pts[s_idx], pts[s_idx + 1]
     seg_len = haversine_m(p0[:, 0], p0[:, 1], p1[:, 0], p1[:, 1])
@@ -493,10 +517,10 @@ def _snap_index(net: RoadNetwork, step_m: float = 20.0):
     t = j / np.repeat(k, k)
     dense = p0[rep] + (p1 - p0)[rep] * t[:, None]
     seg_arc = arc_id[s_idx]
-    total = np.bincount(seg_arc, weights=seg_len, minlength=net.n_arcs)
+    total = np.bincount(seg_arc, weights=seg_len, minlength=n_arcs)
     before = np.cumsum(seg_len) - seg_len
     _, first = np.unique(seg_arc, return_index=True)
-    arc_start = np.zeros(net.n_arcs)
+    arc_start = np.zeros(n_arcs)
     arc_start[seg_arc[first]] = before[first]
     along = before[rep] - arc_start[seg_arc[rep]] + t * seg_len[rep]
     frac = along / np.where(total > 0, total, 1.0)[seg_arc[rep]]
@@ -512,18 +536,23 @@ def snap_points(
     *,
     max_snap_m: float = 500.0,
     table: str = "stops",
+    trapped_ok: bool = False,
 ) -> Snapped:
     """Snap points to the road network.
 
     Each point goes to the nearest point of any road (a kd-tree over the road geometries
     sampled every 20 m, in a local equirectangular projection; the distance is exact to
     within 10 m) and from there to the nearer end node of that road segment (matrices are
-    between graph nodes).
+    between graph nodes). The network holds only roads that can be driven to and back from
+    each other, so a point on a one-way dead end goes to the nearest such road; its
+    distance to the dropped road is returned as ``cut_m``.
 
     Raises
     ------
     InputError
-        Naming the first point farther than ``max_snap_m`` metres from any road.
+        Naming the first point farther than ``max_snap_m`` metres from any road of the
+        network — unless ``trapped_ok`` and the point is within ``max_snap_m`` of a dropped
+        road (the caller then reports it, e.g. as unassigned).
     """
     key = ("snap_tree",)
     if key not in net._cache:
@@ -534,16 +563,33 @@ def snap_points(
     dist, idx = tree.query(_project(lon, lat, lat0))
     arcs = arc_of[idx]
     node = np.where(frac[idx] <= 0.5, net.arc_tail[arcs], net.arc_head[arcs]).astype(np.int64)
-    far = np.flatnonzero(dist > max_snap_m)
+    cut = np.full(len(dist), np.inf)
+    if net.cut_geometry:
+        ckey = ("snap_tree_cut",)
+        if ckey not in net._cache:
+            # a zero-length last segment samples each dropped road's far end (dead ends)
+            ends = tuple(np.vstack([g, g[-1:]]) for g in net.cut_geometry)
+            net._cache[ckey] = _snap_index(net, geometry=ends)
+        cut = net._cache[ckey][0].query(_project(lon, lat, lat0))[0]
+    bad = dist > max_snap_m
+    if trapped_ok:
+        bad &= ~(cut <= max_snap_m)
+    far = np.flatnonzero(bad)
     if len(far):
         i = int(far[0])
+        where = (
+            f" (it is {cut[i]:,.0f} m from a road that cannot be driven to and back from the "
+            "rest: one-way or cut off)"
+            if cut[i] + 20.0 < dist[i]
+            else ""
+        )
         raise InputError(
             f"{ids[i]!s} at lat {lat[i]:.5f}, lon {lon[i]:.5f} is "
-            f"{dist[i]:,.0f} m from the nearest road (limit {max_snap_m:,.0f} m); "
+            f"{dist[i]:,.0f} m from the nearest road (limit {max_snap_m:,.0f} m){where}; "
             f"{len(far)} point(s) are too far",
             row=i,
             column="lat",
             fix="check the coordinates, use a road file that covers them, or raise --max-snap-m",
             table=table,
         )
-    return Snapped(node=node, distance_m=dist)
+    return Snapped(node=node, distance_m=dist, cut_m=cut)

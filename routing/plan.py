@@ -27,7 +27,7 @@ import pandas as pd
 from .clock import CLOCK_RULE, format_clock, parse_clock
 from .errors import InputError, SolverError
 from .matrix import shortest_path_matrices
-from .network import RoadNetwork, snap_points
+from .network import FAR_SNAP_M, RoadNetwork, snap_points
 from .problem import Break, Problem, Solution, SolveSettings, Vehicle
 from .simulate import RouteSim, Simulator
 from .traffic import SpeedModel
@@ -517,6 +517,7 @@ class _Context:
     pre_unassigned: dict[str, str]
     mats: BucketMatrices
     snap_m: np.ndarray
+    snap_far: dict[str, str] = field(default_factory=dict)
 
 
 def build_context(
@@ -567,6 +568,16 @@ def build_context(
         ids.append("@" + vid)
         lonlat.append((float(x), float(y)))
     n_fixed = len(ids)
+    sn_st = snap_points(
+        net,
+        st["lon"].to_numpy(float),
+        st["lat"].to_numpy(float),
+        list(st["stop_id"]),
+        max_snap_m=settings.max_snap_m,
+        table="stops",
+        trapped_ok=True,
+    )
+    snap_far = _snap_notes(st, sn_st, settings.max_snap_m, pre)
     keep = st[~st["stop_id"].isin(pre)]
     stop_nodes = tuple(range(n_fixed, n_fixed + len(keep)))
     ids.extend(keep["stop_id"])
@@ -594,14 +605,6 @@ def build_context(
             exc.message = f"depot {bad!r} (fleet row {exc.row}) is {detail}"
         exc.args = (exc.message,)
         raise
-    sn_st = snap_points(
-        net,
-        st["lon"].to_numpy(float),
-        st["lat"].to_numpy(float),
-        list(st["stop_id"]),
-        max_snap_m=settings.max_snap_m,
-        table="stops",
-    )
     kept_rows = np.flatnonzero(~st["stop_id"].isin(pre).to_numpy())
     node_graph = np.concatenate([sn_dep.node, sn_st.node[kept_rows]])
     snap_m = np.concatenate([sn_dep.distance_m, sn_st.distance_m[kept_rows]])
@@ -619,7 +622,45 @@ def build_context(
         pre,
         mats,
         snap_m,
+        snap_far,
     )
+
+
+def _snap_notes(st: pd.DataFrame, sn, max_snap_m: float, pre: dict[str, str]) -> dict[str, str]:
+    """Stops on a road that cannot be driven to and back from the network beyond
+    ``max_snap_m`` go to ``pre`` (unassigned, with the reason); every other stop moved more
+    than :data:`FAR_SNAP_M` m or off such a road gets a note (returned, also logged)."""
+    notes: dict[str, str] = {}
+    for i, sid in enumerate(st["stop_id"]):
+        if sid in pre:
+            continue
+        d, cut = float(sn.distance_m[i]), float(sn.cut_m[i])
+        trapped = sn.trapped(i)
+        why = (
+            f"its road ({cut:,.0f} m away) cannot be driven to and back from the depot "
+            "(one-way or cut off); "
+            if trapped
+            else ""
+        )
+        if d > max_snap_m:
+            pre[sid] = (
+                f"unreachable: {why}the nearest road that can is {d:,.0f} m away, "
+                f"beyond --max-snap-m {max_snap_m:,.0f} m"
+            )
+        elif d > FAR_SNAP_M or trapped:
+            notes[sid] = f"{why}moved {d:,.0f} m to the nearest road reachable both ways"
+            if trapped:
+                log.warning("stop %r: %s", sid, notes[sid])
+    far = [sid for sid, why in notes.items() if not why.startswith("its road")]
+    if far:
+        log.warning(
+            "%d stop(s) are more than %.0f m from the nearest road (e.g. %r); they are served "
+            "from that road — see summary.json snap_far",
+            len(far),
+            FAR_SNAP_M,
+            far[0],
+        )
+    return notes
 
 
 def build_problem(
@@ -1251,6 +1292,7 @@ def summarize(
             "max": round(float(np.max(ctx.snap_m)), 1),
             "mean": round(float(np.mean(ctx.snap_m)), 1),
         },
+        "snap_far": dict(sorted(ctx.snap_far.items())),
         "matrix_dijkstra_runs": ctx.mats.dijkstra_runs,
     }
 

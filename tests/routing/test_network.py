@@ -138,3 +138,85 @@ def test_snap_to_the_middle_of_a_long_road():
     sn = routing.snap_points(net, [0.011], [0.0001], ["mid"], max_snap_m=50)
     assert sn.distance_m[0] == pytest.approx(11.1, abs=10.0)
     assert net.node_osmid[sn.node[0]] == 2  # the nearer end along the road
+
+
+# ---- one-way trap: a stop down a one-way dead end ---------------------------------------
+
+
+def _trap_network():
+    """A two-way square (~445 m sides) and a 400 m one-way dead end leaving its corner 2."""
+    sq = [(1, 0.0, 0.0), (2, 0.004, 0.0), (3, 0.004, 0.004), (4, 0.0, 0.004)]
+    ways = [_way(10 + i, [sq[i], sq[(i + 1) % 4]], highway="residential") for i in range(4)]
+    ways.append(_way(20, [sq[1], (5, 0.0076, 0.0)], highway="residential", oneway="yes"))
+    return routing.prepare_graph(routing.graph_from_ways(ways))
+
+
+def _trap_tables():
+    import pandas as pd
+
+    stops = pd.DataFrame(
+        {
+            "stop_id": ["TRAP", "OK", "FAR"],
+            "lat": [0.0, 0.004, 0.002],
+            "lon": [0.0076, 0.004, 0.0055],  # FAR: ~167 m beside a two-way road
+            "demand_units": [1, 1, 1],
+            "tw_start": ["08:00", "08:00", "08:00"],
+            "tw_end": ["18:00", "18:00", "18:00"],
+            "service_min": [2, 2, 2],
+        }
+    )
+    fleet = pd.DataFrame(
+        {
+            "vehicle_id": ["V1"],
+            "depot_id": ["D"],
+            "depot_lat": [0.0],
+            "depot_lon": [0.0],
+            "capacity_units": [10],
+            "shift_start": ["08:00"],
+            "shift_end": ["18:00"],
+            "cost_per_km": [0.5],
+            "cost_per_hour": [20.0],
+        }
+    )
+    return stops, fleet
+
+
+def test_snap_reports_a_stop_on_a_one_way_dead_end():
+    net = _trap_network()
+    assert net.n_nodes == 4 and len(net.cut_geometry) == 1  # the dead end is not kept
+    sn = routing.snap_points(net, [0.0076, 0.004], [0.0, 0.004], ["TRAP", "OK"], max_snap_m=500)
+    assert sn.distance_m[0] == pytest.approx(400, abs=15) and sn.cut_m[0] < 1
+    assert sn.trapped(0) and not sn.trapped(1)
+    # every snapped node can reach the depot's node and be reached from it
+    G = net.graph
+    for n in net.node_osmid[sn.node]:
+        assert nx.has_path(G, 1, int(n)) and nx.has_path(G, int(n), 1)
+    with pytest.raises(routing.InputError, match="one-way or cut off"):
+        routing.snap_points(net, [0.0076], [0.0], ["TRAP"], max_snap_m=300)
+
+
+def test_plan_notes_a_far_snap_and_unassigns_beyond_max_snap(caplog):
+    import logging
+
+    net = _trap_network()
+    stops, fleet = _trap_tables()
+    with caplog.at_level(logging.WARNING, logger="routing"):
+        plan = routing.plan_routes(
+            stops, fleet, net, settings=routing.PlanSettings(time_limit_s=1, max_snap_m=500)
+        )
+    note = plan.summary["snap_far"]["TRAP"]
+    assert "one-way" in note and "moved 400 m" in note
+    assert "OK" not in plan.summary["snap_far"]
+    assert plan.summary["snap_far"]["FAR"].startswith("moved 1")  # ~167 m, not a trap
+    assert "TRAP" in caplog.text and "one-way" in caplog.text
+    assert "1 stop(s) are more than 100 m" in caplog.text
+
+    plan = routing.plan_routes(
+        stops, fleet, net, settings=routing.PlanSettings(time_limit_s=1, max_snap_m=300)
+    )
+    un = plan.unassigned.set_index("stop_id")
+    assert list(un.index) == ["TRAP"]
+    why = un.loc["TRAP", "reason"]
+    assert why.startswith("unreachable:") and "one-way" in why and "--max-snap-m 300" in why
+    served = set(plan.routes.loc[plan.routes["kind"] == "stop", "stop_id"])
+    assert served == {"OK", "FAR"}
