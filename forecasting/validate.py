@@ -241,6 +241,7 @@ def _check_gaps(df: pd.DataFrame, freq: str, fill_gaps: str | None, warnings: li
     short = expected != rng["n"].to_numpy()
     if not short.any():
         return df
+    _check_mixed_frequencies(df, key)
     n_missing = int((expected - rng["n"].to_numpy())[short].sum())
     k = rng.index[np.flatnonzero(short)[0]]
     region, sku = k.split("\x1f")
@@ -270,3 +271,26 @@ def _check_gaps(df: pd.DataFrame, freq: str, fill_gaps: str | None, warnings: li
         f"(e.g. region_id={region}, sku_id={sku})"
     )
     return out
+
+
+def _check_mixed_frequencies(df: pd.DataFrame, key: pd.Series) -> None:
+    """Raise when series step by different periods (e.g. some daily, some weekly).
+
+    Each series' typical step is the median of its date differences (days); filling "gaps"
+    between weekly dates on a daily calendar would invent six zero days per week.
+    """
+    steps = df["ds"].groupby(key, sort=False).diff().dt.days
+    typical = steps.groupby(key, sort=False).median().dropna()
+    if typical.nunique() <= 1:
+        return
+    counts = typical.value_counts()
+    a, b = (float(x) for x in counts.index[:2])
+    ka = typical.index[typical.to_numpy() == a][0].split("\x1f")
+    kb = typical.index[typical.to_numpy() == b][0].split("\x1f")
+    raise _err(
+        f"the history mixes frequencies: {int(counts.iloc[0])} series step by {a:g} days "
+        f"(e.g. region_id={ka[0]}, sku_id={ka[1]}), {int(counts.iloc[1])} by {b:g} days "
+        f"(e.g. region_id={kb[0]}, sku_id={kb[1]})",
+        column="ds",
+        fix="aggregate every series to one frequency (e.g. weekly) before forecasting",
+    )
