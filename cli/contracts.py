@@ -815,11 +815,14 @@ def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[P
                 )
             )
     # uniqueness on a frame may be reported once per column set: de-duplicate
+    flagged = {(p.column, p.row) for p in problems}
     for a, b, msg in contract.ordered:
         if a in parsed.columns and b in parsed.columns:
             va = pd.to_numeric(parsed[a], errors="coerce")
             vb = pd.to_numeric(parsed[b], errors="coerce")
             for i in np.flatnonzero((va > vb).to_numpy())[:limit]:
+                if (a, int(i)) in flagged or (b, int(i)) in flagged:
+                    continue  # a cell out of range is reported once, not again as disorder
                 problems.append(Problem(f"{a}/{b}", int(i), msg, f"make {a} ≤ {b}"))
     seen: set[tuple] = set()
     unique: list[Problem] = []

@@ -51,7 +51,7 @@ def _compute(
 
     import forecasting
     from cli.io import read_table
-    from cli.limits import check_forecast_size
+    from cli.limits import check_forecast_size, limit
     from cli.progress import step
 
     history = require_file(Path(history), "history")
@@ -89,6 +89,8 @@ def _compute(
         jobs=int(jobs),
         seed=int(seed),
         top_down=bool(top_down),
+        max_horizon=int(limit("horizon")),
+        max_windows=int(limit("windows")),
         # history dated after today (UTC) is an error; only the check depends on the date
         as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
     )
