@@ -262,3 +262,54 @@ def test_limits_are_documented() -> None:
     assert "## Limits" in doc and limits_markdown() in doc
     for name in LIMITS:
         assert env_name(name) in doc
+
+
+# --- the routing problem (the contract's last line of defence for API users) -----------------
+
+
+def _routing_problem(**changes):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from routing.problem import Problem, Vehicle
+
+    n = 3
+    p = Problem(
+        node_ids=("depot", "s1", "s2"),
+        stops=(1, 2),
+        distance_m=np.ones((n, n), dtype=np.int64),
+        duration_s=np.ones((n, n), dtype=np.int64),
+        demand=np.array([[0.0], [1.0], [2.0]]),
+        tw_s=np.tile(np.array([0.0, 86400.0]), (n, 1)),
+        service_s=np.zeros(n),
+        vehicles=(Vehicle("v0", 0, 0, (5,), 8 * 3600, 17 * 3600),),
+    )
+    return replace(p, **changes)
+
+
+@pytest.mark.parametrize(
+    ("field", "make"),
+    [
+        ("demand", lambda np: np.array([[0.0], [np.inf], [2.0]])),
+        ("service_s", lambda np: np.array([0.0, 0.0, np.nan])),
+        ("tw_s", lambda np: np.array([[0.0, 86400.0], [0.0, np.inf], [0.0, 86400.0]])),
+    ],
+)
+def test_routing_problem_rejects_non_finite_node_values(field: str, make) -> None:
+    import numpy as np
+
+    from routing.errors import InputError as RoutingInputError
+
+    _routing_problem().validate()
+    with pytest.raises(RoutingInputError, match=f"non-finite {field}"):
+        _routing_problem(**{field: make(np)}).validate()
+
+
+def test_routing_problem_rejects_a_non_finite_vehicle_cost() -> None:
+    from routing.errors import InputError as RoutingInputError
+    from routing.problem import Vehicle
+
+    v = Vehicle("v0", 0, 0, (5,), 8 * 3600, 17 * 3600, cost_per_km=float("inf"))
+    with pytest.raises(RoutingInputError, match="non-finite capacity or cost"):
+        _routing_problem(vehicles=(v,)).validate()
