@@ -33,9 +33,8 @@ def _series(region: str, start: str, periods: int, freq: str) -> pd.DataFrame:
     return pd.DataFrame({"region_id": region, "sku_id": "A", "ds": ds, "y": 1.0})
 
 
-@pytest.mark.parametrize("fill_gaps", [None, "zero"])
-def test_mixed_frequencies_are_named_not_counted_as_gaps(fill_gaps: str | None) -> None:
-    hist = pd.concat(
+def _mixed() -> pd.DataFrame:
+    return pd.concat(
         [
             _series("D1", "2022-01-03", 60, "D"),
             _series("W1", "2022-01-03", 20, "W-MON"),
@@ -43,11 +42,27 @@ def test_mixed_frequencies_are_named_not_counted_as_gaps(fill_gaps: str | None) 
         ],
         ignore_index=True,
     )
+
+
+def test_mixed_frequencies_are_named_not_counted_as_gaps() -> None:
     with pytest.raises(InputError, match="mixes frequencies") as exc:
-        validate_history(hist, fill_gaps=fill_gaps)
+        validate_history(_mixed())
     msg = exc.value.message
     assert "2 series step by 7 days" in msg and "1 by 1 days" in msg
     assert "missing periods" not in msg
+
+
+def test_mixed_frequencies_with_fill_gaps_are_a_warning() -> None:
+    _, freq, warnings = validate_history(_mixed(), fill_gaps="zero")
+    assert freq == "D"
+    assert any("mixes frequencies" in w for w in warnings)
+
+
+def test_sparse_daily_series_are_not_mixed_frequencies() -> None:
+    dense = _series("D1", "2022-01-03", 60, "D")
+    sparse = _series("D2", "2022-01-03", 60, "D").iloc[[0, 3, 4, 9, 17, 30, 59]]
+    _, _, warnings = validate_history(pd.concat([dense, sparse]), fill_gaps="zero")
+    assert not any("mixes" in w for w in warnings)
 
 
 def test_one_frequency_with_a_real_gap_is_still_a_gap() -> None:
