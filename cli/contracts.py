@@ -55,6 +55,35 @@ class Column:
     nullable: bool = False
     choices: tuple[str, ...] = ()  # allowed values of a text column (case-insensitive)
 
+    @property
+    def upper(self) -> float | None:
+        """Upper bound of a numeric column: ``le`` or the default of its unit (`MAX_BY_UNIT`)."""
+        if self.le is not None or self.kind not in ("int", "float"):
+            return self.le
+        return MAX_BY_UNIT.get(self.unit)
+
+
+#: Largest plausible value of a numeric column by unit, where the column sets no ``le``: a
+#: value above it is a unit mistake or a corrupt cell, rejected at the contract.
+MAX_BY_UNIT: dict[str, float] = {
+    "units": 1e9,
+    "units on board after the stop": 1e9,
+    "people": 1e10,
+    "m³": 1e9,
+    "m³/unit": 1e3,
+    "currency": 1e9,
+    "currency/day": 1e6,
+    "currency/unit": 1e6,
+    "currency/unit/day": 1e6,
+    "currency/km": 1e4,
+    "currency/h": 1e5,
+    "mm/day": 2000,
+    "cm/day": 500,
+    "days": 3650,
+    "minutes": 2880,
+    "km": 1e5,
+}
+
 
 @dataclass(frozen=True)
 class Contract:
@@ -70,6 +99,10 @@ class Contract:
     one_of: tuple[tuple[str, ...], ...] = ()
     geo: bool = False
     note: str = ""
+    # fewest data rows the table may have (e.g. a fleet needs a vehicle)
+    min_rows: int = 0
+    # name of the `cli.limits` limit on the number of rows (None: unbounded)
+    max_rows: str | None = None
 
     def column(self, name: str) -> Column | None:
         for c in self.columns:
@@ -119,6 +152,7 @@ CONTRACTS: dict[str, Contract] = {
                 Column("y", "float", "units", desc="demand in the period", example="1250", ge=0),
             ),
             key=("region_id", "sku_id", "ds"),
+            min_rows=1,
             note="One row per key and period. Gaps are errors unless `--fill-gaps zero`.",
         ),
         Contract(
@@ -198,6 +232,7 @@ CONTRACTS: dict[str, Contract] = {
                 ),
             ),
             key=("region_id", "sku_id", "ds"),
+            min_rows=1,
             ordered=tuple((a, b, f"quantile {a} is above {b}") for a, b in pairwise(_Q)),
         ),
         Contract(
@@ -216,6 +251,7 @@ CONTRACTS: dict[str, Contract] = {
                 ),
             ),
             key=("region_id",),
+            min_rows=1,
             geo=True,
         ),
         Contract(
@@ -263,6 +299,7 @@ CONTRACTS: dict[str, Contract] = {
                 ),
             ),
             key=("fc_id",),
+            min_rows=1,
             one_of=(("capacity_units", "capacity_m3"),),
         ),
         Contract(
@@ -278,6 +315,7 @@ CONTRACTS: dict[str, Contract] = {
                 Column("stockout_cost_per_unit", "float", "currency/unit", example="4.5", ge=0),
             ),
             key=("sku_id",),
+            min_rows=1,
         ),
         Contract(
             "inventory",
@@ -317,6 +355,7 @@ CONTRACTS: dict[str, Contract] = {
                 _lon(required=False),
             ),
             key=("node_id", "sku_id"),
+            min_rows=1,
         ),
         Contract(
             "inbound_lanes",
@@ -358,6 +397,7 @@ CONTRACTS: dict[str, Contract] = {
                 ),
             ),
             key=("sku_id", "region_id", "scenario"),
+            min_rows=1,
             note="Probabilities of a scenario id are the same for every key and sum to 1.",
         ),
         Contract(
@@ -409,6 +449,8 @@ CONTRACTS: dict[str, Contract] = {
                 Column("service_min", "float", "minutes", desc="time on site", example="15", ge=0),
             ),
             key=("stop_id",),
+            min_rows=1,
+            max_rows="stops",
             ordered=(("tw_start", "tw_end", "time window ends before it starts"),),
         ),
         Contract(
@@ -457,6 +499,8 @@ CONTRACTS: dict[str, Contract] = {
                 Column("break_min", "float", "minutes", required=False, example="30", ge=0),
             ),
             key=("vehicle_id",),
+            min_rows=1,
+            max_rows="vehicles",
             ordered=(("shift_start", "shift_end", "shift ends before it starts"),),
         ),
         Contract(
@@ -475,13 +519,14 @@ CONTRACTS: dict[str, Contract] = {
                 Column("speed_factor", "float", "× free-flow speed", example="0.82", gt=0, le=5),
             ),
             key=("weekday", "road_class", "hour"),
+            min_rows=1,
         ),
         Contract(
             "routes",
             "Route plan (output)",
             (
                 Column("vehicle_id", "id", example="VAN-1"),
-                Column("seq", "int", desc="1 = first stop", example="1", ge=0),
+                Column("seq", "int", desc="1 = first stop", example="1", ge=0, le=1e6),
                 Column("stop_id", "id", example="S001"),
                 Column("arrival", "hhmm", "local time", example="08:41"),
                 Column("departure", "hhmm", "local time", example="08:56"),
@@ -491,8 +536,12 @@ CONTRACTS: dict[str, Contract] = {
                 Column("leg_km", "float", "km", example="6.4", ge=0),
                 Column("leg_min", "float", "minutes", example="12.5", ge=0),
                 Column("kind", "text", "", False, "start, stop or end", "stop"),
-                Column("lat", "float", "degrees (WGS84)", False, "latitude", "39.96"),
-                Column("lon", "float", "degrees (WGS84)", False, "longitude", "-83.00"),
+                Column(
+                    "lat", "float", "degrees (WGS84)", False, "latitude", "39.96", ge=-90, le=90
+                ),
+                Column(
+                    "lon", "float", "degrees (WGS84)", False, "longitude", "-83.00", ge=-180, le=180
+                ),
                 Column(
                     "tw_start", "hhmm", "local time", False, "stop's window", "08:00", nullable=True
                 ),
@@ -637,7 +686,12 @@ def _parse(col: Column, s: pd.Series) -> tuple[pd.Series, pd.Series]:
         return out, pd.Series(False, index=s.index)
     if col.kind in ("int", "float"):
         out = pd.to_numeric(s, errors="coerce")
-        bad = out.isna() & ~blank
+        if not pd.api.types.is_numeric_dtype(out) or pd.api.types.is_bool_dtype(out):
+            out = pd.to_numeric(out.astype(object), errors="coerce").astype(float)
+        # inf, -inf and overflowing numbers such as 1e999 are not values of any column
+        nonfinite = out.notna() & ~np.isfinite(out.astype(float))
+        out = out.where(~nonfinite)
+        bad = (out.isna() & ~blank) | nonfinite
         if col.kind == "int":
             frac = out.notna() & (out != np.floor(out.fillna(0)))
             bad |= frac
@@ -670,6 +724,14 @@ def _parse(col: Column, s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return s, pd.Series(False, index=s.index)
 
 
+def _is_nonfinite(raw: object) -> bool:
+    """Does ``raw`` read as a number that is not finite (``inf``, ``nan``, ``1e999``)?"""
+    try:
+        return not np.isfinite(float(str(raw).strip()))
+    except ValueError:
+        return False
+
+
 _KIND_TEXT = {
     "int": "a whole number",
     "float": "a number",
@@ -685,8 +747,8 @@ def _range_text(col: Column) -> str:
         parts.append(f"> {col.gt:g}")
     if col.ge is not None:
         parts.append(f"≥ {col.ge:g}")
-    if col.le is not None:
-        parts.append(f"≤ {col.le:g}")
+    if col.upper is not None:
+        parts.append(f"≤ {col.upper:g}")
     unit = f" {col.unit}" if col.unit else ""
     return " and ".join(parts) + unit
 
@@ -704,8 +766,8 @@ def _schema(contract: Contract, present: list[str]):
             checks.append(pa.Check.ge(col.ge))
         if col.gt is not None:
             checks.append(pa.Check.gt(col.gt))
-        if col.le is not None:
-            checks.append(pa.Check.le(col.le))
+        if col.upper is not None:
+            checks.append(pa.Check.le(col.upper))
         cols[col.name] = pa.Column(
             checks=checks or None,
             nullable=col.nullable or not col.required,
@@ -735,11 +797,14 @@ def coerce_table(df: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, li
         values, bad = _parse(col, out[col.name])
         for i in np.flatnonzero(bad.to_numpy())[:1000]:
             raw = out[col.name].iloc[i]
+            what = f"{str(raw)!r} is not {_KIND_TEXT.get(col.kind, col.kind)}"
+            if col.kind in ("int", "float") and _is_nonfinite(raw):
+                what += " (infinite, NaN or too large: values must be finite)"
             problems.append(
                 Problem(
                     col.name,
                     int(i),
-                    f"{raw!r} is not {_KIND_TEXT.get(col.kind, col.kind)}",
+                    what,
                     f"write {_KIND_TEXT.get(col.kind, col.kind)}, e.g. {col.example}",
                     str(raw),
                 )
@@ -752,8 +817,30 @@ def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[P
     """Every problem of ``df`` against ``contract`` (at most ``limit``), in a stable order."""
     import pandera.pandas as pa
 
+    from cli.limits import env_name
+    from cli.limits import limit as size_limit
+
     problems: list[Problem] = []
     present = [c for c in df.columns]
+    if len(df) < contract.min_rows:
+        problems.append(
+            Problem(
+                None,
+                None,
+                f"has no data rows ({contract.title.lower()} needs at least {contract.min_rows})",
+                "add at least one row below the header",
+            )
+        )
+    if contract.max_rows is not None and len(df) > (most := size_limit(contract.max_rows)):
+        problems.append(
+            Problem(
+                None,
+                None,
+                f"has {len(df):,} rows, above the limit of {most:,.0f} {contract.max_rows}",
+                f"split the input, or raise the limit with {env_name(contract.max_rows)}=N",
+            )
+        )
+        return problems
     for col in contract.columns:
         if col.required and col.name not in present:
             if col.kind == "geometry":
@@ -850,11 +937,14 @@ def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[P
                 )
             )
     # uniqueness on a frame may be reported once per column set: de-duplicate
+    flagged = {(p.column, p.row) for p in problems}
     for a, b, msg in contract.ordered:
         if a in parsed.columns and b in parsed.columns:
             va = pd.to_numeric(parsed[a], errors="coerce")
             vb = pd.to_numeric(parsed[b], errors="coerce")
             for i in np.flatnonzero((va > vb).to_numpy())[:limit]:
+                if (a, int(i)) in flagged or (b, int(i)) in flagged:
+                    continue  # a cell out of range is reported once, not again as disorder
                 problems.append(Problem(f"{a}/{b}", int(i), msg, f"make {a} ≤ {b}"))
     seen: set[tuple] = set()
     unique: list[Problem] = []
@@ -868,6 +958,8 @@ def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[P
 
 def contracts_markdown() -> str:
     """The data-format reference (docs/data-formats.md body) rendered from `CONTRACTS`."""
+    from cli.limits import LIMITS, env_name
+
     lines: list[str] = []
     for c in CONTRACTS.values():
         lines.append(f"## {c.title} — `{c.name}`\n")
@@ -879,11 +971,18 @@ def contracts_markdown() -> str:
             lines.append(f"At least one of: {', '.join(f'`{g}`' for g in group)}.")
         for a, b, msg in c.ordered:
             lines.append(f"Rule: `{a}` ≤ `{b}` ({msg} otherwise).")
+        if c.min_rows:
+            lines.append(f"At least {c.min_rows} data row.")
+        if c.max_rows:
+            lines.append(
+                f"At most {LIMITS[c.max_rows].default:,.0f} rows (limit `{c.max_rows}`, "
+                f"`{env_name(c.max_rows)}`)."
+            )
         lines.append("")
         lines.append("| column | type | unit | required | allowed | example | meaning |")
         lines.append("|---|---|---|---|---|---|---|")
         for col in c.columns:
-            rng = _range_text(col) if (col.ge, col.gt, col.le) != (None, None, None) else ""
+            rng = _range_text(col) if (col.ge, col.gt, col.upper) != (None, None, None) else ""
             if col.choices:
                 rng = ", ".join(f"`{c}`" for c in col.choices)
             lines.append(

@@ -44,11 +44,14 @@ def _compute(
     n_scenarios: int,
     plot_top: int,
     top_down: bool = True,
+    horizon_name: str = "--horizon",
+    windows_name: str = "--windows",
 ):
     import pandas as pd
 
     import forecasting
     from cli.io import read_table
+    from cli.limits import check_forecast_size, limit
     from cli.progress import step
 
     history = require_file(Path(history), "history")
@@ -64,6 +67,14 @@ def _compute(
         edf = read_table(events)
     if fill_gaps not in (None, "zero"):
         raise CliInputError(f"unknown --fill-gaps {fill_gaps!r}", fix="use --fill-gaps zero")
+    check_forecast_size(
+        hist,
+        horizon=int(horizon),
+        windows=int(windows),
+        freq=freq,
+        horizon_name=horizon_name,
+        windows_name=windows_name,
+    )
     settings = forecasting.ForecastSettings(
         horizon=int(horizon),
         freq=freq,
@@ -78,6 +89,8 @@ def _compute(
         jobs=int(jobs),
         seed=int(seed),
         top_down=bool(top_down),
+        max_horizon=int(limit("horizon")),
+        max_windows=int(limit("windows")),
         # history dated after today (UTC) is an error; only the check depends on the date
         as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
     )
@@ -91,6 +104,34 @@ def _compute(
             scen = forecasting.window_total_scenarios(res, float(window_days), int(n_scenarios))
     figs = forecasting.fan_charts(res.history, res.forecast, plot_top) if plot_top > 0 else []
     return res, scen, figs, wall
+
+
+def check_option_limits(
+    *, horizon: int, windows: int, n_scenarios: int, plot_top: int, window_days: float
+) -> None:
+    """Bounds of the size-like options (documented limits, `cli.limits`), before any work."""
+    from cli.limits import check_limit
+
+    for flag, value, low in (
+        ("--horizon", horizon, 1),
+        ("--windows", windows, 1),
+        ("--n-scenarios", n_scenarios, 1),
+        ("--plot-top", plot_top, 0),
+    ):
+        if value < low:
+            raise CliInputError(f"{flag} {value} must be ≥ {low}", fix=f"use e.g. {max(low, 3)}")
+    if not (window_days > 0 and window_days != float("inf")):
+        raise CliInputError(
+            f"--window-days {window_days} must be a positive number of days", fix="use e.g. 14"
+        )
+    for name, flag, value in (
+        ("horizon", "--horizon", horizon),
+        ("windows", "--windows", windows),
+        ("n_scenarios", "--n-scenarios", n_scenarios),
+        ("plot_top", "--plot-top", plot_top),
+        ("window_days", "--window-days", window_days),
+    ):
+        check_limit(name, value, flag)
 
 
 def _kpis(res, wall: float, metric: str) -> dict[str, Any]:
@@ -287,6 +328,13 @@ def command(
     for p in (out, backtest_out, scenarios_out):
         if p is not None and p.suffix.lower() not in (".csv", ".parquet", ".gz"):
             raise CliInputError("unknown output type", file=p, fix="name the file .csv or .parquet")
+    check_option_limits(
+        horizon=horizon,
+        windows=windows,
+        n_scenarios=n_scenarios,
+        plot_top=plot_top,
+        window_days=window_days,
+    )
     with engine_session(engine, scheduler):
         res, scen, figs, wall = _compute(
             history=history,

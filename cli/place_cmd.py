@@ -197,6 +197,23 @@ def _show(kpis: dict, out_dir: Path) -> None:
     )
 
 
+def _check_option_limits(window_days: float, promise_days: float | None) -> None:
+    """Finite, positive and within the documented limits (`cli.limits`), before any work."""
+    from cli.limits import check_limit
+
+    for flag, value, name in (
+        ("--window-days", window_days, "window_days"),
+        ("--promise-days", promise_days, "promise_days"),
+    ):
+        if value is None:
+            continue
+        if not (value >= 0 and value != float("inf")) or (flag == "--window-days" and value == 0):
+            raise CliInputError(
+                f"{flag} {value} must be a finite number of days > 0", fix="use e.g. 14"
+            )
+        check_limit(name, value, flag)
+
+
 @command
 def command(
     window_days: Annotated[float, typer.Option("--window-days", help="Coverage window W (days).")],
@@ -259,6 +276,7 @@ def command(
 
     if engine not in ("local", "dask", "ray"):
         raise CliInputError(f"unknown engine '{engine}'", fix="use local, dask or ray")
+    _check_option_limits(window_days, promise_days)
     with engine_session(engine, scheduler), OutputDir(out) as od:
         kpis = execute(
             scenarios=scenarios,

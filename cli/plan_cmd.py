@@ -25,7 +25,7 @@ import typer
 
 from cli.engine import engine_session
 from cli.errors import CliInputError, command, register_file
-from cli.scenario import INPUT_KINDS, Scenario, load_scenario
+from cli.scenario import INPUT_KINDS, Scenario, check_scenario_inputs, load_scenario
 
 STEPS = ("forecast", "placement", "routes")
 _MARKER = ".done.json"
@@ -321,6 +321,7 @@ def run_plan(
 
     scenario, files = load_scenario(scenario_path)
     _check_inputs(files)
+    check_scenario_inputs(scenario, files, scenario_path)
 
     wanted = list(STEPS)
     if scenario.routing is None:

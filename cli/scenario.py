@@ -1,21 +1,28 @@
 """The scenario file (`scenario.toml`) that `shipahead plan` runs: schema and checks.
 
-Unknown keys, missing files and files that break their contract are reported before any step
-starts (one line each; the first one is the command's error line).
+Unknown keys, values out of range or above their documented limit (`cli.limits`), missing
+files, files that break their contract and values that do not fit the input files (a
+`depot_fc` that is not an FC, more backtest windows than the history holds) are reported before
+any step starts, one line naming the key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cli.errors import CliInputError
+from cli.limits import check_forecast_size, check_limit
 
-__all__ = ["INPUT_KINDS", "Scenario", "load_scenario"]
+__all__ = ["INPUT_KINDS", "Scenario", "check_scenario_inputs", "load_scenario"]
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$|^24:00$")
 
 
 class _Strict(BaseModel):
@@ -76,6 +83,13 @@ class RoutingParams(_Strict):
     engine: Literal["auto", "ortools", "pyvrp"] = "auto"
     deterministic: bool = True
     max_snap_m: float = Field(500.0, gt=0)
+
+    @field_validator("depart")
+    @classmethod
+    def _depart_is_time_of_day(cls, v: str) -> str:
+        if not _HHMM.match(v.strip()):
+            raise ValueError(f"{v!r} is not a time of day HH:MM between 00:00 and 24:00")
+        return v.strip()
 
 
 class Scenario(_Strict):
@@ -145,9 +159,9 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
             raise CliInputError(
                 f"missing key '{where}'", file=path, fix="add it (see sample_data/scenario.toml)"
             ) from None
-        raise CliInputError(
-            f"key '{where}': {err['msg']}", file=path, fix="correct the value"
-        ) from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise CliInputError(f"key '{where}': {msg}", file=path, fix="correct the value") from None
+    _check_limits(scenario, path)
     files: dict[str, Path] = {}
     for key, value in scenario.inputs.model_dump().items():
         if value is None:
@@ -169,3 +183,73 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
                 fix="add them under [inputs] or remove [routing]",
             )
     return scenario, files
+
+
+#: (section, key, limit name) of every size-like scenario value
+_LIMITED: tuple[tuple[str, str, str], ...] = (
+    ("forecast", "horizon", "horizon"),
+    ("forecast", "windows", "windows"),
+    ("forecast", "plot_top", "plot_top"),
+    ("placement", "n_scenarios", "n_scenarios"),
+    ("placement", "window_days", "window_days"),
+    ("placement", "promise_days", "promise_days"),
+    ("routing", "time_limit_s", "time_limit_s"),
+    ("routing", "max_snap_m", "max_snap_m"),
+)
+
+
+def _check_limits(scenario: Scenario, path: Path) -> None:
+    """Every size-like value finite and within its documented limit (exit 2 naming the key)."""
+    for section, key, name in _LIMITED:
+        params = getattr(scenario, section)
+        value = None if params is None else getattr(params, key)
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            raise CliInputError(
+                f"key '{section}.{key}' = {value} is not a finite number",
+                file=path,
+                fix="give a number",
+            )
+        try:
+            check_limit(name, value, f"key '{section}.{key}'")
+        except CliInputError as exc:
+            exc.file = str(path)
+            raise
+
+
+def check_scenario_inputs(scenario: Scenario, files: dict[str, Path], path: Path) -> None:
+    """Check scenario values against the input files (after each file passed its contract).
+
+    * ``routing.depot_fc`` must be an ``fc_id`` of the FC file;
+    * ``horizon`` × period length must stay within the ``horizon_days`` limit and the backtest
+      (``windows`` × ``horizon`` periods) must leave at least one period of the longest series
+      to fit on, or every series would be a cold start (`cli.limits.check_forecast_size`).
+    """
+    from cli.io import read_table
+
+    r = scenario.routing
+    if r is not None and r.depot_fc is not None and "fcs" in files:
+        ids = read_table(files["fcs"], "fcs")["fc_id"].astype(str)
+        if r.depot_fc not in set(ids):
+            known = ", ".join(ids.head(10)) + (", …" if len(ids) > 10 else "")
+            raise CliInputError(
+                f"key 'routing.depot_fc' = '{r.depot_fc}' is not an fc_id of {files['fcs'].name}",
+                file=path,
+                fix=f"use one of: {known}",
+            )
+    if "history" not in files:
+        return
+    f = scenario.forecast
+    try:
+        check_forecast_size(
+            read_table(files["history"], "history"),
+            horizon=f.horizon,
+            windows=f.windows,
+            freq=f.freq,
+            horizon_name="key 'forecast.horizon'",
+            windows_name="key 'forecast.windows'",
+        )
+    except CliInputError as exc:
+        exc.file = str(path)
+        raise

@@ -18,6 +18,9 @@ QUANTILE_COLUMNS: tuple[str, ...] = ("q05", "q10", "q25", "q50", "q75", "q90", "
 METRICS: tuple[str, ...] = ("mase", "rmsse", "mae")
 ENGINES: tuple[str, ...] = ("local", "dask", "ray")
 _FILL = (None, "zero")
+#: Default bounds of ``horizon`` (periods) and ``windows`` (see ``max_horizon``).
+MAX_HORIZON = 1000
+MAX_WINDOWS = 52
 _SELECTION = ("series", "class", "hybrid")
 
 
@@ -78,6 +81,9 @@ class ForecastSettings:
         Today's date for the future-dated-history check (``None`` = no check).
     seed
         Seed for anything random (ties are broken deterministically anyway).
+    max_horizon, max_windows
+        Upper bounds of ``horizon`` and ``windows`` (size guards: a horizon of 10**6 periods
+        would overflow pandas' dates). The CLI passes its documented, overridable limits.
     """
 
     horizon: int
@@ -99,6 +105,8 @@ class ForecastSettings:
     refit: bool | None = None
     seed: int = 0
     top_down: bool = True
+    max_horizon: int = MAX_HORIZON
+    max_windows: int = MAX_WINDOWS
 
     def __post_init__(self) -> None:
         def bad(msg: str, fix: str) -> InputError:
@@ -108,6 +116,16 @@ class ForecastSettings:
             raise bad(f"horizon must be a positive integer, got {self.horizon!r}", "use e.g. 8")
         if not isinstance(self.windows, int) or self.windows < 1:
             raise bad(f"windows must be a positive integer, got {self.windows!r}", "use e.g. 3")
+        if self.horizon > self.max_horizon:
+            raise bad(
+                f"horizon {self.horizon} is above the limit of {self.max_horizon} periods",
+                f"forecast at most {self.max_horizon} periods",
+            )
+        if self.windows > self.max_windows:
+            raise bad(
+                f"windows {self.windows} is above the limit of {self.max_windows}",
+                f"use at most {self.max_windows} backtest windows",
+            )
         if self.metric not in METRICS:
             raise bad(f"unknown metric {self.metric!r}", f"use one of {', '.join(METRICS)}")
         if self.fill_gaps not in _FILL:

@@ -241,6 +241,15 @@ def _check_gaps(df: pd.DataFrame, freq: str, fill_gaps: str | None, warnings: li
     short = expected != rng["n"].to_numpy()
     if not short.any():
         return df
+    mixed = _mixed_frequencies(df, key)
+    if mixed and fill_gaps != "zero":
+        raise _err(
+            mixed,
+            column="ds",
+            fix="aggregate every series to one frequency (e.g. weekly) before forecasting",
+        )
+    if mixed:
+        warnings.append(f"{mixed}: the coarser series are filled with zeros between their dates")
     n_missing = int((expected - rng["n"].to_numpy())[short].sum())
     k = rng.index[np.flatnonzero(short)[0]]
     region, sku = k.split("\x1f")
@@ -270,3 +279,28 @@ def _check_gaps(df: pd.DataFrame, freq: str, fill_gaps: str | None, warnings: li
         f"(e.g. region_id={region}, sku_id={sku})"
     )
     return out
+
+
+def _mixed_frequencies(df: pd.DataFrame, key: pd.Series) -> str | None:
+    """Describe series that step by different periods (e.g. some daily, some weekly), or None.
+
+    A series' step is the greatest common divisor of its date differences (days), over series
+    with at least 3 differences: weekly dates give 7 however many weeks are missing, sparse
+    daily dates give 1.
+    """
+    days = df["ds"].groupby(key, sort=False).diff().dt.days.dropna().astype(np.int64)
+    k = key.loc[days.index]
+    grouped = days.groupby(k, sort=False)
+    counts = grouped.size()
+    step = grouped.agg(lambda d: int(np.gcd.reduce(d.to_numpy())))[counts >= 3]
+    if step.nunique() <= 1:
+        return None
+    freq = step.value_counts()
+    a, b = (int(x) for x in freq.index[:2])
+    ka = step.index[step.to_numpy() == a][0].split("\x1f")
+    kb = step.index[step.to_numpy() == b][0].split("\x1f")
+    return (
+        f"the history mixes frequencies: {int(freq.iloc[0])} series step by {a} days "
+        f"(e.g. region_id={ka[0]}, sku_id={ka[1]}), {int(freq.iloc[1])} by {b} days "
+        f"(e.g. region_id={kb[0]}, sku_id={kb[1]})"
+    )

@@ -109,6 +109,11 @@ def _ids(df: pd.DataFrame, table: str, col: str) -> pd.Series:
     return s.astype(str)
 
 
+#: Largest magnitude of any number in a placement table: above it a value is a unit mistake or
+#: a corrupt cell, and the LP would lose all precision (HiGHS reports such models "Unknown").
+MAX_MAGNITUDE = 1e12
+
+
 def _num(
     df: pd.DataFrame,
     table: str,
@@ -139,9 +144,16 @@ def _num(
             table=table,
             fix=f"fill {col}",
         )
-    if np.isinf(vals).any():
-        row = int(np.flatnonzero(np.isinf(vals))[0])
-        raise InputError(f"{table} row {row}: {col} is infinite", column=col, row=row, table=table)
+    huge = np.isinf(vals) | (np.abs(np.nan_to_num(vals)) > MAX_MAGNITUDE)
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise InputError(
+            f"{table} row {row}: {col}={vals[row]:g} is not finite or above {MAX_MAGNITUDE:g}",
+            column=col,
+            row=row,
+            table=table,
+            fix=f"correct {col} (units, currency and days are far below {MAX_MAGNITUDE:g})",
+        )
     if min_value is not None:
         low = (vals <= min_value) if strict else (vals < min_value)
         low &= ~np.isnan(vals)

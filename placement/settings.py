@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -131,6 +132,10 @@ class PlacementSettings:
     plan_date: dt.date | None = None
 
     def __post_init__(self) -> None:
+        for name in ("window_days", "promise_days", "time_limit_s", "late_cost_per_unit_day"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise InputError(f"{name} must be a finite number, got {value}")
         if not self.window_days > 0:
             raise InputError(
                 f"window_days must be > 0, got {self.window_days}",

@@ -166,6 +166,15 @@ class Problem:
                 column="demand_units",
                 fix="use demands >= 0",
             )
+        for name, arr in (("demand", dem), ("tw_s", self.tw_s), ("service_s", self.service_s)):
+            values = np.asarray(arr, dtype=float)
+            if values.size % n == 0 and not np.isfinite(values).all():
+                row = int(np.nonzero(~np.isfinite(values.reshape(n, -1)).all(axis=1))[0][0])
+                raise InputError(
+                    f"node {self.node_ids[row]!r} has a non-finite {name}",
+                    row=row,
+                    fix="use finite numbers (inf/NaN are not demands, windows or times)",
+                )
         tw = np.asarray(self.tw_s)
         if tw.shape != (n, 2):
             raise InputError(f"tw_s has shape {tw.shape}, expected ({n}, 2)", fix="[start, end]")
@@ -211,6 +220,13 @@ class Problem:
                     row=i,
                     column="capacity_units",
                     fix="give one capacity per load dimension",
+                )
+            numbers = (*v.capacity, v.fixed_cost, v.cost_per_km, v.cost_per_hour)
+            if not np.isfinite(np.asarray(numbers, dtype=float)).all():
+                raise InputError(
+                    f"vehicle {v.vehicle_id!r} has a non-finite capacity or cost",
+                    row=i,
+                    fix="use finite numbers for capacity_units and costs",
                 )
             if any(c < 0 for c in v.capacity):
                 raise InputError(
