@@ -626,7 +626,7 @@ CONTRACTS: dict[str, Contract] = {
                     nullable=True,
                 ),
                 Column("service_min", "float", "minutes", False, "add", "10", ge=0),
-                Column("delay_min", "float", "minutes", False, "delay", "25"),
+                Column("delay_min", "float", "minutes", False, "delay", "25", ge=0),
                 Column("factor", "float", "× speed", False, "incident", "0.5", gt=0, le=1),
                 Column(
                     "road_class",
@@ -643,7 +643,9 @@ CONTRACTS: dict[str, Contract] = {
                 Column(
                     "area_lon", "float", "degrees", False, "incident area", "-83.0", ge=-180, le=180
                 ),
-                Column("area_radius_m", "float", "m", False, "incident area", "800", gt=0),
+                Column(
+                    "area_radius_m", "float", "m", False, "incident area", "800", gt=0, le=100_000
+                ),
                 Column(
                     "start",
                     "hhmm",
