@@ -24,7 +24,6 @@ from .network import snap_points as snap_points
 from .outputs import driver_sheets as driver_sheets
 from .outputs import routes_geojson as routes_geojson
 from .outputs import routes_map_html as routes_map_html
-from .plan import PlanSettings as PlanSettings
 from .plan import RoutePlan as RoutePlan
 from .plan import plan_routes as plan_routes
 from .plan import resimulate as resimulate
@@ -35,6 +34,7 @@ from .problem import SolveSettings as SolveSettings
 from .problem import Vehicle as Vehicle
 from .replan import ReplanResult as ReplanResult
 from .replan import replan_routes as replan_routes
+from .settings import PlanSettings as PlanSettings
 from .simulate import RouteSim as RouteSim
 from .simulate import Simulator as Simulator
 from .solve import solve as solve

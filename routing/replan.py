@@ -35,18 +35,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from .context import build_context
 from .errors import InfeasibleError, InputError
+from .iterate import iterate_plan
 from .network import RoadNetwork
-from .plan import (
-    DAY_S,
-    PlanSettings,
-    RoutePlan,
-    assemble,
-    build_context,
-    hhmm,
-    iterate_plan,
-    to_seconds,
-)
+from .plan import RoutePlan, assemble
+from .settings import PlanSettings
+from .tables import DAY_S, hhmm, to_seconds
 from .traffic import Incident, SpeedModel, incident_arcs
 
 log = logging.getLogger(__name__)
@@ -467,7 +462,7 @@ def replan_routes(
     )
     while True:
         try:
-            problem, sol, sims, sim, log_rows = iterate_plan(
+            rounds = iterate_plan(
                 ctx,
                 ps,
                 vehicle_start=vehicle_start,
@@ -491,6 +486,7 @@ def replan_routes(
             del pinned[vid]
             node, t = vehicle_start[vid]
             vehicle_start[vid] = (node, max(int(t), int(at_s)))
+    problem, sims, sim = rounds.problem, rounds.sims, rounds.simulator
     # a vehicle out on the road with no stops left still has to drive back to its depot
     used = {x.vehicle for x in sims}
     home = [
@@ -512,7 +508,7 @@ def replan_routes(
                 )
             )
         sims = sorted(sims, key=lambda x: x.vehicle)
-    plan = assemble(ctx, problem, sol, sims, sim, log_rows, date=date)
+    plan = assemble(ctx, replace(rounds, sims=sims), date=date)
     plan = _continue_numbering(plan, prev, done)
     if spent and len(plan.unassigned):
         # "capacity" only because the spent vehicles got none: say what really binds
