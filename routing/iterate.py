@@ -14,6 +14,7 @@ import numpy as np
 from .context import PlanContext, build_problem, initial_estimates
 from .errors import SolverError
 from .problem import Problem, Solution, SolveSettings
+from .schedule import forward_pass, planned_schedule
 from .settings import PlanSettings
 from .simulate import RouteSim, Simulator
 
@@ -45,14 +46,12 @@ def simulate_solution(
     (the real ones when the solver saw tightened windows). Returns the simulations and,
     per route, the planned (static) arrival times.
     """
-    from .check import _forward, route_schedule
-
     sims, planned = [], []
     for v, route in enumerate(solution_routes):
         route = tuple(int(s) for s in route)
         if not route:
             continue
-        sch = route_schedule(problem, v, route)
+        sch = planned_schedule(problem, v, route)
         # the leg the plan puts the break on (-1: the route needs none)
         gap = -1 if sch.break_gap is None else int(sch.break_gap)
         veh = problem.vehicles[v]
@@ -63,9 +62,9 @@ def simulate_solution(
             b = veh.break_
             if gap == -1 and b is not None and sch.departure_s >= b.earliest_s + b.duration_s:
                 depart = max(depart, math.ceil((b.earliest_s + b.duration_s) / 60.0) * 60.0)
-            arrivals = _forward(
+            arrivals = forward_pass(
                 problem, veh, problem.duration_of(v), route, int(depart), None if gap < 0 else gap
-            )[0]
+            ).arrival_s
         else:
             # latest feasible departure in whole minutes (floored: never later anywhere,
             # FIFO), so routes.csv replays exactly
