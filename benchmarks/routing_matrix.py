@@ -129,7 +129,7 @@ def matrix_figures(n: int = 1000, nx_sources: int = 20, workers: int = 2) -> tup
 def replay_figures(time_limit: float = 10.0) -> tuple[list[str], dict]:
     import routing
     from cli._roads import load_network
-    from routing.plan import PlanSettings, simulate_solution
+    from routing import PlanSettings, simulate_solution
     from routing.traffic import SpeedModel
 
     net, _ = load_network(SAMPLE / "roads" / "columbus_oh.osm.pbf")

@@ -55,7 +55,7 @@ def _plan_day(state: dict, routes) -> tuple[int, int]:
     """(first shift start or --depart, last shift end or return) of a plan, seconds."""
     import pandas as pd
 
-    from routing.plan import to_seconds
+    from routing import to_seconds
 
     def secs(values, what: str) -> list[int]:
         out = []
@@ -380,8 +380,7 @@ def execute_replan(
 
     plan_dir = Path(plan_dir)
     state = _load_plan_state(plan_dir)
-    from routing.plan import hhmm
-    from routing.replan import EVENT_COLUMNS
+    from routing import EVENT_COLUMNS, hhmm
 
     at_s = _hhmm_to_s(at, "--at")
     if at_s is None:

@@ -11,12 +11,22 @@ I/O. Units: metres, seconds (time of day = seconds from midnight), integer load 
 
 from .check import check_solution as check_solution
 from .check import explain_unassigned as explain_unassigned
+from .clock import CLOCK_RULE as CLOCK_RULE
+from .clock import format_clock as format_clock
+from .clock import parse_clock as parse_clock
 from .errors import InfeasibleError as InfeasibleError
 from .errors import InputError as InputError
 from .errors import SolverError as SolverError
+from .events import EVENT_COLUMNS as EVENT_COLUMNS
+from .events import EVENT_TYPES as EVENT_TYPES
+from .instances import problem_from_vrplib as problem_from_vrplib
+from .instances import reported_cost as reported_cost
+from .instances import solution_text as solution_text
+from .iterate import simulate_solution as simulate_solution
 from .matrix import shortest_path_matrices as shortest_path_matrices
 from .network import DEFAULT_SPEEDS_KPH as DEFAULT_SPEEDS_KPH
 from .network import ROAD_CLASSES as ROAD_CLASSES
+from .network import NetworkReport as NetworkReport
 from .network import RoadNetwork as RoadNetwork
 from .network import graph_from_ways as graph_from_ways
 from .network import prepare_graph as prepare_graph
@@ -24,7 +34,7 @@ from .network import snap_points as snap_points
 from .outputs import driver_sheets as driver_sheets
 from .outputs import routes_geojson as routes_geojson
 from .outputs import routes_map_html as routes_map_html
-from .plan import PlanSettings as PlanSettings
+from .outputs import summary_dict as summary_dict
 from .plan import RoutePlan as RoutePlan
 from .plan import plan_routes as plan_routes
 from .plan import resimulate as resimulate
@@ -35,21 +45,28 @@ from .problem import SolveSettings as SolveSettings
 from .problem import Vehicle as Vehicle
 from .replan import ReplanResult as ReplanResult
 from .replan import replan_routes as replan_routes
+from .settings import PlanSettings as PlanSettings
 from .simulate import RouteSim as RouteSim
 from .simulate import Simulator as Simulator
 from .solve import solve as solve
+from .tables import hhmm as hhmm
+from .tables import to_seconds as to_seconds
 from .traffic import WEATHER_FACTORS as WEATHER_FACTORS
 from .traffic import Incident as Incident
 from .traffic import SpeedModel as SpeedModel
 
 __all__ = [
+    "CLOCK_RULE",
     "DEFAULT_SPEEDS_KPH",
+    "EVENT_COLUMNS",
+    "EVENT_TYPES",
     "ROAD_CLASSES",
     "WEATHER_FACTORS",
     "Break",
     "Incident",
     "InfeasibleError",
     "InputError",
+    "NetworkReport",
     "PlanSettings",
     "Problem",
     "ReplanResult",
@@ -64,14 +81,23 @@ __all__ = [
     "check_solution",
     "driver_sheets",
     "explain_unassigned",
+    "format_clock",
     "graph_from_ways",
+    "hhmm",
+    "parse_clock",
     "plan_routes",
     "prepare_graph",
+    "problem_from_vrplib",
     "replan_routes",
+    "reported_cost",
     "resimulate",
     "routes_geojson",
     "routes_map_html",
     "shortest_path_matrices",
+    "simulate_solution",
     "snap_points",
+    "solution_text",
     "solve",
+    "summary_dict",
+    "to_seconds",
 ]

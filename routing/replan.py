@@ -35,42 +35,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .errors import InfeasibleError, InputError
+from .context import PlanContext, build_context
+from .daystate import DayState, day_state, previous_routes
+from .errors import InfeasibleError
+from .events import EVENT_COLUMNS as EVENT_COLUMNS  # importable from here too
+from .events import EVENT_TYPES as EVENT_TYPES
+from .events import ReplanEvents, event_table, parse_events
+from .iterate import PlanRounds, iterate_plan
 from .network import RoadNetwork
-from .plan import (
-    DAY_S,
-    PlanSettings,
-    RoutePlan,
-    assemble,
-    build_context,
-    hhmm,
-    iterate_plan,
-    to_seconds,
-)
-from .traffic import Incident, SpeedModel, incident_arcs
+from .plan import RoutePlan, assemble
+from .settings import PlanSettings
+from .tables import DAY_S, hhmm, to_seconds
+from .traffic import SpeedModel
 
 log = logging.getLogger(__name__)
-
-EVENT_TYPES = ("done", "add", "cancel", "position", "delay", "incident")
-EVENT_COLUMNS = (
-    "type",
-    "stop_id",
-    "vehicle_id",
-    "lat",
-    "lon",
-    "demand_units",
-    "tw_start",
-    "tw_end",
-    "service_min",
-    "delay_min",
-    "factor",
-    "road_class",
-    "area_lat",
-    "area_lon",
-    "area_radius_m",
-    "start",
-    "end",
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,52 +60,6 @@ class ReplanResult:
     changes: pd.DataFrame
     done: tuple[str, ...]
     warnings: tuple[str, ...] = ()
-
-
-def _blank(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x)) or str(x).strip() in ("", "nan")
-
-
-def _float(ev: pd.Series, col: str, i: int) -> float:
-    x = ev.get(col)
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        v = math.nan
-    if math.isnan(v):
-        raise InputError(
-            f"events row {i} ({ev['type']}): {col} is missing or not a number",
-            row=i,
-            column=col,
-            table="events",
-        )
-    return v
-
-
-def _prev_routes(routes: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    need = ("vehicle_id", "seq", "stop_id", "arrival", "departure", "kind", "lat", "lon")
-    for c in need:
-        if c not in routes.columns:
-            raise InputError(
-                f"the plan's routes table has no column {c!r}",
-                column=c,
-                fix="re-plan from a folder written by `shipahead route`",
-                table="routes",
-            )
-    out = {}
-    r = routes.copy()
-    r["vehicle_id"] = r["vehicle_id"].astype(str)
-    r["stop_id"] = r["stop_id"].astype(str)
-    for c in ("arrival", "departure", "break_start"):
-        if c not in r.columns:  # plans written before break_start existed
-            continue
-        r[c + "_s"] = [
-            to_seconds(x, what=c, row=k, column=c, table="routes") for k, x in enumerate(r[c])
-        ]
-    r["seq"] = pd.to_numeric(r["seq"], errors="coerce").astype(int)
-    for vid, g in r.groupby("vehicle_id", sort=False):
-        out[str(vid)] = g.sort_values("seq").reset_index(drop=True)
-    return out
 
 
 def replan_routes(
@@ -165,276 +97,100 @@ def replan_routes(
     """
     settings = settings or PlanSettings()
     speed = speed or SpeedModel.free_flow()
-    ev = events.reset_index(drop=True).copy() if events is not None else pd.DataFrame()
-    if len(ev) and "type" not in ev.columns:
-        raise InputError("events table has no 'type' column", column="type", table="events")
-    for c in EVENT_COLUMNS:  # columns no event uses may be left out of the file
-        if c not in ev.columns:
-            ev[c] = np.nan
-    warnings: list[str] = []
-    if len(ev):
-        ev["type"] = ev["type"].astype(str).str.strip().str.lower()
-        bad = ~ev["type"].isin(EVENT_TYPES)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(
-                f"events row {i}: unknown type {ev.at[i, 'type']!r}",
-                row=i,
-                column="type",
-                fix=f"use one of {', '.join(EVENT_TYPES)}",
-                table="events",
-            )
-    prev = _prev_routes(routes)
+    ev = event_table(events)
+    prev = previous_routes(routes)
     st = stops.reset_index(drop=True).copy()
     st["stop_id"] = st["stop_id"].astype(str)
-    known = set(st["stop_id"])
     fleet_ids = [str(x) for x in fleet["vehicle_id"]]
-
-    def need_stop(i: int, sid: object, must_exist: bool = True) -> str:
-        if _blank(sid):
-            raise InputError(
-                f"events row {i} ({ev.at[i, 'type']}): stop_id is empty",
-                row=i,
-                column="stop_id",
-                table="events",
-            )
-        sid = str(sid).strip()
-        if must_exist and sid not in known:
-            raise InputError(
-                f"events row {i}: stop {sid!r} is not in the plan",
-                row=i,
-                column="stop_id",
-                fix="name a stop of the plan, or use type 'add' for a new stop",
-                table="events",
-            )
-        return sid
-
-    def need_vehicle(i: int, vid: object) -> str:
-        vid = "" if _blank(vid) else str(vid).strip()
-        if vid not in fleet_ids:
-            raise InputError(
-                f"events row {i} ({ev.at[i, 'type']}): unknown vehicle_id {vid!r}",
-                row=i,
-                column="vehicle_id",
-                table="events",
-            )
-        return vid
-
-    done_ev: set[str] = set(done_before)
-    vehicles_with_done: set[str] = set()
-    cancel: set[str] = set()
-    cancel_rows: dict[str, int] = {}
-    added = []
-    positions: dict[str, tuple[float, float]] = {}
-    delays: dict[str, float] = {}
-    incidents: list[Incident] = []
-    for i, e in ev.iterrows():
-        t = e["type"]
-        if t == "done":
-            sid = need_stop(i, e.get("stop_id"))
-            done_ev.add(sid)
-            if not _blank(e.get("vehicle_id")):
-                vehicles_with_done.add(need_vehicle(i, e.get("vehicle_id")))
-            else:
-                for vid, g in prev.items():
-                    if sid in set(g["stop_id"]):
-                        vehicles_with_done.add(vid)
-        elif t == "cancel":
-            cancel_rows.setdefault(need_stop(i, e.get("stop_id")), i)
-        elif t == "add":
-            sid = need_stop(i, e.get("stop_id"), must_exist=False)
-            if sid in known or sid in {a["stop_id"] for a in added}:
-                raise InputError(
-                    f"events row {i}: added stop {sid!r} already exists",
-                    row=i,
-                    column="stop_id",
-                    fix="give the new stop a new stop_id",
-                    table="events",
-                )
-            row = {"stop_id": sid}
-            for c in ("lat", "lon", "demand_units"):
-                row[c] = _float(e, c, i)
-            for c in ("tw_start", "tw_end"):
-                row[c] = None if _blank(e.get(c)) else e.get(c)
-            row["service_min"] = (
-                0.0 if _blank(e.get("service_min")) else _float(e, "service_min", i)
-            )
-            added.append(row)
-        elif t == "position":
-            vid = need_vehicle(i, e.get("vehicle_id"))
-            positions[vid] = (_float(e, "lon", i), _float(e, "lat", i))
-        elif t == "delay":
-            vid = need_vehicle(i, e.get("vehicle_id"))
-            delays[vid] = delays.get(vid, 0.0) + _float(e, "delay_min", i) * 60.0
-        elif t == "incident":
-            f = _float(e, "factor", i)
-            if not 0.0 < f <= 1.0:
-                raise InputError(
-                    f"events row {i}: incident factor {f:g} must be in (0, 1]",
-                    row=i,
-                    column="factor",
-                    fix="0.5 = half speed",
-                    table="events",
-                )
-            has_area = not _blank(e.get("area_lat"))
-            arcs = incident_arcs(
-                network,
-                road_class=None
-                if _blank(e.get("road_class"))
-                else str(e.get("road_class")).strip(),
-                area_lat=_float(e, "area_lat", i) if has_area else None,
-                area_lon=_float(e, "area_lon", i) if has_area else None,
-                area_radius_m=_float(e, "area_radius_m", i) if has_area else None,
-            )
-            start = to_seconds(e.get("start"), what="start", row=i, column="start", table="events")
-            end = to_seconds(e.get("end"), what="end", row=i, column="end", table="events")
-            incidents.append(
-                Incident(
-                    arcs=arcs,
-                    factor=f,
-                    start_s=float(at_s if start is None else start),
-                    end_s=float(2 * DAY_S if end is None else end),
-                    label=f"events row {i}",
-                )
-            )
-    speed = speed.with_incidents(incidents) if incidents else speed
-
-    # --- state of every vehicle at `at` ---------------------------------------------
+    parsed = parse_events(
+        ev,
+        prev=prev,
+        stop_ids=set(st["stop_id"]),
+        fleet_ids=fleet_ids,
+        network=network,
+        at_s=at_s,
+        done_before=done_before,
+    )
+    speed = speed.with_incidents(parsed.incidents) if parsed.incidents else speed
     fl = fleet.reset_index(drop=True)
-    demand = dict(zip(st["stop_id"], pd.to_numeric(st["demand_units"]), strict=True))
-    done: set[str] = set(done_ev)
-    starts: dict[str, tuple[float, float]] = {}
-    ready: dict[str, int] = {}
-    pinned_ids: dict[str, str] = {}
-    delivered: dict[str, float] = {}
-    break_taken: set[str] = set()
-    prev_order: dict[str, list[str]] = {}
-    for k, vid in enumerate(fleet_ids):
-        g = prev.get(vid)
-        shift_start = to_seconds(
-            fl.at[k, "shift_start"], what="shift_start", row=k, column="shift_start", table="fleet"
-        )
-        if g is None or len(g) == 0:
-            prev_order[vid] = []
-            if vid in positions:
-                starts[vid] = positions[vid]
-            ready[vid] = int(max(at_s, shift_start or 0) + delays.get(vid, 0.0))
-            continue
-        stops_rows = g[g["kind"] == "stop"]
-        prev_order[vid] = list(stops_rows["stop_id"])
-        if vid not in vehicles_with_done:
-            for r in stops_rows.itertuples(index=False):
-                if r.arrival_s is not None and r.arrival_s <= at_s:
-                    done.add(r.stop_id)  # served, or being served, at `at`
-        owed_s = 0.0  # break started by `at` on the leg the vehicle is on
-        if "break_min" in g.columns:
-            b = pd.to_numeric(g["break_min"], errors="coerce").fillna(0.0)
-            if "break_start_s" in g.columns:  # started by `at` (taken or in progress)
-                begun = pd.to_numeric(g["break_start_s"], errors="coerce").fillna(np.inf) <= at_s
-            else:
-                begun = pd.to_numeric(g["departure_s"], errors="coerce").fillna(np.inf) <= at_s
-            if bool(((b > 0) & begun).any()):
-                break_taken.add(vid)
-        delivered[vid] = float(sum(demand.get(s, 0.0) for s in prev_order[vid] if s in done))
-        # last place finished by `at`
-        last = g.iloc[0]
-        started = last["departure_s"] is not None and last["departure_s"] <= at_s
-        for r in g.itertuples(index=False):
-            if r.kind == "stop" and r.stop_id in done:
-                last = pd.Series(r._asdict())
-        nxt = [s for s in prev_order[vid] if s not in done and s not in cancel_rows]
-        end_row = g[g["kind"] == "end"]
-        returned = (
-            len(end_row)
-            and end_row["arrival_s"].iloc[0] is not None
-            and (end_row["arrival_s"].iloc[0] <= at_s)
-            and not nxt
-        )
-        if vid in positions:
-            starts[vid] = positions[vid]
-            ready[vid] = int(at_s + delays.get(vid, 0.0))
-        elif not started:
-            if last["kind"] != "start" or str(last["stop_id"]).startswith("@"):
-                starts[vid] = (float(last["lon"]), float(last["lat"]))
-            t_ready = max(at_s, shift_start or 0)
-            if vid in break_taken and last["departure_s"] is not None:
-                # resting before leaving at `at`: ready when the break is over
-                t_ready = max(t_ready, last["departure_s"])
-            ready[vid] = int(t_ready + delays.get(vid, 0.0))
-        elif returned:
-            # back at the depot: it can load again
-            ready[vid] = int(max(at_s, end_row["arrival_s"].iloc[0]) + delays.get(vid, 0.0))
-            delivered[vid] = 0.0
-        else:
-            starts[vid] = (float(last["lon"]), float(last["lat"]))
-            dep = last["departure_s"] if last["departure_s"] is not None else at_s
-            bs = last.get("break_start_s")
-            if (
-                vid in break_taken
-                and bs is not None
-                and not pd.isna(bs)
-                and last["departure_s"] is not None
-                and bs > last["departure_s"]
-            ):
-                # the break of the leg under way (on the road or waiting at the next stop)
-                # has begun: the restart from the last stop carries its duration
-                owed_s = 60.0 * float(pd.to_numeric(last.get("break_min"), errors="coerce"))
-            ready[vid] = int(max(dep, 0) + owed_s + delays.get(vid, 0.0))
-            if nxt and max(dep, 0) <= at_s:
-                # the vehicle was on its way to the next stop at `at`: keep it first
-                pinned_ids[vid] = nxt[0]
-
-    # a cancel for a stop already served cannot undo it: the stop stays done, and the
-    # dispatcher is told (warning + note in changes.csv) instead of the event vanishing
-    late_cancel: set[str] = set()
-    for sid, i in cancel_rows.items():
-        if sid in done:
-            late_cancel.add(sid)
-            warnings.append(
-                f"events row {i}: cancel for stop {sid!r} ignored: it was already done by "
-                f"{hhmm(at_s)}"
-            )
-        else:
-            cancel.add(sid)
-
-    # --- the remaining stops -----------------------------------------------------------
-    remaining = st[~st["stop_id"].isin(done | cancel)]
-    if added:
-        remaining = pd.concat([remaining, pd.DataFrame(added)], ignore_index=True)
-    fleet_now = fl.copy()
-    if break_taken and {"break_start", "break_end", "break_min"} <= set(fleet_now.columns):
-        for c in ("break_start", "break_end", "break_min"):
-            fleet_now[c] = fleet_now[c].astype(object)
-        mask = fleet_now["vehicle_id"].astype(str).isin(break_taken)
-        fleet_now.loc[mask, ["break_start", "break_end", "break_min"]] = None
+    state = day_state(parsed, prev, st, fl, at_s)
     ps = replace(settings, depart_s=None)
+    remaining = st[~st["stop_id"].isin(state.done | state.cancelled)]
+    if parsed.added:
+        remaining = pd.concat([remaining, pd.DataFrame(parsed.added)], ignore_index=True)
     ctx = build_context(
         remaining,
-        fleet_now,
+        _fleet_now(fl, state.break_taken),
         network,
         speed,
         ps,
         depots=depots,
         default_depot=default_depot,
-        starts=starts,
+        starts=state.starts,
     )
+    start = _restart_problem(ctx, state, fleet_ids)
+    rounds = _solve_keeping_pins(ctx, start, ps, reassign_penalty, at_s, state.warnings)
+    rounds, home = _drive_home(ctx, rounds, start.vehicle_start)
+    plan = assemble(ctx, rounds, date=date)
+    plan = _continue_numbering(plan, prev, state.done)
+    if start.spent and len(plan.unassigned):
+        # "capacity" only because the spent vehicles got none: say what really binds
+        un = plan.unassigned.copy()
+        fits = pd.to_numeric(un["demand_units"]) <= max(start.capacity.values())
+        art = un["reason"].str.startswith("capacity") & fits
+        un.loc[art, "reason"] = (
+            "shift: no vehicle has time left in its shift to serve it (ready too late: "
+            + ", ".join(start.spent)
+            + ")"
+        )
+        plan = replace(plan, unassigned=un)
+    return _result(plan, routes, ctx, parsed, state, start, home, at_s, reassign_penalty)
+
+
+def _fleet_now(fleet: pd.DataFrame, break_taken: set[str]) -> pd.DataFrame:
+    """The fleet for the rest of the day: vehicles whose break has begun owe none."""
+    fleet_now = fleet.copy()
+    if break_taken and {"break_start", "break_end", "break_min"} <= set(fleet_now.columns):
+        for c in ("break_start", "break_end", "break_min"):
+            fleet_now[c] = fleet_now[c].astype(object)
+        mask = fleet_now["vehicle_id"].astype(str).isin(break_taken)
+        fleet_now.loc[mask, ["break_start", "break_end", "break_min"]] = None
+    return fleet_now
+
+
+@dataclass
+class RestartProblem:
+    """How each vehicle enters the re-plan (node indices of ``ctx``; seconds)."""
+
+    vehicle_start: dict[str, tuple[int, int]]  # vehicle -> (start node, ready time)
+    capacity: dict[str, int]  # each vehicle's full capacity
+    capacity_left: dict[str, int]
+    pinned: dict[str, tuple[int, ...]]  # vehicle -> stop kept first
+    initial: tuple[tuple[int, ...], ...]  # warm start: the previous order, pins first
+    spent: list[str]  # vehicles that can only drive back to their depot
+
+
+def _restart_problem(ctx: PlanContext, state: DayState, fleet_ids: list[str]) -> RestartProblem:
+    """Start nodes, ready times, capacity left, pins and the warm start of every vehicle;
+    sets the shift end of a vehicle too late to serve anything (it only drives home)."""
     index = {sid: i for i, sid in enumerate(ctx.node_ids)}
     vehicle_start = {}
     for vid in fleet_ids:
-        node = index["@" + vid] if vid in starts else None
+        node = index["@" + vid] if vid in state.starts else None
         if node is None:
             depot = ctx.fleet.loc[ctx.fleet["vehicle_id"] == vid, "depot_id"].iloc[0]
             node = ctx.depot_node[depot]
-        vehicle_start[vid] = (node, int(ready[vid]))
+        vehicle_start[vid] = (node, int(state.ready[vid]))
     cap = dict(zip(ctx.fleet["vehicle_id"], ctx.fleet["capacity"], strict=True))
     capacity_left = {
-        vid: int(max(0, cap[vid] - math.ceil(delivered.get(vid, 0.0)))) for vid in fleet_ids
+        vid: int(max(0, cap[vid] - math.ceil(state.delivered.get(vid, 0.0)))) for vid in fleet_ids
     }
+    pinned_ids = dict(state.pinned)
     spent: list[str] = []
     # a vehicle out on the road that is ready too late to serve anything within its shift
     # (e.g. delayed past its end) only drives back to its depot, leaving when it is ready;
     # the solver gets it no capacity and a shift long enough for that drive
-    for vid in starts:
+    for vid in state.starts:
         node, t = vehicle_start[vid]
         k = int(np.flatnonzero((ctx.fleet["vehicle_id"] == vid).to_numpy())[0])
         end_s = int(ctx.fleet.at[k, "shift_end_s"])
@@ -445,7 +201,7 @@ def replan_routes(
             capacity_left[vid] = 0
             pinned_ids.pop(vid, None)
             ctx.fleet.at[k, "shift_end_s"] = int(min(2 * DAY_S - 1, t + 3 * trip + 3600))
-            warnings.append(
+            state.warnings.append(
                 f"vehicle {vid!r} is ready at {hhmm(t)}, too late to serve anything within "
                 f"its shift (ends {hhmm(end_s)}): it only drives back to its depot"
             )
@@ -456,7 +212,9 @@ def replan_routes(
     }
     initial = tuple(
         tuple(
-            index[s] for s in prev_order.get(vid, []) if s in index and index[s] in ctx.stop_nodes
+            index[s]
+            for s in state.prev_order.get(vid, [])
+            if s in index and index[s] in ctx.stop_nodes
         )
         for vid in fleet_ids
     )
@@ -465,67 +223,90 @@ def replan_routes(
         (*pinned.get(vid, ()), *(s for s in r if s not in pinned.get(vid, ())))
         for vid, r in zip(fleet_ids, initial, strict=True)
     )
+    return RestartProblem(vehicle_start, cap, capacity_left, pinned, initial, spent)
+
+
+def _solve_keeping_pins(
+    ctx: PlanContext,
+    start: RestartProblem,
+    settings: PlanSettings,
+    reassign_penalty: float,
+    at_s: int,
+    warnings: list[str],
+) -> PlanRounds:
+    """Plan the rest of the day; a pin the vehicle can no longer keep is given up (with a
+    warning; ``start.pinned`` and ``start.vehicle_start`` are updated) and the plan redone."""
     while True:
         try:
-            problem, sol, sims, sim, log_rows = iterate_plan(
+            return iterate_plan(
                 ctx,
-                ps,
-                vehicle_start=vehicle_start,
-                capacity_left=capacity_left,
-                pinned=pinned,
-                initial_routes=initial,
+                settings,
+                vehicle_start=start.vehicle_start,
+                capacity_left=start.capacity_left,
+                pinned=start.pinned,
+                initial_routes=start.initial,
                 reassign_penalty=reassign_penalty,
             )
-            break
         except InfeasibleError as exc:
             # a vehicle that can no longer make the stop it was driving to (delayed past the
             # window or its shift): that stop is no longer kept first (planned or dropped
             # like any other), and the vehicle is ready where it last was, from `at` on
             vid = next(
-                (v for v in pinned if exc.message.startswith(f"vehicle {v!r} cannot serve")),
+                (v for v in start.pinned if exc.message.startswith(f"vehicle {v!r} cannot serve")),
                 None,
             )
             if vid is None:
                 raise
             warnings.append(f"{exc.message}; it is no longer kept first")
-            del pinned[vid]
-            node, t = vehicle_start[vid]
-            vehicle_start[vid] = (node, max(int(t), int(at_s)))
-    # a vehicle out on the road with no stops left still has to drive back to its depot
+            del start.pinned[vid]
+            node, t = start.vehicle_start[vid]
+            start.vehicle_start[vid] = (node, max(int(t), int(at_s)))
+
+
+def _drive_home(
+    ctx: PlanContext, rounds: PlanRounds, vehicle_start: dict[str, tuple[int, int]]
+) -> tuple[PlanRounds, list[int]]:
+    """Add the drive back to the depot of every vehicle out on the road with no stops left;
+    returns the rounds with those routes and the vehicles' numbers."""
+    problem, sims = rounds.problem, rounds.sims
     used = {x.vehicle for x in sims}
     home = [
         v
         for v, veh in enumerate(problem.vehicles)
         if v not in used and ctx.node_ids[veh.start].startswith("@")
     ]
-    if home:
-        for v in home:
-            veh = problem.vehicles[v]
-            sims.append(
-                sim.route(
-                    problem,
-                    v,
-                    (),
-                    depart_s=math.ceil(vehicle_start[veh.vehicle_id][1] / 60.0) * 60.0,
-                    keep_legs=True,
-                    break_gap=-1,
-                )
+    if not home:
+        return rounds, home
+    for v in home:
+        veh = problem.vehicles[v]
+        sims.append(
+            rounds.simulator.route(
+                problem,
+                v,
+                (),
+                depart_s=math.ceil(vehicle_start[veh.vehicle_id][1] / 60.0) * 60.0,
+                keep_legs=True,
+                break_gap=-1,
             )
-        sims = sorted(sims, key=lambda x: x.vehicle)
-    plan = assemble(ctx, problem, sol, sims, sim, log_rows, date=date)
-    plan = _continue_numbering(plan, prev, done)
-    if spent and len(plan.unassigned):
-        # "capacity" only because the spent vehicles got none: say what really binds
-        un = plan.unassigned.copy()
-        fits = pd.to_numeric(un["demand_units"]) <= max(cap.values())
-        art = un["reason"].str.startswith("capacity") & fits
-        un.loc[art, "reason"] = (
-            "shift: no vehicle has time left in its shift to serve it (ready too late: "
-            + ", ".join(spent)
-            + ")"
         )
-        plan = replace(plan, unassigned=un)
-    had_route = {vid for vid, o in prev_order.items() if o}
+    return replace(rounds, sims=sorted(sims, key=lambda x: x.vehicle)), home
+
+
+def _result(
+    plan: RoutePlan,
+    routes: pd.DataFrame,
+    ctx: PlanContext,
+    parsed: ReplanEvents,
+    state: DayState,
+    start: RestartProblem,
+    home: list[int],
+    at_s: int,
+    reassign_penalty: float,
+) -> ReplanResult:
+    """The summary's ``replan`` section, the change table and the result."""
+    problem = plan.problem
+    fleet_ids = list(state.prev_order)
+    had_route = {vid for vid, o in state.prev_order.items() if o}
     new_counts = (
         plan.routes[plan.routes["kind"] == "stop"].groupby("vehicle_id", sort=True).size().to_dict()
     )
@@ -542,27 +323,32 @@ def replan_routes(
     returning = [problem.vehicles[v].vehicle_id for v in home]
     plan.summary["replan"] = {
         "at": hhmm(at_s),
-        "done": len(done),
-        "cancelled": len(cancel),
-        "added": len(added),
-        "incidents": len(incidents),
-        "pinned": {k: ctx.node_ids[v[0]] for k, v in pinned.items()},
+        "done": len(state.done),
+        "cancelled": len(state.cancelled),
+        "added": len(parsed.added),
+        "incidents": len(parsed.incidents),
+        "pinned": {k: ctx.node_ids[v[0]] for k, v in start.pinned.items()},
         "reassign_penalty": reassign_penalty,
         "dispatched": dispatched,
         "returning_empty": returning,
         "idle": idle,
-        "warnings": list(warnings),
+        "warnings": list(state.warnings),
     }
     changes = change_table(
-        routes, plan.routes, plan.unassigned, done, cancel, {a["stop_id"] for a in added}
+        routes,
+        plan.routes,
+        plan.unassigned,
+        state.done,
+        state.cancelled,
+        {a["stop_id"] for a in parsed.added},
     )
-    notes = {s: "cancel ignored: already done" for s in late_cancel}
+    notes = {s: "cancel ignored: already done" for s in state.late_cancel}
     for s, v in zip(changes["stop_id"], changes["new_vehicle_id"], strict=True):
         if v in dispatched and s not in notes:
             notes[s] = f"vehicle {v} newly dispatched with {dispatched[v]} stops"
     changes["note"] = [notes.get(s, "") for s in changes["stop_id"]]
     return ReplanResult(
-        plan=plan, changes=changes, done=tuple(sorted(done)), warnings=tuple(warnings)
+        plan=plan, changes=changes, done=tuple(sorted(state.done)), warnings=tuple(state.warnings)
     )
 
 

@@ -244,7 +244,7 @@ class Simulator:
         break_gap
             Which leg holds the driver break: ``k`` = the leg leaving the k-th visit (0 =
             leaving the start, ``len(stops)`` = the way back), as planned
-            (`routing.check.RouteSchedule.break_gap`); ``-1`` = no break on this route (the
+            (`routing.schedule.PlannedSchedule.break_gap`); ``-1`` = no break on this route (the
             plan has none, e.g. the route starts after the break window); ``None`` = the
             first leg left at or after the break's earliest start. On that leg the break
             starts at ``max(leave, earliest)`` wherever the vehicle is.

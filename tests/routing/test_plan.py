@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import routing
-from routing.plan import hhmm, to_seconds
+from routing import hhmm, to_seconds
 from routing.traffic import SpeedModel
 
 from ._netfix import rush_profile, tiny_fleet, tiny_network, tiny_stops

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import routing
-from routing.plan import to_seconds
+from routing import to_seconds
 from routing.traffic import SpeedModel
 
 from ._netfix import rush_profile, tiny_fleet, tiny_network, tiny_stops

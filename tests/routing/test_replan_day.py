@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import routing
 from cli.contracts import CONTRACTS, _parse, check_table
+from routing import to_seconds
 from routing.outputs import driver_sheets
-from routing.plan import to_seconds
 from routing.traffic import SpeedModel
 
 from ._netfix import rush_profile, tiny_fleet, tiny_network, tiny_stops
