@@ -12,8 +12,11 @@ file, which line and which column is wrong, and how to fix it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import re
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -57,6 +60,11 @@ class _State:
     debug: bool = False
     quiet: bool = False
     files: dict[str, str] = field(default_factory=dict)
+    #: the running command (``forecast``, ``route`` …): advice must fit its options
+    command: str = ""
+    #: what an interrupted run keeps (finished steps) and what it did not write
+    kept: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
 
 
 STATE = _State(debug=bool(os.environ.get("SHIPAHEAD_DEBUG")))
@@ -112,6 +120,51 @@ def _domain_class(exc: BaseException, name: str) -> bool:
     return False
 
 
+#: OS error numbers that are the user's to fix (disk, permissions, paths) → exit 2
+_ENV_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the device", "free disk space or choose another --out"),
+    errno.EDQUOT: ("disk quota exceeded", "free space in your quota or choose another --out"),
+    errno.EROFS: ("read-only file system", "choose a writable folder for --out"),
+    errno.EACCES: ("permission denied", "check the permissions or choose another path"),
+    errno.EPERM: ("operation not permitted", "check the permissions or choose another path"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
+    errno.EISDIR: ("is a folder, not a file", "name a file"),
+    errno.ENOENT: ("no such file or folder", "check the path"),
+    errno.ENAMETOOLONG: ("the file name is too long", "choose a shorter path"),
+    errno.EMFILE: ("too many open files", "raise the open-file limit (ulimit -n)"),
+    errno.EIO: ("input/output error of the device", "check the disk"),
+}
+
+
+def os_error_code(exc: BaseException) -> int | None:
+    """The errno of an OSError (also when a library only put ``[Errno N]`` in the text)."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno is not None:
+        return int(exc.errno)
+    m = re.search(r"\[Errno (\d+)\]", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def describe_os_error(exc: OSError, path: str | os.PathLike[str] | None = None) -> str | None:
+    """One line naming the path and the cause of an environment error, or None if unknown."""
+    code = os_error_code(exc)
+    if code not in _ENV_ERRORS:
+        return None
+    cause, fix = _ENV_ERRORS[code]
+    where = exc.filename if exc.filename is not None else path
+    return format_line(cause, file=None if where is None else str(where), fix=fix)
+
+
+def _memory_advice() -> str:
+    """What to try after running out of memory, in the options of the running command."""
+    if STATE.command in ("forecast", "place", "plan", "demo"):
+        return "try a smaller input or --engine dask"
+    if STATE.command == "route":
+        return "try fewer stops or a smaller road extract (--roads)"
+    return "try a smaller input"
+
+
 def describe(exc: BaseException) -> tuple[int, str]:
     """Map an exception to (exit code, one-line message)."""
     if isinstance(exc, CliInputError):
@@ -136,7 +189,11 @@ def describe(exc: BaseException) -> tuple[int, str]:
     if _domain_class(exc, "SolverError"):
         return EXIT_SOLVER, f"solver gave no usable result: {exc}"
     if isinstance(exc, MemoryError):
-        return EXIT_INTERNAL, "out of memory — try a smaller input or --engine dask"
+        return EXIT_INTERNAL, f"out of memory — {_memory_advice()}"
+    if isinstance(exc, OSError):
+        line = describe_os_error(exc)
+        if line is not None:
+            return EXIT_INPUT, line
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return EXIT_INTERNAL, f"internal error: {type(exc).__name__}: {first}"[:300]
 
@@ -150,17 +207,105 @@ def emit_error(message: str) -> None:
     )
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: unwind (closing outputs and workers), then exit 128+N."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_MAIN_PID = os.getpid()
+_INTERRUPTED: list[int] = []
+
+
+def stop_children(timeout_s: float = 3.0) -> None:
+    """Terminate every child process of this one (worker pools, clusters); kill stragglers."""
+    try:
+        import psutil
+    except ModuleNotFoundError:  # pragma: no cover - psutil is a dependency
+        return
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:  # pragma: no cover
+        return
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(children, timeout=timeout_s)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(alive, timeout=timeout_s)
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    if os.getpid() != _MAIN_PID:
+        # a forked worker inherited this handler: leave at once and silently (no traceback)
+        os._exit(128 + signum)
+    if _INTERRUPTED:  # already unwinding: a second signal must not break the clean-up
+        return
+    _INTERRUPTED.append(signum)
+    stop_children()
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _signals_handled() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into :class:`Interrupted` while a command runs (main thread only)."""
+    import threading
+
+    global _MAIN_PID
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _MAIN_PID = os.getpid()
+    _INTERRUPTED.clear()
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, _on_signal)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def interrupted_line(signum: int) -> str:
+    """One line saying which signal stopped the run, what was kept and what was not written."""
+    name = signal.Signals(signum).name
+    pending = [p for p in STATE.pending if p not in STATE.kept]
+    if STATE.kept:
+        line = f"interrupted by {name} — kept the finished steps: {', '.join(STATE.kept)}"
+        if pending:
+            line += f"; not written: {', '.join(pending)} (run the same command again to resume)"
+        return line
+    return f"interrupted by {name} — no output was written"
+
+
 @contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn any exception into one stderr line and the DESIGN.md exit code."""
+    STATE.kept, STATE.pending = [], []
     try:
-        yield
+        with _signals_handled():
+            yield
     except (typer.Exit, typer.Abort, SystemExit):
         raise
-    except KeyboardInterrupt:
-        emit_error("interrupted — no output was written")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        stop_children()
+        emit_error(interrupted_line(signum))
+        raise typer.Exit(128 + signum) from None
     except Exception as exc:
+        if _INTERRUPTED:  # a worker pool broke because of the signal: report the signal
+            stop_children()
+            emit_error(interrupted_line(_INTERRUPTED[0]))
+            raise typer.Exit(128 + _INTERRUPTED[0]) from None
         code, line = describe(exc)
         if STATE.debug:
             traceback.print_exc()
@@ -178,6 +323,7 @@ def command(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        STATE.command = func.__module__.rsplit(".", 1)[-1].removesuffix("_cmd")
         with handle_errors():
             return func(*args, **kwargs)
 
