@@ -65,6 +65,8 @@ class _State:
     #: what an interrupted run keeps (finished steps) and what it did not write
     kept: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    #: staging folders of open OutputDirs (removed if an interrupted run must exit hard)
+    staging: set[str] = field(default_factory=set)
 
 
 STATE = _State(debug=bool(os.environ.get("SHIPAHEAD_DEBUG")))
@@ -243,6 +245,53 @@ def stop_children(timeout_s: float = 3.0) -> None:
     psutil.wait_procs(alive, timeout=timeout_s)
 
 
+#: how long an interrupted run may take to unwind before it exits hard (seconds)
+UNWIND_LIMIT_S = 20.0
+
+
+class _Reaper:
+    """While an interrupted run unwinds, kill child processes as they appear.
+
+    A worker pool can fork a new worker while the signal is handled; the unwinding then waits
+    for it (``join``). Killing children every 0.2 s ends such waits. After
+    :data:`UNWIND_LIMIT_S` the run removes its staging folders and exits hard.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import threading
+
+        self.signum = signum
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        import psutil
+
+        end = time.monotonic() + UNWIND_LIMIT_S
+        while not self.done.wait(0.2):
+            try:
+                for child in psutil.Process().children(recursive=True):
+                    child.kill()
+            except psutil.Error:
+                pass
+            if time.monotonic() > end:
+                import shutil
+
+                for stage in list(STATE.staging):
+                    shutil.rmtree(stage, ignore_errors=True)
+                emit_error(interrupted_line(self.signum))
+                os._exit(128 + self.signum)
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+_REAPER: list[_Reaper] = []
+
+
 def _on_signal(signum: int, frame: Any) -> None:
     if os.getpid() != _MAIN_PID:
         # a forked worker inherited this handler: leave at once and silently (no traceback)
@@ -250,8 +299,18 @@ def _on_signal(signum: int, frame: Any) -> None:
     if _INTERRUPTED:  # already unwinding: a second signal must not break the clean-up
         return
     _INTERRUPTED.append(signum)
-    stop_children()
+    stop_children(timeout_s=1.0)
+    _REAPER.append(_Reaper(signum))
     raise Interrupted(signum)
+
+
+def _finish_interrupt(signum: int) -> typer.Exit:
+    for reaper in _REAPER:
+        reaper.stop()
+    _REAPER.clear()
+    stop_children()
+    emit_error(interrupted_line(signum))
+    return typer.Exit(128 + signum)
 
 
 @contextmanager
@@ -297,15 +356,10 @@ def handle_errors() -> Iterator[None]:
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        stop_children()
-        emit_error(interrupted_line(signum))
-        raise typer.Exit(128 + signum) from None
+        raise _finish_interrupt(getattr(exc, "signum", signal.SIGINT)) from None
     except Exception as exc:
         if _INTERRUPTED:  # a worker pool broke because of the signal: report the signal
-            stop_children()
-            emit_error(interrupted_line(_INTERRUPTED[0]))
-            raise typer.Exit(128 + _INTERRUPTED[0]) from None
+            raise _finish_interrupt(_INTERRUPTED[0]) from None
         code, line = describe(exc)
         if STATE.debug:
             traceback.print_exc()

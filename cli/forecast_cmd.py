@@ -49,7 +49,7 @@ def _compute(
 
     import forecasting
     from cli.io import read_table
-    from cli.progress import step
+    from cli.progress import count_progress, step
 
     history = require_file(Path(history), "history")
     register_file("history", history)
@@ -82,8 +82,8 @@ def _compute(
         as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
     )
     t0 = time.perf_counter()
-    with step(f"Backtesting and forecasting {horizon} periods…"):
-        res = forecasting.forecast(hist, settings, weather=wdf, events=edf)
+    with count_progress(f"Backtesting and forecasting {horizon} periods") as report:
+        res = forecasting.forecast(hist, settings, weather=wdf, events=edf, progress=report)
     wall = time.perf_counter() - t0
     scen = None
     if window_days is not None:

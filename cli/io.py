@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from cli.contracts import CONTRACTS, Problem, check_table, coerce_table
-from cli.errors import CliInputError, describe_os_error, format_line, register_file
+from cli.errors import STATE, CliInputError, describe_os_error, format_line, register_file
 
 __all__ = [
     "OutputDir",
@@ -333,6 +333,7 @@ class OutputDir:
             self._stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.path))
         except OSError as exc:
             raise _env_error(exc, self.path) from None
+        STATE.staging.add(str(self._stage))
         return self
 
     def file(self, name: str) -> Path:
@@ -378,6 +379,7 @@ class OutputDir:
                         raise _env_error(exc, dst) from None
         finally:
             shutil.rmtree(self._stage, ignore_errors=True)
+            STATE.staging.discard(str(self._stage))
 
 
 # --- claiming an output location: writable, locked, stale leftovers removed --------------
