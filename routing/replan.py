@@ -379,7 +379,11 @@ def replan_routes(
     # --- the remaining stops -----------------------------------------------------------
     remaining = st[~st["stop_id"].isin(done | cancel)]
     if added:
-        remaining = pd.concat([remaining, pd.DataFrame(added)], ignore_index=True)
+        add_df = pd.DataFrame(added)
+        if len(remaining):
+            remaining = pd.concat([remaining, add_df], ignore_index=True)
+        else:  # every planned stop done or cancelled: an empty frame must not set the dtypes
+            remaining = add_df.reindex(columns=list(dict.fromkeys([*remaining, *add_df])))
     fleet_now = fl.copy()
     if break_taken and {"break_start", "break_end", "break_min"} <= set(fleet_now.columns):
         for c in ("break_start", "break_end", "break_min"):
