@@ -322,6 +322,7 @@ class OutputDir:
         self.path = Path(path)
         self._stage: Path | None = None
         self._names: list[str] = []
+        self._created: list[Path] = []
 
     def __enter__(self) -> OutputDir:
         if self.path.exists() and not self.path.is_dir():
@@ -329,7 +330,7 @@ class OutputDir:
                 "exists and is not a folder", file=self.path, fix="choose a folder for --out"
             )
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self._created = _make_dirs(self.path)
             self._stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.path))
         except OSError as exc:
             raise _env_error(exc, self.path) from None
@@ -380,6 +381,8 @@ class OutputDir:
         finally:
             shutil.rmtree(self._stage, ignore_errors=True)
             STATE.staging.discard(str(self._stage))
+            if exc_type is not None:  # a failed run leaves no empty folder behind
+                _remove_created(self._created)
 
 
 # --- claiming an output location: writable, locked, stale leftovers removed --------------

@@ -539,3 +539,35 @@ def test_atomic_write_keeps_no_temporary_file_on_failure(tmp_path: Path) -> None
         tmp.write_text("half")
         raise RuntimeError("boom")
     assert not list(tmp_path.iterdir())
+
+
+def test_sigterm_during_plan_keeps_finished_steps_and_says_so(tmp_path: Path) -> None:
+    toml = _scenario(tmp_path / "scn")
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.app", "plan", str(toml), "--out", str(out)],
+        stderr=subprocess.PIPE,
+        env={**_env(), "SHIPAHEAD_CACHE_DIR": os.environ["SHIPAHEAD_CACHE_DIR"]},
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "step placement: done" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == 143, rest
+    errors = [ln for ln in _lines(rest) if ln.startswith("error:")]
+    assert errors == [
+        "error: interrupted by SIGTERM — kept the finished steps: forecast, placement; "
+        "not written: routes (run the same command again to resume)"
+    ]
+    assert (out / "placement" / ".done.json").exists()
+    assert not (out / "routes").exists()
+    assert not list(out.rglob(".staging-*"))
+    res = CliRunner().invoke(app, ["plan", str(toml), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "step routes: done" in res.output
+    assert res.output.count("skipped (--force reruns)") == 2
