@@ -571,3 +571,26 @@ def test_sigterm_during_plan_keeps_finished_steps_and_says_so(tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     assert "step routes: done" in res.output
     assert res.output.count("skipped (--force reruns)") == 2
+
+
+def test_placement_worker_pool_stops_at_once_when_interrupted() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from placement.decomposition import WorkerPool
+
+    pool = object.__new__(WorkerPool)
+    ex = ProcessPoolExecutor(max_workers=1)
+    ex.submit(time.sleep, 30)
+    time.sleep(0.5)
+    procs = list(ex._processes.values())
+    pool._executors, pool._client, pool._cluster = [ex], None, None
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            pool.close()
+    for p in procs:
+        p.join(5)
+    assert time.monotonic() - t0 < 5
+    assert not any(p.is_alive() for p in procs)
