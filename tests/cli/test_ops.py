@@ -541,9 +541,8 @@ def test_atomic_write_keeps_no_temporary_file_on_failure(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
 
 
-def test_sigterm_during_plan_keeps_finished_steps_and_says_so(tmp_path: Path) -> None:
-    toml = _scenario(tmp_path / "scn")
-    out = tmp_path / "run"
+def _plan_until_placement_done(toml: Path, out: Path, sig: int) -> tuple[int, str]:
+    """Run `plan`, send ``sig`` once placement is done; return (exit code, rest of stderr)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.app", "plan", str(toml), "--out", str(out)],
         stderr=subprocess.PIPE,
@@ -554,11 +553,20 @@ def test_sigterm_during_plan_keeps_finished_steps_and_says_so(tmp_path: Path) ->
     assert proc.stderr is not None
     for line in proc.stderr:
         if "step placement: done" in line:
-            proc.send_signal(signal.SIGTERM)
+            if sig == signal.SIGKILL:
+                time.sleep(0.5)  # into the routes step: its staging folder exists
+            proc.send_signal(sig)
             break
     rest = proc.stderr.read()
     proc.wait(timeout=60)
-    assert proc.returncode == 143, rest
+    return proc.returncode, rest
+
+
+def test_sigterm_during_plan_keeps_finished_steps_and_says_so(tmp_path: Path) -> None:
+    toml = _scenario(tmp_path / "scn")
+    out = tmp_path / "run"
+    code, rest = _plan_until_placement_done(toml, out, signal.SIGTERM)
+    assert code == 143, rest
     errors = [ln for ln in _lines(rest) if ln.startswith("error:")]
     assert errors == [
         "error: interrupted by SIGTERM — kept the finished steps: forecast, placement; "
@@ -594,3 +602,23 @@ def test_placement_worker_pool_stops_at_once_when_interrupted() -> None:
         p.join(5)
     assert time.monotonic() - t0 < 5
     assert not any(p.is_alive() for p in procs)
+
+
+def test_kill_9_during_plan_leftovers_are_cleaned_and_the_rerun_resumes(tmp_path: Path) -> None:
+    toml = _scenario(tmp_path / "scn")
+    out = tmp_path / "run"
+    code, _ = _plan_until_placement_done(toml, out, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert list(out.rglob(".staging-*"))  # what a killed run leaves …
+    assert (out / ".shipahead.lock").exists()  # … its lock file too, but no lock
+    res = CliRunner().invoke(app, ["--quiet", "plan", str(toml), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    steps = json.loads((out / "manifest.json").read_text())["steps"]
+    assert {k: v["status"].split()[0] for k, v in steps.items()} == {
+        "forecast": "skipped",
+        "placement": "skipped",
+        "routes": "ran",
+    }
+    assert not list(out.rglob(".staging-*"))
+    assert not list(out.rglob("*.tmp"))
+    assert not (out / ".shipahead.lock").exists()
