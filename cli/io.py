@@ -402,6 +402,10 @@ def _make_dirs(folder: Path) -> list[Path]:
     while not p.exists() and p != p.parent:
         missing.append(p)
         p = p.parent
+    if not p.is_dir():
+        raise CliInputError(
+            "is a file, not a folder", file=p, fix="choose another folder for the output"
+        )
     made: list[Path] = []
     for d in reversed(missing):
         try:
