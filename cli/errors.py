@@ -221,6 +221,14 @@ _MAIN_PID = os.getpid()
 _INTERRUPTED: list[int] = []
 
 
+def _spared_pids() -> set[int]:
+    """Helper processes that must outlive the workers: multiprocessing's resource tracker
+    (it frees the workers' semaphores; killing it makes every later release fail loudly)."""
+    rt = sys.modules.get("multiprocessing.resource_tracker")
+    pid = getattr(getattr(rt, "_resource_tracker", None), "_pid", None)
+    return {pid} if isinstance(pid, int) else set()
+
+
 def stop_children(timeout_s: float = 3.0) -> None:
     """Terminate every child process of this one (worker pools, clusters); kill stragglers."""
     try:
@@ -228,7 +236,8 @@ def stop_children(timeout_s: float = 3.0) -> None:
     except ModuleNotFoundError:  # pragma: no cover - psutil is a dependency
         return
     try:
-        children = psutil.Process().children(recursive=True)
+        spared = _spared_pids()
+        children = [c for c in psutil.Process().children(recursive=True) if c.pid not in spared]
     except psutil.Error:  # pragma: no cover
         return
     for child in children:
@@ -273,8 +282,10 @@ class _Reaper:
         end = time.monotonic() + UNWIND_LIMIT_S
         while not self.done.wait(0.2):
             try:
+                spared = _spared_pids()
                 for child in psutil.Process().children(recursive=True):
-                    child.kill()
+                    if child.pid not in spared:
+                        child.kill()
             except psutil.Error:
                 pass
             if time.monotonic() > end:
@@ -299,6 +310,10 @@ def _on_signal(signum: int, frame: Any) -> None:
     if _INTERRUPTED:  # already unwinding: a second signal must not break the clean-up
         return
     _INTERRUPTED.append(signum)
+    import logging
+
+    # a Dask cluster whose workers are being stopped logs restarts and lost connections
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     stop_children(timeout_s=1.0)
     _REAPER.append(_Reaper(signum))
     raise Interrupted(signum)
