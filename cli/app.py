@@ -19,8 +19,9 @@ from cli.errors import EXIT_INPUT, STATE, emit_error
 HELP = (
     "shipahead — demand forecasts, anticipatory inventory placement and delivery routes.\n\n"
     "Flow: history → forecast → placement (stock targets, placement orders) → routes. "
-    "Exit codes: 0 ok, 1 internal error, 2 bad input / infeasible (one line says why), "
-    "3 solver gave no usable result."
+    "Exit codes: 0 ok, 1 internal error, 2 bad input / infeasible / output not writable or "
+    "in use by another run (one line says why), 3 solver gave no usable result, "
+    "130/143 interrupted (Ctrl-C/SIGTERM; finished steps are kept)."
 )
 
 app = typer.Typer(

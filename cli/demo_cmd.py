@@ -28,7 +28,10 @@ def command(
             file=SAMPLE,
             fix="run from a source checkout (git clone) of shipahead",
         )
-    manifest = run_plan(SAMPLE, out, engine=engine, force=force)
+    from cli.io import claim_output
+
+    with claim_output(out):
+        manifest = run_plan(SAMPLE, out, engine=engine, force=force)
     con = console()
     con.print(f"[bold]shipahead demo[/] — sample scenario {SAMPLE.parent.name}/ → {out}/")
     for line in summary_lines(manifest, out):

@@ -56,14 +56,31 @@ def engine_session(
             client.close()
         return
     workers = n_workers or max(1, min(2, os.cpu_count() or 1))
-    with (
-        LocalCluster(
+    with _sigint_ignored():  # the worker processes inherit it: Ctrl-C prints no traceback there
+        cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             host="127.0.0.1",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    with cluster, Client(cluster) as client:
         yield client
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while the worker processes start: they keep SIG_IGN, so Ctrl-C in the
+    terminal reaches only the main process (no traceback from every worker), which stops the
+    workers itself. A Ctrl-C in these 1–3 s of start-up is lost (press it again)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -12,8 +12,11 @@ file, which line and which column is wrong, and how to fix it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import re
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -57,6 +60,13 @@ class _State:
     debug: bool = False
     quiet: bool = False
     files: dict[str, str] = field(default_factory=dict)
+    #: the running command (``forecast``, ``route`` …): advice must fit its options
+    command: str = ""
+    #: what an interrupted run keeps (finished steps) and what it did not write
+    kept: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    #: staging folders of open OutputDirs (removed if an interrupted run must exit hard)
+    staging: set[str] = field(default_factory=set)
 
 
 STATE = _State(debug=bool(os.environ.get("SHIPAHEAD_DEBUG")))
@@ -112,6 +122,51 @@ def _domain_class(exc: BaseException, name: str) -> bool:
     return False
 
 
+#: OS error numbers that are the user's to fix (disk, permissions, paths) → exit 2
+_ENV_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the device", "free disk space or choose another --out"),
+    errno.EDQUOT: ("disk quota exceeded", "free space in your quota or choose another --out"),
+    errno.EROFS: ("read-only file system", "choose a writable folder for --out"),
+    errno.EACCES: ("permission denied", "check the permissions or choose another path"),
+    errno.EPERM: ("operation not permitted", "check the permissions or choose another path"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
+    errno.EISDIR: ("is a folder, not a file", "name a file"),
+    errno.ENOENT: ("no such file or folder", "check the path"),
+    errno.ENAMETOOLONG: ("the file name is too long", "choose a shorter path"),
+    errno.EMFILE: ("too many open files", "raise the open-file limit (ulimit -n)"),
+    errno.EIO: ("input/output error of the device", "check the disk"),
+}
+
+
+def os_error_code(exc: BaseException) -> int | None:
+    """The errno of an OSError (also when a library only put ``[Errno N]`` in the text)."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno is not None:
+        return int(exc.errno)
+    m = re.search(r"\[Errno (\d+)\]", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def describe_os_error(exc: OSError, path: str | os.PathLike[str] | None = None) -> str | None:
+    """One line naming the path and the cause of an environment error, or None if unknown."""
+    code = os_error_code(exc)
+    if code not in _ENV_ERRORS:
+        return None
+    cause, fix = _ENV_ERRORS[code]
+    where = exc.filename if exc.filename is not None else path
+    return format_line(cause, file=None if where is None else str(where), fix=fix)
+
+
+def _memory_advice() -> str:
+    """What to try after running out of memory, in the options of the running command."""
+    if STATE.command in ("forecast", "place", "plan", "demo"):
+        return "try a smaller input or --engine dask"
+    if STATE.command == "route":
+        return "try fewer stops or a smaller road extract (--roads)"
+    return "try a smaller input"
+
+
 def describe(exc: BaseException) -> tuple[int, str]:
     """Map an exception to (exit code, one-line message)."""
     if isinstance(exc, CliInputError):
@@ -136,7 +191,11 @@ def describe(exc: BaseException) -> tuple[int, str]:
     if _domain_class(exc, "SolverError"):
         return EXIT_SOLVER, f"solver gave no usable result: {exc}"
     if isinstance(exc, MemoryError):
-        return EXIT_INTERNAL, "out of memory — try a smaller input or --engine dask"
+        return EXIT_INTERNAL, f"out of memory — {_memory_advice()}"
+    if isinstance(exc, OSError):
+        line = describe_os_error(exc)
+        if line is not None:
+            return EXIT_INPUT, line
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return EXIT_INTERNAL, f"internal error: {type(exc).__name__}: {first}"[:300]
 
@@ -150,17 +209,172 @@ def emit_error(message: str) -> None:
     )
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: unwind (closing outputs and workers), then exit 128+N."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_MAIN_PID = os.getpid()
+_INTERRUPTED: list[int] = []
+
+
+def _spared_pids() -> set[int]:
+    """Helper processes that must outlive the workers: multiprocessing's resource tracker
+    (it frees the workers' semaphores; killing it makes every later release fail loudly)."""
+    rt = sys.modules.get("multiprocessing.resource_tracker")
+    pid = getattr(getattr(rt, "_resource_tracker", None), "_pid", None)
+    return {pid} if isinstance(pid, int) else set()
+
+
+def stop_children(timeout_s: float = 3.0) -> None:
+    """Terminate every child process of this one (worker pools, clusters); kill stragglers."""
+    try:
+        import psutil
+    except ModuleNotFoundError:  # pragma: no cover - psutil is a dependency
+        return
+    try:
+        spared = _spared_pids()
+        children = [c for c in psutil.Process().children(recursive=True) if c.pid not in spared]
+    except psutil.Error:  # pragma: no cover
+        return
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(children, timeout=timeout_s)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(alive, timeout=timeout_s)
+
+
+#: how long an interrupted run may take to unwind before it exits hard (seconds)
+UNWIND_LIMIT_S = 20.0
+
+
+class _Reaper:
+    """While an interrupted run unwinds, kill child processes as they appear.
+
+    A worker pool can fork a new worker while the signal is handled; the unwinding then waits
+    for it (``join``). Killing children every 0.2 s ends such waits. After
+    :data:`UNWIND_LIMIT_S` the run removes its staging folders and exits hard.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import threading
+
+        self.signum = signum
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        import psutil
+
+        end = time.monotonic() + UNWIND_LIMIT_S
+        while not self.done.wait(0.2):
+            try:
+                spared = _spared_pids()
+                for child in psutil.Process().children(recursive=True):
+                    if child.pid not in spared:
+                        child.kill()
+            except psutil.Error:
+                pass
+            if time.monotonic() > end:
+                import shutil
+
+                for stage in list(STATE.staging):
+                    shutil.rmtree(stage, ignore_errors=True)
+                emit_error(interrupted_line(self.signum))
+                os._exit(128 + self.signum)
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+_REAPER: list[_Reaper] = []
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    if os.getpid() != _MAIN_PID:
+        # a forked worker inherited this handler: leave at once and silently (no traceback)
+        os._exit(128 + signum)
+    if _INTERRUPTED:  # already unwinding: a second signal must not break the clean-up
+        return
+    _INTERRUPTED.append(signum)
+    import logging
+
+    # a Dask cluster whose workers are being stopped logs restarts and lost connections
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    stop_children(timeout_s=1.0)
+    _REAPER.append(_Reaper(signum))
+    raise Interrupted(signum)
+
+
+def _finish_interrupt(signum: int) -> typer.Exit:
+    for reaper in _REAPER:
+        reaper.stop()
+    _REAPER.clear()
+    stop_children()
+    emit_error(interrupted_line(signum))
+    return typer.Exit(128 + signum)
+
+
+@contextmanager
+def _signals_handled() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into :class:`Interrupted` while a command runs (main thread only)."""
+    import threading
+
+    global _MAIN_PID
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _MAIN_PID = os.getpid()
+    _INTERRUPTED.clear()
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, _on_signal)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def interrupted_line(signum: int) -> str:
+    """One line saying which signal stopped the run, what was kept and what was not written."""
+    name = signal.Signals(signum).name
+    pending = [p for p in STATE.pending if p not in STATE.kept]
+    if STATE.kept:
+        line = f"interrupted by {name} — kept the finished steps: {', '.join(STATE.kept)}"
+        if pending:
+            line += f"; not written: {', '.join(pending)} (run the same command again to resume)"
+        return line
+    return f"interrupted by {name} — no output was written"
+
+
 @contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn any exception into one stderr line and its exit code (docs/architecture.md)."""
+    STATE.kept, STATE.pending = [], []
     try:
-        yield
+        with _signals_handled():
+            yield
     except (typer.Exit, typer.Abort, SystemExit):
         raise
-    except KeyboardInterrupt:
-        emit_error("interrupted — no output was written")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        raise _finish_interrupt(getattr(exc, "signum", signal.SIGINT)) from None
     except Exception as exc:
+        if _INTERRUPTED:  # a worker pool broke because of the signal: report the signal
+            raise _finish_interrupt(_INTERRUPTED[0]) from None
         code, line = describe(exc)
         if STATE.debug:
             traceback.print_exc()
@@ -178,6 +392,7 @@ def command(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        STATE.command = func.__module__.rsplit(".", 1)[-1].removesuffix("_cmd")
         with handle_errors():
             return func(*args, **kwargs)
 

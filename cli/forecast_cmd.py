@@ -52,7 +52,7 @@ def _compute(
     import forecasting
     from cli.io import read_table
     from cli.limits import check_forecast_size, limit
-    from cli.progress import step
+    from cli.progress import count_progress, step
 
     history = require_file(Path(history), "history")
     register_file("history", history)
@@ -95,8 +95,8 @@ def _compute(
         as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
     )
     t0 = time.perf_counter()
-    with step(f"Backtesting and forecasting {horizon} periods…"):
-        res = forecasting.forecast(hist, settings, weather=wdf, events=edf)
+    with count_progress(f"Backtesting and forecasting {horizon} periods") as report:
+        res = forecasting.forecast(hist, settings, weather=wdf, events=edf, progress=report)
     wall = time.perf_counter() - t0
     scen = None
     if window_days is not None:
@@ -306,6 +306,13 @@ def command(
         float, typer.Option("--window-days", help="Coverage window for --scenarios-out (days).")
     ] = 14,
     n_scenarios: Annotated[int, typer.Option("--n-scenarios", help="Scenarios per key.")] = 5,
+    leaderboard_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--leaderboard-out",
+            help="Backtest leaderboard CSV (default: leaderboard.csv beside --out).",
+        ),
+    ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Folder for fan charts (PNG).")
     ] = None,
@@ -322,10 +329,10 @@ def command(
 ) -> None:
     """Backtest candidates, pick the best (per demand class or series), forecast HORIZON periods."""
     from cli.engine import engine_session
-    from cli.io import OutputDir, write_table
+    from cli.io import OutputDir, claim_outputs, write_table
     from cli.progress import console
 
-    for p in (out, backtest_out, scenarios_out):
+    for p in (out, backtest_out, scenarios_out, leaderboard_out):
         if p is not None and p.suffix.lower() not in (".csv", ".parquet", ".gz"):
             raise CliInputError("unknown output type", file=p, fix="name the file .csv or .parquet")
     check_option_limits(
@@ -335,37 +342,47 @@ def command(
         plot_top=plot_top,
         window_days=window_days,
     )
-    with engine_session(engine, scheduler):
-        res, scen, figs, wall = _compute(
-            history=history,
-            weather=weather,
-            events=events,
-            horizon=horizon,
-            freq=freq,
-            models=models,
-            windows=windows,
-            metric=metric,
-            selection=selection,
-            country=country,
-            reconcile=reconcile,
-            fill_gaps=fill_gaps,
-            engine=engine,
-            jobs=jobs,
-            seed=seed,
-            window_days=window_days if scenarios_out is not None else None,
-            n_scenarios=n_scenarios,
-            plot_top=plot_top if plot is not None else 0,
-            top_down=top_down,
-        )
-    if plot is not None:
-        with OutputDir(plot) as od:
-            for (r, s), fig in figs:
-                od.write_with(_png_name(r, s), lambda p, f=fig: f.savefig(p, dpi=100))
-    if backtest_out is not None:
-        write_table(res.backtest, backtest_out)
-    if scen is not None:
-        write_table(scen, scenarios_out)
-    write_table(res.forecast, out)
+    leaderboard_out = leaderboard_out or out.parent / LEADERBOARD_FILE
+    claims = (
+        (out, False),
+        (backtest_out, False),
+        (scenarios_out, False),
+        (leaderboard_out, False),
+        (plot, True),
+    )
+    with claim_outputs(*claims):
+        with engine_session(engine, scheduler):
+            res, scen, figs, wall = _compute(
+                history=history,
+                weather=weather,
+                events=events,
+                horizon=horizon,
+                freq=freq,
+                models=models,
+                windows=windows,
+                metric=metric,
+                selection=selection,
+                country=country,
+                reconcile=reconcile,
+                fill_gaps=fill_gaps,
+                engine=engine,
+                jobs=jobs,
+                seed=seed,
+                window_days=window_days if scenarios_out is not None else None,
+                n_scenarios=n_scenarios,
+                plot_top=plot_top if plot is not None else 0,
+                top_down=top_down,
+            )
+        if plot is not None:
+            with OutputDir(plot) as od:
+                for (r, s), fig in figs:
+                    od.write_with(_png_name(r, s), lambda p, f=fig: f.savefig(p, dpi=100))
+        if backtest_out is not None:
+            write_table(res.backtest, backtest_out)
+        if scen is not None:
+            write_table(scen, scenarios_out)
+        write_table(res.leaderboard, leaderboard_out)
+        write_table(res.forecast, out)
     _show(res, metric)
     k = _kpis(res, wall, metric)
     console().print(

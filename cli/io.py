@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import json
 import math
 import os
@@ -19,19 +21,21 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from cli.contracts import CONTRACTS, Problem, check_table, coerce_table
-from cli.errors import CliInputError, format_line, register_file
+from cli.errors import STATE, CliInputError, describe_os_error, format_line, register_file
 
 __all__ = [
     "OutputDir",
     "TableProblems",
     "atomic_path",
+    "claim_output",
+    "claim_outputs",
     "read_geo",
     "read_table",
     "write_bytes",
@@ -263,17 +267,43 @@ def read_geo(
 # --- atomic writers -----------------------------------------------------------------------
 
 
+def _file_mode() -> int:
+    """Mode of a new output file: 0o666 less the user's umask (as ``open`` would create it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _env_error(exc: OSError, path: Path) -> CliInputError | OSError:
+    """An environment error (disk full, read-only, permission) as a one-line input error."""
+    line = describe_os_error(exc, path)
+    if line is None:
+        return exc
+    return CliInputError(line)
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; rename it over ``target`` on success."""
+    """Yield a temporary path next to ``target``; rename it over ``target`` on success.
+
+    The file gets the mode a plain ``open`` would give it (0o666 less the umask), not the
+    0o600 of a temporary file. Disk full / read-only / permission errors name ``target``.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _env_error(exc, target.parent) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _file_mode())
         os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise _env_error(exc, target) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -358,14 +388,19 @@ class OutputDir:
         self.path = Path(path)
         self._stage: Path | None = None
         self._names: list[str] = []
+        self._created: list[Path] = []
 
     def __enter__(self) -> OutputDir:
         if self.path.exists() and not self.path.is_dir():
             raise CliInputError(
                 "exists and is not a folder", file=self.path, fix="choose a folder for --out"
             )
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.path))
+        try:
+            self._created = _make_dirs(self.path)
+            self._stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.path))
+        except OSError as exc:
+            raise _env_error(exc, self.path) from None
+        STATE.staging.add(str(self._stage))
         return self
 
     def file(self, name: str) -> Path:
@@ -404,7 +439,174 @@ class OutputDir:
                     if not src.exists():
                         continue
                     dst = self.path / name
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(src, dst)
+                    try:
+                        dst.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(src, dst)
+                    except OSError as exc:
+                        raise _env_error(exc, dst) from None
         finally:
             shutil.rmtree(self._stage, ignore_errors=True)
+            STATE.staging.discard(str(self._stage))
+            if exc_type is not None:  # a failed run leaves no empty folder behind
+                _remove_created(self._created)
+
+
+# --- claiming an output location: writable, locked, stale leftovers removed --------------
+
+STAGING_PREFIX = ".staging-"
+LOCK_NAME = ".shipahead.lock"
+
+
+def _lock_path(path: Path, folder: bool) -> Path:
+    return path / LOCK_NAME if folder else path.parent / f".{path.name}.lock"
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; return the folders created (outermost first)."""
+    missing: list[Path] = []
+    p = folder.absolute()
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    if not p.is_dir():
+        raise CliInputError(
+            "is a file, not a folder", file=p, fix="choose another folder for the output"
+        )
+    made: list[Path] = []
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+            made.append(d)
+        except FileExistsError:
+            if not d.is_dir():
+                _remove_created(made)
+                raise CliInputError(
+                    "is a file, not a folder", file=d, fix="choose another output path"
+                ) from None
+        except OSError as exc:
+            _remove_created(made)
+            raise _env_error(exc, d) from None
+    return made
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove the folders a failed run created, innermost first, if they are empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 32).decode("ascii", "replace").strip()
+    except OSError:
+        return "?"
+    return text if text.isdigit() else "?"
+
+
+def _acquire(lock: Path, what: Path) -> int:
+    """Hold an exclusive ``flock`` on ``lock`` (released by the OS if this process dies)."""
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _env_error(exc, lock.parent) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            pid = _read_pid(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise _env_error(exc, lock) from None
+            raise CliInputError(
+                f"{what} is in use by another shipahead run (pid {pid})",
+                fix="wait for that run to finish, or choose another output path",
+            ) from None
+        # the run before us may have removed the file after we opened it: lock the new one
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            os.close(fd)
+            lock.unlink(missing_ok=True)
+            raise _env_error(exc, lock.parent) from None
+        return fd
+
+
+def _clean_stale(folder: Path, name: str | None) -> None:
+    """Remove staging folders and temporary files that a killed run left behind.
+
+    Safe because the caller holds the lock of ``folder`` (sub-folders holding their own lock
+    are left alone). ``name``: only the temporary files of that output file.
+    """
+    if name is not None:
+        for tmp in folder.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+        return
+    folders = [folder]
+    folders += [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    for d in folders:
+        if d is not folder and (d / LOCK_NAME).exists():
+            continue
+        for stale in d.glob(f"{STAGING_PREFIX}*"):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+        for tmp in d.glob(".*.tmp"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def claim_output(path: str | os.PathLike[str], *, folder: bool = True) -> Iterator[Path]:
+    """Claim an output folder (or file) for one run, before any work starts.
+
+    * checks it can be written (creates the folder; a lock file is the test write) — a
+      read-only or full disk fails here, in one line naming the path, not after the work;
+    * takes an exclusive lock: a second run into the same place exits 2 with
+      "<path> is in use by another shipahead run (pid N)"; a killed run's lock is released by
+      the OS, so it never blocks;
+    * removes ``.staging-*`` folders and temporary files a killed run left behind;
+    * if the run fails, removes the folders it created (when empty).
+    """
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise CliInputError("exists and is not a folder", file=path, fix="choose a folder")
+    if not folder and path.is_dir():
+        raise CliInputError("is a folder, not a file", file=path, fix="name the output file")
+    created = _make_dirs(path if folder else path.parent)
+    lock = _lock_path(path, folder)
+    try:
+        fd = _acquire(lock, path)
+    except BaseException:
+        _remove_created(created)
+        raise
+    ok = False
+    try:
+        _clean_stale(path if folder else path.parent, None if folder else path.name)
+        yield path
+        ok = True
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+        if not ok:
+            _remove_created(created)
+
+
+@contextmanager
+def claim_outputs(*paths: tuple[str | os.PathLike[str] | None, bool]) -> Iterator[None]:
+    """:func:`claim_output` for several ``(path, folder)`` pairs (None paths are skipped)."""
+    with ExitStack() as stack:
+        for p, is_folder in paths:
+            if p is not None:
+                stack.enter_context(claim_output(p, folder=is_folder))
+        yield

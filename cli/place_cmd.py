@@ -272,12 +272,12 @@ def command(
 ) -> None:
     """Decide stock targets per FC and the placement orders that move the stock."""
     from cli.engine import engine_session
-    from cli.io import OutputDir
+    from cli.io import OutputDir, claim_output
 
     if engine not in ("local", "dask", "ray"):
         raise CliInputError(f"unknown engine '{engine}'", fix="use local, dask or ray")
     _check_option_limits(window_days, promise_days)
-    with engine_session(engine, scheduler), OutputDir(out) as od:
+    with claim_output(out), engine_session(engine, scheduler), OutputDir(out) as od:
         kpis = execute(
             scenarios=scenarios,
             forecast=forecast,

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.engine import engine_session
-from cli.errors import CliInputError, command, register_file
+from cli.errors import STATE, CliInputError, command, register_file
 from cli.scenario import INPUT_KINDS, Scenario, check_scenario_inputs, load_scenario
 
 STEPS = ("forecast", "placement", "routes")
@@ -338,6 +338,7 @@ def run_plan(
     status: dict[str, dict[str, Any]] = {}
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "manifest.json").unlink(missing_ok=True)
+    STATE.pending = [s for s in wanted if s not in not_built]
 
     with ExitStack() as stack:
         session_started = False
@@ -369,37 +370,32 @@ def run_plan(
                 status[name] = {"status": "not requested", "kpis": (done or {}).get("kpis", {})}
                 continue
             if done and done.get("fingerprint") == fingerprints[name] and not force:
-                status[name] = {
-                    "detail": done.get("detail", {}),
-                    "status": "skipped (unchanged)",
-                    "kpis": done.get("kpis", {}),
-                    "wall_s": done.get("wall_s"),
-                    "peak_mem_mb": done.get("peak_mem_mb"),
-                }
+                # a skipped step took no time in this run: no timing of the run that made it
+                status[name] = {"status": "skipped (unchanged)", "kpis": done.get("kpis", {})}
+                STATE.kept.append(name)
                 console().print(
                     f"step {name}: unchanged since the last run — skipped (--force reruns)"
                 )
                 continue
-            marker.unlink(missing_ok=True)
             if not session_started:
+                # before the marker goes: an engine that cannot start must not undo a step
                 stack.enter_context(engine_session(engine, scheduler))
                 session_started = True
+            marker.unlink(missing_ok=True)
             t0 = time.perf_counter()
             with _PeakMemory() as mem, step(f"{name}…"), OutputDir(ctx.step_dir(name)) as out:
                 kpis = _STEP_FUNCS[name](ctx, out)
             wall = time.perf_counter() - t0
             kpis, step_timing = _split_timing(kpis)
-            record = {
-                "fingerprint": fingerprints[name],
+            # the marker holds only what is deterministic; timings go to manifest.json
+            write_json({"fingerprint": fingerprints[name], "kpis": kpis}, marker)
+            STATE.kept.append(name)
+            status[name] = {
+                "status": "ran",
                 "kpis": kpis,
                 "wall_s": round(wall, 3),
                 "peak_mem_mb": round(mem.peak / 2**20, 1),
                 "detail": step_timing,
-            }
-            write_json(record, marker)
-            status[name] = {
-                "status": "ran",
-                **{k: record[k] for k in ("kpis", "wall_s", "peak_mem_mb", "detail")},
             }
             console().print(f"step {name}: done in {wall:.1f} s")
 
@@ -478,17 +474,19 @@ def command(
     force: Annotated[bool, typer.Option(help="Rerun steps even if unchanged.")] = False,
 ) -> None:
     """Run forecast → placement → routes for SCENARIO into one run folder (resumable)."""
+    from cli.io import claim_output
     from cli.progress import console
 
-    manifest = run_plan(
-        scenario,
-        out,
-        engine=engine,
-        scheduler=scheduler,
-        from_step=from_step,
-        only=only,
-        force=force,
-    )
+    with claim_output(out):
+        manifest = run_plan(
+            scenario,
+            out,
+            engine=engine,
+            scheduler=scheduler,
+            from_step=from_step,
+            only=only,
+            force=force,
+        )
     con = console()
     con.print(f"[bold]shipahead plan[/] {scenario} → {out}")
     for line in summary_lines(manifest, out):

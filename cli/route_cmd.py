@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ import typer
 
 from cli.errors import CliInputError, register_file, require_file
 from cli.errors import command as _handled
-from cli.io import OutputDir, read_table
+from cli.io import OutputDir, claim_output, read_table
 
 app = typer.Typer(
     name="route",
@@ -230,7 +231,7 @@ def execute(
         "kind": "shipahead-route-plan",
         "version": 1,
         "inputs": {
-            name: None if p is None else {"path": str(Path(p).resolve()), "sha256": _sha(Path(p))}
+            name: None if p is None else _input_ref(Path(p), out.path)
             for name, p in (
                 ("stops", stops),
                 ("fleet", fleet),
@@ -338,6 +339,25 @@ def execute_instance(
     }
 
 
+def _input_ref(path: Path, plan_dir: Path) -> dict:
+    """How plan.json names an input: its path relative to the plan folder, name and sha256.
+
+    Relative, so the same inputs give the same plan.json in any checkout or folder.
+    """
+    rel = os.path.relpath(path.resolve(), plan_dir.resolve())
+    return {"path": Path(rel).as_posix(), "name": path.name, "sha256": _sha(path)}
+
+
+def _input_path(state: dict, name: str, plan_dir: Path) -> Path:
+    """The input file ``name`` of a plan state, resolved against the plan folder."""
+    return plan_dir / state["inputs"][name]["path"]
+
+
+def _rebase(path: Path, plan_dir: Path) -> str:
+    """``path`` relative to ``plan_dir`` (POSIX separators)."""
+    return Path(os.path.relpath(path.resolve(), plan_dir.resolve())).as_posix()
+
+
 def _load_plan_state(plan_dir: Path) -> dict:
     f = plan_dir / PLAN_FILE
     if not plan_dir.is_dir():
@@ -415,7 +435,7 @@ def execute_replan(
     n_new = len(ev)
     if kept:
         ev = pd.concat([ev, pd.DataFrame(kept).reindex(columns=ev.columns)], ignore_index=True)
-    road_path = Path(roads) if roads else Path(state["inputs"]["roads"]["path"])
+    road_path = Path(roads) if roads else _input_path(state, "roads", plan_dir)
     if not road_path.exists():
         raise CliInputError(
             "the plan's road network file is gone", file=road_path, fix="pass --roads FILE"
@@ -481,7 +501,13 @@ def execute_replan(
     new_state["stops"] = [r for r in new_state["stops"] if str(r["stop_id"]) not in cancelled]
     new_state["done"] = list(res.done)
     new_state["at"] = at
-    new_state["replanned_from"] = str(plan_dir.resolve())
+    new_state["inputs"] = {
+        k: None if v is None else {**v, "path": _rebase(_input_path(state, k, plan_dir), out.path)}
+        for k, v in state["inputs"].items()
+    }
+    if roads:
+        new_state["inputs"]["roads"] = _input_ref(road_path, out.path)
+    new_state["replanned_from"] = _rebase(plan_dir, out.path)
     _write_plan(res.plan, out, new_state, changes=res.changes)
     counts = res.changes["change"].value_counts().to_dict()
     rp = res.plan.summary["replan"]
@@ -578,14 +604,15 @@ def route(
                 f"--instance (benchmark mode) cannot be combined with {', '.join(mixed)}",
                 fix="either --instance FILE --sol-out FILE.sol, or --stops/--fleet/--roads/--out",
             )
-        k = execute_instance(
-            instance=instance,
-            time_limit=time_limit,
-            sol_out=sol_out,
-            engine=engine,
-            seed=seed,
-            deterministic=deterministic,
-        )
+        with claim_output(sol_out, folder=False):
+            k = execute_instance(
+                instance=instance,
+                time_limit=time_limit,
+                sol_out=sol_out,
+                engine=engine,
+                seed=seed,
+                deterministic=deterministic,
+            )
         console().print(
             f"{k['instance']}: cost {k['cost']} with {k['vehicles']} routes "
             f"({k['engine']}, {k['wall_s']} s) → {sol_out}"
@@ -614,7 +641,7 @@ def route(
             dt.date.fromisoformat(date)
         except ValueError:
             raise CliInputError(f"--date {date!r} is not a date", fix="write YYYY-MM-DD") from None
-    with OutputDir(out) as od:
+    with claim_output(out), OutputDir(out) as od:
         k = execute(
             stops=stops,
             fleet=fleet,
@@ -673,7 +700,7 @@ def replan_command(
 
     at_s = _hhmm_to_s(at, "--at")
     target = out or Path(plan) / f"replan-{at_s // 3600:02d}{(at_s % 3600) // 60:02d}"
-    with OutputDir(target) as od:
+    with claim_output(target), OutputDir(target) as od:
         k = execute_replan(
             plan_dir=plan,
             at=at,

@@ -32,6 +32,7 @@ import itertools
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,7 @@ def forecast(
     settings: ForecastSettings,
     weather: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ForecastResult:
     """Backtest, select and forecast every ``region_id × sku_id`` series of a history.
 
@@ -94,6 +96,10 @@ def forecast(
     events
         Optional ``ds, [region_id], [sku_id], <numeric flags such as promo, holiday>``; a blank
         region/SKU applies to all. Periods without a row count as 0.
+    progress
+        Optional ``progress(done, total)``, called as the work advances with ``total`` the
+        number of ``region_id × sku_id`` series and ``done`` the series-equivalents of work
+        finished (a backtested series weighs its windows + 1 fits). It must not raise.
 
     Returns
     -------
@@ -162,7 +168,7 @@ def forecast(
         )
         warns.extend(exo.warnings)
 
-    core = _Core(settings, freq, season, pdays)
+    core = _Core(settings, freq, season, pdays, progress=_Ticker(progress, len(keys)))
     core.sku_of = keys.set_index("unique_id")["sku_id"]
     out = core.run(run_df, exo, report_ids=set(keys["unique_id"]))
     warns.extend(out.warnings)
@@ -202,6 +208,7 @@ def forecast(
     resid = out.residuals.merge(name_keys, on="unique_id", how="left")
     resid = resid[resid["unique_id"].isin(keys["unique_id"])].drop(columns="unique_id")
     leaderboard = out.leaderboard
+    core.progress.finish()
     return ForecastResult(
         forecast=res_fc,
         backtest=backtest.reset_index(drop=True),
@@ -242,14 +249,57 @@ def _sf_call(kind: str, df, X_df, models, freq: str, kw: dict, n_jobs: int = 1):
     return sf.forecast(df=df, X_df=X_df, **kw)
 
 
+#: with a progress callback, a statsforecast call over more series than this runs in chunks of
+#: at least this many series (one report per chunk; ~20 chunks for large runs)
+PROGRESS_CHUNK_MIN = 500
+PROGRESS_CHUNKS = 20
+
+
+class _Ticker:
+    """Counts work units (one model fit of one series) and reports series-equivalents."""
+
+    def __init__(self, callback: Callable[[int, int], None] | None, n_series: int):
+        self.callback = callback
+        self.n_series = n_series
+        self.units_total = 0.0
+        self.units_done = 0.0
+
+    def start(self, units_total: float) -> None:
+        self.units_total = float(units_total)
+        self.units_done = 0.0
+        self._report()
+
+    def add(self, units: float) -> None:
+        self.units_done = min(self.units_total, self.units_done + units)
+        self._report()
+
+    def finish(self) -> None:
+        self.units_done = self.units_total
+        self._report()
+
+    def _report(self) -> None:
+        if self.callback is None:
+            return
+        share = self.units_done / self.units_total if self.units_total > 0 else 1.0
+        self.callback(int(self.n_series * share), self.n_series)
+
+
 class _Core:
     """Backtest/selection/calibration/final fit over a long frame ``unique_id, ds, y``."""
 
-    def __init__(self, settings: ForecastSettings, freq: str, season: int, pdays: float):
+    def __init__(
+        self,
+        settings: ForecastSettings,
+        freq: str,
+        season: int,
+        pdays: float,
+        progress: _Ticker | None = None,
+    ):
         self.s = settings
         self.freq = freq
         self.season = season
         self.pdays = pdays
+        self.progress = progress or _Ticker(None, 0)
         #: unique_id -> sku_id of the bottom series (TopDown); aggregates are not in it
         self.sku_of: pd.Series | None = None
 
@@ -339,8 +389,32 @@ class _Core:
             parts = dask.compute(*tasks)
         return pd.concat(parts, ignore_index=True)
 
-    def _call(self, kind: str, df, X_df, models, kw: dict, jobs: int | None = None):
-        """One statsforecast call on the configured engine, as a sorted pandas frame."""
+    def _call(
+        self, kind: str, df, X_df, models, kw: dict, jobs: int | None = None, count: float = 0
+    ):
+        """One statsforecast call on the configured engine, as a sorted pandas frame.
+
+        ``count``: work units per series to report as progress (0: none). With a progress
+        callback a large call runs in chunks of whole series (same numbers: every series is
+        fitted on its own), so progress moves while it runs.
+        """
+        if count:
+            ids = pd.unique(df["unique_id"])
+            size = max(PROGRESS_CHUNK_MIN, -(-len(ids) // PROGRESS_CHUNKS))
+            if self.progress.callback is None or len(ids) <= size:
+                res = self._call(kind, df, X_df, models, kw, jobs)
+                self.progress.add(count * len(ids))
+                return res
+            parts = []
+            for lo in range(0, len(ids), size):
+                chunk = ids[lo : lo + size]
+                part_x = None if X_df is None else X_df[X_df["unique_id"].isin(chunk)]
+                part = df[df["unique_id"].isin(chunk)]
+                parts.append(self._call(kind, part, part_x, models, kw, jobs))
+                self.progress.add(count * len(chunk))
+            res = pd.concat(parts, ignore_index=True)
+            sort = ["unique_id", "cutoff", "ds"] if "cutoff" in res else ["unique_id", "ds"]
+            return res.sort_values(sort, kind="stable").reset_index(drop=True)
         if self.s.engine == "dask":
             res = self._dask_chunks(kind, df, X_df, models, kw)
         else:
@@ -355,7 +429,9 @@ class _Core:
             )
         return self._from_engine(res)
 
-    def cross_validation(self, df: pd.DataFrame, models, n_min: int) -> pd.DataFrame:
+    def cross_validation(
+        self, df: pd.DataFrame, models, n_min: int, count: bool = False
+    ) -> pd.DataFrame:
         kw = dict(
             h=self.s.horizon,
             n_windows=self.s.windows,
@@ -363,7 +439,7 @@ class _Core:
             level=list(LEVELS),
             refit=self._refit(models),
         )
-        return self._call("cv", df, None, models, kw)
+        return self._call("cv", df, None, models, kw, count=self.s.windows if count else 0)
 
     def _refit(self, models) -> bool:
         """Refit every window only where needed: models with ``forward`` are fitted at the first
@@ -373,10 +449,15 @@ class _Core:
         return not all(hasattr(m, "forward") for m in models)
 
     def final(
-        self, df: pd.DataFrame, models, X_df: pd.DataFrame | None = None, jobs: int | None = None
+        self,
+        df: pd.DataFrame,
+        models,
+        X_df: pd.DataFrame | None = None,
+        jobs: int | None = None,
+        count: bool = False,
     ) -> pd.DataFrame:
         kw = dict(h=self.s.horizon, level=list(LEVELS))
-        return self._call("forecast", df, X_df, models, kw, jobs)
+        return self._call("forecast", df, X_df, models, kw, jobs, count=1 if count else 0)
 
     # -- main ---------------------------------------------------------------------------------
     def candidates(self, cls: str, has_exog: bool) -> list[str]:
@@ -404,6 +485,9 @@ class _Core:
         short = info.index[(info["n_obs"] < min_len) | (info["demand_class"] == "zero")]
         info["group"] = np.where(info["demand_class"] == "intermittent", "intermittent", "smooth")
         info.loc[short, "group"] = "short"
+        # work units: a backtested series is fitted once per window and once more at the end
+        n_short = int((info["group"] == "short").sum())
+        self.progress.start((len(info) - n_short) * (w + 1) + n_short)
         fcs: list[pd.DataFrame] = []
         bts, resids, cvs, boards = [], [], [], []
         for group in ("smooth", "intermittent"):
@@ -443,7 +527,7 @@ class _Core:
         """Series too short to backtest (e.g. a new SKU's total): non-seasonal ETS."""
         from statsforecast.models import AutoETS
 
-        fc = self.final(df, [AutoETS(season_length=1, model="ZZN", alias="ShortETS")])
+        fc = self.final(df, [AutoETS(season_length=1, model="ZZN", alias="ShortETS")], count=True)
         return _finish(
             fc, "ShortETS", pd.Series("ShortETS", index=fc["unique_id"].unique()), None, None
         )
@@ -459,7 +543,9 @@ class _Core:
         exog_names = [m for m in names if m in EXOG_MODELS]
         n_min = int(info["n_obs"].min()) - w * h
         kw = {"season_length": self.season, "freq_days": self.pdays, "horizon": h}
-        cv = self.cross_validation(sub, make_models(tuple(plain), n_min=n_min, **kw), n_min)
+        cv = self.cross_validation(
+            sub, make_models(tuple(plain), n_min=n_min, **kw), n_min, count=True
+        )
         if td is not None:
             cv = td.backtest(cv, n_min, kw)
         warns: list[str] = []
@@ -532,7 +618,11 @@ class _Core:
             ex = [m for m in exog_names if m in nd]
             parts = []
             if pl:
-                parts.append(self.final(part, make_models(tuple(pl), n_min=n_all, **kw), jobs=jobs))
+                parts.append(
+                    self.final(
+                        part, make_models(tuple(pl), n_min=n_all, **kw), jobs=jobs, count=True
+                    )
+                )
             if ex:
                 parts.append(
                     self.final(
@@ -540,6 +630,7 @@ class _Core:
                         make_models(tuple(ex), n_min=n_all, **kw),
                         X_df=exo.future_for(uids),
                         jobs=jobs,
+                        count=not pl,
                     )
                 )
             fc = parts[0]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -495,8 +496,14 @@ class WorkerPool:
         return out
 
     def close(self) -> None:
+        """Shut the workers down. Called while an interrupt (Ctrl-C, SIGTERM) unwinds, it
+        stops the worker processes at once instead of waiting for their current block."""
+        interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit)
         for ex in self._executors:
-            ex.shutdown(wait=True, cancel_futures=True)
+            if interrupted:
+                for proc in list((getattr(ex, "_processes", None) or {}).values()):
+                    proc.terminate()
+            ex.shutdown(wait=not interrupted, cancel_futures=True)
         self._executors = []
         if self._client is not None:
             self._client.close()

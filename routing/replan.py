@@ -117,7 +117,11 @@ def replan_routes(
     ps = replace(settings, depart_s=None)
     remaining = st[~st["stop_id"].isin(state.done | state.cancelled)]
     if parsed.added:
-        remaining = pd.concat([remaining, pd.DataFrame(parsed.added)], ignore_index=True)
+        add_df = pd.DataFrame(parsed.added)
+        if len(remaining):
+            remaining = pd.concat([remaining, add_df], ignore_index=True)
+        else:  # every planned stop done or cancelled: an empty frame must not set the dtypes
+            remaining = add_df.reindex(columns=list(dict.fromkeys([*remaining, *add_df])))
     ctx = build_context(
         remaining,
         _fleet_now(fl, state.break_taken),
