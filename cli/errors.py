@@ -323,8 +323,20 @@ def _finish_interrupt(signum: int) -> typer.Exit:
     for reaper in _REAPER:
         reaper.stop()
     _REAPER.clear()
-    stop_children()
+    import psutil
+
+    for _ in range(5):  # a pool may still have forked a worker while the run unwound
+        stop_children()
+        spared = _spared_pids()
+        if not [c for c in psutil.Process().children(recursive=True) if c.pid not in spared]:
+            break
     emit_error(interrupted_line(signum))
+    if _INTERRUPTED:
+        # a real signal: outputs are closed, workers gone — leave before exit handlers of
+        # worker pools can start anything new
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
     return typer.Exit(128 + signum)
 
 

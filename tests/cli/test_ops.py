@@ -3,6 +3,7 @@ file modes, clean-up of failed runs (issue 14, items 11–14, 16, 17)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -559,6 +560,9 @@ def _plan_until_placement_done(toml: Path, out: Path, sig: int) -> tuple[int, st
             break
     rest = proc.stderr.read()
     proc.wait(timeout=60)
+    if sig == signal.SIGKILL:  # kill -9 gives the run no chance to stop its workers
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     return proc.returncode, rest
 
 
