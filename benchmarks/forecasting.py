@@ -42,8 +42,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import forecasting as F  # noqa: E402
-from forecasting.pipeline import _scales  # noqa: E402
+from shipahead.forecasting.pipeline import _scales  # noqa: E402
+
+from shipahead import forecasting as F  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "sample-sources" / "demand" / "walmart_store_dept_weekly.parquet"
 H, WINDOWS, SEASON, FREQ = 8, 3, 52, "W-FRI"
@@ -161,7 +162,7 @@ def baselines(hist: pd.DataFrame, jobs: int, arima_sample: int) -> tuple[pd.Data
 
 def top_down_cv(df: pd.DataFrame, base_cv: pd.DataFrame, jobs: int) -> pd.DataFrame:
     """The ``TopDown`` candidate over the outer windows (pipeline code, outer cutoffs)."""
-    from forecasting.pipeline import _Core, _TopDown
+    from shipahead.forecasting.pipeline import _Core, _TopDown
 
     core = _Core(F.ForecastSettings(horizon=H, windows=WINDOWS, jobs=jobs), FREQ, SEASON, 7.0)
     core.sku_of = pd.Series(df["unique_id"].str.split("/").str[1].to_numpy(), index=df["unique_id"])

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from placement.design import solve_cflp
+from shipahead.placement.design import solve_cflp
 
 DATA = Path("/work/shared/benchmarks/placement/orlib-cap")
 

@@ -106,7 +106,7 @@ def run_plan(toml: Path, out: Path, engine: str) -> dict:
     exe = [
         sys.executable,
         "-m",
-        "cli.app",
+        "shipahead.cli.app",
         "--quiet",
         "plan",
         str(toml),

@@ -38,7 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import placement as P  # noqa: E402
+from shipahead import placement as P  # noqa: E402
 
 W = 14.0
 
@@ -235,8 +235,8 @@ def monolithic_lp(pb, time_limit: float) -> dict:
 
     Returns build/solve seconds, objective (None if stopped by the limit) and HiGHS' status.
     """
-    from placement.model import build_block
-    from placement.solvers import HighsBlock
+    from shipahead.placement.model import build_block
+    from shipahead.placement.solvers import HighsBlock
 
     t0 = time.perf_counter()
     blk = build_block(pb, 0, pb.n_skus, capacity_rows=True)

@@ -40,11 +40,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 import vrplib  # noqa: E402
-
-from routing.check import check_solution  # noqa: E402
-from routing.instances import problem_from_vrplib, reported_cost  # noqa: E402
-from routing.problem import SolveSettings  # noqa: E402
-from routing.solve import solve  # noqa: E402
+from shipahead.routing.check import check_solution  # noqa: E402
+from shipahead.routing.instances import problem_from_vrplib, reported_cost  # noqa: E402
+from shipahead.routing.problem import SolveSettings  # noqa: E402
+from shipahead.routing.solve import solve  # noqa: E402
 
 DATA = Path(os.environ.get("SHIPAHEAD_BENCH", "/work/shared/benchmarks/routing"))
 ENGINES = ("ortools", "pyvrp", "auto", "auto1")  # auto1: auto restricted to one process

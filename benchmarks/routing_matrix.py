@@ -51,9 +51,9 @@ def matrix_figures(n: int = 1000, nx_sources: int = 20, workers: int = 2) -> tup
 
     import networkx as nx
     from scipy.sparse import csgraph
+    from shipahead.cli._roads import load_network
 
-    import routing
-    from cli._roads import load_network
+    from shipahead import routing
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SHIPAHEAD_CACHE_DIR"] = tmp
@@ -127,10 +127,11 @@ def matrix_figures(n: int = 1000, nx_sources: int = 20, workers: int = 2) -> tup
 
 
 def replay_figures(time_limit: float = 10.0) -> tuple[list[str], dict]:
-    import routing
-    from cli._roads import load_network
-    from routing import PlanSettings, simulate_solution
-    from routing.traffic import SpeedModel
+    from shipahead.cli._roads import load_network
+    from shipahead.routing import PlanSettings, simulate_solution
+    from shipahead.routing.traffic import SpeedModel
+
+    from shipahead import routing
 
     net, _ = load_network(SAMPLE / "roads" / "columbus_oh.osm.pbf")
     stops = pd.read_csv(SAMPLE / "stops.csv")

@@ -27,9 +27,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from cli.errors import CliInputError
+from shipahead.cli.errors import CliInputError
 
-log = logging.getLogger("cli.roads")
+log = logging.getLogger("shipahead.cli.roads")
 
 #: bump when graph preparation changes (invalidates every cached network)
 NETWORK_VERSION = "1"
@@ -301,9 +301,9 @@ def load_cached_network(cpath: Path, meta: dict):
     does not match ``meta`` (source, versions) or is malformed. Never unpickles."""
     import networkx as nx
     import numpy as np
+    from shipahead.routing.network import NetworkReport
 
-    import routing
-    from routing.network import NetworkReport
+    from shipahead import routing
 
     st = cpath.stat()
     if hasattr(os, "getuid"):
@@ -421,7 +421,7 @@ def cache_path(sha: str) -> Path:
 
 def load_network(path: str | os.PathLike[str], *, use_cache: bool = True):
     """Read, prepare and cache a road network file; returns ``(RoadNetwork, info dict)``."""
-    import routing
+    from shipahead import routing
 
     p = Path(path)
     if not p.exists():

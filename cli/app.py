@@ -13,8 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
-
-from cli.errors import EXIT_INPUT, STATE, emit_error
+from shipahead.cli.errors import EXIT_INPUT, STATE, emit_error
 
 HELP = (
     "shipahead — demand forecasts, anticipatory inventory placement and delivery routes.\n\n"
@@ -65,7 +64,7 @@ def _root(
 ) -> None:
     STATE.debug = STATE.debug or debug
     STATE.quiet = quiet
-    from cli.progress import setup_logging
+    from shipahead.cli.progress import setup_logging
 
     setup_logging()
 
@@ -81,12 +80,12 @@ def _not_built(name: str, issue: str):
 
 # (command name, module, help if missing)
 _COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("validate", "cli.validate_cmd", "issue 2"),
-    ("forecast", "cli.forecast_cmd", "forecasting, issue 3"),
-    ("place", "cli.place_cmd", "placement, issue 4"),
-    ("route", "cli.route_cmd", "routing, issue 5"),
-    ("plan", "cli.plan_cmd", "pipeline, issue 6"),
-    ("demo", "cli.demo_cmd", "pipeline, issue 6"),
+    ("validate", "shipahead.cli.validate_cmd", "issue 2"),
+    ("forecast", "shipahead.cli.forecast_cmd", "forecasting, issue 3"),
+    ("place", "shipahead.cli.place_cmd", "placement, issue 4"),
+    ("route", "shipahead.cli.route_cmd", "routing, issue 5"),
+    ("plan", "shipahead.cli.plan_cmd", "pipeline, issue 6"),
+    ("demo", "shipahead.cli.demo_cmd", "pipeline, issue 6"),
 )
 
 

@@ -708,7 +708,7 @@ def _parse(col: Column, s: pd.Series) -> tuple[pd.Series, pd.Series]:
         out = pd.to_datetime(s.astype(str).str.strip(), errors="coerce", format="mixed")
         return out, out.isna() & ~blank
     if col.kind == "hhmm":
-        from routing.clock import parse_clock  # the one rule, shared with the outputs
+        from shipahead.routing.clock import parse_clock  # the one rule, shared with the outputs
 
         def minutes(x: object) -> float:
             try:
@@ -818,9 +818,8 @@ def coerce_table(df: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, li
 def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[Problem]:
     """Every problem of ``df`` against ``contract`` (at most ``limit``), in a stable order."""
     import pandera.pandas as pa
-
-    from cli.limits import env_name
-    from cli.limits import limit as size_limit
+    from shipahead.cli.limits import env_name
+    from shipahead.cli.limits import limit as size_limit
 
     problems: list[Problem] = []
     present = [c for c in df.columns]
@@ -960,7 +959,7 @@ def check_table(df: pd.DataFrame, contract: Contract, limit: int = 50) -> list[P
 
 def contracts_markdown() -> str:
     """The data-format reference (docs/data-formats.md body) rendered from `CONTRACTS`."""
-    from cli.limits import LIMITS, env_name
+    from shipahead.cli.limits import LIMITS, env_name
 
     lines: list[str] = []
     for c in CONTRACTS.values():
@@ -995,5 +994,7 @@ def contracts_markdown() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m cli.contracts` prints the reference
+if (
+    __name__ == "__main__"
+):  # pragma: no cover - `python -m shipahead.cli.contracts` prints the reference
     print(contracts_markdown())

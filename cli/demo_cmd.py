@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.errors import CliInputError, command
+from shipahead.cli.errors import CliInputError, command
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "scenario.toml"
 
@@ -19,8 +18,8 @@ def command(
     force: Annotated[bool, typer.Option(help="Rerun steps even if unchanged.")] = False,
 ) -> None:
     """Run forecast → placement → routes on the bundled sample scenario into OUT."""
-    from cli.plan_cmd import run_plan, summary_lines
-    from cli.progress import console
+    from shipahead.cli.plan_cmd import run_plan, summary_lines
+    from shipahead.cli.progress import console
 
     if not SAMPLE.exists():
         raise CliInputError(
@@ -28,7 +27,7 @@ def command(
             file=SAMPLE,
             fix="run from a source checkout (git clone) of shipahead",
         )
-    from cli.io import claim_output
+    from shipahead.cli.io import claim_output
 
     with claim_output(out):
         manifest = run_plan(SAMPLE, out, engine=engine, force=force)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cli.errors import CliInputError
+from shipahead.cli.errors import CliInputError
 
 __all__ = ["engine_session"]
 

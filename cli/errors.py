@@ -115,7 +115,7 @@ def format_line(
 def _domain_class(exc: BaseException, name: str) -> bool:
     """Is ``exc`` an instance of ``<package>.errors.<name>`` for any loaded domain package?"""
     for pkg in _DOMAIN_PACKAGES:
-        mod = sys.modules.get(f"{pkg}.errors")
+        mod = sys.modules.get(f"shipahead.{pkg}.errors")
         cls = getattr(mod, name, None) if mod else None
         if cls is not None and isinstance(exc, cls):
             return True

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from cli.errors import CliInputError, command, register_file, require_file
+from shipahead.cli.errors import CliInputError, command, register_file, require_file
 
 # names of the files `execute` writes into an OutputDir (the `plan` run folder layout)
 FORECAST_FILE = "forecast.parquet"
@@ -48,11 +47,11 @@ def _compute(
     windows_name: str = "--windows",
 ):
     import pandas as pd
+    from shipahead.cli.io import read_table
+    from shipahead.cli.limits import check_forecast_size, limit
+    from shipahead.cli.progress import count_progress, step
 
-    import forecasting
-    from cli.io import read_table
-    from cli.limits import check_forecast_size, limit
-    from cli.progress import count_progress, step
+    from shipahead import forecasting
 
     history = require_file(Path(history), "history")
     register_file("history", history)
@@ -110,7 +109,7 @@ def check_option_limits(
     *, horizon: int, windows: int, n_scenarios: int, plot_top: int, window_days: float
 ) -> None:
     """Bounds of the size-like options (documented limits, `cli.limits`), before any work."""
-    from cli.limits import check_limit
+    from shipahead.cli.limits import check_limit
 
     for flag, value, low in (
         ("--horizon", horizon, 1),
@@ -156,9 +155,8 @@ def _kpis(res, wall: float, metric: str) -> dict[str, Any]:
 
 def _show(res, metric: str) -> None:
     from rich.table import Table
-
-    from cli.errors import STATE
-    from cli.progress import console
+    from shipahead.cli.errors import STATE
+    from shipahead.cli.progress import console
 
     if STATE.quiet:
         return
@@ -328,9 +326,9 @@ def command(
     ] = True,
 ) -> None:
     """Backtest candidates, pick the best (per demand class or series), forecast HORIZON periods."""
-    from cli.engine import engine_session
-    from cli.io import OutputDir, claim_outputs, write_table
-    from cli.progress import console
+    from shipahead.cli.engine import engine_session
+    from shipahead.cli.io import OutputDir, claim_outputs, write_table
+    from shipahead.cli.progress import console
 
     for p in (out, backtest_out, scenarios_out, leaderboard_out):
         if p is not None and p.suffix.lower() not in (".csv", ".parquet", ".gz"):

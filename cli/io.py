@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from cli.contracts import CONTRACTS, Problem, check_table, coerce_table
-from cli.errors import STATE, CliInputError, describe_os_error, format_line, register_file
+from shipahead.cli.contracts import CONTRACTS, Problem, check_table, coerce_table
+from shipahead.cli.errors import STATE, CliInputError, describe_os_error, format_line, register_file
 
 __all__ = [
     "OutputDir",

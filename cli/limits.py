@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from cli.errors import CliInputError
+from shipahead.cli.errors import CliInputError
 
 __all__ = [
     "LIMITS",
@@ -116,8 +116,8 @@ def check_forecast_size(
     ``history`` has ``region_id, sku_id, ds``; a frequency that cannot be inferred is left to
     the forecasting package's own checks.
     """
-    from forecasting.errors import InputError
-    from forecasting.validate import infer_freq, period_days
+    from shipahead.forecasting.errors import InputError
+    from shipahead.forecasting.validate import infer_freq, period_days
 
     try:
         f = freq or infer_freq(history["ds"])

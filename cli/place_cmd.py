@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from cli.errors import CliInputError, command, register_file, require_file
+from shipahead.cli.errors import CliInputError, command, register_file, require_file
 
 TARGETS_FILE = "stock_targets.csv"
 ORDERS_FILE = "placement_orders.csv"
@@ -22,11 +21,11 @@ SUMMARY_FILE = "summary.json"
 
 def _scenarios_from_forecast(path: Path, window_days: float, n_scenarios: int):
     """Forecast contract → window-total scenarios (forecasting package); also the window start."""
-    from cli.io import read_table
+    from shipahead.cli.io import read_table
 
     fc = read_table(path, "forecast")
     try:
-        import forecasting
+        from shipahead import forecasting
     except ModuleNotFoundError:  # pragma: no cover - the forecasting package is part of shipahead
         raise CliInputError(
             "--forecast needs the forecasting package", fix="pass --scenarios S.csv instead"
@@ -63,9 +62,10 @@ def _compute(
     plan_date: dt.date | str | None,
     n_scenarios: int,
 ):
-    import placement
-    from cli.io import read_geo, read_table
-    from cli.progress import step
+    from shipahead.cli.io import read_geo, read_table
+    from shipahead.cli.progress import step
+
+    from shipahead import placement
 
     if (scenarios is None) == (forecast is None):
         raise CliInputError(
@@ -184,8 +184,8 @@ def execute(
 
 
 def _show(kpis: dict, out_dir: Path) -> None:
-    from cli.errors import STATE
-    from cli.progress import console
+    from shipahead.cli.errors import STATE
+    from shipahead.cli.progress import console
 
     if STATE.quiet:
         return
@@ -199,7 +199,7 @@ def _show(kpis: dict, out_dir: Path) -> None:
 
 def _check_option_limits(window_days: float, promise_days: float | None) -> None:
     """Finite, positive and within the documented limits (`cli.limits`), before any work."""
-    from cli.limits import check_limit
+    from shipahead.cli.limits import check_limit
 
     for flag, value, name in (
         ("--window-days", window_days, "window_days"),
@@ -271,8 +271,8 @@ def command(
     ] = None,
 ) -> None:
     """Decide stock targets per FC and the placement orders that move the stock."""
-    from cli.engine import engine_session
-    from cli.io import OutputDir, claim_output
+    from shipahead.cli.engine import engine_session
+    from shipahead.cli.io import OutputDir, claim_output
 
     if engine not in ("local", "dask", "ray"):
         raise CliInputError(f"unknown engine '{engine}'", fix="use local, dask or ray")

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from cli.engine import engine_session
-from cli.errors import STATE, CliInputError, command, register_file
-from cli.scenario import INPUT_KINDS, Scenario, check_scenario_inputs, load_scenario
+from shipahead.cli.engine import engine_session
+from shipahead.cli.errors import STATE, CliInputError, command, register_file
+from shipahead.cli.scenario import INPUT_KINDS, Scenario, check_scenario_inputs, load_scenario
 
 STEPS = ("forecast", "placement", "routes")
 _MARKER = ".done.json"
@@ -115,7 +114,7 @@ class StepContext:
 
 
 def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
-    from cli import forecast_cmd
+    from shipahead.cli import forecast_cmd
 
     p = ctx.scenario.forecast
     return forecast_cmd.execute(
@@ -142,7 +141,7 @@ def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
 
 
 def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
-    from cli import place_cmd
+    from shipahead.cli import place_cmd
 
     p = ctx.scenario.placement
     plan_date = p.plan_date
@@ -174,7 +173,7 @@ def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
 
 
 def _routes_step(ctx: StepContext, out: Any) -> dict[str, Any]:
-    from cli import route_cmd
+    from shipahead.cli import route_cmd
 
     r = ctx.scenario.routing
     assert r is not None
@@ -228,9 +227,9 @@ def _missing_step_module(step: str) -> str | None:
     import importlib.util
 
     module = {
-        "forecast": "cli.forecast_cmd",
-        "placement": "cli.place_cmd",
-        "routes": "cli.route_cmd",
+        "forecast": "shipahead.cli.forecast_cmd",
+        "placement": "shipahead.cli.place_cmd",
+        "routes": "shipahead.cli.route_cmd",
     }[step]
     spec = importlib.util.find_spec(module)
     if spec is None:
@@ -277,7 +276,7 @@ def _versions() -> dict[str, str]:
 
 def _check_inputs(files: dict[str, Path]) -> None:
     """Check every input file against its contract before any step starts."""
-    from cli.io import read_geo, read_table
+    from shipahead.cli.io import read_geo, read_table
 
     for key, path in files.items():
         kind = INPUT_KINDS.get(key)
@@ -308,8 +307,8 @@ def run_plan(
     force: bool = False,
 ) -> dict[str, Any]:
     """Run the pipeline; returns the manifest (also written to ``run_dir/manifest.json``)."""
-    from cli.io import OutputDir, write_json
-    from cli.progress import console, step
+    from shipahead.cli.io import OutputDir, write_json
+    from shipahead.cli.progress import console, step
 
     for opt, value in (("--from", from_step), ("--only", only)):
         if value is not None and value not in STEPS:
@@ -401,12 +400,12 @@ def run_plan(
 
     report_kpis: dict[str, Any] = {}
     try:
-        from cli.report import build_report
+        from shipahead.cli.report import build_report
 
         with step("report.html…"):
             report_kpis = build_report(run_dir, scenario, files)
     except ModuleNotFoundError as exc:
-        if exc.name != "cli.report":
+        if exc.name != "shipahead.cli.report":
             raise
         report_kpis = {"status": "report not built yet"}
 
@@ -474,8 +473,8 @@ def command(
     force: Annotated[bool, typer.Option(help="Rerun steps even if unchanged.")] = False,
 ) -> None:
     """Run forecast → placement → routes for SCENARIO into one run folder (resumable)."""
-    from cli.io import claim_output
-    from cli.progress import console
+    from shipahead.cli.io import claim_output
+    from shipahead.cli.progress import console
 
     with claim_output(out):
         manifest = run_plan(

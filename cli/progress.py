@@ -21,8 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-
-from cli.errors import STATE
+from shipahead.cli.errors import STATE
 
 __all__ = ["console", "count_progress", "progress", "setup_logging", "step"]
 
@@ -41,7 +40,7 @@ def setup_logging() -> None:
         console=console(), show_path=False, show_time=False, rich_tracebacks=False, markup=False
     )
     handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("forecasting", "placement", "routing", "cli"):
+    for name in ("shipahead",):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler]
         lg.setLevel(level)

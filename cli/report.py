@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from cli.io import unguard_csv_cell, write_text
+from shipahead.cli.io import unguard_csv_cell, write_text
 
 __all__ = ["build_report"]
 

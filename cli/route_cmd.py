@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from cli.errors import CliInputError, register_file, require_file
-from cli.errors import command as _handled
-from cli.io import OutputDir, claim_output, read_table
+from shipahead.cli.errors import CliInputError, register_file, require_file
+from shipahead.cli.errors import command as _handled
+from shipahead.cli.io import OutputDir, claim_output, read_table
 
 app = typer.Typer(
     name="route",
@@ -40,7 +39,7 @@ PLAN_FILE = "plan.json"
 
 def _hhmm_to_s(value: str | None, option: str) -> int | None:
     """An option's HH:MM (the :mod:`routing.clock` rule) -> seconds; blank -> None."""
-    from routing.clock import CLOCK_RULE, parse_clock
+    from shipahead.routing.clock import CLOCK_RULE, parse_clock
 
     if value is None or str(value).strip() == "":
         return None
@@ -55,8 +54,7 @@ def _hhmm_to_s(value: str | None, option: str) -> int | None:
 def _plan_day(state: dict, routes) -> tuple[int, int]:
     """(first shift start or --depart, last shift end or return) of a plan, seconds."""
     import pandas as pd
-
-    from routing import to_seconds
+    from shipahead.routing import to_seconds
 
     def secs(values, what: str) -> list[int]:
         out = []
@@ -95,8 +93,9 @@ def _records(df) -> list[dict]:
 def _speed(traffic: Path | None, weather: Path | None, date: Any):
     import logging
 
-    import routing
-    from routing.traffic import SpeedModel
+    from shipahead.routing.traffic import SpeedModel
+
+    from shipahead import routing
 
     traffic_df = read_table(traffic, "traffic") if traffic else None
     weather_df = None
@@ -108,7 +107,9 @@ def _speed(traffic: Path | None, weather: Path | None, date: Any):
         speed = SpeedModel.from_tables(traffic_df, weather_df, date)
     except routing.InputError as exc:
         if weather_df is not None and "has no row for" in exc.message:
-            logging.getLogger("cli.route").warning("%s; weather ignored (dry)", exc.message)
+            logging.getLogger("shipahead.cli.route").warning(
+                "%s; weather ignored (dry)", exc.message
+            )
             speed = SpeedModel.from_tables(traffic_df, None, date)
         else:
             raise
@@ -116,7 +117,12 @@ def _speed(traffic: Path | None, weather: Path | None, date: Any):
 
 
 def _write_plan(plan, out: OutputDir, extra_state: dict, changes=None) -> None:
-    from routing.outputs import driver_sheets, routes_geojson, routes_map_html, summary_dict
+    from shipahead.routing.outputs import (
+        driver_sheets,
+        routes_geojson,
+        routes_map_html,
+        summary_dict,
+    )
 
     out.write_table(plan.routes, "routes.csv")
     out.write_table(plan.unassigned, "unassigned.csv")
@@ -177,10 +183,10 @@ def execute(
 ) -> dict:
     """Plan routes from files and write every output through ``out``; returns KPIs."""
     import pandas as pd
+    from shipahead.cli._roads import load_network
+    from shipahead.cli.progress import step
 
-    import routing
-    from cli._roads import load_network
-    from cli.progress import step
+    from shipahead import routing
 
     t_all = time.perf_counter()
     stops, fleet, roads = (
@@ -285,10 +291,10 @@ def execute_instance(
 ) -> dict:
     """Benchmark mode: solve a VRPLIB/Solomon instance and write a VRPLIB .sol file."""
     import vrplib
+    from shipahead.cli.io import write_text
+    from shipahead.routing.instances import problem_from_vrplib, reported_cost, solution_text
 
-    import routing
-    from cli.io import write_text
-    from routing.instances import problem_from_vrplib, reported_cost, solution_text
+    from shipahead import routing
 
     p = require_file(Path(instance), "instance")
     name = p.name.lower()
@@ -391,16 +397,16 @@ def execute_replan(
 ) -> dict:
     """Re-plan a plan folder at ``at`` with events; writes the new plan and ``changes.csv``."""
     import pandas as pd
+    from shipahead.cli._roads import load_network
+    from shipahead.cli.progress import step
+    from shipahead.routing.replan import replan_routes
+    from shipahead.routing.traffic import SpeedModel
 
-    import routing
-    from cli._roads import load_network
-    from cli.progress import step
-    from routing.replan import replan_routes
-    from routing.traffic import SpeedModel
+    from shipahead import routing
 
     plan_dir = Path(plan_dir)
     state = _load_plan_state(plan_dir)
-    from routing import EVENT_COLUMNS, hhmm
+    from shipahead.routing import EVENT_COLUMNS, hhmm
 
     at_s = _hhmm_to_s(at, "--at")
     if at_s is None:
@@ -477,7 +483,7 @@ def execute_replan(
     import logging
 
     for w in res.warnings:
-        logging.getLogger("cli.route").warning("%s", w)
+        logging.getLogger("shipahead.cli.route").warning("%s", w)
     new_state = dict(state)
     # keep every incident (its start fixed: blank = this re-plan's --at) for later re-plans
     inc = ev[ev["type"].astype(str).str.strip().str.lower() == "incident"].copy()
@@ -587,7 +593,7 @@ def route(
     ] = None,
 ) -> None:
     """Plan delivery routes with simulated ETAs (or solve a benchmark instance)."""
-    from cli.progress import console
+    from shipahead.cli.progress import console
 
     if ctx.invoked_subcommand is not None:
         return
@@ -696,7 +702,7 @@ def replan_command(
     ] = None,
 ) -> None:
     """Re-plan during the day: stops done/added/cancelled, positions, delays, incidents."""
-    from cli.progress import console
+    from shipahead.cli.progress import console
 
     at_s = _hhmm_to_s(at, "--at")
     target = out or Path(plan) / f"replan-{at_s // 3600:02d}{(at_s % 3600) // 60:02d}"

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from cli.errors import CliInputError
-from cli.limits import check_forecast_size, check_limit
+from shipahead.cli.errors import CliInputError
+from shipahead.cli.limits import check_forecast_size, check_limit
 
 __all__ = ["INPUT_KINDS", "Scenario", "check_scenario_inputs", "load_scenario"]
 
@@ -226,7 +225,7 @@ def check_scenario_inputs(scenario: Scenario, files: dict[str, Path], path: Path
       (``windows`` × ``horizon`` periods) must leave at least one period of the longest series
       to fit on, or every series would be a cold start (`cli.limits.check_forecast_size`).
     """
-    from cli.io import read_table
+    from shipahead.cli.io import read_table
 
     r = scenario.routing
     if r is not None and r.depot_fc is not None and "fcs" in files:

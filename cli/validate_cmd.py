@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.contracts import CONTRACTS, check_table
-from cli.errors import EXIT_INPUT, command, emit_error, format_line
+from shipahead.cli.contracts import CONTRACTS, check_table
+from shipahead.cli.errors import EXIT_INPUT, command, emit_error, format_line
 
 _KINDS = ", ".join(CONTRACTS)
 
@@ -30,7 +29,7 @@ def _sniff_events(path: Path, guess: str | None) -> str | None:
     no ``ds`` column holds re-plan events, not promotions."""
     if guess not in (None, "events"):
         return guess
-    from cli.io import _read_raw
+    from shipahead.cli.io import _read_raw
 
     try:
         cols = set(_read_raw(path).columns)
@@ -53,8 +52,8 @@ def command(
     limit: Annotated[int, typer.Option(help="Report at most this many problems.")] = 50,
 ) -> None:
     """Check FILE against its data contract and report every problem found (exit 2 if any)."""
-    from cli.io import _read_raw, read_geo
-    from cli.progress import console
+    from shipahead.cli.io import _read_raw, read_geo
+    from shipahead.cli.progress import console
 
     if kind is None:
         kind = _sniff_events(file, _guess_kind(file))

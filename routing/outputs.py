@@ -174,14 +174,14 @@ def _script_json(obj: object) -> str:
 def _asset(name: str) -> str:
     from importlib.resources import files
 
-    return (files("routing") / "_assets" / "leaflet" / name).read_text(encoding="utf-8")
+    return (files("shipahead.routing") / "_assets" / "leaflet" / name).read_text(encoding="utf-8")
 
 
 def _asset_uri(name: str) -> str:
     import base64
     from importlib.resources import files
 
-    data = (files("routing") / "_assets" / "leaflet" / name).read_bytes()
+    data = (files("shipahead.routing") / "_assets" / "leaflet" / name).read_bytes()
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from cli.contracts import CONTRACTS, check_table
+from shipahead.cli.contracts import CONTRACTS, check_table
 
 #: output file (relative to the run folder) → its contract
 PLAN_OUTPUTS = (

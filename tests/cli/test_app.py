@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shipahead.cli.app import app
 from typer.testing import CliRunner
-
-from cli.app import app
 
 runner = CliRunner()
 
@@ -88,14 +87,16 @@ def test_validate_ok_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_docs_data_formats_is_rendered_from_contracts() -> None:
-    from cli.contracts import contracts_markdown
+    from shipahead.cli.contracts import contracts_markdown
 
     doc = (Path(__file__).parents[2] / "docs" / "data-formats.md").read_text()
-    assert contracts_markdown() in doc, "regenerate: python -m cli.contracts > … (see docs)"
+    assert contracts_markdown() in doc, (
+        "regenerate: python -m shipahead.cli.contracts > … (see docs)"
+    )
 
 
 def test_global_flags_may_follow_the_command() -> None:
-    from cli.app import hoist_global_flags
+    from shipahead.cli.app import hoist_global_flags
 
     argv = ["forecast", "h.csv", "--horizon", "4", "--quiet", "--debug"]
     assert hoist_global_flags(argv) == ["--quiet", "--debug", "forecast", "h.csv", "--horizon", "4"]

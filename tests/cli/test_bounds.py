@@ -14,13 +14,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from shipahead.cli.app import app
+from shipahead.cli.contracts import CONTRACTS, Contract, check_table
+from shipahead.cli.errors import CliInputError
+from shipahead.cli.io import _read_raw
+from shipahead.cli.limits import LIMITS, check_limit, env_name, limit
 from typer.testing import CliRunner
-
-from cli.app import app
-from cli.contracts import CONTRACTS, Contract, check_table
-from cli.errors import CliInputError
-from cli.io import _read_raw
-from cli.limits import LIMITS, check_limit, env_name, limit
 
 runner = CliRunner()
 
@@ -257,7 +256,7 @@ def test_limits_are_overridable_by_environment(monkeypatch: pytest.MonkeyPatch) 
 
 def test_limits_are_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "data-formats.md").read_text()
-    from cli.limits import limits_markdown
+    from shipahead.cli.limits import limits_markdown
 
     assert "## Limits" in doc and limits_markdown() in doc
     for name in LIMITS:
@@ -271,8 +270,7 @@ def _routing_problem(**changes):
     from dataclasses import replace
 
     import numpy as np
-
-    from routing.problem import Problem, Vehicle
+    from shipahead.routing.problem import Problem, Vehicle
 
     n = 3
     p = Problem(
@@ -298,8 +296,7 @@ def _routing_problem(**changes):
 )
 def test_routing_problem_rejects_non_finite_node_values(field: str, make) -> None:
     import numpy as np
-
-    from routing.errors import InputError as RoutingInputError
+    from shipahead.routing.errors import InputError as RoutingInputError
 
     _routing_problem().validate()
     with pytest.raises(RoutingInputError, match=f"non-finite {field}"):
@@ -307,8 +304,8 @@ def test_routing_problem_rejects_non_finite_node_values(field: str, make) -> Non
 
 
 def test_routing_problem_rejects_a_non_finite_vehicle_cost() -> None:
-    from routing.errors import InputError as RoutingInputError
-    from routing.problem import Vehicle
+    from shipahead.routing.errors import InputError as RoutingInputError
+    from shipahead.routing.problem import Vehicle
 
     v = Vehicle("v0", 0, 0, (5,), 8 * 3600, 17 * 3600, cost_per_km=float("inf"))
     with pytest.raises(RoutingInputError, match="non-finite capacity or cost"):

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cli.io import guard_csv_cell, read_table, unguard_csv_cell, write_table
+from shipahead.cli.io import guard_csv_cell, read_table, unguard_csv_cell, write_table
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -88,7 +87,7 @@ def test_a_users_csv_reads_as_a_spreadsheet_would(tmp_path: Path) -> None:
 
 def test_every_command_writer_is_guarded(tmp_path: Path) -> None:
     """`OutputDir.write_table` (used by forecast, place, route) goes through the guard."""
-    from cli.io import OutputDir
+    from shipahead.cli.io import OutputDir
 
     with OutputDir(tmp_path / "out") as od:
         od.write_table(pd.DataFrame({"fc_id": ["@F1"], "qty_units": [-0.0]}), "x.csv")

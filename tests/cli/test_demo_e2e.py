@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from shipahead.cli.app import app
 from typer.testing import CliRunner
-
-from cli.app import app
 
 from ._outputs import assert_outputs_keep_contracts
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import typer
+from shipahead.cli.errors import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_SOLVER,
+    STATE,
+    command,
+    register_file,
+)
 from typer.testing import CliRunner
-
-from cli.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_SOLVER, STATE, command, register_file
 
 
 def _app(exc: Exception) -> typer.Typer:
@@ -24,7 +30,7 @@ def _app(exc: Exception) -> typer.Typer:
 
 
 def test_domain_input_error_names_file_line_column_fix() -> None:
-    from forecasting.errors import InputError
+    from shipahead.forecasting.errors import InputError
 
     register_file("history", "data/history.csv")
     exc = InputError(
@@ -41,7 +47,7 @@ def test_domain_input_error_names_file_line_column_fix() -> None:
 
 
 def test_infeasible_is_exit_2_and_says_infeasible() -> None:
-    from placement.errors import InfeasibleError
+    from shipahead.placement.errors import InfeasibleError
 
     res = CliRunner().invoke(_app(InfeasibleError("FC CMH1 holds more than its capacity")), ["run"])
     assert res.exit_code == EXIT_INPUT
@@ -49,7 +55,7 @@ def test_infeasible_is_exit_2_and_says_infeasible() -> None:
 
 
 def test_solver_error_is_exit_3() -> None:
-    from routing.errors import SolverError
+    from shipahead.routing.errors import SolverError
 
     res = CliRunner().invoke(_app(SolverError("no plan within 1 s")), ["run"])
     assert res.exit_code == EXIT_SOLVER

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shipahead.cli.app import app
+from shipahead.cli.io import read_table
 from typer.testing import CliRunner
-
-from cli.app import app
-from cli.io import read_table
 
 from ..routing.test_outputs_escape import _fragment, check_page, check_sheet
 from .browser import dump_dom, find_chromium

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from cli.errors import CliInputError
-from cli.io import OutputDir, TableProblems, read_table, write_json, write_table
+from shipahead.cli.errors import CliInputError
+from shipahead.cli.io import OutputDir, TableProblems, read_table, write_json, write_table
 
 
 def test_read_csv_and_parquet_same_frame(tmp_path: Path) -> None:

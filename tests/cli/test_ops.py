@@ -21,11 +21,10 @@ import pandas as pd
 import psutil
 import pytest
 import typer
+from shipahead.cli.app import app
+from shipahead.cli.errors import EXIT_INPUT, STATE, command, describe, interrupted_line
+from shipahead.cli.io import OutputDir, atomic_path, claim_output, write_table
 from typer.testing import CliRunner
-
-from cli.app import app
-from cli.errors import EXIT_INPUT, STATE, command, describe, interrupted_line
-from cli.io import OutputDir, atomic_path, claim_output, write_table
 
 from .test_plan_tiny import _scenario
 
@@ -65,7 +64,7 @@ def _env() -> dict[str, str]:
 
 _HOLDER = """
 import sys, time
-from cli.io import claim_output
+from shipahead.cli.io import claim_output
 with claim_output(sys.argv[1], folder=sys.argv[2] == "dir"):
     print("held", flush=True)
     time.sleep(60)
@@ -179,7 +178,7 @@ def test_disk_full_while_writing_names_the_file(tmp_path: Path, monkeypatch) -> 
 
 
 def test_forecast_checks_the_output_before_any_work(tmp_path: Path, monkeypatch) -> None:
-    import forecasting
+    from shipahead import forecasting
 
     def never(*a, **k):  # pragma: no cover - must not be reached
         raise AssertionError("forecasting ran although --out cannot be written")
@@ -218,7 +217,7 @@ def _start_forecast(tmp_path: Path, out: Path) -> tuple[subprocess.Popen, list[p
         [
             sys.executable,
             "-m",
-            "cli.app",
+            "shipahead.cli.app",
             "--quiet",
             "forecast",
             str(hist),
@@ -396,7 +395,7 @@ def test_failed_run_leaves_no_empty_output_folder(tmp_path: Path) -> None:
 
 
 def test_out_of_memory_advice_fits_the_command(tmp_path: Path, monkeypatch) -> None:
-    from cli import route_cmd
+    from shipahead.cli import route_cmd
 
     def oom(**kwargs):
         raise MemoryError
@@ -482,7 +481,7 @@ def test_forecast_writes_leaderboard_and_logs_progress(tmp_path: Path) -> None:
 
 
 def test_log_progress_lines_every_ten_percent_or_thirty_seconds(monkeypatch) -> None:
-    from cli import progress
+    from shipahead.cli import progress
 
     printed: list[str] = []
     monkeypatch.setattr(
@@ -506,8 +505,9 @@ def test_log_progress_lines_every_ten_percent_or_thirty_seconds(monkeypatch) -> 
 
 
 def test_forecast_progress_callback_chunks_give_the_same_forecast(monkeypatch) -> None:
-    import forecasting
-    from forecasting import pipeline
+    from shipahead.forecasting import pipeline
+
+    from shipahead import forecasting
 
     ds = pd.date_range("2020-01-06", periods=120, freq="W-MON")
     rng = np.random.default_rng(1)
@@ -545,7 +545,7 @@ def test_atomic_write_keeps_no_temporary_file_on_failure(tmp_path: Path) -> None
 def _plan_until_placement_done(toml: Path, out: Path, sig: int) -> tuple[int, str]:
     """Run `plan`, send ``sig`` once placement is done; return (exit code, rest of stderr)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.app", "plan", str(toml), "--out", str(out)],
+        [sys.executable, "-m", "shipahead.cli.app", "plan", str(toml), "--out", str(out)],
         stderr=subprocess.PIPE,
         env={**_env(), "SHIPAHEAD_CACHE_DIR": os.environ["SHIPAHEAD_CACHE_DIR"]},
         text=True,
@@ -554,8 +554,10 @@ def _plan_until_placement_done(toml: Path, out: Path, sig: int) -> tuple[int, st
     assert proc.stderr is not None
     for line in proc.stderr:
         if "step placement: done" in line:
-            if sig == signal.SIGKILL:
-                time.sleep(0.5)  # into the routes step: its staging folder exists
+            if sig == signal.SIGKILL:  # into the routes step: wait for its staging folder
+                deadline = time.monotonic() + 60
+                while not list(out.rglob(".staging-*")) and time.monotonic() < deadline:
+                    time.sleep(0.05)
             proc.send_signal(sig)
             break
     rest = proc.stderr.read()
@@ -588,7 +590,7 @@ def test_sigterm_during_plan_keeps_finished_steps_and_says_so(tmp_path: Path) ->
 def test_placement_worker_pool_stops_at_once_when_interrupted() -> None:
     from concurrent.futures import ProcessPoolExecutor
 
-    from placement.decomposition import WorkerPool
+    from shipahead.placement.decomposition import WorkerPool
 
     pool = object.__new__(WorkerPool)
     ex = ProcessPoolExecutor(max_workers=1)

@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from shipahead.cli import plan_cmd
+from shipahead.cli.app import app
 from typer.testing import CliRunner
-
-from cli import plan_cmd
-from cli.app import app
 
 SAMPLE = Path(__file__).parents[2] / "sample_data"
 runner = CliRunner()

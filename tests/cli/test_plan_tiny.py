@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from shipahead.cli.app import app
 from typer.testing import CliRunner
-
-from cli.app import app
 
 from ..routing._netfix import TINY_OSM, tiny_fleet, tiny_stops
 from ._outputs import assert_outputs_keep_contracts

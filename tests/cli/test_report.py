@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import LineString, box
-
-from cli.report import build_report
-from cli.scenario import Scenario
+from shipahead.cli.report import build_report
+from shipahead.cli.scenario import Scenario
 
 from .browser import dump_dom, find_chromium, screenshot
 

@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
-
-from cli.io import write_table
-from cli.report import build_report
+from shipahead.cli.io import write_table
+from shipahead.cli.report import build_report
 
 from .test_report import _tiny_run
 

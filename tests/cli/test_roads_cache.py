@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shipahead.cli import _roads
+from shipahead.cli.app import app
+from shipahead.cli.errors import CliInputError
 from typer.testing import CliRunner
 
-import routing
-from cli import _roads
-from cli.app import app
-from cli.errors import CliInputError
+from shipahead import routing
 from tests.routing._netfix import TINY_OSM, tiny_fleet, tiny_stops
 
 runner = CliRunner()
@@ -96,7 +96,7 @@ def test_planted_pickle_never_executes(tmp_path, cache, caplog, where):
     cache.mkdir(parents=True)
     target = cache / f"{sha[:32]}-v1.pkl" if where == "old" else _roads.cache_path(sha)
     target.write_bytes(pickle.dumps(_Payload(marker)))
-    with caplog.at_level(logging.WARNING, logger="cli.roads"):
+    with caplog.at_level(logging.WARNING, logger="shipahead.cli.roads"):
         net, info = _roads.load_network(p)
     assert not marker.exists()
     assert not info["cache_hit"] and net.n_nodes > 200
@@ -157,7 +157,7 @@ def test_malformed_cache_is_rebuilt_with_a_warning(tmp_path, cache, caplog, spoi
     cpath = _roads.cache_path(_roads.file_sha256(p))
     spoil(cpath)
     for _ in range(2):  # a bad file never breaks this or a later run
-        with caplog.at_level(logging.WARNING, logger="cli.roads"):
+        with caplog.at_level(logging.WARNING, logger="shipahead.cli.roads"):
             net, info = _roads.load_network(p)
         assert np.array_equal(net.arc_time_s, ref.arc_time_s)
     assert "ignored" in caplog.text and "rebuilding" in caplog.text
@@ -173,7 +173,7 @@ def test_cache_of_another_source_is_not_used(tmp_path, cache, caplog):
     shutil.copy(
         _roads.cache_path(_roads.file_sha256(tiny)), _roads.cache_path(_roads.file_sha256(small))
     )
-    with caplog.at_level(logging.WARNING, logger="cli.roads"):
+    with caplog.at_level(logging.WARNING, logger="shipahead.cli.roads"):
         net, info = _roads.load_network(small)
     assert not info["cache_hit"] and net.n_nodes == 3 != big.n_nodes
     assert "source_sha256 differs" in caplog.text

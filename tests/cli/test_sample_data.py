@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shipahead.cli.app import app
+from shipahead.cli.scenario import INPUT_KINDS, load_scenario
 from typer.testing import CliRunner
-
-from cli.app import app
-from cli.scenario import INPUT_KINDS, load_scenario
 
 SAMPLE = Path(__file__).parents[2] / "sample_data"
 
@@ -22,7 +21,7 @@ def test_sample_file_passes_validate(name: str) -> None:
 
 
 def test_sample_scenario_is_coherent() -> None:
-    from cli.io import read_geo, read_table
+    from shipahead.cli.io import read_geo, read_table
 
     scenario, files = load_scenario(SAMPLE / "scenario.toml")
     assert set(files) <= set(INPUT_KINDS)

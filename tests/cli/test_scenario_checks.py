@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shipahead.cli.app import app
+from shipahead.cli.contracts import CONTRACTS
 from typer.testing import CliRunner
-
-from cli.app import app
-from cli.contracts import CONTRACTS
 
 runner = CliRunner()
 
@@ -54,11 +53,26 @@ def _scenario(d: Path, changes: dict[str, dict[str, str]]) -> Path:
 
 # (section, key, TOML value, part of the one error line)
 BAD_VALUES = [
-    ("routing", "depart", '"25:00"', "key 'routing.depart': '25:00' is not a time of day"),
+    (
+        "routing",
+        "depart",
+        '"25:00"',
+        "key 'routing.depart': '25:00' is not a time of day",
+    ),
     ("routing", "depart", '"8 am"', "key 'routing.depart'"),
     ("routing", "depot_fc", '"NOPE"', "key 'routing.depot_fc' = 'NOPE' is not an fc_id"),
-    ("routing", "time_limit_s", "inf", "key 'routing.time_limit_s' = inf is not a finite"),
-    ("routing", "time_limit_s", "1e9", "key 'routing.time_limit_s' = 1000000000 is above"),
+    (
+        "routing",
+        "time_limit_s",
+        "inf",
+        "key 'routing.time_limit_s' = inf is not a finite",
+    ),
+    (
+        "routing",
+        "time_limit_s",
+        "1e9",
+        "key 'routing.time_limit_s' = 1000000000 is above",
+    ),
     ("routing", "max_snap_m", "1e12", "key 'routing.max_snap_m'"),
     ("forecast", "windows", "500", "key 'forecast.windows' = 500 is above the limit of 52"),
     ("forecast", "windows", "10", "key 'forecast.windows' = 10: 10 backtest windows × horizon 4"),
@@ -68,9 +82,24 @@ BAD_VALUES = [
     ("forecast", "horizon", "0", "key 'forecast.horizon'"),
     ("forecast", "plot_top", "1000000", "key 'forecast.plot_top' = 1000000 is above"),
     ("forecast", "horizn", "8", "unknown key 'forecast.horizn'"),
-    ("placement", "n_scenarios", "10000000", "key 'placement.n_scenarios' = 10000000 is above"),
-    ("placement", "window_days", "100000", "key 'placement.window_days' = 100000 is above"),
-    ("placement", "promise_days", "inf", "key 'placement.promise_days' = inf is not a finite"),
+    (
+        "placement",
+        "n_scenarios",
+        "10000000",
+        "key 'placement.n_scenarios' = 10000000 is above",
+    ),
+    (
+        "placement",
+        "window_days",
+        "100000",
+        "key 'placement.window_days' = 100000 is above",
+    ),
+    (
+        "placement",
+        "promise_days",
+        "inf",
+        "key 'placement.promise_days' = inf is not a finite",
+    ),
 ]
 
 

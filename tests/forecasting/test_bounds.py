@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from forecasting import ForecastSettings
-from forecasting.errors import InputError
-from forecasting.validate import validate_history
+from shipahead.forecasting import ForecastSettings
+from shipahead.forecasting.errors import InputError
+from shipahead.forecasting.validate import validate_history
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from shipahead.forecasting.models import Log1p, make_models
+from shipahead.forecasting.pipeline import (
+    ENSEMBLE,
+    _add_ensemble,
+    _Core,
+    _search_ensemble,
+    _TopDown,
+)
 from statsforecast import StatsForecast
 from statsforecast.models import MSTL, AutoETS, Naive
 
-import forecasting as F
-from forecasting.models import Log1p, make_models
-from forecasting.pipeline import ENSEMBLE, _add_ensemble, _Core, _search_ensemble, _TopDown
+from shipahead import forecasting as F
 
 from .conftest import daily_series
 

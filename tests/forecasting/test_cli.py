@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shipahead.cli.app import app
 from typer.testing import CliRunner
-
-from cli.app import app
 
 from .conftest import daily_series
 
@@ -129,8 +128,8 @@ def test_missing_future_weather(tmp_path: Path) -> None:
 
 
 def test_execute_writes_run_folder(tmp_path: Path) -> None:
-    from cli.forecast_cmd import execute
-    from cli.io import OutputDir
+    from shipahead.cli.forecast_cmd import execute
+    from shipahead.cli.io import OutputDir
 
     hist = _history(tmp_path)
     with OutputDir(tmp_path / "run") as od:

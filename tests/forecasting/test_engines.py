@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import forecasting as F
+from shipahead import forecasting as F
 
 from .conftest import daily_series
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from shipahead.forecasting.exogenous import build_exogenous
 
-import forecasting as F
-from forecasting.exogenous import build_exogenous
+from shipahead import forecasting as F
 
 from .conftest import daily_series
 

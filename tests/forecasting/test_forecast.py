@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import forecasting as F
+from shipahead import forecasting as F
 
 from .conftest import FAST, daily_series
 
@@ -154,7 +154,7 @@ def test_fan_charts(small_history):
 
 
 def test_selection_modes(small_history):
-    from forecasting.pipeline import _select
+    from shipahead.forecasting.pipeline import _select
 
     per = pd.DataFrame({"A": [1.0, 1.0, 2.0], "B": [0.95, 0.5, 1.0]}, index=["s1", "s2", "s3"])
     assert list(_select(per, ["A", "B"], "series")) == ["B", "B", "B"]
@@ -179,7 +179,7 @@ def test_fan_chart_shows_hostile_ids_literally():
     """An id that reads as matplotlib mathtext is drawn as text, not parsed (was ValueError)."""
     import io
 
-    from forecasting.plots import fan_chart
+    from shipahead.forecasting.plots import fan_chart
 
     sku = "$\\foo$"
     ds = pd.date_range("2024-01-01", periods=10, freq="W")

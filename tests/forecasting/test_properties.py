@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import forecasting as F
+from shipahead import forecasting as F
 
 from .conftest import FAST
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from shipahead.forecasting.validate import infer_freq, validate_history
 
-import forecasting as F
-from forecasting.validate import infer_freq, validate_history
+from shipahead import forecasting as F
 
 from .conftest import daily_series
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from placement import generate_instance
+from shipahead.placement import generate_instance
 
 
 def tiny_tables() -> dict[str, pd.DataFrame]:

@@ -6,10 +6,9 @@ import math
 
 import pandas as pd
 import pytest
-
-from placement import PlacementSettings
-from placement.errors import InputError
-from placement.inputs import MAX_MAGNITUDE, _num
+from shipahead.placement import PlacementSettings
+from shipahead.placement.errors import InputError
+from shipahead.placement.inputs import MAX_MAGNITUDE, _num
 
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, 1e308, MAX_MAGNITUDE * 10])

@@ -11,7 +11,7 @@ import pytest
 from .conftest import tiny_tables
 
 typer_testing = pytest.importorskip("typer.testing")
-cli_app = pytest.importorskip("cli.app")
+cli_app = pytest.importorskip("shipahead.cli.app")
 
 
 def _write(tmp: Path, tables: dict[str, pd.DataFrame]) -> dict[str, Path]:

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import linprog
-
-from placement import InfeasibleError, design
-from placement.design import solve_cflp
+from shipahead.placement import InfeasibleError, design
+from shipahead.placement.design import solve_cflp
 
 
 def brute_force(fixed, cap, demand, unit):

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
-
-from placement import PlacementSettings, generate_instance, plan
+from shipahead.placement import PlacementSettings, generate_instance, plan
 
 W = 14.0
 
@@ -388,7 +387,7 @@ def test_all_combinations_small_settings(tiny):
 
 
 def test_input_errors_name_the_fix(tiny):
-    from placement import InfeasibleError, InputError
+    from shipahead.placement import InfeasibleError, InputError
 
     no_geo = {k: v for k, v in tiny.items() if k != "lanes"}
     with pytest.raises(InputError, match="no lanes table") as e:
@@ -426,7 +425,7 @@ def test_ray_engine_needs_ray(small_generated):
         pytest.skip("ray installed")
     except ImportError:
         pass
-    from placement import InputError
+    from shipahead.placement import InputError
 
     with pytest.raises(InputError, match="ray"):
         plan(settings=PlacementSettings(window_days=W, engine="ray"), **small_generated)
@@ -436,10 +435,10 @@ def test_ray_engine_needs_ray(small_generated):
 def test_block_cold_start_from_single_sku_bases(keep):
     """A block's first pricing is solved SKU by SKU: its assembled solution equals the block
     solved from scratch, and the assembled basis is optimal (a re-solve: 0 iterations)."""
-    from placement.decomposition import BlockWorker
-    from placement.inputs import build_problem
-    from placement.model import build_block
-    from placement.solvers import HighsBlock
+    from shipahead.placement.decomposition import BlockWorker
+    from shipahead.placement.inputs import build_problem
+    from shipahead.placement.model import build_block
+    from shipahead.placement.solvers import HighsBlock
 
     inst = generate_instance(8, 4, 6, 3, seed=5)
     pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
@@ -467,10 +466,10 @@ def test_drop_proposals_are_feasible_upper_bounds(lanes):
     removes exactly the units placed into that FC and costs at least the SKU's optimum with
     those placements fixed (exactly that optimum when every region has one lane, where cutting
     the cheapest losses first is optimal), and at least its free optimum."""
-    from placement.decomposition import BlockWorker
-    from placement.inputs import build_problem
-    from placement.model import build_block
-    from placement.solvers import HighsBlock
+    from shipahead.placement.decomposition import BlockWorker
+    from shipahead.placement.inputs import build_problem
+    from shipahead.placement.model import build_block
+    from shipahead.placement.solvers import HighsBlock
 
     inst = generate_instance(6, 4, 8, 3, seed=7, capacity_ratio=0.3, lanes_per_region=lanes)
     pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
@@ -571,8 +570,7 @@ def test_drop_pool_reaches_the_master_optimum_over_all_candidates(seed, S, F):
     """Adding only each SKU's most negative reduced-cost drop proposal, pass after pass, ends at
     the optimum of the master LP that holds every candidate (written out here with linprog)."""
     import highspy
-
-    from placement.decomposition import _DropPool
+    from shipahead.placement.decomposition import _DropPool
 
     rng = np.random.default_rng(seed)
     vol = rng.uniform(0.5, 2.0, S)
@@ -633,8 +631,8 @@ def test_drop_pool_reaches_the_master_optimum_over_all_candidates(seed, S, F):
 @pytest.mark.parametrize("keep", [True, False])
 def test_snapshot_restores_the_bases_of_the_best_prices(keep):
     """Re-solving at the snapshot's prices after `restore` takes no simplex iteration."""
-    from placement.decomposition import BlockWorker
-    from placement.inputs import build_problem
+    from shipahead.placement.decomposition import BlockWorker
+    from shipahead.placement.inputs import build_problem
 
     inst = generate_instance(6, 4, 6, 3, seed=2)
     pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
@@ -654,8 +652,8 @@ def test_snapshot_restores_the_bases_of_the_best_prices(keep):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_price_per_block_equals_pricing_each_block_at_its_prices(workers):
     """A (blocks, F) price array prices each block at its own row, through the pool's split."""
-    from placement.decomposition import BlockWorker, WorkerPool, block_ranges
-    from placement.inputs import build_problem
+    from shipahead.placement.decomposition import BlockWorker, WorkerPool, block_ranges
+    from shipahead.placement.inputs import build_problem
 
     inst = generate_instance(12, 4, 6, 3, seed=5)
     pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
@@ -677,7 +675,7 @@ def test_nested_sample_prices_reach_the_sample_optimum():
     """The sample's loop started from a sub-sample's prices (box step) ends at the same
     sub-problem optimum as the loop started from zero prices, and that is the optimum of the
     sample's own LP (capacity scaled by its demand share)."""
-    from placement.decomposition import (
+    from shipahead.placement.decomposition import (
         WorkerPool,
         _sample_share,
         block_ranges,
@@ -686,8 +684,8 @@ def test_nested_sample_prices_reach_the_sample_optimum():
         sampled_prices,
         subset_problem,
     )
-    from placement.inputs import build_problem
-    from placement.plan import solve_problem
+    from shipahead.placement.inputs import build_problem
+    from shipahead.placement.plan import solve_problem
 
     inst = generate_instance(16, 4, 8, 3, seed=4)
     pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())

@@ -15,8 +15,9 @@ TINY_OSM = DATA / "portland_tiny.osm.bz2"
 @functools.lru_cache(maxsize=1)
 def tiny_network():
     """The prepared downtown-Portland test network (read once per session)."""
-    import routing
-    from cli._roads import _osm_ways
+    from shipahead.cli._roads import _osm_ways
+
+    from shipahead import routing
 
     return routing.prepare_graph(routing.graph_from_ways(_osm_ways(TINY_OSM)))
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-
-from routing.check import check_solution, evaluate, explain_unassigned, route_schedule
-from routing.problem import Break, Problem, Solution, Vehicle
+from shipahead.routing.check import check_solution, evaluate, explain_unassigned, route_schedule
+from shipahead.routing.problem import Break, Problem, Solution, Vehicle
 
 H = 3600
 

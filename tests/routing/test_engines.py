@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from routing.check import check_solution, evaluate, route_schedule
-from routing.errors import InfeasibleError, InputError
-from routing.problem import Break, Problem, SolveSettings, Vehicle
-from routing.solve import solve
+from shipahead.routing.check import check_solution, evaluate, route_schedule
+from shipahead.routing.errors import InfeasibleError, InputError
+from shipahead.routing.problem import Break, Problem, SolveSettings, Vehicle
+from shipahead.routing.solve import solve
 
 H = 3600
 
@@ -340,7 +339,7 @@ def test_ortools_breaks_and_pins_pass_the_checker(p, data):
 
 def _expected_objective(p: Problem, sol) -> int:
     """OR-Tools' integer objective recomputed from the routes with the checker's schedule."""
-    from routing.engines import _common as C
+    from shipahead.routing.engines import _common as C
 
     expected = 0
     for vi, r in enumerate(sol.routes):
@@ -411,7 +410,7 @@ def test_break_right_after_a_stop_before_a_closing_window_regression():
 
 
 def test_deterministic_budgets_follow_the_limit_and_the_cost_model():
-    from routing.engines import ortools_engine, pyvrp_engine
+    from shipahead.routing.engines import ortools_engine, pyvrp_engine
 
     rng = np.random.default_rng(0)
     coords = rng.uniform(0, 20_000, (101, 2))

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import vrplib
-
-from routing.check import check_solution
-from routing.errors import InputError
-from routing.instances import problem_from_vrplib, reported_cost, solution_text
-from routing.problem import Solution, SolveSettings
-from routing.solve import solve
+from shipahead.routing.check import check_solution
+from shipahead.routing.errors import InputError
+from shipahead.routing.instances import problem_from_vrplib, reported_cost, solution_text
+from shipahead.routing.problem import Solution, SolveSettings
+from shipahead.routing.solve import solve
 
 DATA = Path(__file__).parent / "data"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+from shipahead.routing.matrix import packed_weights, path_nodes, path_predecessors, unpack
 
-import routing
-from routing.matrix import packed_weights, path_nodes, path_predecessors, unpack
+from shipahead import routing
 
 from ._netfix import tiny_network
 

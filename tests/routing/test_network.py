@@ -5,9 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+from shipahead.routing.network import haversine_m, parse_maxspeed
 
-import routing
-from routing.network import haversine_m, parse_maxspeed
+from shipahead import routing
 
 from ._netfix import TINY_OSM, tiny_network
 
@@ -101,7 +101,7 @@ def test_snap_points_and_far_stop_named():
 
 
 def test_load_network_cache(tmp_path, monkeypatch):
-    from cli._roads import load_network
+    from shipahead.cli._roads import load_network
 
     monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path))
     net1, info1 = load_network(TINY_OSM)
@@ -113,8 +113,7 @@ def test_load_network_cache(tmp_path, monkeypatch):
 def test_graphml_input(tmp_path, monkeypatch):
     import osmnx as ox
     from shapely.geometry import LineString
-
-    from cli._roads import _osm_ways, load_network
+    from shipahead.cli._roads import _osm_ways, load_network
 
     monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path / "cache"))
     G = routing.graph_from_ways(_osm_ways(TINY_OSM))

@@ -19,11 +19,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from shipahead.cli.app import app
+from shipahead.cli.io import read_table
+from shipahead.routing.outputs import OSM_ATTRIBUTION, md_text
 from typer.testing import CliRunner
-
-from cli.app import app
-from cli.io import read_table
-from routing.outputs import OSM_ATTRIBUTION, md_text
 
 from ..cli import browser
 from ..cli.browser import dump_dom, find_chromium, screenshot
@@ -375,7 +374,7 @@ def _decode(tier: dict) -> list[list[tuple[float, float]]]:
 def test_road_base_layer_decodes_onto_the_network_and_keeps_a_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from routing import outputs
+    from shipahead.routing import outputs
 
     from ._netfix import tiny_network
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shipahead.routing import hhmm, to_seconds
+from shipahead.routing.traffic import SpeedModel
 
-import routing
-from routing import hhmm, to_seconds
-from routing.traffic import SpeedModel
+from shipahead import routing
 
 from ._netfix import rush_profile, tiny_fleet, tiny_network, tiny_stops
 

@@ -6,9 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from routing.errors import InputError
-from routing.problem import Break, Problem, Vehicle
+from shipahead.routing.errors import InputError
+from shipahead.routing.problem import Break, Problem, Vehicle
 
 H = 3600
 

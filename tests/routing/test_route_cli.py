@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shipahead.cli.app import app
 from typer.testing import CliRunner
-
-from cli.app import app
 
 from ._netfix import TINY_OSM, tiny_fleet, tiny_stops
 

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from routing.problem import Problem, Vehicle
-from routing.simulate import Simulator
-from routing.traffic import N_CLASSES, Incident, SpeedModel
+from shipahead.routing.problem import Problem, Vehicle
+from shipahead.routing.simulate import Simulator
+from shipahead.routing.traffic import N_CLASSES, Incident, SpeedModel
 
 from ._netfix import tiny_network
 
@@ -131,8 +130,8 @@ def test_delay_departure_keeps_service_starts():
 def test_simulated_break_follows_the_checker(seed, k, e, width, dur):
     # free flow: the simulation must reproduce the static schedule of the checker, the
     # break included (same leg, same start, service starts equal up to rounding)
-    from routing.check import route_schedule
-    from routing.problem import Break
+    from shipahead.routing.check import route_schedule
+    from shipahead.routing.problem import Break
 
     net = tiny_network()
     rng = np.random.default_rng(seed)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-import routing
-from routing.traffic import (
+from shipahead.routing.traffic import (
     ROAD_CLASSES,
     SpeedModel,
     classify_weather,
@@ -15,6 +13,8 @@ from routing.traffic import (
     traffic_factors,
     weather_factors,
 )
+
+from shipahead import routing
 
 
 def test_traffic_profile_weekday_and_class():
