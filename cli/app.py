@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
-from shipahead.cli.errors import EXIT_INPUT, STATE, emit_error
+from shipahead.cli.errors import STATE
 
 HELP = (
     "shipahead — demand forecasts, anticipatory inventory placement and delivery routes.\n\n"
@@ -69,37 +69,19 @@ def _root(
     setup_logging()
 
 
-def _not_built(name: str, issue: str):
-    def placeholder(ctx: typer.Context) -> None:
-        emit_error(f"`shipahead {name}` is not built yet ({issue}); nothing was done")
-        raise typer.Exit(EXIT_INPUT)
-
-    placeholder.__doc__ = f"(not built yet — {issue})"
-    return placeholder
-
-
-# (command name, module, help if missing)
-_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("validate", "shipahead.cli.validate_cmd", "issue 2"),
-    ("forecast", "shipahead.cli.forecast_cmd", "forecasting, issue 3"),
-    ("place", "shipahead.cli.place_cmd", "placement, issue 4"),
-    ("route", "shipahead.cli.route_cmd", "routing, issue 5"),
-    ("plan", "shipahead.cli.plan_cmd", "pipeline, issue 6"),
-    ("demo", "shipahead.cli.demo_cmd", "pipeline, issue 6"),
+# (command name, module)
+_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("validate", "shipahead.cli.validate_cmd"),
+    ("forecast", "shipahead.cli.forecast_cmd"),
+    ("place", "shipahead.cli.place_cmd"),
+    ("route", "shipahead.cli.route_cmd"),
+    ("plan", "shipahead.cli.plan_cmd"),
+    ("demo", "shipahead.cli.demo_cmd"),
 )
 
 
-def _register(name: str, module: str, issue: str) -> None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        app.command(
-            name,
-            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        )(_not_built(name, issue))
-        return
+def _register(name: str, module: str) -> None:
+    mod = importlib.import_module(module)
     if hasattr(mod, "command"):
         app.command(name)(mod.command)
         return
@@ -111,8 +93,8 @@ def _register(name: str, module: str, issue: str) -> None:
         app.add_typer(sub, name=name)
 
 
-for _name, _module, _issue in _COMMANDS:
-    _register(_name, _module, _issue)
+for _name, _module in _COMMANDS:
+    _register(_name, _module)
 
 
 _GLOBAL_FLAGS = ("--quiet", "-q", "--debug")

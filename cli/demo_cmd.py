@@ -35,7 +35,4 @@ def command(
     con.print(f"[bold]shipahead demo[/] — sample scenario {SAMPLE.parent.name}/ → {out}/")
     for line in summary_lines(manifest, out):
         con.print(line)
-    not_built = [k for k, v in manifest["steps"].items() if "not built" in v["status"]]
-    if not_built:
-        con.print(f"[yellow]Not built yet, so not run: {', '.join(not_built)}.[/]")
     con.print(f"Open {out / 'report.html'} in a browser.")

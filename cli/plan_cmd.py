@@ -222,22 +222,6 @@ _STEP_PARAMS: dict[str, Callable[[Scenario], Any]] = {
 _UPSTREAM = {"forecast": (), "placement": ("forecast",), "routes": ()}
 
 
-def _missing_step_module(step: str) -> str | None:
-    """The name of the command module a step needs, if it is not built yet."""
-    import importlib.util
-
-    module = {
-        "forecast": "shipahead.cli.forecast_cmd",
-        "placement": "shipahead.cli.place_cmd",
-        "routes": "shipahead.cli.route_cmd",
-    }[step]
-    spec = importlib.util.find_spec(module)
-    if spec is None:
-        return module
-    mod = importlib.import_module(module)
-    return None if hasattr(mod, "execute") else module
-
-
 def _is_timing(key: str) -> bool:
     """KPI keys that are clock readings (they vary run to run; they go to manifest timing)."""
     return (
@@ -329,7 +313,6 @@ def run_plan(
         wanted = wanted[wanted.index(from_step) :] if from_step in wanted else []
     if only:
         wanted = [only]
-    not_built = {s: m for s in STEPS if (m := _missing_step_module(s))}
 
     ctx = StepContext(scenario, files, run_dir, engine, scheduler)
     hashes = {k: sha256_file(p) for k, p in sorted(files.items())}
@@ -337,7 +320,7 @@ def run_plan(
     status: dict[str, dict[str, Any]] = {}
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "manifest.json").unlink(missing_ok=True)
-    STATE.pending = [s for s in wanted if s not in not_built]
+    STATE.pending = list(wanted)
 
     with ExitStack() as stack:
         session_started = False
@@ -354,10 +337,6 @@ def run_plan(
             done = json.loads(marker.read_text()) if marker.exists() else None
             if name == "routes" and scenario.routing is None:
                 status[name] = {"status": "not configured ([routing] missing in the scenario)"}
-                continue
-            if name in not_built:
-                status[name] = {"status": f"not built yet ({not_built[name]} is missing)"}
-                console().print(f"[yellow]step {name}: not built yet — skipped[/]")
                 continue
             if name not in wanted:
                 stale = done is None or done.get("fingerprint") != fingerprints[name]
@@ -398,16 +377,10 @@ def run_plan(
             }
             console().print(f"step {name}: done in {wall:.1f} s")
 
-    report_kpis: dict[str, Any] = {}
-    try:
-        from shipahead.cli.report import build_report
+    from shipahead.cli.report import build_report
 
-        with step("report.html…"):
-            report_kpis = build_report(run_dir, scenario, files)
-    except ModuleNotFoundError as exc:
-        if exc.name != "shipahead.cli.report":
-            raise
-        report_kpis = {"status": "report not built yet"}
+    with step("report.html…"):
+        report_kpis = build_report(run_dir, scenario, files)
 
     manifest = {
         "scenario": {

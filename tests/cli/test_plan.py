@@ -68,7 +68,6 @@ def fake_steps(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
     for name in calls:
         monkeypatch.setitem(plan_cmd._STEP_FUNCS, name, make(name))
-    monkeypatch.setattr(plan_cmd, "_missing_step_module", lambda step: None)
     return calls
 
 

@@ -17,7 +17,7 @@ from shipahead.cli.errors import CliInputError
 from typer.testing import CliRunner
 
 from shipahead import routing
-from tests.routing._netfix import TINY_OSM, tiny_fleet, tiny_stops
+from tests.routing._netfix import TINY_OSM, tiny_fleet, tiny_network, tiny_stops
 
 runner = CliRunner()
 
@@ -253,3 +253,29 @@ def test_route_cli_bomb_exit_2_one_line(tmp_path, cache, monkeypatch):
     assert len(lines) == 1 and "bomb.osm.bz2" in lines[0]
     assert "SHIPAHEAD_ROADS_MAX_MB" in lines[0] and "1 MB" in lines[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_load_network_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path))
+    net1, info1 = _roads.load_network(TINY_OSM)
+    net2, info2 = _roads.load_network(TINY_OSM)
+    assert not info1["cache_hit"] and info2["cache_hit"]
+    assert net1.n_nodes == net2.n_nodes and np.array_equal(net1.arc_time_s, net2.arc_time_s)
+
+
+def test_graphml_input(tmp_path, monkeypatch):
+    import osmnx as ox
+    from shapely.geometry import LineString
+
+    monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path / "cache"))
+    G = routing.graph_from_ways(_roads._osm_ways(TINY_OSM))
+    for _, _, d in G.edges(data=True):
+        d["geometry"] = LineString(d["geometry"])
+        for k in [k for k, v in d.items() if v is None]:
+            del d[k]
+    path = tmp_path / "tiny.graphml"
+    ox.save_graphml(G, path)
+    net, _ = _roads.load_network(path)
+    ref = tiny_network()
+    assert net.n_nodes == ref.n_nodes
+    assert np.allclose(np.sort(net.arc_time_s), np.sort(ref.arc_time_s))

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from shipahead import forecasting as F
 
 from .conftest import daily_series
-
-pytest.importorskip("fugue_dask")
 
 
 def test_dask_equals_local():

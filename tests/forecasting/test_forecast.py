@@ -127,7 +127,6 @@ def test_deterministic(small_history):
 
 
 def test_ray_engine_needs_package(small_history):
-    pytest.importorskip("fugue")
     try:
         import ray  # noqa: F401
 

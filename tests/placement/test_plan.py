@@ -294,7 +294,8 @@ def test_decomposition_equals_monolithic(small_generated, workers):
 
 
 def test_decomposition_with_sampled_prices_and_dask(small_generated):
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     mono = plan(
         settings=PlacementSettings(window_days=W, method="monolithic"), **small_generated
     ).summary
@@ -328,7 +329,7 @@ def test_exact_integer_between_bound_and_rounding(tiny):
 
 
 def test_geography_derived_lanes(tiny):
-    gpd = pytest.importorskip("geopandas")
+    import geopandas as gpd
     from shapely.geometry import box
 
     regions = gpd.GeoDataFrame(

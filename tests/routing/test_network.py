@@ -9,7 +9,7 @@ from shipahead.routing.network import haversine_m, parse_maxspeed
 
 from shipahead import routing
 
-from ._netfix import TINY_OSM, tiny_network
+from ._netfix import tiny_network
 
 
 def _way(wid, pts, **tags):
@@ -98,35 +98,6 @@ def test_snap_points_and_far_stop_named():
             max_snap_m=500,
         )
     assert ei.value.row == 1
-
-
-def test_load_network_cache(tmp_path, monkeypatch):
-    from shipahead.cli._roads import load_network
-
-    monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path))
-    net1, info1 = load_network(TINY_OSM)
-    net2, info2 = load_network(TINY_OSM)
-    assert not info1["cache_hit"] and info2["cache_hit"]
-    assert net1.n_nodes == net2.n_nodes and np.array_equal(net1.arc_time_s, net2.arc_time_s)
-
-
-def test_graphml_input(tmp_path, monkeypatch):
-    import osmnx as ox
-    from shapely.geometry import LineString
-    from shipahead.cli._roads import _osm_ways, load_network
-
-    monkeypatch.setenv("SHIPAHEAD_CACHE_DIR", str(tmp_path / "cache"))
-    G = routing.graph_from_ways(_osm_ways(TINY_OSM))
-    for _, _, d in G.edges(data=True):
-        d["geometry"] = LineString(d["geometry"])
-        for k in [k for k, v in d.items() if v is None]:
-            del d[k]
-    path = tmp_path / "tiny.graphml"
-    ox.save_graphml(G, path)
-    net, _ = load_network(path)
-    ref = tiny_network()
-    assert net.n_nodes == ref.n_nodes
-    assert np.allclose(np.sort(net.arc_time_s), np.sort(ref.arc_time_s))
 
 
 def test_snap_to_the_middle_of_a_long_road():

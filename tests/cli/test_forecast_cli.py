@@ -9,7 +9,7 @@ import pytest
 from shipahead.cli.app import app
 from typer.testing import CliRunner
 
-from .conftest import daily_series
+from tests.forecasting.conftest import daily_series
 
 runner = CliRunner()
 FAST = ["--models", "Naive,SeasonalNaive,CrostonOptimized", "--windows", "2", "--jobs", "1"]

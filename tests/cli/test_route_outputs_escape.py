@@ -24,9 +24,10 @@ from shipahead.cli.io import read_table
 from shipahead.routing.outputs import OSM_ATTRIBUTION, md_text
 from typer.testing import CliRunner
 
-from ..cli import browser
-from ..cli.browser import dump_dom, find_chromium, screenshot
-from ._netfix import TINY_OSM, tiny_fleet, tiny_stops
+from tests.routing._netfix import TINY_OSM, tiny_fleet, tiny_stops
+
+from . import browser
+from .browser import dump_dom, find_chromium, screenshot
 
 #: payloads that run (or break a table) when written unescaped; `PWN` marks what a test looks for
 PAYLOADS = (
@@ -376,7 +377,7 @@ def test_road_base_layer_decodes_onto_the_network_and_keeps_a_budget(
 ) -> None:
     from shipahead.routing import outputs
 
-    from ._netfix import tiny_network
+    from tests.routing._netfix import tiny_network
 
     ids = [f"S{i}" for i in range(5)]
     full = check_page(

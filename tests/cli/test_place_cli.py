@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shipahead.cli.app import app
+from typer.testing import CliRunner
 
-from .conftest import tiny_tables
-
-typer_testing = pytest.importorskip("typer.testing")
-cli_app = pytest.importorskip("shipahead.cli.app")
+from tests.placement.conftest import tiny_tables
 
 
 def _write(tmp: Path, tables: dict[str, pd.DataFrame]) -> dict[str, Path]:
@@ -51,8 +50,7 @@ def _args(p: dict[str, Path], out: Path, *extra: str) -> list[str]:
 
 
 def _run(args: list[str]):
-    runner = typer_testing.CliRunner()
-    return runner.invoke(cli_app.app, args)
+    return CliRunner().invoke(app, args)
 
 
 def _fcs_with_units(tables):
@@ -161,8 +159,6 @@ def test_missing_file(tmp_path):
 @pytest.mark.slow
 def test_sample_scenario_end_to_end(tmp_path):
     root = Path(__file__).resolve().parents[2] / "sample_data"
-    if not (root / "history.csv").exists():
-        pytest.skip("sample data not built")
     h = pd.read_csv(root / "history.csv", dtype={"region_id": str})
     h["ds"] = pd.to_datetime(h["ds"])
     last = h[h["ds"] > h["ds"].max() - pd.Timedelta(weeks=20)].sort_values("ds")
@@ -209,7 +205,6 @@ def test_sample_scenario_end_to_end(tmp_path):
 
 
 def test_place_from_forecast(tmp_path):
-    pytest.importorskip("forecasting")
     t = tiny_tables()
     t["fcs"] = _fcs_with_units(t)
     p = _write(tmp_path, t)

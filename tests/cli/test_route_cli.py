@@ -10,7 +10,7 @@ import pytest
 from shipahead.cli.app import app
 from typer.testing import CliRunner
 
-from ._netfix import TINY_OSM, tiny_fleet, tiny_stops
+from tests.routing._netfix import TINY_OSM, tiny_fleet, tiny_stops
 
 runner = CliRunner()
 BENCH = Path("/work/shared/benchmarks/routing")
