@@ -1,15 +1,16 @@
-"""Fault and bad-input cases against the ``shipahead`` CLI of a source tree (issue 14, Figures).
+"""Fault and bad-input cases against an installed ``shipahead`` CLI (issue 14, Figures).
 
 Runs a catalogue of cases — hostile ids reaching HTML/Markdown/CSV outputs, a planted road
 cache pickle, oversized settings, malformed and non-finite inputs, empty tables, re-planning
 edge cases, times past midnight, concurrent runs into one folder, signals, kill -9 and rerun,
 determinism, environment errors, the one-way trap, progress when not on a terminal — each as a
-real subprocess of the ``shipahead`` console script of ``/work/venv`` with
-``PYTHONPATH=<src>`` so that tree's packages win. Every case runs in its own folder under a
+real subprocess of the ``shipahead`` console script of a virtual environment (``--venv``,
+default: the environment running this script; to test a source tree, install it there, e.g.
+``pip install -e TREE``). Every case runs in its own folder under a
 temporary root (HOME, XDG_CACHE_HOME and SHIPAHEAD_CACHE_DIR point there too; nothing outside it
 is written). Inputs are built from the project's tiny test scenario
 (``tests/cli/test_plan_tiny.py``, downtown-Portland network ``tests/routing/data``) taken from
-``--fixtures-src`` (default: the tree holding this script), so before/after runs use the same
+``--src`` (default: the repository holding this script), so before/after runs use the same
 inputs.
 
 Per case it records: id, item (1–17 of issue 14, or ``extra``), description, exact command,
@@ -28,12 +29,12 @@ children left after a signal, …) and a verdict ``met``:
 
 Commands run with ``--quiet`` unless the case is about what the user sees (progress, warnings).
 
-Usage (from the repository root, with the venv active)::
+Usage (from the repository root, with a virtual environment holding shipahead active)::
 
-    python benchmarks/faults.py --src /work/wt-base --label before
-    python benchmarks/faults.py --src . --label after
+    python benchmarks/faults.py --venv ENV_BEFORE --label before
+    python benchmarks/faults.py --label after
     python benchmarks/faults.py --compare before after
-    python benchmarks/faults.py --src . --label try --only 'replan|hostile' --timeout 60
+    python benchmarks/faults.py --label try --only 'replan|hostile' --timeout 60
 
 Writes ``benchmarks/results/faults/<label>.jsonl`` and ``<label>.md`` (``--update`` reruns the
 ``--only`` cases and replaces them in an existing ``<label>.jsonl``); ``--compare A B`` writes
@@ -73,9 +74,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "faults"
-VENV = Path(os.environ.get("SHIPAHEAD_VENV", "/work/venv"))
-SHIPAHEAD = str(VENV / "bin" / "shipahead")
-PYTHON = str(VENV / "bin" / "python")
 
 P_SCRIPT = "</script><script>document.title='PWNED'</script>"
 P_IMG = "<img src=x onerror=alert(1)>"
@@ -116,8 +114,11 @@ def add(cid: str, item: str, desc: str, expect: str, fn) -> None:
 class Ctx:
     """Paths of the run and the subprocess helpers."""
 
-    def __init__(self, src: Path, root: Path, timeout: float, mem_cap_gb: float) -> None:
-        self.src = src
+    def __init__(self, venv: Path, root: Path, timeout: float, mem_cap_gb: float) -> None:
+        self.venv = venv
+        bindir = venv / ("Scripts" if os.name == "nt" else "bin")
+        self.shipahead = str(bindir / "shipahead")
+        self.python = str(bindir / "python")
         self.root = root
         self.fx = root / "fixtures"
         self.timeout = timeout
@@ -130,9 +131,8 @@ class Ctx:
             if k not in ("PYTHONPATH", "SHIPAHEAD_CACHE_DIR", "XDG_CACHE_HOME", "HOME")
         }
         env.update(
-            PATH=f"{VENV / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}",
-            VIRTUAL_ENV=str(VENV),
-            PYTHONPATH=str(self.src),
+            PATH=f"{Path(self.python).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+            VIRTUAL_ENV=str(self.venv),
             HOME=str(self.root / "home"),
             XDG_CACHE_HOME=str(self.root / "xdg"),
             SHIPAHEAD_CACHE_DIR=str(self.root / "cache"),
@@ -154,7 +154,7 @@ class Ctx:
         fsize: int | None = None,
         tag: str = "",
     ) -> dict[str, Any]:
-        argv = [SHIPAHEAD, *(["--quiet"] if quiet else []), *map(str, args)]
+        argv = [self.shipahead, *(["--quiet"] if quiet else []), *map(str, args)]
         so = open(wd / f"stdout{tag}.txt", "wb")  # noqa: SIM115 (closed in wait)
         se = open(wd / f"stderr{tag}.txt", "wb")  # noqa: SIM115
         cap = self.mem_cap if mem_cap else None
@@ -206,7 +206,7 @@ class Ctx:
         lines = [ln for ln in err.splitlines() if ln.strip()]
         errs = [ln for ln in lines if re.match(r"\s*(error|warning)\b", ln, re.I)]
         return {
-            "cmd": _show(h["argv"], self.root),
+            "cmd": _show(h["argv"], self.root, self.shipahead),
             "exit": "timeout" if timed_out else p.returncode,
             "stderr_first": lines[0].strip()[:300] if lines else "",
             "message": (errs or lines or [""])[0].strip()[:300],
@@ -231,9 +231,9 @@ def _killpg(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _show(argv: list[str], root: Path) -> str:
+def _show(argv: list[str], root: Path, shipahead: str) -> str:
     s = shlex.join(argv).replace(str(root), "$T")
-    return s.replace(SHIPAHEAD, "shipahead")
+    return s.replace(shipahead, "shipahead")
 
 
 def _snapshot(out: Path | None) -> dict[str, Any]:
@@ -277,6 +277,7 @@ FIXTURE_SCRIPT = r"""
 import sys
 from pathlib import Path
 import numpy as np, pandas as pd
+import shipahead.cli  # the installed package, before the tree holding tests/ goes on the path
 sys.path.insert(0, sys.argv[2])
 from tests.cli.test_plan_tiny import _scenario
 root = Path(sys.argv[1])
@@ -332,9 +333,9 @@ def bz2_bomb(mb: int) -> Path:
 def build_fixtures(ctx: Ctx, fixtures_src: Path, bomb_mb: int) -> None:
     fx = ctx.fx
     fx.mkdir(parents=True)
-    env = ctx.env(fx, {"PYTHONPATH": str(fixtures_src)})
+    env = ctx.env(fx)
     subprocess.run(
-        [PYTHON, "-c", FIXTURE_SCRIPT, str(fx), str(fixtures_src)],
+        [ctx.python, "-c", FIXTURE_SCRIPT, str(fx), str(fixtures_src)],
         cwd=fx,
         env=env,
         check=True,
@@ -1692,7 +1693,7 @@ def _(ctx, wd):
     d = scn(ctx, wd)
     code = ("import pandas as pd,sys; d=pd.read_csv(sys.argv[1], dtype=str); "
             "d.loc[0,'lat']='north'; d.to_parquet(sys.argv[2])")  # fmt: skip
-    subprocess.run([PYTHON, "-c", code, d / "stops.csv", d / "stops.parquet"], check=True)
+    subprocess.run([ctx.python, "-c", code, d / "stops.csv", d / "stops.parquet"], check=True)
     out = wd / "out"
     return ctx.run(route_args(d / "stops.parquet", d / "fleet.csv", out,
                               roads=d / "roads.osm.bz2"), wd, out)  # fmt: skip
@@ -2034,19 +2035,41 @@ def compare(a: str, b: str) -> Path:
 # ---------------------------------------------------------------------------- main
 
 
+def installed_tree(ctx: Ctx) -> tuple[str, str]:
+    """Where the environment's ``shipahead.cli`` comes from, and that tree's git commit.
+
+    An editable install points into a source tree (its commit is recorded); a wheel install
+    points into site-packages (no commit).
+    """
+    code = "import pathlib, shipahead.cli as c; print(pathlib.Path(c.__file__).resolve().parent)"
+    r = subprocess.run([ctx.python, "-c", code], capture_output=True, text=True,
+                       env=ctx.env(ctx.root), cwd=ctx.root, check=True)  # fmt: skip
+    tree = Path(r.stdout.strip()).parent
+    commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return str(tree), commit
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--src", type=Path, help="source tree whose shipahead is run")
+    ap.add_argument(
+        "--venv",
+        type=Path,
+        default=Path(sys.prefix),
+        help="virtual environment whose shipahead console script is run (default: this one)",
+    )
     ap.add_argument("--label", help="results name (benchmarks/results/faults/LABEL.*)")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     ap.add_argument("--only", help="regex on case ids")
     ap.add_argument("--timeout", type=float, default=120.0, help="per case, seconds")
     ap.add_argument("--jobs", type=int, default=1, help="cases in parallel (only 1)")
     ap.add_argument(
+        "--src",
         "--fixtures-src",
+        dest="src",
         type=Path,
         default=REPO,
-        help="tree whose tests/ build the inputs (default: this script's tree)",
+        help="tree whose tests/ build the inputs (default: this script's repository)",
     )
     ap.add_argument("--bomb-mb", type=int, default=200, help="expanded size of the bz2 bomb")
     ap.add_argument("--mem-cap-gb", type=float, default=4.0)
@@ -2083,19 +2106,20 @@ def main(argv: list[str] | None = None) -> int:
         md.write_text(markdown(args.render, recs, meta))
         print(md)
         return 0
-    if not (args.src and args.label):
-        ap.error("--src and --label are needed (or --compare / --list)")
+    if not args.label:
+        ap.error("--label is needed (or --compare / --list / --render)")
     if args.jobs != 1:
         ap.error("--jobs: only 1 is supported")
     cases = [c for c in CASES if not args.only or re.search(args.only, c.id)]
-    src = args.src.resolve()
+    venv = args.venv.absolute()
     root = Path(tempfile.mkdtemp(prefix="shipahead-faults-"))
-    ctx = Ctx(src, root, args.timeout, args.mem_cap_gb)
+    ctx = Ctx(venv, root, args.timeout, args.mem_cap_gb)
+    if not Path(ctx.shipahead).exists():
+        ap.error(f"--venv: no shipahead console script in {venv} (pip install shipahead there)")
     t0 = time.monotonic()
-    commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    src, commit = installed_tree(ctx)
     print(f"{len(cases)} cases against {src} ({commit}); root {root}", file=sys.stderr)
-    build_fixtures(ctx, args.fixtures_src.resolve(), args.bomb_mb)
+    build_fixtures(ctx, args.src.resolve(), args.bomb_mb)
     RESULTS.mkdir(parents=True, exist_ok=True)
     recs = []
     jsonl = RESULTS / f"{args.label}.jsonl"
