@@ -19,10 +19,10 @@ from shipahead.cli.app import app
 from shipahead.cli.io import read_table
 from typer.testing import CliRunner
 
-from ..routing.test_outputs_escape import _fragment, check_page, check_sheet
 from .browser import dump_dom, find_chromium
 from .test_csv_guard import assert_csv_guarded
 from .test_plan_tiny import _scenario
+from .test_route_outputs_escape import _fragment, check_page, check_sheet
 
 PWN = "document.body.setAttribute('data-pwned','1')"
 IDS = {
