@@ -792,7 +792,12 @@ def _(ctx, wd):
 
 # item 5 — offline maps
 
-CDN = re.compile(r"""(?:src|href)\s*=\s*["']https?://""", re.I)
+# a URL the page loads when it opens (a script, style sheet, image, frame); links (<a href>,
+# such as the OpenStreetMap attribution) load nothing until clicked
+CDN = re.compile(
+    r"""<(?:script|link|img|iframe|source|embed|object)\b[^>]*?\b(?:src|href|data)\s*=\s*["']https?://""",
+    re.I,
+)
 
 
 @case("offline-routes-html", "5", "route: routes.html loads nothing from the network", "ok")
