@@ -32,19 +32,16 @@ import argparse
 import contextlib
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from shipahead.forecasting import seasonal_scales
+
+from shipahead import forecasting as F
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from shipahead.forecasting.pipeline import _scales  # noqa: E402
-
-from shipahead import forecasting as F  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "sample-sources" / "demand" / "walmart_store_dept_weekly.parquet"
 H, WINDOWS, SEASON, FREQ = 8, 3, 52, "W-FRI"
@@ -72,7 +69,7 @@ def _uid(df: pd.DataFrame) -> pd.Series:
 def _score(pred: pd.DataFrame, hist: pd.DataFrame, cutoff) -> pd.DataFrame:
     """Per-series MASE and interval hits for forecasts ``uid, ds, mean, q05, q10, q90, q95``."""
     train = hist[hist["ds"] <= cutoff]
-    sc = _scales(
+    sc = seasonal_scales(
         train.assign(unique_id=_uid(train))[["unique_id", "ds", "y"]], [None], SEASON, "mase"
     ).set_index("unique_id")["scale"]
     act = hist.assign(unique_id=_uid(hist))[["unique_id", "ds", "y"]]
@@ -162,12 +159,14 @@ def baselines(hist: pd.DataFrame, jobs: int, arima_sample: int) -> tuple[pd.Data
 
 def top_down_cv(df: pd.DataFrame, base_cv: pd.DataFrame, jobs: int) -> pd.DataFrame:
     """The ``TopDown`` candidate over the outer windows (pipeline code, outer cutoffs)."""
-    from shipahead.forecasting.pipeline import _Core, _TopDown
+    from shipahead.forecasting import ForecastCore, TopDownCandidate
 
-    core = _Core(F.ForecastSettings(horizon=H, windows=WINDOWS, jobs=jobs), FREQ, SEASON, 7.0)
+    core = ForecastCore(
+        F.ForecastSettings(horizon=H, windows=WINDOWS, jobs=jobs), FREQ, SEASON, 7.0
+    )
     core.sku_of = pd.Series(df["unique_id"].str.split("/").str[1].to_numpy(), index=df["unique_id"])
     core.sku_of = core.sku_of[~core.sku_of.index.duplicated()]
-    td = _TopDown.make(core, df, ["TopDown", "MSTL_SES_log"])
+    td = TopDownCandidate.make(core, df, ["TopDown", "MSTL_SES_log"])
     kw = {"season_length": SEASON, "freq_days": 7, "horizon": H}
     cv = base_cv.copy()
     cv["cutoff"] = pd.to_datetime(cv["cutoff"])

@@ -19,14 +19,10 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from shipahead.placement.design import solve_cflp
 
 DATA = Path("/work/shared/benchmarks/placement/orlib-cap")

@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import platform
-import sys
 import threading
 import time
 from pathlib import Path
@@ -35,10 +34,9 @@ import numpy as np
 import pandas as pd
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from shipahead import placement as P
 
-from shipahead import placement as P  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 W = 14.0
 

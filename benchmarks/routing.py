@@ -30,20 +30,15 @@ import os
 import platform
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 
 # this script is named like the package: drop its own folder from the path, add the repo root
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
-import vrplib  # noqa: E402
-from shipahead.routing.check import check_solution  # noqa: E402
-from shipahead.routing.instances import problem_from_vrplib, reported_cost  # noqa: E402
-from shipahead.routing.problem import SolveSettings  # noqa: E402
-from shipahead.routing.solve import solve  # noqa: E402
+import vrplib
+from shipahead.routing.check import check_solution
+from shipahead.routing.instances import problem_from_vrplib, reported_cost
+from shipahead.routing.problem import SolveSettings
+from shipahead.routing.solve import solve
 
 DATA = Path(os.environ.get("SHIPAHEAD_BENCH", "/work/shared/benchmarks/routing"))
 ENGINES = ("ortools", "pyvrp", "auto", "auto1")  # auto1: auto restricted to one process

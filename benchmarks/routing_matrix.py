@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 PORTO = Path("/work/shared/sample-sources/roads/porto_pt.osm.pbf")
 SAMPLE = ROOT / "sample_data"

@@ -165,15 +165,7 @@ def _network_map(
         s = supply.dropna(subset=["lat", "lon"]).drop_duplicates("node_id")
         for r in s.itertuples():
             pos.setdefault(str(r.node_id), (float(r.lon), float(r.lat)))
-        ax.scatter(
-            s.lon.astype(float),
-            s.lat.astype(float),
-            marker="s",
-            s=60,
-            color="#2ca02c",
-            zorder=4,
-            label="supply node",
-        )
+        _sites(ax, s, marker="s", s=60, color="#2ca02c", zorder=4, label="supply node")
     if orders is not None and len(orders):
         flows = orders.groupby(["from_node", "to_fc_id"], sort=True)["qty_units"].sum()
         top = max(float(flows.max()), 1.0)
@@ -191,9 +183,9 @@ def _network_map(
                         "alpha": 0.8,
                     },
                 )
-    ax.scatter(
-        fcs.lon.astype(float),
-        fcs.lat.astype(float),
+    _sites(
+        ax,
+        fcs,
         marker="^",
         s=110,
         color="#d62728",
@@ -219,6 +211,11 @@ def _network_map(
     )
     ax.set_aspect("equal", adjustable="datalim")
     return _png(fig)
+
+
+def _sites(ax: Any, sites: pd.DataFrame, **style: Any) -> None:
+    """Plot the ``lon``/``lat`` points of ``sites`` (degrees) with the matplotlib ``style``."""
+    ax.scatter(sites.lon.astype(float), sites.lat.astype(float), **style)
 
 
 def _route_map(

@@ -8,6 +8,9 @@ proven lower bound and gap and passes an independent checker. `design` solves ca
 facility location (which FCs to open) as a MIP with OR-Tools.
 """
 
+from .decomposition import WorkerPool as WorkerPool
+from .decomposition import _DropPool as DropPool
+from .decomposition import _sample_share as sample_share
 from .design import DesignResult as DesignResult
 from .design import design as design
 from .errors import InfeasibleError as InfeasibleError
@@ -24,6 +27,7 @@ from .synthetic import generate_instance as generate_instance
 
 __all__ = [
     "DesignResult",
+    "DropPool",
     "InfeasibleError",
     "InputError",
     "Instance",
@@ -31,9 +35,11 @@ __all__ = [
     "PlacementSettings",
     "Problem",
     "SolverError",
+    "WorkerPool",
     "build_problem",
     "design",
     "generate_instance",
     "plan",
+    "sample_share",
     "solve_problem",
 ]

@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from shipahead import backends
+
 from .check import check_block_recourse
 from .errors import InputError, SolverError
 from .inputs import Problem
@@ -407,19 +409,14 @@ class WorkerPool:
                 f.result()
         elif engine == "dask":
             try:
-                from distributed import Client, LocalCluster, get_client
+                from distributed import Client
             except ImportError as e:  # pragma: no cover - dask is a dependency
                 raise InputError("engine 'dask' needs dask[distributed] installed") from e
             if client is None:
-                try:
-                    client = get_client()
-                except ValueError:
-                    self._cluster = LocalCluster(
-                        n_workers=len(self.groups),
-                        threads_per_worker=1,
-                        processes=True,
-                        host="127.0.0.1",
-                        dashboard_address=None,
+                client = backends.current_dask_client()
+                if client is None:
+                    self._cluster = backends.local_dask_cluster(
+                        len(self.groups), quiet_workers=False
                     )
                     client = Client(self._cluster)
                     self._client = client
@@ -430,14 +427,12 @@ class WorkerPool:
             self._actors = [f.result() for f in futs]
         elif engine == "ray":
             try:
-                import ray
+                ray = backends.start_ray()
             except ImportError as e:
                 raise InputError(
                     "engine 'ray' needs the ray package, which is not installed",
                     fix="pip install ray, or use --engine local|dask",
                 ) from e
-            if not ray.is_initialized():
-                ray.init(include_dashboard=False, log_to_driver=False)
             actor_cls = ray.remote(BlockWorker)
             self._ray = ray
             self._actors = [actor_cls.remote(pb, g, False, keep_models) for g in self.groups]

@@ -14,6 +14,10 @@ from .check import explain_unassigned as explain_unassigned
 from .clock import CLOCK_RULE as CLOCK_RULE
 from .clock import format_clock as format_clock
 from .clock import parse_clock as parse_clock
+from .engines._common import drop_penalties as drop_penalties
+from .engines._common import fixed_cost as fixed_cost
+from .engines._common import per_metre_cost as per_metre_cost
+from .engines._common import per_second_cost as per_second_cost
 from .errors import InfeasibleError as InfeasibleError
 from .errors import InputError as InputError
 from .errors import SolverError as SolverError
@@ -80,11 +84,15 @@ __all__ = [
     "Vehicle",
     "check_solution",
     "driver_sheets",
+    "drop_penalties",
     "explain_unassigned",
+    "fixed_cost",
     "format_clock",
     "graph_from_ways",
     "hhmm",
     "parse_clock",
+    "per_metre_cost",
+    "per_second_cost",
     "plan_routes",
     "prepare_graph",
     "problem_from_vrplib",

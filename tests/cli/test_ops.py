@@ -505,7 +505,7 @@ def test_log_progress_lines_every_ten_percent_or_thirty_seconds(monkeypatch) -> 
 
 
 def test_forecast_progress_callback_chunks_give_the_same_forecast(monkeypatch) -> None:
-    from shipahead.forecasting import pipeline
+    from shipahead.forecasting import fit
 
     from shipahead import forecasting
 
@@ -520,7 +520,7 @@ def test_forecast_progress_callback_chunks_give_the_same_forecast(monkeypatch) -
     )
     plain = forecasting.forecast(hist, settings)
     calls: list[tuple[int, int]] = []
-    monkeypatch.setattr(pipeline, "PROGRESS_CHUNK_MIN", 2)
+    monkeypatch.setattr(fit, "PROGRESS_CHUNK_MIN", 2)
     chunked = forecasting.forecast(hist, settings, progress=lambda d, t: calls.append((d, t)))
     pd.testing.assert_frame_equal(plain.forecast, chunked.forecast)
     assert calls[0] == (0, 6) and calls[-1] == (6, 6)

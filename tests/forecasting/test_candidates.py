@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from shipahead.forecasting.models import Log1p, make_models
-from shipahead.forecasting.pipeline import (
+from shipahead.forecasting import (
     ENSEMBLE,
-    _add_ensemble,
-    _Core,
-    _search_ensemble,
-    _TopDown,
+    ForecastCore,
+    TopDownCandidate,
+    add_ensemble,
+    search_ensemble,
 )
+from shipahead.forecasting.models import Log1p, make_models
 from statsforecast import StatsForecast
 from statsforecast.models import MSTL, AutoETS, Naive
 
@@ -75,20 +75,20 @@ def test_ensemble_search_finds_mean_and_median_combinations():
     scale = pd.DataFrame({"unique_id": ["a", "b"], "cutoff": cv["cutoff"][:2], "scale": 1.0})
     # A and B err in opposite directions by the same amount: their mean is exact
     cv["A"], cv["B"], cv["C"] = y + 2.0, y - 2.0, y + 0.5
-    assert _search_ensemble(cv, ["C", "A", "B"], scale, "mase") == (["A", "B"], "mean")
+    assert search_ensemble(cv, ["C", "A", "B"], scale, "mase") == (["A", "B"], "mean")
     # only the median of three is exact: P above, Q exact, R below by different amounts
     cv["P"] = y + rng.uniform(3, 6, n)
     cv["Q"] = y
     cv["R"] = y - rng.uniform(3, 9, n)
     cv["S"] = y + 1.5
-    members, how = _search_ensemble(cv, ["S", "P", "R", "Q"], scale, "mase")
+    members, how = search_ensemble(cv, ["S", "P", "R", "Q"], scale, "mase")
     # no mean of these is exact; a median with Q in the middle is
     assert how == "median" and "Q" in members and len(members) >= 3
     assert np.allclose(np.median(cv[members].to_numpy(), axis=1), y)
     for m in "PQRS":
         for b in ("lo-50", "hi-50", "lo-80", "hi-80", "lo-90", "hi-90"):
             cv[f"{m}-{b}"] = cv[m]
-    out = _add_ensemble(cv, members, how)
+    out = add_ensemble(cv, members, how)
     assert np.allclose(out[ENSEMBLE], np.median(cv[members].to_numpy(), axis=1))
 
 
@@ -108,9 +108,9 @@ def test_top_down_is_share_times_sku_total():
     keys = hist[["region_id", "sku_id"]].drop_duplicates().reset_index(drop=True)
     keys["unique_id"] = [f"k{i}" for i in range(len(keys))]
     df = hist.merge(keys)[["unique_id", "ds", "y"]]
-    core = _Core(F.ForecastSettings(horizon=7, windows=2, jobs=1), "D", 7, 1.0)
+    core = ForecastCore(F.ForecastSettings(horizon=7, windows=2, jobs=1), "D", 7, 1.0)
     core.sku_of = keys.set_index("unique_id")["sku_id"]
-    td = _TopDown.make(core, df, ["TopDown", "MSTL_SES_log"])
+    td = TopDownCandidate.make(core, df, ["TopDown", "MSTL_SES_log"])
     assert td is not None and set(td.sku.index) == {"k0", "k1", "k2"}  # SKU B has one series
     shares = td.shares([None]).set_index("unique_id")["share"]
     own = df.groupby("unique_id")["y"].sum()

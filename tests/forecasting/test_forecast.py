@@ -153,17 +153,17 @@ def test_fan_charts(small_history):
 
 
 def test_selection_modes(small_history):
-    from shipahead.forecasting.pipeline import _select
+    from shipahead.forecasting import select_candidates
 
     per = pd.DataFrame({"A": [1.0, 1.0, 2.0], "B": [0.95, 0.5, 1.0]}, index=["s1", "s2", "s3"])
-    assert list(_select(per, ["A", "B"], "series")) == ["B", "B", "B"]
-    assert list(_select(per, ["A", "B"], "class")) == ["B", "B", "B"]
+    assert list(select_candidates(per, ["A", "B"], "series")) == ["B", "B", "B"]
+    assert list(select_candidates(per, ["A", "B"], "class")) == ["B", "B", "B"]
     per["B"] = [0.95, 1.5, 1.2]
     per["A"] = [1.0, 1.0, 1.0]  # now A's mean 1.0 < B's 1.22: A is the class's best
     # hybrid: s1's own best B is only 5 % better → keeps A; nobody else switches
-    assert list(_select(per, ["A", "B"], "hybrid")) == ["A", "A", "A"]
+    assert list(select_candidates(per, ["A", "B"], "hybrid")) == ["A", "A", "A"]
     per.loc["s1", "B"] = 0.5  # 50 % better → switches
-    assert list(_select(per, ["A", "B"], "hybrid")) == ["B", "A", "A"]
+    assert list(select_candidates(per, ["A", "B"], "hybrid")) == ["B", "A", "A"]
     res = F.forecast(small_history, S(horizon=7, windows=2, jobs=1, models=FAST, selection="class"))
     chosen = res.backtest[res.backtest.chosen].groupby("demand_class").model.nunique()
     assert (chosen == 1).all()

@@ -571,7 +571,7 @@ def test_drop_pool_reaches_the_master_optimum_over_all_candidates(seed, S, F):
     """Adding only each SKU's most negative reduced-cost drop proposal, pass after pass, ends at
     the optimum of the master LP that holds every candidate (written out here with linprog)."""
     import highspy
-    from shipahead.placement.decomposition import _DropPool
+    from shipahead.placement import DropPool as _DropPool
 
     rng = np.random.default_rng(seed)
     vol = rng.uniform(0.5, 2.0, S)
@@ -676,9 +676,9 @@ def test_nested_sample_prices_reach_the_sample_optimum():
     """The sample's loop started from a sub-sample's prices (box step) ends at the same
     sub-problem optimum as the loop started from zero prices, and that is the optimum of the
     sample's own LP (capacity scaled by its demand share)."""
+    from shipahead.placement import sample_share as _sample_share
     from shipahead.placement.decomposition import (
         WorkerPool,
-        _sample_share,
         block_ranges,
         block_skus,
         sample_blocks,

@@ -339,7 +339,7 @@ def test_ortools_breaks_and_pins_pass_the_checker(p, data):
 
 def _expected_objective(p: Problem, sol) -> int:
     """OR-Tools' integer objective recomputed from the routes with the checker's schedule."""
-    from shipahead.routing.engines import _common as C
+    from shipahead import routing as C
 
     expected = 0
     for vi, r in enumerate(sol.routes):
