@@ -126,6 +126,10 @@ def _domain_class(exc: BaseException, name: str) -> bool:
 _ENV_ERRORS: dict[int, tuple[str, str]] = {
     errno.ENOSPC: ("no space left on the device", "free disk space or choose another --out"),
     errno.EDQUOT: ("disk quota exceeded", "free space in your quota or choose another --out"),
+    errno.EFBIG: (
+        "file too large for the file system or the file-size limit (ulimit -f)",
+        "raise the limit or choose another --out",
+    ),
     errno.EROFS: ("read-only file system", "choose a writable folder for --out"),
     errno.EACCES: ("permission denied", "check the permissions or choose another path"),
     errno.EPERM: ("operation not permitted", "check the permissions or choose another path"),

@@ -141,6 +141,7 @@ def test_stale_staging_and_temporary_files_are_removed_by_the_next_run(tmp_path:
         (errno.ENOSPC, "no space left"),
         (errno.EROFS, "read-only file system"),
         (errno.EACCES, "permission denied"),
+        (errno.EFBIG, "file too large"),
     ],
 )
 def test_environment_errors_are_exit_2_naming_path_and_cause(code: int, words: str) -> None:
