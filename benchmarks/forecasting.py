@@ -280,7 +280,7 @@ def speed(hist: pd.DataFrame, jobs: int) -> dict:
 
 
 def dask_scale(n_series: int, workers: int) -> dict:
-    """The auto pipeline through ``engine="dask"`` (local cluster, one process per worker) on
+    """The auto pipeline through ``backend="dask"`` (local cluster, one process per worker) on
     ``n_series`` series: the Walmart complete series replicated with a per-copy scale factor."""
     import threading
 
@@ -327,7 +327,7 @@ def dask_scale(n_series: int, workers: int) -> dict:
     ):
         t = time.perf_counter()
         res = F.forecast(
-            hist, F.ForecastSettings(horizon=H, freq=FREQ, windows=WINDOWS, engine="dask")
+            hist, F.ForecastSettings(horizon=H, freq=FREQ, windows=WINDOWS, backend="dask")
         )
         wall = time.perf_counter() - t
     stop.set()

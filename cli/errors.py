@@ -391,6 +391,9 @@ def handle_errors() -> Iterator[None]:
     except Exception as exc:
         if _INTERRUPTED:  # a worker pool broke because of the signal: report the signal
             raise _finish_interrupt(_INTERRUPTED[0]) from None
+        from shipahead.cli.settings import map_error
+
+        map_error(exc, STATE.command)  # domain parameters named as this command's flags
         code, line = describe(exc)
         if STATE.debug:
             traceback.print_exc()

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from shipahead.cli.errors import CliInputError, command, register_file, require_file
+from shipahead.cli.settings import DEFAULTS, ForecastInputs, ForecastRun
 
 # names of the files `execute` writes into an OutputDir (the `plan` run folder layout)
 FORECAST_FILE = "forecast.parquet"
@@ -22,86 +23,80 @@ SCENARIOS_FILE = "scenarios.csv"
 PLOTS_DIR = "plots"
 
 
-def _compute(
-    *,
-    history: Path,
-    weather: Path | None,
-    events: Path | None,
-    horizon: int,
-    freq: str | None,
-    models: str,
-    windows: int,
-    metric: str,
-    selection: str,
-    country: str | None,
-    reconcile: bool,
-    fill_gaps: str | None,
-    engine: str,
-    jobs: int,
-    seed: int,
-    window_days: float | None,
-    n_scenarios: int,
-    plot_top: int,
-    top_down: bool = True,
-    horizon_name: str = "--horizon",
-    windows_name: str = "--windows",
-):
+def forecast_run(
+    options: dict[str, Any], *, scheduler: str | None = None, backend: str = DEFAULTS["backend"]
+) -> ForecastRun:
+    """Build the run once from option values named like ``ForecastSettings`` fields plus
+    ``window_days``, ``n_scenarios`` and ``plot_top`` (CLI flags or a scenario section).
+
+    ``backend`` is ``--engine`` (local, dask or ray); ``scheduler`` the Dask address.
+    """
     import pandas as pd
-    from shipahead.cli.io import read_table
-    from shipahead.cli.limits import check_forecast_size, limit
-    from shipahead.cli.progress import count_progress, step
+    from shipahead.cli.limits import limit
 
     from shipahead import forecasting
 
-    history = require_file(Path(history), "history")
-    register_file("history", history)
-    hist = read_table(history, "history")
-    wdf = edf = None
-    if weather is not None:
-        weather = require_file(Path(weather), "weather")
-        wdf = read_table(weather, "weather")
-    if events is not None:
-        events = require_file(Path(events), "events")
-        register_file("events", events)
-        edf = read_table(events)
-    if fill_gaps not in (None, "zero"):
-        raise CliInputError(f"unknown --fill-gaps {fill_gaps!r}", fix="use --fill-gaps zero")
-    check_forecast_size(
-        hist,
-        horizon=int(horizon),
-        windows=int(windows),
-        freq=freq,
-        horizon_name=horizon_name,
-        windows_name=windows_name,
-    )
+    opts = dict(options)
+    extra = {k: opts.pop(k) for k in ("window_days", "n_scenarios", "plot_top") if k in opts}
+    if opts.get("fill_gaps") not in (None, "zero"):
+        raise CliInputError(
+            f"unknown --fill-gaps {opts['fill_gaps']!r}", fix="use --fill-gaps zero"
+        )
     settings = forecasting.ForecastSettings(
-        horizon=int(horizon),
-        freq=freq,
-        models=models,
-        windows=int(windows),
-        metric=metric,
-        selection=selection,
-        country=country,
-        reconcile=bool(reconcile),
-        fill_gaps=fill_gaps,
-        engine=engine,
-        jobs=int(jobs),
-        seed=int(seed),
-        top_down=bool(top_down),
+        **opts,
+        backend=backend,
         max_horizon=int(limit("horizon")),
         max_windows=int(limit("windows")),
         # history dated after today (UTC) is an error; only the check depends on the date
         as_of=pd.Timestamp.now(tz="UTC").tz_localize(None).normalize(),
     )
+    return ForecastRun(settings, **extra, scheduler=scheduler)
+
+
+def _compute(
+    run: ForecastRun,
+    inputs: ForecastInputs,
+    *,
+    horizon_name: str = "--horizon",
+    windows_name: str = "--windows",
+):
+    from shipahead.cli.io import read_table
+    from shipahead.cli.limits import check_forecast_size
+    from shipahead.cli.progress import count_progress, step
+
+    from shipahead import forecasting
+
+    s = run.settings
+    history = require_file(Path(inputs.history), "history")
+    register_file("history", history)
+    hist = read_table(history, "history")
+    wdf = edf = None
+    if inputs.weather is not None:
+        wdf = read_table(require_file(Path(inputs.weather), "weather"), "weather")
+    if inputs.events is not None:
+        events = require_file(Path(inputs.events), "events")
+        register_file("events", events)
+        edf = read_table(events)
+    check_forecast_size(
+        hist,
+        horizon=s.horizon,
+        windows=s.windows,
+        freq=s.freq,
+        horizon_name=horizon_name,
+        windows_name=windows_name,
+    )
     t0 = time.perf_counter()
-    with count_progress(f"Backtesting and forecasting {horizon} periods") as report:
-        res = forecasting.forecast(hist, settings, weather=wdf, events=edf, progress=report)
+    with count_progress(f"Backtesting and forecasting {s.horizon} periods") as report:
+        res = forecasting.forecast(hist, s, weather=wdf, events=edf, progress=report)
     wall = time.perf_counter() - t0
     scen = None
-    if window_days is not None:
+    if run.window_days is not None:
         with step("Window-total scenarios…"):
-            scen = forecasting.window_total_scenarios(res, float(window_days), int(n_scenarios))
-    figs = forecasting.fan_charts(res.history, res.forecast, plot_top) if plot_top > 0 else []
+            scen = forecasting.window_total_scenarios(
+                res, float(run.window_days), int(run.n_scenarios)
+            )
+    top = run.plot_top
+    figs = forecasting.fan_charts(res.history, res.forecast, top) if top > 0 else []
     return res, scen, figs, wall
 
 
@@ -183,57 +178,14 @@ def _show(res, metric: str) -> None:
         con.print(f"[yellow]warning:[/] {w}")
 
 
-def execute(
-    *,
-    history: Path,
-    weather: Path | None = None,
-    events: Path | None = None,
-    horizon: int = 8,
-    freq: str | None = None,
-    models: str = "auto",
-    windows: int = 3,
-    metric: str = "mase",
-    selection: str = "class",
-    country: str | None = None,
-    reconcile: bool = False,
-    fill_gaps: str | None = None,
-    engine: str = "local",
-    scheduler: str | None = None,
-    jobs: int = -1,
-    seed: int = 0,
-    window_days: float | None = 14,
-    n_scenarios: int = 5,
-    plot_top: int = 6,
-    top_down: bool = True,
-    out: Any,
-) -> dict:
+def execute(run: ForecastRun, inputs: ForecastInputs, out: Any) -> dict:
     """Forecast from files and write every output through ``out`` (an ``OutputDir``).
 
     Writes ``forecast.parquet``, ``backtest.parquet``, ``leaderboard.csv``, ``scenarios.csv``
-    (when ``window_days`` is set) and ``plots/fan_<region>_<sku>.png``; returns KPIs. The engine
-    session (Dask client) is opened by the caller (``scheduler`` is accepted for symmetry).
+    (when ``run.window_days`` is set) and ``plots/fan_<region>_<sku>.png``; returns KPIs. The
+    backend session (Dask client) is opened by the caller.
     """
-    res, scen, figs, wall = _compute(
-        history=history,
-        weather=weather,
-        events=events,
-        horizon=horizon,
-        freq=freq,
-        models=models,
-        windows=windows,
-        metric=metric,
-        selection=selection,
-        country=country,
-        reconcile=reconcile,
-        fill_gaps=fill_gaps,
-        engine=engine,
-        jobs=jobs,
-        seed=seed,
-        window_days=window_days,
-        n_scenarios=n_scenarios,
-        plot_top=plot_top,
-        top_down=top_down,
-    )
+    res, scen, figs, wall = _compute(run, inputs)
     out.write_table(res.forecast, FORECAST_FILE)
     out.write_table(res.backtest, BACKTEST_FILE)
     out.write_table(res.leaderboard, LEADERBOARD_FILE)
@@ -243,8 +195,8 @@ def execute(
         out.write_table(res.hierarchy, "hierarchy.parquet")
     for (r, s), fig in figs:
         out.write_with(f"{PLOTS_DIR}/{_png_name(r, s)}", lambda p, f=fig: f.savefig(p, dpi=100))
-    _show(res, metric)
-    return _kpis(res, wall, metric)
+    _show(res, run.settings.metric)
+    return _kpis(res, wall, run.settings.metric)
 
 
 def _png_name(region: str, sku: str) -> str:
@@ -262,9 +214,13 @@ def command(
     ] = None,
     models: Annotated[
         str, typer.Option(help="'auto' or a comma list, e.g. SeasonalNaive,AutoTheta,MSTL.")
-    ] = "auto",
-    windows: Annotated[int, typer.Option(help="Rolling-origin backtest windows.")] = 3,
-    metric: Annotated[str, typer.Option(help="Selection metric: mase, rmsse or mae.")] = "mase",
+    ] = DEFAULTS["models"],
+    windows: Annotated[int, typer.Option(help="Rolling-origin backtest windows.")] = DEFAULTS[
+        "windows"
+    ],
+    metric: Annotated[str, typer.Option(help="Selection metric: mase, rmsse or mae.")] = DEFAULTS[
+        "metric"
+    ],
     selection: Annotated[
         str,
         typer.Option(
@@ -272,7 +228,7 @@ def command(
             "3 windows are too few to pick per series — see docs/forecasting.md), 'series' "
             "(best per series), 'hybrid' (per series only when ≥10% better)."
         ),
-    ] = "class",
+    ] = DEFAULTS["selection"],
     weather: Annotated[
         Path | None, typer.Option(help="Weather: region_id, ds, precip_mm, snow_cm, temp_c.")
     ] = None,
@@ -285,15 +241,17 @@ def command(
     ] = None,
     reconcile: Annotated[
         bool, typer.Option("--reconcile", help="Reconcile SKU/region/network totals.")
-    ] = False,
+    ] = DEFAULTS["reconcile"],
     fill_gaps: Annotated[
         str | None, typer.Option("--fill-gaps", help="'zero': fill missing periods with 0.")
     ] = None,
-    engine: Annotated[str, typer.Option(help="local, dask or ray.")] = "local",
+    engine: Annotated[str, typer.Option(help="local, dask or ray.")] = DEFAULTS["backend"],
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (with --engine dask).")
     ] = None,
-    jobs: Annotated[int, typer.Option(help="Processes for the local engine (-1 = all).")] = -1,
+    jobs: Annotated[
+        int, typer.Option(help="Processes for the local engine (-1 = all).")
+    ] = DEFAULTS["jobs"],
     backtest_out: Annotated[
         Path | None, typer.Option("--backtest-out", help="Per-series/model/window errors.")
     ] = None,
@@ -302,8 +260,10 @@ def command(
     ] = None,
     window_days: Annotated[
         float, typer.Option("--window-days", help="Coverage window for --scenarios-out (days).")
-    ] = 14,
-    n_scenarios: Annotated[int, typer.Option("--n-scenarios", help="Scenarios per key.")] = 5,
+    ] = DEFAULTS["window_days"],
+    n_scenarios: Annotated[
+        int, typer.Option("--n-scenarios", help="Scenarios per key.")
+    ] = DEFAULTS["n_scenarios"],
     leaderboard_out: Annotated[
         Path | None,
         typer.Option(
@@ -314,8 +274,10 @@ def command(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Folder for fan charts (PNG).")
     ] = None,
-    plot_top: Annotated[int, typer.Option("--plot-top", help="Fan charts for the top N.")] = 6,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    plot_top: Annotated[
+        int, typer.Option("--plot-top", help="Fan charts for the top N.")
+    ] = DEFAULTS["plot_top"],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULTS["seed"],
     top_down: Annotated[
         bool,
         typer.Option(
@@ -323,7 +285,7 @@ def command(
             help="Backtest the TopDown candidate too (share × SKU-total forecast; pools the "
             "seasonal shape over regions).",
         ),
-    ] = True,
+    ] = DEFAULTS["top_down"],
 ) -> None:
     """Backtest candidates, pick the best (per demand class or series), forecast HORIZON periods."""
     from shipahead.cli.engine import engine_session
@@ -348,29 +310,31 @@ def command(
         (leaderboard_out, False),
         (plot, True),
     )
+    inputs = ForecastInputs(history, weather, events)
     with claim_outputs(*claims):
         with engine_session(engine, scheduler):
-            res, scen, figs, wall = _compute(
-                history=history,
-                weather=weather,
-                events=events,
-                horizon=horizon,
-                freq=freq,
-                models=models,
-                windows=windows,
-                metric=metric,
-                selection=selection,
-                country=country,
-                reconcile=reconcile,
-                fill_gaps=fill_gaps,
-                engine=engine,
-                jobs=jobs,
-                seed=seed,
-                window_days=window_days if scenarios_out is not None else None,
-                n_scenarios=n_scenarios,
-                plot_top=plot_top if plot is not None else 0,
-                top_down=top_down,
+            run = forecast_run(
+                {
+                    "horizon": horizon,
+                    "freq": freq,
+                    "models": models,
+                    "windows": windows,
+                    "metric": metric,
+                    "selection": selection,
+                    "country": country,
+                    "reconcile": reconcile,
+                    "fill_gaps": fill_gaps,
+                    "jobs": jobs,
+                    "seed": seed,
+                    "top_down": top_down,
+                    "window_days": window_days if scenarios_out is not None else None,
+                    "n_scenarios": n_scenarios,
+                    "plot_top": plot_top if plot is not None else 0,
+                },
+                backend=engine,
+                scheduler=scheduler,
             )
+            res, scen, figs, wall = _compute(run, inputs)
         if plot is not None:
             with OutputDir(plot) as od:
                 for (r, s), fig in figs:

@@ -7,12 +7,14 @@ forecasting package), the network tables, calls :func:`placement.plan`, and writ
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from shipahead.cli.errors import CliInputError, command, register_file, require_file
+from shipahead.cli.settings import DEFAULTS, PlaceInputs, PlaceRun
 
 TARGETS_FILE = "stock_targets.csv"
 ORDERS_FILE = "placement_orders.csv"
@@ -43,66 +45,65 @@ def _scenarios_from_forecast(path: Path, window_days: float, n_scenarios: int):
     return scen, (start.date() if start is not None and not pd.isna(start) else None)
 
 
-def _compute(
-    *,
-    scenarios: Path | None,
-    forecast: Path | None,
-    window_days: float,
-    fcs: Path,
-    skus: Path,
-    inventory: Path,
-    supply: Path,
-    inbound_lanes: Path | None,
-    lanes: Path | None,
-    regions: Path | None,
-    promise_days: float | None,
-    strict_promise: bool,
-    exact_integer: bool,
-    engine: str,
-    plan_date: dt.date | str | None,
-    n_scenarios: int,
-):
+def place_run(
+    options: dict[str, Any], *, backend: str = DEFAULTS["backend"], scheduler: str | None = None
+) -> PlaceRun:
+    """Build the run once from option values named like ``PlacementSettings`` fields plus
+    ``n_scenarios`` (CLI flags or the scenario's ``[placement]``); ``plan_date`` may be text.
+
+    ``backend`` is ``--engine`` (local, dask or ray); ``scheduler`` the Dask address.
+    """
+    from shipahead import placement
+
+    opts = dict(options)
+    extra = {k: opts.pop(k) for k in ("n_scenarios",) if k in opts}
+    plan_date = opts.get("plan_date")
+    if isinstance(plan_date, str):
+        try:
+            opts["plan_date"] = dt.date.fromisoformat(plan_date)
+        except ValueError:
+            raise CliInputError(
+                f"--plan-date {plan_date!r} is not a date", fix="write it as YYYY-MM-DD"
+            ) from None
+    if opts.get("promise_days") is not None:
+        opts["promise_days"] = float(opts["promise_days"])
+    settings = placement.PlacementSettings(
+        **{**opts, "window_days": float(opts["window_days"])}, backend=backend
+    )
+    return PlaceRun(settings, **extra, scheduler=scheduler)
+
+
+def _compute(run: PlaceRun, inputs: PlaceInputs):
     from shipahead.cli.io import read_geo, read_table
     from shipahead.cli.progress import step
 
     from shipahead import placement
 
-    if (scenarios is None) == (forecast is None):
+    if (inputs.scenarios is None) == (inputs.forecast is None):
         raise CliInputError(
             "give exactly one of --scenarios and --forecast",
             fix="pass --scenarios S.csv or --forecast F.parquet",
         )
-    if isinstance(plan_date, str):
-        try:
-            plan_date = dt.date.fromisoformat(plan_date)
-        except ValueError:
-            raise CliInputError(
-                f"--plan-date {plan_date!r} is not a date", fix="write it as YYYY-MM-DD"
-            ) from None
-    if scenarios is not None:
-        p = require_file(Path(scenarios), "scenarios")
+    settings = run.settings
+    if inputs.scenarios is not None:
+        p = require_file(Path(inputs.scenarios), "scenarios")
         scen = read_table(p, "scenarios")
         start = None
     else:
-        p = require_file(Path(forecast), "forecast")  # type: ignore[arg-type]
+        p = require_file(Path(inputs.forecast), "forecast")  # type: ignore[arg-type]
         register_file("forecast", p)
-        scen, start = _scenarios_from_forecast(p, window_days, n_scenarios)
+        scen, start = _scenarios_from_forecast(p, settings.window_days, run.n_scenarios)
     tables: dict[str, Any] = {}
-    for name, path in (("fcs", fcs), ("skus", skus), ("inventory", inventory), ("supply", supply)):
-        tables[name] = read_table(require_file(Path(path), name), name)
-    for name, path in (("inbound_lanes", inbound_lanes), ("lanes", lanes)):
+    for name in ("fcs", "skus", "inventory", "supply"):
+        tables[name] = read_table(require_file(Path(getattr(inputs, name)), name), name)
+    for name in ("inbound_lanes", "lanes"):
+        path = getattr(inputs, name)
         tables[name] = read_table(require_file(Path(path), name), name) if path else None
+    regions = inputs.regions
     geo = read_geo(require_file(Path(regions), "regions"), "regions") if regions else None
-    if plan_date is None:
+    if settings.plan_date is None:
         plan_date = start or dt.datetime.now(dt.UTC).date()
-    settings = placement.PlacementSettings(
-        window_days=float(window_days),
-        promise_days=None if promise_days is None else float(promise_days),
-        strict_promise=bool(strict_promise),
-        exact_integer=bool(exact_integer),
-        engine=engine,  # type: ignore[arg-type]
-        plan_date=plan_date,
-    )
+        settings = dataclasses.replace(settings, plan_date=plan_date)
     with step("Placing inventory (stochastic LP)…"):
         return placement.plan(
             scen,
@@ -133,50 +134,13 @@ def _kpis(res) -> dict[str, Any]:
     }
 
 
-def execute(
-    *,
-    scenarios: Path | None = None,
-    forecast: Path | None = None,
-    window_days: float,
-    fcs: Path,
-    skus: Path,
-    inventory: Path,
-    supply: Path,
-    inbound_lanes: Path | None = None,
-    lanes: Path | None = None,
-    regions: Path | None = None,
-    promise_days: float | None = None,
-    strict_promise: bool = False,
-    exact_integer: bool = False,
-    engine: str = "local",
-    scheduler: str | None = None,
-    plan_date: dt.date | str | None = None,
-    n_scenarios: int = 5,
-    out: Any,
-) -> dict:
+def execute(run: PlaceRun, inputs: PlaceInputs, out: Any) -> dict:
     """Place inventory from files; write the three outputs through ``out`` (an OutputDir).
 
-    The engine session (Dask client) is opened by the caller; ``scheduler`` is accepted for
-    symmetry with the other commands. Returns KPIs for the run manifest.
+    The backend session (Dask client) is opened by the caller. Returns KPIs for the run
+    manifest.
     """
-    res = _compute(
-        scenarios=scenarios,
-        forecast=forecast,
-        window_days=window_days,
-        fcs=fcs,
-        skus=skus,
-        inventory=inventory,
-        supply=supply,
-        inbound_lanes=inbound_lanes,
-        lanes=lanes,
-        regions=regions,
-        promise_days=promise_days,
-        strict_promise=strict_promise,
-        exact_integer=exact_integer,
-        engine=engine,
-        plan_date=plan_date,
-        n_scenarios=n_scenarios,
-    )
+    res = _compute(run, inputs)
     out.write_table(res.stock_targets, TARGETS_FILE)
     out.write_table(res.placement_orders, ORDERS_FILE)
     out.write_json(res.summary, SUMMARY_FILE)
@@ -253,11 +217,13 @@ def command(
     ] = None,
     strict_promise: Annotated[
         bool, typer.Option("--strict-promise", help="Forbid lanes slower than the promise.")
-    ] = False,
+    ] = DEFAULTS["strict_promise"],
     exact_integer: Annotated[
         bool, typer.Option("--exact-integer", help="Solve the MIP (small cases).")
-    ] = False,
-    engine: Annotated[str, typer.Option("--engine", help="local, dask or ray.")] = "local",
+    ] = DEFAULTS["exact_integer"],
+    engine: Annotated[str, typer.Option("--engine", help="local, dask or ray.")] = DEFAULTS[
+        "backend"
+    ],
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (with --engine dask).")
     ] = None,
@@ -278,23 +244,19 @@ def command(
         raise CliInputError(f"unknown engine '{engine}'", fix="use local, dask or ray")
     _check_option_limits(window_days, promise_days)
     with claim_output(out), engine_session(engine, scheduler), OutputDir(out) as od:
-        kpis = execute(
-            scenarios=scenarios,
-            forecast=forecast,
-            window_days=window_days,
-            fcs=fcs,
-            skus=skus,
-            inventory=inventory,
-            supply=supply,
-            inbound_lanes=inbound_lanes,
-            lanes=lanes,
-            regions=regions,
-            promise_days=promise_days,
-            strict_promise=strict_promise,
-            exact_integer=exact_integer,
-            engine=engine,
+        run = place_run(
+            {
+                "window_days": window_days,
+                "promise_days": promise_days,
+                "strict_promise": strict_promise,
+                "exact_integer": exact_integer,
+                "plan_date": plan_date,
+            },
+            backend=engine,
             scheduler=scheduler,
-            plan_date=plan_date,
-            out=od,
         )
+        inputs = PlaceInputs(
+            fcs, skus, inventory, supply, scenarios, forecast, inbound_lanes, lanes, regions
+        )
+        kpis = execute(run, inputs, od)
     _show(kpis, out)

@@ -115,85 +115,52 @@ class StepContext:
 
 def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
     from shipahead.cli import forecast_cmd
+    from shipahead.cli.settings import ForecastInputs
 
-    p = ctx.scenario.forecast
-    return forecast_cmd.execute(
-        history=ctx.files["history"],
-        weather=ctx.files.get("weather"),
-        events=ctx.files.get("events"),
-        horizon=p.horizon,
-        freq=p.freq,
-        models=p.models,
-        windows=p.windows,
-        metric=p.metric,
-        selection=p.selection,
-        country=p.country,
-        reconcile=p.reconcile,
-        fill_gaps=p.fill_gaps,
-        engine=ctx.engine,
-        scheduler=ctx.scheduler,
-        seed=ctx.scenario.scenario.seed,
-        window_days=ctx.scenario.placement.window_days,
-        n_scenarios=ctx.scenario.placement.n_scenarios,
-        plot_top=p.plot_top,
-        out=out,
-    )
+    sc = ctx.scenario
+    options = {
+        **sc.forecast.model_dump(),
+        "seed": sc.scenario.seed,
+        "window_days": sc.placement.window_days,
+        "n_scenarios": sc.placement.n_scenarios,
+    }
+    run = forecast_cmd.forecast_run(options, backend=ctx.engine, scheduler=ctx.scheduler)
+    inputs = ForecastInputs(*(ctx.files.get(k) for k in _STEP_INPUTS["forecast"]))
+    return forecast_cmd.execute(run, inputs, out)
 
 
 def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
     from shipahead.cli import place_cmd
+    from shipahead.cli.settings import PlaceInputs
 
-    p = ctx.scenario.placement
-    plan_date = p.plan_date
-    if plan_date is None:
+    options = ctx.scenario.placement.model_dump()
+    if options["plan_date"] is None:
         # stock must be in position when the forecast window starts (deterministic: not "today")
         import pandas as pd
 
         fc = pd.read_parquet(ctx.step_dir("forecast") / "forecast.parquet", columns=["ds"])
-        plan_date = pd.Timestamp(fc["ds"].min()).date()
-    return place_cmd.execute(
-        scenarios=ctx.step_dir("forecast") / "scenarios.csv",
-        forecast=None,
-        window_days=p.window_days,
-        fcs=ctx.files["fcs"],
-        skus=ctx.files["skus"],
-        inventory=ctx.files["inventory"],
-        supply=ctx.files["supply"],
-        inbound_lanes=ctx.files.get("inbound_lanes"),
-        lanes=ctx.files.get("lanes"),
-        regions=ctx.files.get("regions"),
-        promise_days=p.promise_days,
-        strict_promise=p.strict_promise,
-        exact_integer=p.exact_integer,
-        engine=ctx.engine,
-        scheduler=ctx.scheduler,
-        plan_date=plan_date,
-        out=out,
-    )
+        options["plan_date"] = pd.Timestamp(fc["ds"].min()).date()
+    run = place_cmd.place_run(options, backend=ctx.engine, scheduler=ctx.scheduler)
+    files = {k: ctx.files.get(k) for k in _STEP_INPUTS["placement"]}
+    inputs = PlaceInputs(**files, scenarios=ctx.step_dir("forecast") / "scenarios.csv")  # type: ignore[arg-type]
+    return place_cmd.execute(run, inputs, out)
 
 
 def _routes_step(ctx: StepContext, out: Any) -> dict[str, Any]:
     from shipahead.cli import route_cmd
+    from shipahead.cli.settings import RouteInputs
 
     r = ctx.scenario.routing
     assert r is not None
-    return route_cmd.execute(
-        stops=ctx.files["stops"],
-        fleet=ctx.files["fleet"],
-        roads=ctx.files["roads"],
-        traffic=ctx.files.get("traffic"),
-        weather=ctx.files.get("weather"),
+    options = r.model_dump(exclude={"delivery_date", "depart", "depot_fc"})
+    run = route_cmd.route_run(
+        {**options, "seed": ctx.scenario.scenario.seed},
         date=r.delivery_date,
         depart=r.depart,
         depot_fc=r.depot_fc,
-        fcs=ctx.files.get("fcs"),
-        engine=r.engine,
-        time_limit=r.time_limit_s,
-        seed=ctx.scenario.scenario.seed,
-        deterministic=r.deterministic,
-        max_snap_m=r.max_snap_m,
-        out=out,
     )
+    inputs = RouteInputs(**{k: ctx.files.get(k) for k in _STEP_INPUTS["routes"]})  # type: ignore[arg-type]
+    return route_cmd.execute(run, inputs, out)
 
 
 _STEP_FUNCS: dict[str, Callable[[StepContext, Any], dict[str, Any]]] = {
@@ -204,18 +171,18 @@ _STEP_FUNCS: dict[str, Callable[[StepContext, Any], dict[str, Any]]] = {
 _STEP_INPUTS: dict[str, tuple[str, ...]] = {
     "forecast": ("history", "weather", "events"),
     "placement": ("fcs", "skus", "inventory", "supply", "inbound_lanes", "lanes", "regions"),
-    "routes": ("stops", "fleet", "roads", "traffic", "weather", "fcs"),
+    "routes": ("stops", "fleet", "roads", "traffic", "weather", "fcs", "depots"),
 }
 _STEP_PARAMS: dict[str, Callable[[Scenario], Any]] = {
     "forecast": lambda s: [
-        s.forecast.model_dump(mode="json"),
+        s.forecast.record(),
         s.placement.window_days,
         s.placement.n_scenarios,
         s.scenario.seed,
     ],
-    "placement": lambda s: s.placement.model_dump(mode="json"),
+    "placement": lambda s: s.placement.record(),
     "routes": lambda s: [
-        None if s.routing is None else s.routing.model_dump(mode="json"),
+        None if s.routing is None else s.routing.record(),
         s.scenario.seed,
     ],
 }
@@ -264,7 +231,7 @@ def _check_inputs(files: dict[str, Path]) -> None:
 
     for key, path in files.items():
         kind = INPUT_KINDS.get(key)
-        if kind is None:
+        if key == "roads":
             suffix = path.name.lower()
             if not suffix.endswith((".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".graphml")):
                 raise CliInputError(
@@ -276,6 +243,8 @@ def _check_inputs(files: dict[str, Path]) -> None:
             continue
         if kind == "regions":
             read_geo(path, "regions")
+        elif kind is None:  # a table without a contract (depots)
+            read_table(path)
         else:
             read_table(path, kind)
 
@@ -396,7 +365,7 @@ def run_plan(
             }
             for k in sorted(files)
         },
-        "parameters": scenario.model_dump(mode="json"),
+        "parameters": scenario.record(),
         "engine": engine,
         "versions": _versions(),
         "steps": {

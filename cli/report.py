@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 from shipahead.cli.io import unguard_csv_cell, write_text
+from shipahead.cli.settings import DEFAULTS
 
 __all__ = ["build_report"]
 
@@ -344,7 +345,7 @@ def build_report(run_dir: Path, scenario: Any, files: dict[str, Path]) -> dict[s
         for c in ("region_id", "sku_id"):  # ids as cli.io.read_table gives them
             hist[c] = hist[c].astype(str).map(unguard_csv_cell)
         hist["ds"] = pd.to_datetime(hist["ds"])
-        top = int(getattr(scenario.forecast, "plot_top", 6) or 6)
+        top = int(getattr(scenario.forecast, "plot_top", 0) or DEFAULTS["plot_top"])
         body = _img(_fan_charts(hist, fc, top), "forecast fan charts")
         lb = _read(run_dir / "forecast" / "leaderboard.csv")
         if lb is not None:

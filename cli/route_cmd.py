@@ -25,6 +25,7 @@ import typer
 from shipahead.cli.errors import CliInputError, register_file, require_file
 from shipahead.cli.errors import command as _handled
 from shipahead.cli.io import OutputDir, claim_output, read_table
+from shipahead.cli.settings import DEFAULTS, RouteInputs, RouteRun
 
 app = typer.Typer(
     name="route",
@@ -161,26 +162,25 @@ def _kpis(plan, timings: dict) -> dict:
     }
 
 
-def execute(
+def route_run(
+    options: dict[str, Any],
     *,
-    stops: Path,
-    fleet: Path,
-    roads: Path,
-    traffic: Path | None = None,
-    weather: Path | None = None,
     date: dt.date | str | None = None,
     depart: str | None = None,
     depot_fc: str | None = None,
-    fcs: Path | None = None,
-    depots: Path | None = None,
-    engine: str = "auto",
-    time_limit: float = 10.0,
-    seed: int = 0,
-    deterministic: bool = False,
-    max_snap_m: float = 500.0,
-    max_iterations: int = 3,
-    out: OutputDir,
-) -> dict:
+) -> RouteRun:
+    """Build the run once from option values named like ``PlanSettings`` fields (CLI flags or
+    the scenario's ``[routing]``) and the day: ``date``, ``depart`` (HH:MM), ``depot_fc``."""
+    from shipahead import routing
+
+    settings = routing.PlanSettings(
+        **{k: v for k, v in options.items() if v is not None},
+        depart_s=_hhmm_to_s(depart, "--depart"),
+    )
+    return RouteRun(settings, date=date, depart=depart, depot_fc=depot_fc)
+
+
+def execute(run: RouteRun, inputs: RouteInputs, out: OutputDir) -> dict:
     """Plan routes from files and write every output through ``out``; returns KPIs."""
     import pandas as pd
     from shipahead.cli._roads import load_network
@@ -190,14 +190,15 @@ def execute(
 
     t_all = time.perf_counter()
     stops, fleet, roads = (
-        require_file(Path(p), w) for p, w in ((stops, "stops"), (fleet, "fleet"), (roads, "roads"))
+        require_file(Path(getattr(inputs, w)), w) for w in ("stops", "fleet", "roads")
     )
     register_file("roads", roads)
-    date_s = None if date is None else str(pd.Timestamp(date).date())
+    traffic, weather = inputs.traffic, inputs.weather
+    date_s = None if run.date is None else str(pd.Timestamp(run.date).date())
     stops_df = read_table(stops, "stops")
     fleet_df = read_table(fleet, "fleet")
     depots_df = None
-    for p, idc in ((depots, "depot_id"), (fcs, "fc_id")):
+    for p, idc in ((inputs.depots, "depot_id"), (inputs.fcs, "fc_id")):
         if p is not None:
             d = read_table(Path(p), "fcs" if idc == "fc_id" else None)
             if idc not in d.columns:
@@ -206,29 +207,19 @@ def execute(
             d = d.rename(columns={idc: "depot_id"})[keep]
             depots_df = d if depots_df is None else pd.concat([depots_df, d], ignore_index=True)
     speed, traffic_df, weather_df = _speed(traffic, weather, date_s)
-    depart_s = _hhmm_to_s(depart, "--depart")
     t0 = time.perf_counter()
     with step("Loading road network…"):
         net, road_info = load_network(roads)
     t_roads = time.perf_counter() - t0
-    settings = routing.PlanSettings(
-        engine=engine,
-        time_limit_s=float(time_limit),
-        seed=int(seed),
-        deterministic=bool(deterministic),
-        max_snap_m=float(max_snap_m),
-        depart_s=depart_s,
-        max_iterations=int(max_iterations),
-    )
     with step("Planning routes (matrices, solve, time-dependent simulation)…"):
         plan = routing.plan_routes(
             stops_df,
             fleet_df,
             net,
             speed=speed,
-            settings=settings,
+            settings=run.settings,
             depots=depots_df,
-            default_depot=depot_fc,
+            default_depot=run.depot_fc,
             date=date_s,
         )
     plan.summary["timings"]["roads_s"] = round(t_roads, 2)
@@ -246,17 +237,7 @@ def execute(
                 ("weather", weather),
             )
         },
-        "parameters": {
-            "date": date_s,
-            "depart": depart,
-            "depot_fc": depot_fc,
-            "engine": engine,
-            "time_limit_s": float(time_limit),
-            "seed": int(seed),
-            "deterministic": bool(deterministic),
-            "max_snap_m": float(max_snap_m),
-            "max_iterations": int(max_iterations),
-        },
+        "parameters": run.parameters(date_s),
         "stops": _records(read_table(stops)),
         "fleet": _records(read_table(fleet)),
         "depots": None if depots_df is None else _records(depots_df),
@@ -462,7 +443,7 @@ def execute_replan(
         seed=int(params["seed"]),
         deterministic=bool(params["deterministic"]),
         max_snap_m=float(params["max_snap_m"]),
-        max_iterations=int(params.get("max_iterations", 3)),
+        max_iterations=int(params.get("max_iterations", DEFAULTS["max_iterations"])),
     )
     with step("Re-planning…"):
         res = replan_routes(
@@ -571,10 +552,12 @@ def route(
             help="Depot table depot_id, lat, lon (if the fleet has no depot_lat/depot_lon).",
         ),
     ] = None,
-    engine: Annotated[str, typer.Option("--engine", help="auto | ortools | pyvrp.")] = "auto",
+    engine: Annotated[str, typer.Option("--engine", help="auto | ortools | pyvrp.")] = DEFAULTS[
+        "engine"
+    ],
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="Solver time limit, seconds.")
-    ] = 10.0,
+    ] = DEFAULTS["time_limit_s"],
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     deterministic: Annotated[
         bool,
@@ -582,7 +565,7 @@ def route(
     ] = False,
     max_snap_m: Annotated[
         float, typer.Option("--max-snap-m", help="Largest distance from a stop to a road, metres.")
-    ] = 500.0,
+    ] = DEFAULTS["max_snap_m"],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
     instance: Annotated[
         Path | None,
@@ -648,22 +631,19 @@ def route(
         except ValueError:
             raise CliInputError(f"--date {date!r} is not a date", fix="write YYYY-MM-DD") from None
     with claim_output(out), OutputDir(out) as od:
-        k = execute(
-            stops=stops,
-            fleet=fleet,
-            roads=roads,
-            traffic=traffic,
-            weather=weather,
+        run = route_run(
+            {
+                "engine": engine,
+                "time_limit_s": float(time_limit),
+                "seed": int(seed),
+                "deterministic": bool(deterministic),
+                "max_snap_m": float(max_snap_m),
+            },
             date=date,
             depart=depart,
-            depots=depots,
-            engine=engine,
-            time_limit=time_limit,
-            seed=seed,
-            deterministic=deterministic,
-            max_snap_m=max_snap_m,
-            out=od,
         )
+        inputs = RouteInputs(stops, fleet, roads, traffic, weather, depots=depots)  # type: ignore[arg-type]
+        k = execute(run, inputs, od)
     console().print(
         f"{k['served']}/{k['stops']} stops on {k['vehicles_used']} vehicles, {k['km']:.1f} km, "
         f"cost {k['cost_total']:.2f}, on time "

@@ -13,11 +13,12 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from shipahead.cli.errors import CliInputError
 from shipahead.cli.limits import check_forecast_size, check_limit
+from shipahead.cli.settings import DEFAULTS
 
 __all__ = ["INPUT_KINDS", "Scenario", "check_scenario_inputs", "load_scenario"]
 
@@ -27,10 +28,22 @@ _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$|^24:00$")
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: keys added after runs were first fingerprinted: left out of the recorded parameters
+    #: while they hold their default, so an unchanged scenario keeps its fingerprints
+    _later: ClassVar[tuple[str, ...]] = ()
+
+    def record(self) -> dict[str, Any]:
+        """The section as ``manifest.json`` and the step fingerprints record it."""
+        d = self.model_dump(mode="json")
+        for key in self._later:
+            if getattr(self, key) == type(self).model_fields[key].default:
+                d.pop(key)
+        return d
+
 
 class ScenarioMeta(_Strict):
     name: str = "scenario"
-    seed: int = 0
+    seed: int = DEFAULTS["seed"]
 
 
 class Inputs(_Strict):
@@ -50,38 +63,51 @@ class Inputs(_Strict):
     fleet: str | None = None
     traffic: str | None = None
     roads: str | None = None
+    depots: str | None = None
+
+    _later = ("depots",)
 
 
 class ForecastParams(_Strict):
-    horizon: int = Field(8, gt=0, description="periods to forecast")
+    """``ForecastSettings`` fields (and ``plot_top``); ``plan --engine`` is the backend."""
+
+    horizon: int = Field(DEFAULTS["horizon"], gt=0, description="periods to forecast")
     freq: str | None = None
-    models: str = "auto"
-    windows: int = Field(3, ge=1)
-    metric: str = "mase"
-    selection: Literal["class", "series", "hybrid"] = "class"
+    models: str = DEFAULTS["models"]
+    windows: int = Field(DEFAULTS["windows"], ge=1)
+    metric: str = DEFAULTS["metric"]
+    selection: Literal["class", "series", "hybrid"] = DEFAULTS["selection"]
     country: str | None = None
-    reconcile: bool = False
+    reconcile: bool = DEFAULTS["reconcile"]
     fill_gaps: Literal["zero"] | None = None
-    plot_top: int = Field(6, ge=0)
+    plot_top: int = Field(DEFAULTS["plot_top"], ge=0)
+    jobs: int = DEFAULTS["jobs"]
+    top_down: bool = DEFAULTS["top_down"]
+
+    _later = ("jobs", "top_down")
 
 
 class PlacementParams(_Strict):
-    window_days: int = Field(14, gt=0)
+    """``PlacementSettings`` fields (and ``n_scenarios`` of the forecast's scenarios)."""
+
+    window_days: int = Field(DEFAULTS["window_days"], gt=0)
     promise_days: float | None = Field(None, ge=0)
-    strict_promise: bool = False
-    n_scenarios: int = Field(5, ge=1)
-    exact_integer: bool = False
+    strict_promise: bool = DEFAULTS["strict_promise"]
+    n_scenarios: int = Field(DEFAULTS["n_scenarios"], ge=1)
+    exact_integer: bool = DEFAULTS["exact_integer"]
     plan_date: dt.date | None = None
 
 
 class RoutingParams(_Strict):
+    """``PlanSettings`` fields and the day (``delivery_date``, ``depart``, ``depot_fc``)."""
+
     delivery_date: dt.date
     depot_fc: str | None = None
-    depart: str = "08:00"
-    time_limit_s: float = Field(10.0, gt=0)
-    engine: Literal["auto", "ortools", "pyvrp"] = "auto"
-    deterministic: bool = True
-    max_snap_m: float = Field(500.0, gt=0)
+    depart: str = DEFAULTS["depart"]
+    time_limit_s: float = Field(DEFAULTS["time_limit_s"], gt=0)
+    engine: Literal["auto", "ortools", "pyvrp"] = DEFAULTS["engine"]
+    deterministic: bool = DEFAULTS["deterministic"]
+    max_snap_m: float = Field(DEFAULTS["max_snap_m"], gt=0)
 
     @field_validator("depart")
     @classmethod
@@ -97,6 +123,13 @@ class Scenario(_Strict):
     forecast: ForecastParams = ForecastParams()
     placement: PlacementParams = PlacementParams()
     routing: RoutingParams | None = None
+
+    def record(self) -> dict[str, Any]:
+        """Every section as ``manifest.json`` records the parameters."""
+        return {
+            name: None if (sec := getattr(self, name)) is None else sec.record()
+            for name in type(self).model_fields
+        }
 
 
 #: contract name of each input (None: not a table, e.g. the road network)
@@ -115,6 +148,7 @@ INPUT_KINDS: dict[str, str | None] = {
     "fleet": "fleet",
     "traffic": "traffic",
     "roads": None,
+    "depots": None,
 }
 
 

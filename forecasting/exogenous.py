@@ -195,7 +195,7 @@ def _weather(weather, grid, edge, future, regions, warnings) -> pd.DataFrame:
             f"{dates[-1].date()} in region(s) {', '.join(regs[:5])}"
             + (f" (+{len(regs) - 5} more)" if len(regs) > 5 else ""),
             "future regressor values are required: add forecast weather for those regions "
-            "and dates, or leave out --weather",
+            "and dates, or leave out `weather`",
             "weather",
             column="ds",
         )

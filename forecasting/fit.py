@@ -155,7 +155,7 @@ class StatsFit:
         return _sorted(pd.concat(parts, ignore_index=True))
 
     def _once(self, kind: str, df, X_df, models, kw: dict, jobs: int | None) -> pd.DataFrame:
-        if self.s.engine == "dask":
+        if self.s.backend == "dask":
             res = self._dask_chunks(kind, df, X_df, models, kw)
         else:
             res = sf_call(
@@ -177,7 +177,7 @@ class StatsFit:
     def _to_backend(self, df: pd.DataFrame | None):
         """The frame as the backend's statsforecast input (local: itself; ray: a ray Dataset)."""
         try:
-            return backends.to_backend_frame(df, self.s.engine)
+            return backends.to_backend_frame(df, self.s.backend)
         except ModuleNotFoundError:
             raise InputError(
                 "engine 'ray' needs the ray package, which is not installed",

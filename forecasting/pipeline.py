@@ -415,7 +415,7 @@ class ForecastCore:
         for nd, uids in sorted(groups.items()):
             part = sub[sub["unique_id"].isin(uids)]
             n_all = int(info.loc[uids, "n_obs"].min())
-            jobs = 1 if len(uids) < 20 and self.s.engine == "local" else None
+            jobs = 1 if len(uids) < 20 and self.s.backend == "local" else None
             need = set(nd) | ({TOP_DOWN_BASE} if TOP_DOWN in nd else set())
             pl = [m for m in plain if m in need]
             ex = [m for m in exog_names if m in nd]

@@ -74,7 +74,7 @@ def _window_weights(window_days: float, pdays: float, horizon: int) -> np.ndarra
         raise InputError(
             f"coverage window {window_days:g} days is longer than the forecast horizon "
             f"({horizon} periods of {pdays:g} days)",
-            fix="forecast a longer horizon or use a shorter --window-days",
+            fix="forecast a longer horizon or use a shorter `window_days`",
             table="settings",
         )
     w = np.zeros(horizon)

@@ -6,9 +6,18 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from shipahead.backends import BACKENDS
+
 from .errors import InputError
 
-__all__ = ["ENGINES", "LEVELS", "METRICS", "QUANTILE_COLUMNS", "ForecastResult", "ForecastSettings"]
+__all__ = [
+    "BACKENDS",
+    "LEVELS",
+    "METRICS",
+    "QUANTILE_COLUMNS",
+    "ForecastResult",
+    "ForecastSettings",
+]
 
 #: Interval levels (%) computed for every series; they give the contract quantiles.
 LEVELS: tuple[int, ...] = (50, 80, 90)
@@ -16,7 +25,6 @@ LEVELS: tuple[int, ...] = (50, 80, 90)
 QUANTILE_COLUMNS: tuple[str, ...] = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
 #: Selection metrics: scaled errors (MASE, RMSSE) or plain MAE.
 METRICS: tuple[str, ...] = ("mase", "rmsse", "mae")
-ENGINES: tuple[str, ...] = ("local", "dask", "ray")
 _FILL = (None, "zero")
 #: Default bounds of ``horizon`` (periods) and ``windows`` (see ``max_horizon``).
 MAX_HORIZON = 1000
@@ -50,12 +58,12 @@ class ForecastSettings:
         (hierarchicalforecast; method chosen by backtest).
     fill_gaps
         ``None``: missing periods inside a series are an error; ``"zero"``: fill them with 0.
-    engine
+    backend
         ``"local"`` (processes, ``jobs``), ``"dask"`` (the current Dask client, else Dask's
         default scheduler; chunks of whole series per task) or ``"ray"`` (statsforecast's
         fugue backend).
     jobs
-        Worker processes for the local engine (``-1`` = all cores).
+        Worker processes for the local backend (``-1`` = all cores).
     ensemble
         Also consider an ensemble as a candidate: the mean or median combination of 2–4 of
         the class's six best models with the lowest backtest error (searched per class).
@@ -95,7 +103,7 @@ class ForecastSettings:
     country: str | None = None
     reconcile: bool = False
     fill_gaps: str | None = None
-    engine: str = "local"
+    backend: str = "local"
     jobs: int = 1
     ensemble: bool = True
     calibrate: bool = True
@@ -130,8 +138,8 @@ class ForecastSettings:
             raise bad(f"unknown metric {self.metric!r}", f"use one of {', '.join(METRICS)}")
         if self.fill_gaps not in _FILL:
             raise bad(f"unknown fill_gaps {self.fill_gaps!r}", "use 'zero' or leave it unset")
-        if self.engine not in ENGINES:
-            raise bad(f"unknown engine {self.engine!r}", f"use one of {', '.join(ENGINES)}")
+        if self.backend not in BACKENDS:
+            raise bad(f"unknown backend {self.backend!r}", f"use one of {', '.join(BACKENDS)}")
         if self.selection not in _SELECTION:
             raise bad(f"unknown selection {self.selection!r}", "use series, class or hybrid")
         if self.exogenous not in ("auto", "off"):

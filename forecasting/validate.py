@@ -44,7 +44,7 @@ def infer_freq(ds: pd.Series) -> str:
         raise _err(
             "cannot infer the frequency from fewer than 3 distinct dates",
             column="ds",
-            fix="pass --freq (e.g. D or W-MON)",
+            fix="pass `freq` (e.g. D or W-MON)",
         )
     steps = np.diff(u).astype("timedelta64[D]").astype(int)
     step = int(np.min(steps))
@@ -65,7 +65,7 @@ def infer_freq(ds: pd.Series) -> str:
         raise _err(
             f"cannot infer the frequency of the dates (smallest step {step} days)",
             column="ds",
-            fix="pass --freq (e.g. D, W-MON, MS)",
+            fix="pass `freq` (e.g. D, W-MON, MS)",
         )
     return f
 
@@ -218,7 +218,7 @@ def validate_history(
             f"ds {pd.Timestamp(first_bad).date()} in row {r} is not on the {freq} calendar",
             column="ds",
             row=r,
-            fix=f"label every period by its {freq} date, or pass the right --freq",
+            fix=f"label every period by its {freq} date, or pass the right `freq`",
         )
     df = df.sort_values(["region_id", "sku_id", "ds"], kind="stable").reset_index(drop=True)
     df = _check_gaps(df, freq, fill_gaps, warnings)
@@ -264,7 +264,7 @@ def _check_gaps(df: pd.DataFrame, freq: str, fill_gaps: str | None, warnings: li
             f"series region_id={region}, sku_id={sku} {where} "
             f"({int(short.sum())} series, {n_missing} missing periods in all)",
             column="ds",
-            fix="add the missing periods with y=0, or pass --fill-gaps zero",
+            fix="add the missing periods with y=0, or pass `fill_gaps` zero",
         )
     tmp = df.assign(unique_id=key)[["unique_id", "ds", "y"]]
     filled = uf_fill_gaps(tmp, freq=freq, start="per_serie", end="global")

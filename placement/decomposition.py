@@ -431,7 +431,7 @@ class WorkerPool:
             except ImportError as e:
                 raise InputError(
                     "engine 'ray' needs the ray package, which is not installed",
-                    fix="pip install ray, or use --engine local|dask",
+                    fix="pip install ray, or use `backend` local|dask",
                 ) from e
             actor_cls = ray.remote(BlockWorker)
             self._ray = ray

@@ -390,7 +390,7 @@ def build_problem(
             raise InputError(
                 "no lanes table and no regions geometry: cannot derive FC → region lanes",
                 table="lanes",
-                fix="pass --lanes lanes.csv or --regions regions.geojson",
+                fix="pass `lanes` lanes.csv or `regions` regions.geojson",
             )
         cent = region_centroids(regions)
         _unique(cent, "regions", ["region_id"])
@@ -455,7 +455,7 @@ def build_problem(
                 raise InfeasibleError(
                     f"region {reg!r} has demand for SKU {sku!r} but no lane reaches it within the "
                     f"{settings.promise_days:g}-day promise (fastest: FC {fc_ids[lf[j]]!r}, "
-                    f"{l_days[j]:g} days); drop --strict-promise or raise --promise-days",
+                    f"{l_days[j]:g} days); drop `strict_promise` or raise `promise_days`",
                     table="lanes",
                 )
         raise InfeasibleError(
@@ -534,7 +534,7 @@ def build_problem(
                 column="lat",
                 row=row,
                 table="supply",
-                fix="add lat, lon columns to supply or pass --inbound-lanes",
+                fix="add lat, lon columns to supply or pass `inbound_lanes`",
             )
         km = haversine_km(node_lat[:, None], node_lon[:, None], fc_lat[None, :], fc_lon[None, :])
         a_n, a_f = np.meshgrid(np.arange(N), np.arange(F), indexing="ij")

@@ -83,7 +83,7 @@ def plan(
     settings
         Model and method parameters (`PlacementSettings`).
     client
-        Optional ``dask.distributed.Client`` for ``engine="dask"``.
+        Optional ``dask.distributed.Client`` for ``backend="dask"``.
 
     Raises
     ------
@@ -128,13 +128,13 @@ def choose_method(pb: Problem, settings: PlacementSettings) -> str:
 
 def _check_engine(settings: PlacementSettings) -> None:
     """Engine ``ray`` needs the ray package: checked up front, whatever the method."""
-    if settings.engine == "ray":
+    if settings.backend == "ray":
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:  # checked up front, whatever the method
             raise InputError(
                 "engine 'ray' needs the ray package, which is not installed",
-                fix="pip install ray, or use --engine local|dask",
+                fix="pip install ray, or use `backend` local|dask",
             )
 
 
@@ -326,7 +326,7 @@ def _solve_decomposed(
         # a kept, solved block model takes ≈ 360 bytes per LP column in HiGHS
         keep = pb.n_columns_estimate() <= 6_000_000
     pool = WorkerPool(
-        pb, ranges, settings.engine, settings.n_workers, client=client, keep_models=keep
+        pb, ranges, settings.backend, settings.n_workers, client=client, keep_models=keep
     )
     timings["build_s"] = time.perf_counter() - t
     try:
@@ -347,7 +347,7 @@ def _solve_decomposed(
         lp_plan_cost=dec.upper_bound,
         iterations=dec.iterations,
         blocks=len(ranges),
-        engine=settings.engine,
+        engine=settings.backend,  # the summary key stays "engine"
     )
     return _Solved(q_int, rec, dec.prices)
 

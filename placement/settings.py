@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from shipahead.backends import BACKENDS
+
 from .errors import InputError
 
-#: Engines that fan SKU blocks out (same names as the forecasting package).
-ENGINES = ("local", "dask", "ray")
 #: LP engines for the array-built model: HiGHS through `highspy` (default, fastest path),
 #: or OR-Tools' GLOP / PDLP / HiGHS through `model_builder` from the same sparse arrays.
 LP_SOLVERS = ("highs", "glop", "pdlp", "ortools-highs")
@@ -19,6 +19,9 @@ LP_SOLVERS = ("highs", "glop", "pdlp", "ortools-highs")
 @dataclass(frozen=True)
 class PlacementSettings:
     """Parameters of the placement model and of its solution method.
+
+    Grouped as PyVRP's ``SolveParams`` groups them: the business (window, promise, costs,
+    plan date) first, then the solution method and solver tuning, then the compute backend.
 
     Parameters
     ----------
@@ -42,7 +45,7 @@ class PlacementSettings:
     method
         ``"monolithic"`` (one LP), ``"decomposition"`` (price decomposition on FC capacity by SKU
         blocks) or ``"auto"`` (decomposition above ``auto_decompose_columns`` LP columns).
-    engine, n_workers
+    backend, n_workers
         How SKU blocks are fanned out: ``"local"`` (processes via concurrent.futures;
         ``n_workers=1`` runs in-process), ``"dask"`` (a ``dask.distributed`` client), ``"ray"``.
     lp_solver
@@ -100,6 +103,7 @@ class PlacementSettings:
         Date by which stock must be in position; ``ship_by = plan_date - lead_days``.
     """
 
+    # -- the business: service promise and costs ------------------------------------------
     window_days: float
     promise_days: float | None = None
     strict_promise: bool = False
@@ -108,10 +112,10 @@ class PlacementSettings:
     outbound_km_per_day: float = 500.0
     inbound_cost_per_unit_km: float = 0.0005
     inbound_km_per_day: float = 600.0
+    plan_date: dt.date | None = None
+    # -- solution method and solver tuning (the decomposition's knobs) -----------------------
     exact_integer: bool = False
     method: Literal["auto", "monolithic", "decomposition"] = "auto"
-    engine: Literal["local", "dask", "ray"] = "local"
-    n_workers: int | None = None
     lp_solver: str = "highs"
     mip_solver: str = "ortools-highs"
     gap_tolerance: float = 1e-4
@@ -129,7 +133,9 @@ class PlacementSettings:
     drop_columns: bool = True
     keep_models: bool | None = None
     auto_decompose_columns: int = 400_000
-    plan_date: dt.date | None = None
+    # -- compute backend (local processes, Dask, Ray) ---------------------------------------
+    backend: Literal["local", "dask", "ray"] = "local"
+    n_workers: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("window_days", "promise_days", "time_limit_s", "late_cost_per_unit_day"):
@@ -139,17 +145,17 @@ class PlacementSettings:
         if not self.window_days > 0:
             raise InputError(
                 f"window_days must be > 0, got {self.window_days}",
-                fix="pass --window-days with a positive number of days",
+                fix="pass `window_days` with a positive number of days",
             )
         if self.promise_days is not None and self.promise_days < 0:
             raise InputError(f"promise_days must be >= 0, got {self.promise_days}")
         if self.strict_promise and self.promise_days is None:
             raise InputError(
-                "strict_promise needs a promise: pass --promise-days with --strict-promise",
-                fix="add --promise-days P",
+                "strict_promise needs a promise: pass `promise_days` with `strict_promise`",
+                fix="add `promise_days` P",
             )
-        if self.engine not in ENGINES:
-            raise InputError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.backend not in BACKENDS:
+            raise InputError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.lp_solver not in LP_SOLVERS:
             raise InputError(f"lp_solver must be one of {LP_SOLVERS}, got {self.lp_solver!r}")
         if self.mip_solver not in ("ortools-highs", "scip"):

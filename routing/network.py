@@ -589,7 +589,7 @@ def snap_points(
             f"{len(far)} point(s) are too far",
             row=i,
             column="lat",
-            fix="check the coordinates, use a road file that covers them, or raise --max-snap-m",
+            fix="check the coordinates, use a road file that covers them, or raise `max_snap_m`",
             table=table,
         )
     return Snapped(node=node, distance_m=dist, cut_m=cut)

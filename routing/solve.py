@@ -55,7 +55,7 @@ def solve(problem: Problem, settings: SolveSettings | None = None) -> Solution:
     if settings.engine not in ENGINES:
         raise InputError(f"engine {settings.engine!r} is unknown", fix=f"use one of {ENGINES}")
     if settings.time_limit_s <= 0:
-        raise InputError("time limit must be positive", fix="pass --time-limit > 0 seconds")
+        raise InputError("time limit must be positive", fix="pass `time_limit_s` > 0 seconds")
     problem.validate()
     _precheck_pinned(problem)
     if problem.drop_penalty is None:

@@ -247,7 +247,7 @@ def _shifts(df: pd.DataFrame, depart_s: int | None) -> tuple[np.ndarray, np.ndar
                 f"before the vehicle leaves ({hhmm(a)})",
                 row=i,
                 column="shift_end",
-                fix="make shift_end later than shift_start (and --depart)",
+                fix="make shift_end later than shift_start (and `depart`)",
                 table="fleet",
             )
         ss.append(a)
@@ -332,7 +332,7 @@ def _depot_coords(df: pd.DataFrame, depots: pd.DataFrame | None) -> tuple[pd.Ser
                     row=i,
                     column="depot_id",
                     fix="add depot_lat/depot_lon to the fleet or pass a depot table "
-                    "(--depots / fcs) that lists it",
+                    "(`depots` / fcs) that lists it",
                     table="fleet",
                 )
             lat[i], lon[i] = lookup[d]

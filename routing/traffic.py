@@ -119,7 +119,7 @@ def weather_factors(
         return ones, ["dry"] * 24
     if date is None:
         raise InputError(
-            "a weather table needs the plan date", fix="pass --date YYYY-MM-DD", table="weather"
+            "a weather table needs the plan date", fix="pass `date` YYYY-MM-DD", table="weather"
         )
     if "ds" not in weather.columns:
         raise InputError("weather table has no 'ds' column", column="ds", table="weather")
@@ -141,7 +141,7 @@ def weather_factors(
         raise InputError(
             f"the weather table has no row for {day.date()}",
             column="ds",
-            fix="add that date to the weather table or leave --weather out",
+            fix="add that date to the weather table or leave `weather` out",
             table="weather",
         )
     conds = ["dry"] * 24

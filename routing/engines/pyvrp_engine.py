@@ -73,7 +73,7 @@ class PyVRPModel:
         if unsupported:
             raise InputError(
                 f"the pyvrp engine cannot express {', '.join(unsupported)}",
-                fix="use --engine ortools or --engine auto",
+                fix="use `engine` ortools or `engine` auto",
             )
         self.problem = problem
         vehicles = problem.vehicles
@@ -278,7 +278,7 @@ def solve(
     if routes is None:
         raise SolverError(
             f"PyVRP found no feasible plan within {limit_s:g} s; raise the time limit, allow "
-            "drops with a penalty, or use --engine ortools"
+            "drops with a penalty, or use `engine` ortools"
         )
     served = {s for r in routes for s in r}
     unassigned = tuple(s for s in problem.stops if s not in served)

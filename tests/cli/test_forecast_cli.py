@@ -82,7 +82,7 @@ def test_forecast_writes_every_output(tmp_path: Path) -> None:
     ("mutate", "args", "needle"),
     [
         ({"drop": "y"}, [], "y"),
-        ({"gap": True}, [], "fill-gaps"),
+        ({"gap": True}, [], "--fill-gaps zero"),  # the domain names `fill_gaps`
         ({"future": True}, [], "after today"),
         ({}, ["--engine", "ray"], "ray"),
         ({}, ["--metric", "r2"], "metric"),
@@ -128,21 +128,23 @@ def test_missing_future_weather(tmp_path: Path) -> None:
 
 
 def test_execute_writes_run_folder(tmp_path: Path) -> None:
-    from shipahead.cli.forecast_cmd import execute
+    from shipahead.cli.forecast_cmd import execute, forecast_run
     from shipahead.cli.io import OutputDir
+    from shipahead.cli.settings import ForecastInputs
 
     hist = _history(tmp_path)
+    run = forecast_run(
+        {
+            "horizon": 4,
+            "models": "Naive,SeasonalNaive,CrostonOptimized",
+            "windows": 2,
+            "jobs": 1,
+            "window_days": 3,
+            "plot_top": 1,
+        }
+    )
     with OutputDir(tmp_path / "run") as od:
-        kpis = execute(
-            history=hist,
-            horizon=4,
-            models="Naive,SeasonalNaive,CrostonOptimized",
-            windows=2,
-            jobs=1,
-            window_days=3,
-            plot_top=1,
-            out=od,
-        )
+        kpis = execute(run, ForecastInputs(hist), od)
     names = {p.relative_to(tmp_path / "run").as_posix() for p in (tmp_path / "run").rglob("*.*")}
     assert {"forecast.parquet", "backtest.parquet", "leaderboard.csv", "scenarios.csv"} <= names
     assert any(n.startswith("plots/fan_") for n in names)

@@ -31,7 +31,7 @@ def test_dask_equals_local():
         Client(cluster),
     ):
         dist = F.forecast(
-            hist, F.ForecastSettings(horizon=4, windows=2, engine="dask", models=models)
+            hist, F.ForecastSettings(horizon=4, windows=2, backend="dask", models=models)
         )
     a, b = local.forecast, dist.forecast
     assert list(a.columns) == list(b.columns)

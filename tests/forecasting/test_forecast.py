@@ -134,7 +134,7 @@ def test_ray_engine_needs_package(small_history):
     except ModuleNotFoundError:
         pass
     with pytest.raises(F.InputError, match="ray"):
-        F.forecast(small_history, S(horizon=7, windows=2, engine="ray", models=FAST))
+        F.forecast(small_history, S(horizon=7, windows=2, backend="ray", models=FAST))
 
 
 def test_window_longer_than_horizon(small_history):

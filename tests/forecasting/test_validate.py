@@ -61,7 +61,7 @@ def test_gap_is_error_unless_zero_fill():
     h = _hist().drop(index=[10, 11]).reset_index(drop=True)
     with pytest.raises(F.InputError) as e:
         validate_history(h)
-    assert "missing periods" in str(e.value) and "--fill-gaps zero" in e.value.fix
+    assert "missing periods" in str(e.value) and "`fill_gaps` zero" in e.value.fix
     clean, freq, warns = validate_history(h, fill_gaps="zero")
     assert freq == "D" and len(clean) == 60 and warns
     assert clean.loc[(clean.region_id == "R1") & (clean.ds == "2024-01-11"), "y"].item() == 0.0
@@ -105,7 +105,7 @@ def test_settings_validation():
     with pytest.raises(F.InputError):
         F.ForecastSettings(horizon=3, metric="r2")
     with pytest.raises(F.InputError):
-        F.ForecastSettings(horizon=3, engine="spark")
+        F.ForecastSettings(horizon=3, backend="spark")
     s = F.ForecastSettings(horizon=3, models="Naive, SeasonalNaive")
     assert s.models == ("Naive", "SeasonalNaive")
 

@@ -305,7 +305,7 @@ def test_decomposition_with_sampled_prices_and_dask(small_generated):
         dec = plan(
             settings=PlacementSettings(
                 window_days=W,
-                engine="dask",
+                backend="dask",
                 method="decomposition",
                 block_size=4,
                 gap_tolerance=1e-6,
@@ -393,7 +393,7 @@ def test_input_errors_name_the_fix(tiny):
     no_geo = {k: v for k, v in tiny.items() if k != "lanes"}
     with pytest.raises(InputError, match="no lanes table") as e:
         plan(settings=PlacementSettings(window_days=W), **no_geo)
-    assert "--lanes" in e.value.fix
+    assert "`lanes`" in e.value.fix
     no_inbound = {k: v for k, v in tiny.items() if k != "inbound_lanes"}
     with pytest.raises(InputError, match="lat/lon") as e:
         plan(settings=PlacementSettings(window_days=W), **no_inbound)
@@ -429,7 +429,7 @@ def test_ray_engine_needs_ray(small_generated):
     from shipahead.placement import InputError
 
     with pytest.raises(InputError, match="ray"):
-        plan(settings=PlacementSettings(window_days=W, engine="ray"), **small_generated)
+        plan(settings=PlacementSettings(window_days=W, backend="ray"), **small_generated)
 
 
 @pytest.mark.parametrize("keep", [True, False])
