@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 import typer
 from shipahead.cli.errors import CliInputError, command, register_file, require_file
-from shipahead.cli.settings import DEFAULTS, ForecastInputs, ForecastRun
+from shipahead.cli.settings import (
+    DEFAULTS,
+    ForecastInputs,
+    ForecastRun,
+    backend_option,
+    file_option,
+    option,
+    scheduler_option,
+)
 
 # names of the files `execute` writes into an OutputDir (the `plan` run folder layout)
 FORECAST_FILE = "forecast.parquet"
@@ -239,44 +247,26 @@ def command(
         Path | None,
         typer.Option(help="Events/promotions: ds, optional region_id / sku_id, promo (0–1)."),
     ] = None,
-    reconcile: Annotated[
-        bool, typer.Option("--reconcile", help="Reconcile SKU/region/network totals.")
-    ] = DEFAULTS["reconcile"],
-    fill_gaps: Annotated[
-        str | None, typer.Option("--fill-gaps", help="'zero': fill missing periods with 0.")
-    ] = None,
-    engine: Annotated[str, typer.Option(help="local, dask or ray.")] = DEFAULTS["backend"],
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (with --engine dask).")
-    ] = None,
+    reconcile: option(bool, "--reconcile", "Reconcile SKU/region/network totals.") = DEFAULTS[
+        "reconcile"
+    ],
+    fill_gaps: option(str | None, "--fill-gaps", "'zero': fill missing periods with 0.") = None,
+    engine: backend_option() = DEFAULTS["backend"],
+    scheduler: scheduler_option() = None,
     jobs: Annotated[
         int, typer.Option(help="Processes for the local engine (-1 = all).")
     ] = DEFAULTS["jobs"],
-    backtest_out: Annotated[
-        Path | None, typer.Option("--backtest-out", help="Per-series/model/window errors.")
-    ] = None,
-    scenarios_out: Annotated[
-        Path | None, typer.Option("--scenarios-out", help="Window-total demand scenarios.")
-    ] = None,
-    window_days: Annotated[
-        float, typer.Option("--window-days", help="Coverage window for --scenarios-out (days).")
-    ] = DEFAULTS["window_days"],
-    n_scenarios: Annotated[
-        int, typer.Option("--n-scenarios", help="Scenarios per key.")
-    ] = DEFAULTS["n_scenarios"],
-    leaderboard_out: Annotated[
-        Path | None,
-        typer.Option(
-            "--leaderboard-out",
-            help="Backtest leaderboard CSV (default: leaderboard.csv beside --out).",
-        ),
-    ] = None,
-    plot: Annotated[
-        Path | None, typer.Option("--plot", help="Folder for fan charts (PNG).")
-    ] = None,
-    plot_top: Annotated[
-        int, typer.Option("--plot-top", help="Fan charts for the top N.")
-    ] = DEFAULTS["plot_top"],
+    backtest_out: file_option("--backtest-out", "Per-series/model/window errors.") = None,
+    scenarios_out: file_option("--scenarios-out", "Window-total demand scenarios.") = None,
+    window_days: option(
+        float, "--window-days", "Coverage window for --scenarios-out (days)."
+    ) = DEFAULTS["window_days"],
+    n_scenarios: option(int, "--n-scenarios", "Scenarios per key.") = DEFAULTS["n_scenarios"],
+    leaderboard_out: file_option(
+        "--leaderboard-out", "Backtest leaderboard CSV (default: leaderboard.csv beside --out)."
+    ) = None,
+    plot: file_option("--plot", "Folder for fan charts (PNG).") = None,
+    plot_top: option(int, "--plot-top", "Fan charts for the top N.") = DEFAULTS["plot_top"],
     seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULTS["seed"],
     top_down: Annotated[
         bool,

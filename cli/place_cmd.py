@@ -14,7 +14,15 @@ from typing import Annotated, Any
 
 import typer
 from shipahead.cli.errors import CliInputError, command, register_file, require_file
-from shipahead.cli.settings import DEFAULTS, PlaceInputs, PlaceRun
+from shipahead.cli.settings import (
+    DEFAULTS,
+    PlaceInputs,
+    PlaceRun,
+    backend_option,
+    file_option,
+    option,
+    scheduler_option,
+)
 
 TARGETS_FILE = "stock_targets.csv"
 ORDERS_FILE = "placement_orders.csv"
@@ -190,51 +198,32 @@ def command(
         Path, typer.Option("--supply", help="Supply: node_id, sku_id, available_units.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    scenarios: Annotated[
-        Path | None,
-        typer.Option(
-            "--scenarios", help="Demand scenarios: sku_id, region_id, scenario, prob, qty_units."
-        ),
-    ] = None,
-    forecast: Annotated[
-        Path | None,
-        typer.Option("--forecast", help="Forecast (contract); converted to window scenarios."),
-    ] = None,
-    inbound_lanes: Annotated[
-        Path | None,
-        typer.Option("--inbound-lanes", help="node_id, fc_id, cost_per_unit, lead_days."),
-    ] = None,
-    lanes: Annotated[
-        Path | None,
-        typer.Option("--lanes", help="fc_id, region_id, cost_per_unit, transit_days."),
-    ] = None,
-    regions: Annotated[
-        Path | None,
-        typer.Option("--regions", help="Region polygons (GeoJSON); lanes from geography."),
-    ] = None,
-    promise_days: Annotated[
-        float | None, typer.Option("--promise-days", help="Delivery promise (days).")
-    ] = None,
-    strict_promise: Annotated[
-        bool, typer.Option("--strict-promise", help="Forbid lanes slower than the promise.")
-    ] = DEFAULTS["strict_promise"],
-    exact_integer: Annotated[
-        bool, typer.Option("--exact-integer", help="Solve the MIP (small cases).")
-    ] = DEFAULTS["exact_integer"],
-    engine: Annotated[str, typer.Option("--engine", help="local, dask or ray.")] = DEFAULTS[
-        "backend"
+    scenarios: file_option(
+        "--scenarios", "Demand scenarios: sku_id, region_id, scenario, prob, qty_units."
+    ) = None,
+    forecast: file_option(
+        "--forecast", "Forecast (contract); converted to window scenarios."
+    ) = None,
+    inbound_lanes: file_option(
+        "--inbound-lanes", "node_id, fc_id, cost_per_unit, lead_days."
+    ) = None,
+    lanes: file_option("--lanes", "fc_id, region_id, cost_per_unit, transit_days.") = None,
+    regions: file_option("--regions", "Region polygons (GeoJSON); lanes from geography.") = None,
+    promise_days: option(float | None, "--promise-days", "Delivery promise (days).") = None,
+    strict_promise: option(
+        bool, "--strict-promise", "Forbid lanes slower than the promise."
+    ) = DEFAULTS["strict_promise"],
+    exact_integer: option(bool, "--exact-integer", "Solve the MIP (small cases).") = DEFAULTS[
+        "exact_integer"
     ],
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (with --engine dask).")
-    ] = None,
-    plan_date: Annotated[
+    engine: backend_option() = DEFAULTS["backend"],
+    scheduler: scheduler_option() = None,
+    plan_date: option(
         str | None,
-        typer.Option(
-            "--plan-date",
-            help="Date stock must be in place (YYYY-MM-DD); ship_by = "
-            "plan date - lead days. Default: forecast start, else today.",
-        ),
-    ] = None,
+        "--plan-date",
+        "Date stock must be in place (YYYY-MM-DD); ship_by = "
+        "plan date - lead days. Default: forecast start, else today.",
+    ) = None,
 ) -> None:
     """Decide stock targets per FC and the placement orders that move the stock."""
     from shipahead.cli.engine import engine_session

@@ -25,7 +25,7 @@ import typer
 from shipahead.cli.errors import CliInputError, register_file, require_file
 from shipahead.cli.errors import command as _handled
 from shipahead.cli.io import OutputDir, claim_output, read_table
-from shipahead.cli.settings import DEFAULTS, RouteInputs, RouteRun
+from shipahead.cli.settings import DEFAULTS, RouteInputs, RouteRun, file_option, option
 
 app = typer.Typer(
     name="route",
@@ -511,69 +511,45 @@ def execute_replan(
 @_handled
 def route(
     ctx: typer.Context,
-    stops: Annotated[
-        Path | None, typer.Option("--stops", help="Stops table (CSV/Parquet).")
-    ] = None,
-    fleet: Annotated[
-        Path | None, typer.Option("--fleet", help="Fleet table (CSV/Parquet).")
-    ] = None,
-    roads: Annotated[
-        Path | None,
-        typer.Option("--roads", help="Road network: .osm.pbf, .osm, .osm.bz2 or .graphml."),
-    ] = None,
-    traffic: Annotated[
-        Path | None,
-        typer.Option(
-            "--traffic", help="Traffic profile: hour, opt. weekday and road_class, speed_factor."
-        ),
-    ] = None,
-    weather: Annotated[
-        Path | None,
-        typer.Option("--weather", help="Weather table: ds, precip_mm, snow_cm (or condition)."),
-    ] = None,
-    date: Annotated[
+    stops: file_option("--stops", "Stops table (CSV/Parquet).") = None,
+    fleet: file_option("--fleet", "Fleet table (CSV/Parquet).") = None,
+    roads: file_option("--roads", "Road network: .osm.pbf, .osm, .osm.bz2 or .graphml.") = None,
+    traffic: file_option(
+        "--traffic", "Traffic profile: hour, opt. weekday and road_class, speed_factor."
+    ) = None,
+    weather: file_option(
+        "--weather", "Weather table: ds, precip_mm, snow_cm (or condition)."
+    ) = None,
+    date: option(
         str | None,
-        typer.Option(
-            "--date", help="Delivery date YYYY-MM-DD (weekday of the traffic profile, weather row)."
-        ),
-    ] = None,
-    depart: Annotated[
+        "--date",
+        "Delivery date YYYY-MM-DD (weekday of the traffic profile, weather row).",
+    ) = None,
+    depart: option(
         str | None,
-        typer.Option(
-            "--depart",
-            help="Earliest departure HH:MM for every vehicle, replacing the shift start; "
-            "each vehicle leaves at the latest time its route allows from then on.",
-        ),
-    ] = None,
-    depots: Annotated[
-        Path | None,
-        typer.Option(
-            "--depots",
-            help="Depot table depot_id, lat, lon (if the fleet has no depot_lat/depot_lon).",
-        ),
-    ] = None,
-    engine: Annotated[str, typer.Option("--engine", help="auto | ortools | pyvrp.")] = DEFAULTS[
-        "engine"
+        "--depart",
+        "Earliest departure HH:MM for every vehicle, replacing the shift start; "
+        "each vehicle leaves at the latest time its route allows from then on.",
+    ) = None,
+    depots: file_option(
+        "--depots", "Depot table depot_id, lat, lon (if the fleet has no depot_lat/depot_lon)."
+    ) = None,
+    engine: option(str, "--engine", "auto | ortools | pyvrp.") = DEFAULTS["engine"],
+    time_limit: option(float, "--time-limit", "Solver time limit, seconds.") = DEFAULTS[
+        "time_limit_s"
     ],
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Solver time limit, seconds.")
-    ] = DEFAULTS["time_limit_s"],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    deterministic: Annotated[
-        bool,
-        typer.Option("--deterministic", help="Solution-limit based search: byte-identical reruns."),
-    ] = False,
-    max_snap_m: Annotated[
-        float, typer.Option("--max-snap-m", help="Largest distance from a stop to a road, metres.")
-    ] = DEFAULTS["max_snap_m"],
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
-    instance: Annotated[
-        Path | None,
-        typer.Option("--instance", help="Benchmark mode: VRPLIB .vrp or Solomon .txt instance."),
-    ] = None,
-    sol_out: Annotated[
-        Path | None, typer.Option("--sol-out", help="Benchmark mode: write the VRPLIB .sol here.")
-    ] = None,
+    seed: option(int, "--seed", "Random seed.") = 0,
+    deterministic: option(
+        bool, "--deterministic", "Solution-limit based search: byte-identical reruns."
+    ) = False,
+    max_snap_m: option(
+        float, "--max-snap-m", "Largest distance from a stop to a road, metres."
+    ) = DEFAULTS["max_snap_m"],
+    out: file_option("--out", "Output folder.") = None,
+    instance: file_option(
+        "--instance", "Benchmark mode: VRPLIB .vrp or Solomon .txt instance."
+    ) = None,
+    sol_out: file_option("--sol-out", "Benchmark mode: write the VRPLIB .sol here.") = None,
 ) -> None:
     """Plan delivery routes with simulated ETAs (or solve a benchmark instance)."""
     from shipahead.cli.progress import console
@@ -664,22 +640,15 @@ def replan_command(
             "last shift end or return; 24:00-47:59 = the next day).",
         ),
     ],
-    events: Annotated[
-        Path | None, typer.Option("--events", help="Events table (see docs/routing.md).")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: PLAN/replan-HHMM).")
-    ] = None,
-    roads: Annotated[
-        Path | None, typer.Option("--roads", help="Road network file if it moved since the plan.")
-    ] = None,
-    reassign_penalty: Annotated[
-        float, typer.Option("--reassign-penalty", help="Cost per stop moved to another vehicle.")
-    ] = 50.0,
-    time_limit: Annotated[
-        float | None,
-        typer.Option("--time-limit", help="Solver time limit, seconds (default: the plan's)."),
-    ] = None,
+    events: file_option("--events", "Events table (see docs/routing.md).") = None,
+    out: file_option("--out", "Output folder (default: PLAN/replan-HHMM).") = None,
+    roads: file_option("--roads", "Road network file if it moved since the plan.") = None,
+    reassign_penalty: option(
+        float, "--reassign-penalty", "Cost per stop moved to another vehicle."
+    ) = 50.0,
+    time_limit: option(
+        float | None, "--time-limit", "Solver time limit, seconds (default: the plan's)."
+    ) = None,
 ) -> None:
     """Re-plan during the day: stops done/added/cancelled, positions, delays, incidents."""
     from shipahead.cli.progress import console

@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 if TYPE_CHECKING:  # the domain packages load only when a command runs
     from shipahead.forecasting import ForecastSettings
@@ -246,3 +246,32 @@ def map_error(exc: BaseException, command: str | None) -> None:
             setattr(exc, attr, to_cli(value, command))
     if getattr(exc, "args", None) and isinstance(exc.args[0], str) and "`" in exc.args[0]:
         exc.args = (to_cli(exc.args[0], command), *exc.args[1:])
+
+
+# -- typer options shared by the commands ---------------------------------------------------
+
+
+def option(kind: Any, flag: str, help: str) -> Any:
+    """A typer option ``flag`` of type ``kind`` (for a parameter's annotation)."""
+    import typer
+
+    return Annotated[kind, typer.Option(flag, help=help)]
+
+
+def file_option(flag: str, help: str) -> Any:
+    """An optional file or folder option (``Path | None``) named ``flag``."""
+    return option(Path | None, flag, help)
+
+
+def backend_option() -> Any:
+    """``--engine local|dask|ray``: the compute backend of forecast and place."""
+    import typer
+
+    return Annotated[str, typer.Option("--engine", help="local, dask or ray.")]
+
+
+def scheduler_option() -> Any:
+    """``--scheduler``: the Dask scheduler address of forecast and place."""
+    import typer
+
+    return Annotated[str | None, typer.Option(help="Dask scheduler address (with --engine dask).")]

@@ -398,7 +398,7 @@ def test_failed_run_leaves_no_empty_output_folder(tmp_path: Path) -> None:
 def test_out_of_memory_advice_fits_the_command(tmp_path: Path, monkeypatch) -> None:
     from shipahead.cli import route_cmd
 
-    def oom(**kwargs):
+    def oom(*args, **kwargs):
         raise MemoryError
 
     monkeypatch.setattr(route_cmd, "execute", oom)
