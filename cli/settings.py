@@ -209,7 +209,6 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "backend": ("--engine", "plan --engine"),
     "date": ("--date", "routing.delivery_date"),
     "depart": ("--depart", "routing.depart"),
-    "depot_fc": ("--depot-fc", "routing.depot_fc"),
     "engine": ("--engine", "routing.engine"),
     "time_limit_s": ("--time-limit", "routing.time_limit_s"),
     "max_snap_m": ("--max-snap-m", "routing.max_snap_m"),
