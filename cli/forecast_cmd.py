@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from shipahead.cli.errors import CliInputError, command, register_file, require_file
+from shipahead.cli.limits import check_option
 from shipahead.cli.settings import (
     DEFAULTS,
     ForecastInputs,
@@ -292,6 +293,7 @@ def command(
         plot_top=plot_top,
         window_days=window_days,
     )
+    check_option(seed, "--seed", ge=0, example="0")
     leaderboard_out = leaderboard_out or out.parent / LEADERBOARD_FILE
     claims = (
         (out, False),

@@ -21,6 +21,7 @@ __all__ = [
     "Limit",
     "check_forecast_size",
     "check_limit",
+    "check_option",
     "env_name",
     "limit",
     "limits_markdown",
@@ -77,6 +78,35 @@ def limit(name: str) -> float:
             fix=f"unset it or give a number (default {LIMITS[name].default:g})",
         )
     return value
+
+
+def check_option(
+    value: float,
+    setting: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    limit_name: str | None = None,
+    example: str = "",
+    what: str = "",
+) -> None:
+    """One-line input error unless ``value`` of ``setting`` is a finite number within bounds.
+
+    ``gt``/``ge`` are the lower bound (exclusive/inclusive); ``limit_name`` names the upper bound
+    in :data:`LIMITS` (overridable through its environment variable).
+    """
+    import math
+
+    fix = f"e.g. {setting} {example}" if example else f"give {setting} a finite number"
+    name = f"{setting} ({what})" if what else setting
+    if not math.isfinite(value):
+        raise CliInputError(f"{name} = {value} is not a finite number", fix=fix)
+    if gt is not None and not value > gt:
+        raise CliInputError(f"{name} = {_fmt(value)} must be > {_fmt(gt)}", fix=fix)
+    if ge is not None and not value >= ge:
+        raise CliInputError(f"{name} = {_fmt(value)} must be >= {_fmt(ge)}", fix=fix)
+    if limit_name is not None:
+        check_limit(limit_name, value, setting)
 
 
 def check_limit(name: str, value: float, setting: str) -> None:

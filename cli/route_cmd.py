@@ -25,6 +25,7 @@ import typer
 from shipahead.cli.errors import CliInputError, register_file, require_file
 from shipahead.cli.errors import command as _handled
 from shipahead.cli.io import OutputDir, claim_output, read_table
+from shipahead.cli.limits import check_option
 from shipahead.cli.settings import DEFAULTS, RouteInputs, RouteRun, file_option, option
 
 app = typer.Typer(
@@ -556,6 +557,15 @@ def route(
 
     if ctx.invoked_subcommand is not None:
         return
+    check_option(
+        time_limit,
+        "--time-limit",
+        gt=0,
+        limit_name="time_limit_s",
+        example="10",
+        what="time limit, s",
+    )
+    check_option(seed, "--seed", ge=0, example="0")
     if instance is not None:
         if sol_out is None:
             raise CliInputError("--instance needs --sol-out", fix="pass --sol-out FILE.sol")
@@ -596,11 +606,7 @@ def route(
         )
     if engine not in ("auto", "ortools", "pyvrp"):
         raise CliInputError(f"--engine {engine!r} is unknown", fix="use auto, ortools or pyvrp")
-    if not max_snap_m >= 0 or max_snap_m == float("inf"):
-        raise CliInputError(
-            f"--max-snap-m {max_snap_m:g} must be a distance >= 0 metres",
-            fix="e.g. --max-snap-m 500",
-        )
+    check_option(max_snap_m, "--max-snap-m", ge=0, limit_name="max_snap_m", example="500")
     if date is not None:
         try:
             dt.date.fromisoformat(date)
@@ -653,6 +659,16 @@ def replan_command(
     """Re-plan during the day: stops done/added/cancelled, positions, delays, incidents."""
     from shipahead.cli.progress import console
 
+    if time_limit is not None:
+        check_option(
+            time_limit,
+            "--time-limit",
+            gt=0,
+            limit_name="time_limit_s",
+            example="10",
+            what="time limit, s",
+        )
+    check_option(reassign_penalty, "--reassign-penalty", ge=0, example="50")
     at_s = _hhmm_to_s(at, "--at")
     target = out or Path(plan) / f"replan-{at_s // 3600:02d}{(at_s % 3600) // 60:02d}"
     with claim_output(target), OutputDir(target) as od:

@@ -43,7 +43,7 @@ class _Strict(BaseModel):
 
 class ScenarioMeta(_Strict):
     name: str = "scenario"
-    seed: int = DEFAULTS["seed"]
+    seed: int = Field(DEFAULTS["seed"], ge=0)
 
 
 class Inputs(_Strict):
@@ -255,6 +255,7 @@ def check_scenario_inputs(scenario: Scenario, files: dict[str, Path], path: Path
     """Check scenario values against the input files (after each file passed its contract).
 
     * ``routing.depot_fc`` must be an ``fc_id`` of the FC file;
+    * every ``sku_id`` of the history must be in the SKU file (placement needs its costs);
     * ``horizon`` × period length must stay within the ``horizon_days`` limit and the backtest
       (``windows`` × ``horizon`` periods) must leave at least one period of the longest series
       to fit on, or every series would be a cold start (`cli.limits.check_forecast_size`).
@@ -273,10 +274,26 @@ def check_scenario_inputs(scenario: Scenario, files: dict[str, Path], path: Path
             )
     if "history" not in files:
         return
+    history = read_table(files["history"], "history")
+    if "skus" in files:
+        # placement needs every forecast SKU's costs: say so before forecasting, not after
+        known_skus = set(read_table(files["skus"], "skus")["sku_id"].astype(str))
+        unknown = ~history["sku_id"].astype(str).isin(known_skus)
+        if unknown.any():
+            row = int(unknown.to_numpy().argmax())
+            raise CliInputError(
+                f"sku_id '{history['sku_id'].iloc[row]}' is not in {files['skus'].name} "
+                f"({int(unknown.sum())} history rows, "
+                f"{history.loc[unknown, 'sku_id'].nunique()} SKUs)",
+                file=files["history"],
+                row=row,
+                column="sku_id",
+                fix=f"add the SKU to {files['skus'].name} or remove its rows from the history",
+            )
     f = scenario.forecast
     try:
         check_forecast_size(
-            read_table(files["history"], "history"),
+            history,
             horizon=f.horizon,
             windows=f.windows,
             freq=f.freq,

@@ -206,6 +206,7 @@ def history_csv(tmp_path: Path) -> Path:
         (["--horizon", "8", "--plot-top", "100000"], "--plot-top = 100000 is above"),
         (["--horizon", "8", "--window-days", "inf"], "--window-days inf must be a positive"),
         (["--horizon", "0"], "--horizon 0 must be ≥ 1"),
+        (["--horizon", "8", "--seed", "-1"], "--seed = -1 must be >= 0"),
     ],
 )
 def test_forecast_size_options_are_bounded_before_work(

@@ -375,6 +375,10 @@ def test_traffic_and_weather_options(tmp_path):
     [
         (["--max-snap-m", "-1"], {}, "--max-snap-m"),
         (["--time-limit", "0"], {}, "time limit"),
+        (["--time-limit", "nan"], {}, "--time-limit (time limit, s) = nan is not a finite number"),
+        (["--time-limit", "1e9"], {}, "is above the limit of 3600"),
+        (["--seed", "-1"], {}, "--seed = -1 must be >= 0"),
+        (["--max-snap-m", "inf"], {}, "--max-snap-m = inf is not a finite number"),
         (["--engine", "gurobi"], {}, "gurobi"),
         (["--depart", "8am"], {}, "8am"),
         (["--date", "2022-13-01"], {}, "--date"),

@@ -26,7 +26,8 @@ BASE = {
 
 def _write_inputs(d: Path) -> None:
     ds = pd.date_range("2022-01-03", periods=30, freq="W-MON").strftime("%Y-%m-%d")
-    pd.DataFrame({"region_id": "39049", "sku_id": "A", "ds": ds, "y": 5}).to_csv(
+    sku = next(c.example for c in CONTRACTS["skus"].columns if c.name == "sku_id")
+    pd.DataFrame({"region_id": "39049", "sku_id": sku, "ds": ds, "y": 5}).to_csv(
         d / "history.csv", index=False
     )
     for kind in ("fcs", "skus", "inventory", "supply", "stops", "fleet"):
@@ -42,7 +43,7 @@ def _scenario(d: Path, changes: dict[str, dict[str, str]]) -> Path:
     for k in ("history", "fcs", "skus", "inventory", "supply", "stops", "fleet"):
         lines.append(f'{k} = "{k}.csv"')
     lines.append('roads = "roads.osm"')
-    for section, values in BASE.items():
+    for section, values in {**BASE, **{k: {} for k in changes if k not in BASE}}.items():
         lines.append(f"[{section}]")
         merged = {**values, **changes.get(section, {})}
         lines += [f"{k} = {v}" for k, v in merged.items() if v is not None]
@@ -82,6 +83,7 @@ BAD_VALUES = [
     ("forecast", "horizon", "0", "key 'forecast.horizon'"),
     ("forecast", "plot_top", "1000000", "key 'forecast.plot_top' = 1000000 is above"),
     ("forecast", "horizn", "8", "unknown key 'forecast.horizn'"),
+    ("scenario", "seed", "-1", "scenario.seed"),
     (
         "placement",
         "n_scenarios",
@@ -131,3 +133,19 @@ def test_limit_override_lets_a_larger_value_through_the_checks(
     res = runner.invoke(app, ["plan", str(scenario), "--out", str(tmp_path / "run")])
     assert res.exit_code == 2
     assert "routing.depot_fc" in res.output and "n_scenarios" not in res.output
+
+
+def test_history_sku_missing_from_the_sku_file_fails_before_forecasting(tmp_path: Path) -> None:
+    """Placement needs every forecast SKU's costs: the plan stops before the forecast step."""
+    _write_inputs(tmp_path)
+    hist = pd.read_csv(tmp_path / "history.csv")
+    extra = hist.head(3).assign(sku_id="NOT-A-SKU")
+    pd.concat([hist, extra]).to_csv(tmp_path / "history.csv", index=False)
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["plan", str(_scenario(tmp_path, {})), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, res.output
+    assert "history.csv:32, column 'sku_id'" in errors[0], errors[0]
+    assert "'NOT-A-SKU' is not in skus.csv (3 history rows, 1 SKUs)" in errors[0], errors[0]
+    assert not out.exists() or not any(out.iterdir())
