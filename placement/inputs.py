@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from shipahead.tables import numeric_column, require_columns, require_frame
+
 from .errors import InfeasibleError, InputError
 from .settings import PlacementSettings
 
@@ -82,16 +84,9 @@ class Problem:
 
 # --------------------------------------------------------------------------- helpers
 def _require(df: pd.DataFrame, table: str, cols: list[str]) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(f"{table} must be a table (DataFrame)", table=table)
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{table} is missing column(s) {', '.join(missing)}",
-            column=missing[0],
-            table=table,
-            fix=f"add the column(s) {', '.join(missing)}",
-        )
+    """``df`` is a DataFrame with ``cols`` (:func:`shipahead.tables.require_columns`)."""
+    require_frame(df, table, message=f"{table} must be a table (DataFrame)")
+    require_columns(df, table, cols)
 
 
 def _ids(df: pd.DataFrame, table: str, col: str) -> pd.Series:
@@ -123,51 +118,12 @@ def _num(
     strict: bool = False,
     allow_nan: bool = False,
 ) -> np.ndarray:
-    vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-    raw_nan = df[col].isna().to_numpy()
-    bad = np.isnan(vals) & ~raw_nan
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{table} row {row}: {col}={df[col].iloc[row]!r} is not a number",
-            column=col,
-            row=row,
-            table=table,
-            fix=f"write {col} as a number",
-        )
-    if not allow_nan and raw_nan.any():
-        row = int(np.flatnonzero(raw_nan)[0])
-        raise InputError(
-            f"{table} row {row}: {col} is empty",
-            column=col,
-            row=row,
-            table=table,
-            fix=f"fill {col}",
-        )
-    huge = np.isinf(vals) | (np.abs(np.nan_to_num(vals)) > MAX_MAGNITUDE)
-    if huge.any():
-        row = int(np.flatnonzero(huge)[0])
-        raise InputError(
-            f"{table} row {row}: {col}={vals[row]:g} is not finite or above {MAX_MAGNITUDE:g}",
-            column=col,
-            row=row,
-            table=table,
-            fix=f"correct {col} (units, currency and days are far below {MAX_MAGNITUDE:g})",
-        )
-    if min_value is not None:
-        low = (vals <= min_value) if strict else (vals < min_value)
-        low &= ~np.isnan(vals)
-        if low.any():
-            row = int(np.flatnonzero(low)[0])
-            op = ">" if strict else ">="
-            raise InputError(
-                f"{table} row {row}: {col}={vals[row]:g} must be {op} {min_value:g}",
-                column=col,
-                row=row,
-                table=table,
-                fix=f"correct {col} in row {row}",
-            )
-    return vals
+    """Numeric column ``col``: finite, at most :data:`MAX_MAGNITUDE`, ``>= min_value`` (``>``
+    if ``strict``), empty cells only if ``allow_nan`` (:func:`shipahead.tables.numeric_column`)."""
+    lower = {"gt" if strict else "ge": min_value} if min_value is not None else {}
+    return numeric_column(
+        df, table, col, allow_empty=allow_nan, max_magnitude=MAX_MAGNITUDE, **lower
+    )
 
 
 def _unique(df: pd.DataFrame, table: str, cols: list[str]) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from shipahead.tables import NumberMessages, numeric_column, require_columns
+
 from .clock import CLOCK_RULE, format_clock, parse_clock
 from .errors import InputError
 from .problem import Break
@@ -70,14 +72,25 @@ def tw_end_text(t: float) -> str:
 
 
 def _require(df: pd.DataFrame, cols: Sequence[str], table: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{table} table has no column {missing[0]!r}",
-            column=missing[0],
-            fix=f"{table} needs columns {', '.join(cols)}",
-            table=table,
-        )
+    require_columns(
+        df,
+        table,
+        cols,
+        message="{table} table has no column {first!r}",
+        fix="{table} needs columns {columns}",
+    )
+
+
+#: routing's sentences for :func:`shipahead.tables.numeric_column`: the first faulty row wins
+_NUMBER_MESSAGES = NumberMessages(
+    not_number="{table} row {row} ({label}): {col} is missing or not a number",
+    not_number_fix=None,
+    empty="{table} row {row} ({label}): {col} is missing or not a number",
+    empty_fix=None,
+    bound="{table} row {row} ({label}): {col} = {value:g} must be {bound}",
+    bound_fix="use {col} {bound}",
+    groups=(0, 0, 0, 0),
+)
 
 
 def _num(
@@ -89,27 +102,16 @@ def _num(
     gt: float | None = None,
     required: bool = True,
 ) -> np.ndarray:
-    vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-    for i, x in enumerate(vals):
-        if math.isnan(x):
-            if not required:
-                continue
-            raise InputError(
-                f"{table} row {i} ({df.iloc[i, 0]}): {col} is missing or not a number",
-                row=i,
-                column=col,
-                table=table,
-            )
-        if (ge is not None and x < ge) or (gt is not None and x <= gt):
-            bound = f">= {ge:g}" if ge is not None else f"> {gt:g}"
-            raise InputError(
-                f"{table} row {i} ({df.iloc[i, 0]}): {col} = {x:g} must be {bound}",
-                row=i,
-                column=col,
-                fix=f"use {col} {bound}",
-                table=table,
-            )
-    return vals
+    return numeric_column(
+        df,
+        table,
+        col,
+        ge=ge,
+        gt=gt,
+        allow_empty=not required,
+        allow_text=not required,
+        messages=_NUMBER_MESSAGES,
+    )
 
 
 def _unique_ids(s: pd.Series, col: str, table: str) -> list[str]:
