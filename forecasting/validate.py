@@ -24,19 +24,12 @@ REQUIRED = ("region_id", "sku_id", "ds", "y")
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
-_NOT_FINITE = "y {raw!r} in row {row} is not a finite number"
-_NOT_FINITE_FIX = "write demand as a number of units (0 if none); drop unknown periods"
 #: the sentences for y (:func:`shipahead.tables.numeric_column`): any non-finite cell first
-_Y_MESSAGES = NumberMessages(
-    not_number=_NOT_FINITE,
-    not_number_fix=_NOT_FINITE_FIX,
-    empty=_NOT_FINITE,
-    empty_fix=_NOT_FINITE_FIX,
-    too_large=_NOT_FINITE,
-    too_large_fix=_NOT_FINITE_FIX,
-    bound="y is negative ({value:g}) in row {row} ({count} negative rows)",
-    bound_fix="demand must be ≥ 0: net returns out separately or clip at 0",
-    groups=(0, 0, 0, 1),
+_Y_MESSAGES = NumberMessages.invalid_or_bound(
+    "y {raw!r} in row {row} is not a finite number",
+    "write demand as a number of units (0 if none); drop unknown periods",
+    "y is negative ({value:g}) in row {row} ({count} negative rows)",
+    "demand must be ≥ 0: net returns out separately or clip at 0",
 )
 
 

@@ -82,14 +82,12 @@ def _require(df: pd.DataFrame, cols: Sequence[str], table: str) -> None:
 
 
 #: routing's sentences for :func:`shipahead.tables.numeric_column`: the first faulty row wins
-_NUMBER_MESSAGES = NumberMessages(
-    not_number="{table} row {row} ({label}): {col} is missing or not a number",
-    not_number_fix=None,
-    empty="{table} row {row} ({label}): {col} is missing or not a number",
-    empty_fix=None,
-    bound="{table} row {row} ({label}): {col} = {value:g} must be {bound}",
-    bound_fix="use {col} {bound}",
-    groups=(0, 0, 0, 0),
+_NUMBER_MESSAGES = NumberMessages.invalid_or_bound(
+    "{table} row {row} ({label}): {col} is missing or not a number",
+    None,
+    "{table} row {row} ({label}): {col} = {value:g} must be {bound}",
+    "use {col} {bound}",
+    one_group=True,
 )
 
 

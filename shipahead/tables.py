@@ -80,6 +80,25 @@ class NumberMessages:
     bound_fix: str | None = "correct {col} in row {row}"
     groups: tuple[int, int, int, int] = (0, 1, 2, 3)
 
+    @classmethod
+    def invalid_or_bound(
+        cls,
+        invalid: str,
+        invalid_fix: str | None,
+        bound: str,
+        bound_fix: str | None,
+        *,
+        one_group: bool = False,
+    ) -> NumberMessages:
+        """One sentence for any cell that is not a finite number, one for the bound.
+
+        Invalid cells are reported first (their first row), then the bound; with
+        ``one_group`` the first row with either fault is reported.
+        """
+        groups = (0, 0, 0, 0) if one_group else (0, 0, 0, 1)
+        pair = (invalid, invalid_fix)
+        return cls(*pair, *pair, *pair, bound, bound_fix, groups)
+
 
 def numeric_column(
     df: pd.DataFrame,
