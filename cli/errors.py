@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from shipahead.errors import InfeasibleError, InputError, ShipaheadError, SolverError
+from shipahead.errors import InfeasibleError, InputError, LocatedError, SolverError
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -35,7 +35,7 @@ EXIT_INPUT = 2
 EXIT_SOLVER = 3
 
 
-class CliInputError(ShipaheadError):
+class CliInputError(LocatedError):
     """A problem with a file or an option, found by the CLI itself (exit code 2).
 
     Not an :class:`~shipahead.errors.InputError` (a ``ValueError``): the CLI's own
@@ -51,12 +51,8 @@ class CliInputError(ShipaheadError):
         column: str | None = None,
         fix: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, row=row, column=column, fix=fix)
         self.file = None if file is None else str(file)
-        self.row = row
-        self.column = column
-        self.fix = fix
 
 
 @dataclass

@@ -8,15 +8,15 @@ classes, so ``shipahead.routing.InputError is shipahead.errors.InputError``.
 
 from __future__ import annotations
 
-__all__ = ["InfeasibleError", "InputError", "ShipaheadError", "SolverError"]
+__all__ = ["InfeasibleError", "InputError", "LocatedError", "ShipaheadError", "SolverError"]
 
 
 class ShipaheadError(Exception):
     """Base class of every error shipahead raises on purpose."""
 
 
-class InputError(ShipaheadError, ValueError):
-    """Bad input: names the column/row and the fix.
+class LocatedError(ShipaheadError):
+    """An error that says where (table, row, column) and how to fix it.
 
     Parameters
     ----------
@@ -45,6 +45,10 @@ class InputError(ShipaheadError, ValueError):
         self.row = row
         self.fix = fix
         self.table = table
+
+
+class InputError(LocatedError, ValueError):
+    """Bad input: names the column/row and the fix (see :class:`LocatedError`)."""
 
 
 class InfeasibleError(InputError):

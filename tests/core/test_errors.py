@@ -8,7 +8,13 @@ import shipahead.placement as placement
 import shipahead.routing as routing
 from shipahead.cli.errors import EXIT_INPUT, EXIT_SOLVER, CliInputError, describe
 
-from shipahead.errors import InfeasibleError, InputError, ShipaheadError, SolverError
+from shipahead.errors import (
+    InfeasibleError,
+    InputError,
+    LocatedError,
+    ShipaheadError,
+    SolverError,
+)
 
 
 @pytest.mark.parametrize("pkg", [forecasting, placement, routing])
@@ -22,7 +28,7 @@ def test_hierarchy() -> None:
     assert issubclass(InputError, ValueError) and issubclass(InputError, ShipaheadError)
     assert issubclass(InfeasibleError, InputError)
     assert issubclass(SolverError, RuntimeError) and issubclass(SolverError, ShipaheadError)
-    assert issubclass(CliInputError, ShipaheadError)
+    assert issubclass(CliInputError, LocatedError) and issubclass(InputError, LocatedError)
     assert not issubclass(CliInputError, ValueError)
 
 
