@@ -8,6 +8,7 @@ naming the table, row and column.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -91,25 +92,8 @@ _NUMBER_MESSAGES = NumberMessages.invalid_or_bound(
 )
 
 
-def _num(
-    df: pd.DataFrame,
-    col: str,
-    table: str,
-    *,
-    ge: float | None = None,
-    gt: float | None = None,
-    required: bool = True,
-) -> np.ndarray:
-    return numeric_column(
-        df,
-        table,
-        col,
-        ge=ge,
-        gt=gt,
-        allow_empty=not required,
-        allow_text=not required,
-        messages=_NUMBER_MESSAGES,
-    )
+#: a numeric column in routing's sentences: ``_num(df, table, col, ge=…, gt=…)``
+_num = functools.partial(numeric_column, messages=_NUMBER_MESSAGES)
 
 
 def _unique_ids(s: pd.Series, col: str, table: str) -> list[str]:
@@ -138,15 +122,15 @@ def normalize_stops(stops: pd.DataFrame) -> pd.DataFrame:
     _require(stops, ("stop_id", "lat", "lon", "demand_units"), "stops")
     df = stops.reset_index(drop=True).copy()
     df["stop_id"] = _unique_ids(df["stop_id"], "stop_id", "stops")
-    df["lat"] = _num(df, "lat", "stops", ge=-90.0)
-    df["lon"] = _num(df, "lon", "stops", ge=-180.0)
+    df["lat"] = _num(df, "stops", "lat", ge=-90.0)
+    df["lon"] = _num(df, "stops", "lon", ge=-180.0)
     bad = (df["lat"] > 90) | (df["lon"] > 180)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"stops row {i}: lat/lon out of range", row=i, column="lat", table="stops")
-    dem = _num(df, "demand_units", "stops", ge=0.0)
+    dem = _num(df, "stops", "demand_units", ge=0.0)
     df["demand"] = np.ceil(dem - 1e-9).astype(np.int64)
-    svc = _num(df, "service_min", "stops", ge=0.0) if "service_min" in df else np.zeros(len(df))
+    svc = _num(df, "stops", "service_min", ge=0.0) if "service_min" in df else np.zeros(len(df))
     df["service_s"] = np.rint(np.nan_to_num(svc) * 60).astype(np.int64)
     starts, ends = [], []
     for i in range(len(df)):
@@ -207,12 +191,12 @@ def normalize_fleet(
                 f"fleet row {i}: depot_id is empty", row=i, column="depot_id", table="fleet"
             )
     df["depot_id"] = dep
-    df["capacity"] = np.floor(_num(df, "capacity_units", "fleet", gt=0.0) + 1e-9).astype(np.int64)
+    df["capacity"] = np.floor(_num(df, "fleet", "capacity_units", gt=0.0) + 1e-9).astype(np.int64)
     for col in ("cost_per_km", "cost_per_hour", "fixed_cost"):
-        df[col] = np.nan_to_num(_num(df, col, "fleet", ge=0.0)) if col in df else 0.0
+        df[col] = np.nan_to_num(_num(df, "fleet", col, ge=0.0)) if col in df else 0.0
     df["shift_start_s"], df["shift_end_s"] = _shifts(df, depart_s)
     if "max_duration_min" in df:
-        md = _num(df, "max_duration_min", "fleet", gt=0.0, required=False)
+        md = _num(df, "fleet", "max_duration_min", gt=0.0, allow_empty=True, allow_text=True)
         df["max_duration_s"] = [None if math.isnan(x) else round(x * 60) for x in md]
     else:
         df["max_duration_s"] = None
