@@ -4,8 +4,8 @@ Exit codes: 0 success · 1 unexpected internal error (short message; ``--debug``
 shows the traceback) · 2 bad input or infeasible problem explained in one line · 3 solver gave
 no usable result in its limit (docs/architecture.md).
 
-Every command body runs inside :func:`handle_errors`. Domain packages raise their own
-``InputError`` / ``InfeasibleError`` / ``SolverError`` (``forecasting.errors`` …); commands name
+Every command body runs inside :func:`handle_errors`. Domain packages raise the shared
+``InputError`` / ``InfeasibleError`` / ``SolverError`` of :mod:`shipahead.errors`; commands name
 the file behind each input table with :func:`register_file`, so the error line can say which
 file, which line and which column is wrong, and how to fix it.
 """
@@ -27,16 +27,20 @@ from typing import Any, TypeVar
 
 import typer
 
+from shipahead.errors import InfeasibleError, InputError, LocatedError, SolverError
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_INPUT = 2
 EXIT_SOLVER = 3
 
-_DOMAIN_PACKAGES = ("forecasting", "placement", "routing")
 
+class CliInputError(LocatedError):
+    """A problem with a file or an option, found by the CLI itself (exit code 2).
 
-class CliInputError(Exception):
-    """A problem with a file or an option, found by the CLI itself (exit code 2)."""
+    Not an :class:`~shipahead.errors.InputError` (a ``ValueError``): the CLI's own
+    ``except ValueError`` clauses around file readers must not catch it.
+    """
 
     def __init__(
         self,
@@ -47,12 +51,8 @@ class CliInputError(Exception):
         column: str | None = None,
         fix: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, row=row, column=column, fix=fix)
         self.file = None if file is None else str(file)
-        self.row = row
-        self.column = column
-        self.fix = fix
 
 
 @dataclass
@@ -112,16 +112,6 @@ def format_line(
     return line
 
 
-def _domain_class(exc: BaseException, name: str) -> bool:
-    """Is ``exc`` an instance of ``<package>.errors.<name>`` for any loaded domain package?"""
-    for pkg in _DOMAIN_PACKAGES:
-        mod = sys.modules.get(f"shipahead.{pkg}.errors")
-        cls = getattr(mod, name, None) if mod else None
-        if cls is not None and isinstance(exc, cls):
-            return True
-    return False
-
-
 #: OS error numbers that are the user's to fix (disk, permissions, paths) → exit 2
 _ENV_ERRORS: dict[int, tuple[str, str]] = {
     errno.ENOSPC: ("no space left on the device", "free disk space or choose another --out"),
@@ -177,22 +167,16 @@ def describe(exc: BaseException) -> tuple[int, str]:
         return EXIT_INPUT, format_line(
             exc.message, file=exc.file, row=exc.row, column=exc.column, fix=exc.fix
         )
-    if _domain_class(exc, "InputError"):
-        table = getattr(exc, "table", None)
+    if isinstance(exc, InputError):
+        table = exc.table
         file = STATE.files.get(table) if table else None
         if file is None and table:
             file = table
-        msg = getattr(exc, "message", str(exc))
-        if _domain_class(exc, "InfeasibleError") and not msg.lower().startswith("infeasible"):
+        msg = exc.message
+        if isinstance(exc, InfeasibleError) and not msg.lower().startswith("infeasible"):
             msg = f"infeasible: {msg}"
-        return EXIT_INPUT, format_line(
-            msg,
-            file=file,
-            row=getattr(exc, "row", None),
-            column=getattr(exc, "column", None),
-            fix=getattr(exc, "fix", None),
-        )
-    if _domain_class(exc, "SolverError"):
+        return EXIT_INPUT, format_line(msg, file=file, row=exc.row, column=exc.column, fix=exc.fix)
+    if isinstance(exc, SolverError):
         return EXIT_SOLVER, f"solver gave no usable result: {exc}"
     if isinstance(exc, MemoryError):
         return EXIT_INTERNAL, f"out of memory — {_memory_advice()}"

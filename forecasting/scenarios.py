@@ -28,6 +28,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from shipahead.tables import require_columns
+
 from .errors import InputError
 from .settings import QUANTILE_COLUMNS, ForecastResult
 from .validate import period_days
@@ -163,14 +165,12 @@ def window_quantiles_from_forecast(
     see :func:`scenarios_from_forecast` for the parameters.
     """
     need = ["region_id", "sku_id", "ds", "mean", *QUANTILE_COLUMNS]
-    miss = [c for c in need if c not in forecast_df.columns]
-    if miss:
-        raise InputError(
-            f"forecast is missing column(s) {', '.join(miss)}",
-            column=miss[0],
-            fix="pass a forecast in the contract (region_id, sku_id, ds, mean, q05 … q95)",
-            table="forecast",
-        )
+    require_columns(
+        forecast_df,
+        "forecast",
+        need,
+        fix="pass a forecast in the contract (region_id, sku_id, ds, mean, q05 … q95)",
+    )
     if dependence not in ("comonotonic", "independent"):
         raise InputError(
             f"unknown dependence {dependence!r}",

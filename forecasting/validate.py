@@ -7,9 +7,12 @@ the frame passed in), the column and the fix.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import pandas as pd
+
+from shipahead.tables import NumberMessages, numeric_column, require_columns, require_frame
 
 from .errors import InputError
 
@@ -19,6 +22,15 @@ log = logging.getLogger(__name__)
 
 REQUIRED = ("region_id", "sku_id", "ds", "y")
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+#: the sentences for y (:func:`shipahead.tables.numeric_column`): any non-finite cell first
+_Y_MESSAGES = NumberMessages.invalid_or_bound(
+    "y {raw!r} in row {row} is not a finite number",
+    "write demand as a number of units (0 if none); drop unknown periods",
+    "y is negative ({value:g}) in row {row} ({count} negative rows)",
+    "demand must be ≥ 0: net returns out separately or clip at 0",
+)
 
 
 def _err(msg: str, *, column: str | None = None, row: int | None = None, fix: str) -> InputError:
@@ -125,15 +137,15 @@ def validate_history(
         The clean history (ids as str, ds datetime64, y float64, sorted by key and date), the
         frequency and warnings.
     """
-    if not isinstance(history, pd.DataFrame):
-        raise _err("history must be a table", fix="pass a pandas DataFrame")
-    missing = [c for c in REQUIRED if c not in history.columns]
-    if missing:
-        raise _err(
-            f"history is missing column(s) {', '.join(missing)}",
-            column=missing[0],
-            fix="provide region_id, sku_id, ds, y (one row per key and period)",
-        )
+    require_frame(
+        history, "history", message="history must be a table", fix="pass a pandas DataFrame"
+    )
+    require_columns(
+        history,
+        "history",
+        REQUIRED,
+        fix="provide region_id, sku_id, ds, y (one row per key and period)",
+    )
     if history.empty:
         raise _err("history has no rows", fix="provide at least a few periods per series")
     df = history.loc[:, list(REQUIRED)].reset_index(drop=True)
@@ -157,27 +169,9 @@ def validate_history(
     if getattr(ds.dt, "tz", None) is not None:
         ds = ds.dt.tz_localize(None)
     df["ds"] = ds.astype("datetime64[ns]")
-    y = pd.to_numeric(df["y"], errors="coerce")
-    bad = (y.isna() | ~np.isfinite(y.astype(float))).to_numpy()
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise _err(
-            f"y {df['y'].iloc[r]!r} in row {r} is not a finite number",
-            column="y",
-            row=r,
-            fix="write demand as a number of units (0 if none); drop unknown periods",
-        )
-    y = y.astype(float)
-    neg = (y < 0).to_numpy()
-    if neg.any():
-        r = int(np.flatnonzero(neg)[0])
-        raise _err(
-            f"y is negative ({y.iloc[r]:g}) in row {r} ({neg.sum()} negative rows)",
-            column="y",
-            row=r,
-            fix="demand must be ≥ 0: net returns out separately or clip at 0",
-        )
-    df["y"] = y
+    df["y"] = numeric_column(
+        df, "history", "y", ge=0.0, max_magnitude=math.inf, messages=_Y_MESSAGES
+    )
     dup = df.duplicated(["region_id", "sku_id", "ds"], keep="first").to_numpy()
     if dup.any():
         r = int(np.flatnonzero(dup)[0])

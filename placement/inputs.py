@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from shipahead.tables import numeric_column, require_columns, require_frame
+
 from .errors import InfeasibleError, InputError
 from .settings import PlacementSettings
 
@@ -82,16 +84,9 @@ class Problem:
 
 # --------------------------------------------------------------------------- helpers
 def _require(df: pd.DataFrame, table: str, cols: list[str]) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(f"{table} must be a table (DataFrame)", table=table)
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{table} is missing column(s) {', '.join(missing)}",
-            column=missing[0],
-            table=table,
-            fix=f"add the column(s) {', '.join(missing)}",
-        )
+    """``df`` is a DataFrame with ``cols`` (:func:`shipahead.tables.require_columns`)."""
+    require_frame(df, table, message=f"{table} must be a table (DataFrame)")
+    require_columns(df, table, cols)
 
 
 def _ids(df: pd.DataFrame, table: str, col: str) -> pd.Series:
@@ -123,51 +118,12 @@ def _num(
     strict: bool = False,
     allow_nan: bool = False,
 ) -> np.ndarray:
-    vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-    raw_nan = df[col].isna().to_numpy()
-    bad = np.isnan(vals) & ~raw_nan
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{table} row {row}: {col}={df[col].iloc[row]!r} is not a number",
-            column=col,
-            row=row,
-            table=table,
-            fix=f"write {col} as a number",
-        )
-    if not allow_nan and raw_nan.any():
-        row = int(np.flatnonzero(raw_nan)[0])
-        raise InputError(
-            f"{table} row {row}: {col} is empty",
-            column=col,
-            row=row,
-            table=table,
-            fix=f"fill {col}",
-        )
-    huge = np.isinf(vals) | (np.abs(np.nan_to_num(vals)) > MAX_MAGNITUDE)
-    if huge.any():
-        row = int(np.flatnonzero(huge)[0])
-        raise InputError(
-            f"{table} row {row}: {col}={vals[row]:g} is not finite or above {MAX_MAGNITUDE:g}",
-            column=col,
-            row=row,
-            table=table,
-            fix=f"correct {col} (units, currency and days are far below {MAX_MAGNITUDE:g})",
-        )
-    if min_value is not None:
-        low = (vals <= min_value) if strict else (vals < min_value)
-        low &= ~np.isnan(vals)
-        if low.any():
-            row = int(np.flatnonzero(low)[0])
-            op = ">" if strict else ">="
-            raise InputError(
-                f"{table} row {row}: {col}={vals[row]:g} must be {op} {min_value:g}",
-                column=col,
-                row=row,
-                table=table,
-                fix=f"correct {col} in row {row}",
-            )
-    return vals
+    """Numeric column ``col``: finite, at most :data:`MAX_MAGNITUDE`, ``>= min_value`` (``>``
+    if ``strict``), empty cells only if ``allow_nan`` (:func:`shipahead.tables.numeric_column`)."""
+    lower = {"gt" if strict else "ge": min_value} if min_value is not None else {}
+    return numeric_column(
+        df, table, col, allow_empty=allow_nan, max_magnitude=MAX_MAGNITUDE, **lower
+    )
 
 
 def _unique(df: pd.DataFrame, table: str, cols: list[str]) -> None:
@@ -256,29 +212,21 @@ def _ragged_starts(keys: np.ndarray, n: int) -> np.ndarray:
     return start
 
 
-# --------------------------------------------------------------------------- main entry
-def build_problem(
-    scenarios: pd.DataFrame,
-    fcs: pd.DataFrame,
-    skus: pd.DataFrame,
-    inventory: pd.DataFrame,
-    supply: pd.DataFrame,
-    settings: PlacementSettings,
-    *,
-    inbound_lanes: pd.DataFrame | None = None,
-    lanes: pd.DataFrame | None = None,
-    regions=None,
-) -> Problem:
-    """Validate the contract tables and turn them into a `Problem` of arrays.
+# --------------------------------------------------------------------------- table readers
+@dataclass(frozen=True)
+class _Fcs:
+    """The fcs table sorted by ``fc_id``: capacity (in ``cap_unit``) and coordinates (deg)."""
 
-    Raises
-    ------
-    InputError
-        A column, row or key is wrong (message names it and the fix).
-    InfeasibleError
-        The data make the model infeasible (message names the FC/SKU/region and constraint).
-    """
-    # ---- fcs
+    ids: np.ndarray  # (F,) object
+    cap: np.ndarray  # (F,)
+    cap_col: str  # "capacity_m3" or "capacity_units"
+    cap_unit: str  # "m3" or "units"
+    lat: np.ndarray  # (F,)
+    lon: np.ndarray  # (F,)
+
+
+def _read_fcs(fcs: pd.DataFrame) -> _Fcs:
+    """Check the fcs table; capacity in m³ when every FC has ``capacity_m3``, else units."""
     _require(fcs, "fcs", ["fc_id", "lat", "lon"])
     fcs = fcs.reset_index(drop=True)
     if len(fcs) == 0:
@@ -297,11 +245,24 @@ def build_problem(
             fix="add a capacity_m3 or capacity_units column",
         )
     fcs = fcs.assign(fc_id=fcs["fc_id"].astype(str)).sort_values("fc_id", kind="stable")
-    fc_ids = fcs["fc_id"].to_numpy(dtype=object)
+    ids = fcs["fc_id"].to_numpy(dtype=object)
     cap = _num(fcs, "fcs", cap_col)
-    fc_lat, fc_lon = _latlon(fcs, "fcs")
+    lat, lon = _latlon(fcs, "fcs")
+    return _Fcs(ids=ids, cap=cap, cap_col=cap_col, cap_unit=cap_unit, lat=lat, lon=lon)
 
-    # ---- skus
+
+@dataclass(frozen=True)
+class _Skus:
+    """The skus table sorted by ``sku_id``: volume (m³, 1 if capacity is in units) and costs."""
+
+    ids: np.ndarray  # (S,) object
+    vol: np.ndarray  # (S,)
+    hold: np.ndarray  # (S,) holding cost per unit over the window
+    pen: np.ndarray  # (S,) stock-out cost per unit
+
+
+def _read_skus(skus: pd.DataFrame, cap_unit: str, window_days: float) -> _Skus:
+    """Check the skus table (``unit_volume_m3`` is required when capacity is in m³)."""
     _require(
         skus,
         "skus",
@@ -313,17 +274,31 @@ def build_problem(
     skus = skus.assign(sku_id=skus["sku_id"].astype(str))
     _unique(skus, "skus", ["sku_id"])
     skus = skus.sort_values("sku_id", kind="stable").reset_index(drop=True)
-    sku_ids = skus["sku_id"].to_numpy(dtype=object)
+    ids = skus["sku_id"].to_numpy(dtype=object)
     vol = (
         _num(skus, "skus", "unit_volume_m3", strict=True)
         if cap_unit == "m3"
         else np.ones(len(skus))
     )
-    hold = _num(skus, "skus", "holding_cost_per_unit_day") * float(settings.window_days)
+    hold = _num(skus, "skus", "holding_cost_per_unit_day") * float(window_days)
     pen = _num(skus, "skus", "stockout_cost_per_unit")
-    S, F = len(sku_ids), len(fc_ids)
+    return _Skus(ids=ids, vol=vol, hold=hold, pen=pen)
 
-    # ---- scenarios
+
+@dataclass(frozen=True)
+class _Scenarios:
+    """The scenarios table: one row per SKU, region and scenario id."""
+
+    table: pd.DataFrame  # ids as str, in input order
+    sku: np.ndarray  # (rows,) SKU index of each row
+    k: np.ndarray  # (rows,) scenario index of each row
+    qty: np.ndarray  # (rows,) units
+    labels: np.ndarray  # (K,) scenario ids, sorted
+    prob: np.ndarray  # (K,) probabilities, summing to 1
+
+
+def _read_scenarios(scenarios: pd.DataFrame, sku_ids: np.ndarray) -> _Scenarios:
+    """Check the scenarios table: known SKUs, one probability per scenario id, summing to 1."""
     _require(scenarios, "scenarios", ["sku_id", "region_id", "scenario", "prob", "qty_units"])
     sc = scenarios.reset_index(drop=True)
     if len(sc) == 0:
@@ -368,56 +343,94 @@ def build_problem(
             table="scenarios",
             fix="rescale prob so that the distinct scenarios sum to 1",
         )
-    prob = prob / prob.sum()
-    K = len(prob)
+    return _Scenarios(
+        table=sc, sku=s_idx, k=k_idx, qty=qty_v, labels=scen_labels, prob=prob / prob.sum()
+    )
 
-    # ---- regions / lanes
-    region_names = sorted(sc["region_id"].unique())
-    lanes_given = lanes is not None
-    if lanes_given:
-        _require(lanes, "lanes", ["fc_id", "region_id", "cost_per_unit", "transit_days"])
-        ln = lanes.reset_index(drop=True)
-        ln = ln.assign(fc_id=_ids(ln, "lanes", "fc_id"), region_id=_ids(ln, "lanes", "region_id"))
-        _unique(ln, "lanes", ["fc_id", "region_id"])
-        lf = _known(ln["fc_id"], fc_ids, "lanes", "fc_id", "fcs")
-        l_cost = _num(ln, "lanes", "cost_per_unit")
-        l_days = _num(ln, "lanes", "transit_days")
-        region_names = sorted(set(region_names) | set(ln["region_id"]))
-        region_ids = np.array(region_names, dtype=object)
-        lr = pd.Index(region_ids).get_indexer(ln["region_id"])
-    else:
-        if regions is None:
-            raise InputError(
-                "no lanes table and no regions geometry: cannot derive FC → region lanes",
-                table="lanes",
-                fix="pass `lanes` lanes.csv or `regions` regions.geojson",
-            )
-        cent = region_centroids(regions)
-        _unique(cent, "regions", ["region_id"])
-        missing = sorted(set(region_names) - set(cent["region_id"]))
-        if missing:
-            row = int(np.flatnonzero(sc["region_id"].isin(missing).to_numpy())[0])
-            raise InputError(
-                f"scenarios row {row}: region_id={missing[0]!r} is not in regions",
-                column="region_id",
-                row=row,
-                table="scenarios",
-                fix="add the region polygon to regions or drop its scenarios",
-            )
-        region_ids = np.array(region_names, dtype=object)
-        cent = cent.set_index("region_id").loc[region_names]
-        km = haversine_km(
-            fc_lat[:, None],
-            fc_lon[:, None],
-            cent["lat"].to_numpy()[None, :],
-            cent["lon"].to_numpy()[None, :],
-        )  # (F, R)
-        lf, lr = np.meshgrid(np.arange(F), np.arange(len(region_ids)), indexing="ij")
-        lf, lr = lf.ravel(), lr.ravel()
-        kmv = km.ravel()
-        l_cost = kmv * settings.outbound_cost_per_unit_km
-        l_days = np.maximum(1.0, np.ceil(kmv / settings.outbound_km_per_day))
-    R = len(region_ids)
+
+# --------------------------------------------------------------------------- outbound lanes
+@dataclass(frozen=True)
+class _RawLanes:
+    """FC → region lanes in input order, before the promise filter."""
+
+    region_ids: np.ndarray  # (R,) object, sorted
+    fc: np.ndarray  # (L,) FC index
+    region: np.ndarray  # (L,) region index
+    cost: np.ndarray  # (L,) cost per unit
+    days: np.ndarray  # (L,) transit days
+
+
+def _lanes_from_table(lanes: pd.DataFrame, fc_ids: np.ndarray, region_names: list) -> _RawLanes:
+    """Lanes as given (regions: those of the scenarios and of the lanes)."""
+    _require(lanes, "lanes", ["fc_id", "region_id", "cost_per_unit", "transit_days"])
+    ln = lanes.reset_index(drop=True)
+    ln = ln.assign(fc_id=_ids(ln, "lanes", "fc_id"), region_id=_ids(ln, "lanes", "region_id"))
+    _unique(ln, "lanes", ["fc_id", "region_id"])
+    lf = _known(ln["fc_id"], fc_ids, "lanes", "fc_id", "fcs")
+    l_cost = _num(ln, "lanes", "cost_per_unit")
+    l_days = _num(ln, "lanes", "transit_days")
+    region_ids = np.array(sorted(set(region_names) | set(ln["region_id"])), dtype=object)
+    lr = pd.Index(region_ids).get_indexer(ln["region_id"])
+    return _RawLanes(region_ids=region_ids, fc=lf, region=lr, cost=l_cost, days=l_days)
+
+
+def _lanes_from_geometry(
+    regions, sc: pd.DataFrame, region_names: list, fcs: _Fcs, settings: PlacementSettings
+) -> _RawLanes:
+    """Every FC to every region centroid, cost and days from the great-circle distance."""
+    if regions is None:
+        raise InputError(
+            "no lanes table and no regions geometry: cannot derive FC → region lanes",
+            table="lanes",
+            fix="pass `lanes` lanes.csv or `regions` regions.geojson",
+        )
+    cent = region_centroids(regions)
+    _unique(cent, "regions", ["region_id"])
+    missing = sorted(set(region_names) - set(cent["region_id"]))
+    if missing:
+        row = int(np.flatnonzero(sc["region_id"].isin(missing).to_numpy())[0])
+        raise InputError(
+            f"scenarios row {row}: region_id={missing[0]!r} is not in regions",
+            column="region_id",
+            row=row,
+            table="scenarios",
+            fix="add the region polygon to regions or drop its scenarios",
+        )
+    region_ids = np.array(region_names, dtype=object)
+    cent = cent.set_index("region_id").loc[region_names]
+    km = haversine_km(
+        fcs.lat[:, None],
+        fcs.lon[:, None],
+        cent["lat"].to_numpy()[None, :],
+        cent["lon"].to_numpy()[None, :],
+    )  # (F, R)
+    lf, lr = np.meshgrid(np.arange(len(fcs.ids)), np.arange(len(region_ids)), indexing="ij")
+    kmv = km.ravel()
+    return _RawLanes(
+        region_ids=region_ids,
+        fc=lf.ravel(),
+        region=lr.ravel(),
+        cost=kmv * settings.outbound_cost_per_unit_km,
+        days=np.maximum(1.0, np.ceil(kmv / settings.outbound_km_per_day)),
+    )
+
+
+@dataclass(frozen=True)
+class _Lanes:
+    """Lanes kept by the promise, sorted by region then FC, with the region pointer."""
+
+    fc: np.ndarray
+    region: np.ndarray
+    cost: np.ndarray
+    late: np.ndarray  # late cost per unit
+    transit: np.ndarray  # days
+    on_time: np.ndarray
+    region_start: np.ndarray  # (R+1,) CSR pointer
+
+
+def _promise_lanes(raw: _RawLanes, settings: PlacementSettings) -> _Lanes:
+    """Late cost per lane from the promise; ``strict_promise`` drops the late lanes."""
+    lf, lr, l_days = raw.fc, raw.region, raw.days
     if settings.promise_days is None:
         on_time = np.ones(len(lf), dtype=bool)
         late = np.zeros(len(lf))
@@ -426,28 +439,53 @@ def build_problem(
         late = np.maximum(0.0, l_days - settings.promise_days) * settings.late_cost_per_unit_day
     keep = on_time if settings.strict_promise else np.ones(len(lf), dtype=bool)
     order = np.lexsort((lf[keep], lr[keep]))
-    lane_f = np.asarray(lf[keep][order], dtype=np.int64)
     lane_r = np.asarray(lr[keep][order], dtype=np.int64)
-    lane_cost = np.asarray(l_cost[keep][order], dtype=float)
-    lane_late = np.asarray(late[keep][order], dtype=float)
-    lane_transit = np.asarray(l_days[keep][order], dtype=float)
-    lane_on_time = np.asarray(on_time[keep][order], dtype=bool)
-    region_lane_start = _ragged_starts(lane_r, R)
+    return _Lanes(
+        fc=np.asarray(lf[keep][order], dtype=np.int64),
+        region=lane_r,
+        cost=np.asarray(raw.cost[keep][order], dtype=float),
+        late=np.asarray(late[keep][order], dtype=float),
+        transit=np.asarray(l_days[keep][order], dtype=float),
+        on_time=np.asarray(on_time[keep][order], dtype=bool),
+        region_start=_ragged_starts(lane_r, len(raw.region_ids)),
+    )
 
-    # ---- demand pairs
-    r_idx = pd.Index(region_ids).get_indexer(sc["region_id"])
-    pair_key = s_idx.astype(np.int64) * R + r_idx
+
+# --------------------------------------------------------------------------- demand
+@dataclass(frozen=True)
+class _Demand:
+    """Demand per (SKU, region) pair with any demand, sorted by SKU then region."""
+
+    sku: np.ndarray  # (P,)
+    region: np.ndarray  # (P,)
+    qty: np.ndarray  # (P, K) units over the window
+    sku_start: np.ndarray  # (S+1,) CSR pointer
+
+
+def _demand_pairs(
+    sc: _Scenarios,
+    raw: _RawLanes,
+    lanes: _Lanes,
+    fc_ids: np.ndarray,
+    sku_ids: np.ndarray,
+    settings: PlacementSettings,
+) -> _Demand:
+    """Scenario rows → (pair × scenario) demand; every pair needs a lane that reaches it."""
+    region_ids = raw.region_ids
+    R = len(region_ids)
+    r_idx = pd.Index(region_ids).get_indexer(sc.table["region_id"])
+    pair_key = sc.sku.astype(np.int64) * R + r_idx
     pkeys, p_of_row = np.unique(pair_key, return_inverse=True)
-    demand = np.zeros((len(pkeys), K))
-    demand[p_of_row, k_idx] = qty_v
+    demand = np.zeros((len(pkeys), len(sc.prob)))
+    demand[p_of_row, sc.k] = sc.qty
     nz = demand.sum(axis=1) > 0
     pkeys, demand = pkeys[nz], demand[nz]
     dem_s, dem_r = pkeys // R, pkeys % R
-    n_lanes_r = np.diff(region_lane_start)
-    no_lane = n_lanes_r[dem_r] == 0
+    no_lane = np.diff(lanes.region_start)[dem_r] == 0
     if no_lane.any():
         i = int(np.flatnonzero(no_lane)[0])
         reg, sku = region_ids[dem_r[i]], sku_ids[dem_s[i]]
+        lr, lf, l_days = raw.region, raw.fc, raw.days
         if settings.strict_promise:
             cand = (lr == dem_r[i]) if len(lr) else np.zeros(0, dtype=bool)
             if cand.any():
@@ -463,150 +501,255 @@ def build_problem(
             "add lanes rows for it or drop its scenarios",
             table="lanes",
         )
-    sku_dem_start = _ragged_starts(dem_s, S)
+    return _Demand(
+        sku=np.asarray(dem_s, dtype=np.int64),
+        region=np.asarray(dem_r, dtype=np.int64),
+        qty=demand,
+        sku_start=_ragged_starts(dem_s, len(sku_ids)),
+    )
 
-    # ---- inventory
+
+# --------------------------------------------------------------------------- stock and supply
+def _read_inventory(inventory: pd.DataFrame, fcs: _Fcs, skus: _Skus) -> np.ndarray:
+    """On-hand units (S, F); what is on hand must fit each FC's capacity."""
     _require(inventory, "inventory", ["fc_id", "sku_id", "on_hand_units"])
     inv = inventory.reset_index(drop=True)
     inv = inv.assign(fc_id=_ids(inv, "inventory", "fc_id"), sku_id=_ids(inv, "inventory", "sku_id"))
     _unique(inv, "inventory", ["fc_id", "sku_id"])
-    i_f = _known(inv["fc_id"], fc_ids, "inventory", "fc_id", "fcs")
-    i_s = _known(inv["sku_id"], sku_ids, "inventory", "sku_id", "skus")
-    on_hand = np.zeros((S, F))
+    i_f = _known(inv["fc_id"], fcs.ids, "inventory", "fc_id", "fcs")
+    i_s = _known(inv["sku_id"], skus.ids, "inventory", "sku_id", "skus")
+    on_hand = np.zeros((len(skus.ids), len(fcs.ids)))
     on_hand[i_s, i_f] = _num(inv, "inventory", "on_hand_units")
-    used = vol @ on_hand
+    used = skus.vol @ on_hand
+    cap, cap_col = fcs.cap, fcs.cap_col
     over = used > cap * (1 + 1e-9) + 1e-9
     if over.any():
         f = int(np.flatnonzero(over)[0])
-        unit = "m³" if cap_unit == "m3" else "units"
+        unit = "m³" if fcs.cap_unit == "m3" else "units"
         raise InfeasibleError(
-            f"FC {fc_ids[f]!r} already holds {used[f]:.6g} {unit} on hand (inventory), above its "
+            f"FC {fcs.ids[f]!r} already holds {used[f]:.6g} {unit} on hand (inventory), above its "
             f"{cap_col} of {cap[f]:.6g}: the capacity constraint cannot hold; raise {cap_col} "
             "or move stock out first",
             table="inventory",
         )
+    return on_hand
 
-    # ---- supply
+
+@dataclass(frozen=True)
+class _Supply:
+    """The supply table in input order, with node and SKU indices."""
+
+    table: pd.DataFrame
+    node_ids: np.ndarray  # (N,) object, sorted
+    node: np.ndarray  # (rows,) node index
+    sku: np.ndarray  # (rows,) SKU index
+    avail: np.ndarray  # (rows,) units
+
+
+def _read_supply(supply: pd.DataFrame, sku_ids: np.ndarray) -> _Supply:
+    """Check the supply table (known SKUs, one row per node and SKU)."""
     _require(supply, "supply", ["node_id", "sku_id", "available_units"])
     sup = supply.reset_index(drop=True)
     sup = sup.assign(node_id=_ids(sup, "supply", "node_id"), sku_id=_ids(sup, "supply", "sku_id"))
     _unique(sup, "supply", ["node_id", "sku_id"])
-    sup_s_all = _known(sup["sku_id"], sku_ids, "supply", "sku_id", "skus")
-    avail_all = _num(sup, "supply", "available_units")
-    node_names = sorted(sup["node_id"].unique())
-    node_ids = np.array(node_names, dtype=object)
-    sup_n_all = pd.Index(node_ids).get_indexer(sup["node_id"])
-    N = len(node_ids)
+    sku = _known(sup["sku_id"], sku_ids, "supply", "sku_id", "skus")
+    avail = _num(sup, "supply", "available_units")
+    node_ids = np.array(sorted(sup["node_id"].unique()), dtype=object)
+    node = pd.Index(node_ids).get_indexer(sup["node_id"])
+    return _Supply(table=sup, node_ids=node_ids, node=node, sku=sku, avail=avail)
 
-    # ---- inbound arcs
-    if inbound_lanes is not None:
-        _require(inbound_lanes, "inbound_lanes", ["node_id", "fc_id", "cost_per_unit", "lead_days"])
-        il = inbound_lanes.reset_index(drop=True)
-        il = il.assign(
-            node_id=_ids(il, "inbound_lanes", "node_id"), fc_id=_ids(il, "inbound_lanes", "fc_id")
+
+@dataclass(frozen=True)
+class _Arcs:
+    """Inbound arcs node → FC sorted by node then FC, with the node pointer."""
+
+    node: np.ndarray
+    fc: np.ndarray
+    cost: np.ndarray  # per unit
+    lead: np.ndarray  # days
+    node_start: np.ndarray  # (N+1,) CSR pointer
+
+
+def _arcs_from_table(inbound_lanes: pd.DataFrame, sup: _Supply, fc_ids: np.ndarray) -> tuple:
+    """(node, fc, cost, lead) of the inbound lanes of nodes that have supply."""
+    _require(inbound_lanes, "inbound_lanes", ["node_id", "fc_id", "cost_per_unit", "lead_days"])
+    il = inbound_lanes.reset_index(drop=True)
+    il = il.assign(
+        node_id=_ids(il, "inbound_lanes", "node_id"), fc_id=_ids(il, "inbound_lanes", "fc_id")
+    )
+    _unique(il, "inbound_lanes", ["node_id", "fc_id"])
+    a_f = _known(il["fc_id"], fc_ids, "inbound_lanes", "fc_id", "fcs")
+    a_n = pd.Index(sup.node_ids).get_indexer(il["node_id"])
+    a_c = _num(il, "inbound_lanes", "cost_per_unit")
+    a_l = _num(il, "inbound_lanes", "lead_days")
+    ok = a_n >= 0  # lanes of nodes without supply are irrelevant
+    return a_n[ok], a_f[ok], a_c[ok], a_l[ok]
+
+
+def _arcs_from_geometry(sup: _Supply, fcs: _Fcs, settings: PlacementSettings) -> tuple:
+    """(node, fc, cost, lead) from every node to every other FC by great-circle distance.
+
+    Node coordinates: supply lat/lon, or the FC of the same id (transfers between FCs).
+    """
+    node_ids, sup_n_all, tab = sup.node_ids, sup.node, sup.table
+    N = len(node_ids)
+    node_lat = np.full(N, np.nan)
+    node_lon = np.full(N, np.nan)
+    if "lat" in tab.columns and "lon" in tab.columns:
+        la = pd.to_numeric(tab["lat"], errors="coerce").to_numpy(dtype=float)
+        lo = pd.to_numeric(tab["lon"], errors="coerce").to_numpy(dtype=float)
+        node_lat[sup_n_all] = np.where(np.isnan(la), node_lat[sup_n_all], la)
+        node_lon[sup_n_all] = np.where(np.isnan(lo), node_lon[sup_n_all], lo)
+    fc_pos = pd.Index(fcs.ids).get_indexer(node_ids)
+    as_fc = (fc_pos >= 0) & np.isnan(node_lat)
+    node_lat[as_fc] = fcs.lat[fc_pos[as_fc]]
+    node_lon[as_fc] = fcs.lon[fc_pos[as_fc]]
+    if np.isnan(node_lat).any() or np.isnan(node_lon).any():
+        n = int(np.flatnonzero(np.isnan(node_lat) | np.isnan(node_lon))[0])
+        row = int(np.flatnonzero(sup_n_all == n)[0])
+        raise InputError(
+            f"supply row {row}: node {node_ids[n]!r} has no lat/lon and there is no inbound "
+            "lanes table to say how it reaches the FCs",
+            column="lat",
+            row=row,
+            table="supply",
+            fix="add lat, lon columns to supply or pass `inbound_lanes`",
         )
-        _unique(il, "inbound_lanes", ["node_id", "fc_id"])
-        a_f = _known(il["fc_id"], fc_ids, "inbound_lanes", "fc_id", "fcs")
-        a_n = pd.Index(node_ids).get_indexer(il["node_id"])
-        a_c = _num(il, "inbound_lanes", "cost_per_unit")
-        a_l = _num(il, "inbound_lanes", "lead_days")
-        ok = a_n >= 0  # lanes of nodes without supply are irrelevant
-        a_f, a_n, a_c, a_l = a_f[ok], a_n[ok], a_c[ok], a_l[ok]
+    km = haversine_km(node_lat[:, None], node_lon[:, None], fcs.lat[None, :], fcs.lon[None, :])
+    a_n, a_f = np.meshgrid(np.arange(N), np.arange(len(fcs.ids)), indexing="ij")
+    a_n, a_f, kmv = a_n.ravel(), a_f.ravel(), km.ravel()
+    notself = ~((fc_pos[a_n] >= 0) & (fc_pos[a_n] == a_f))
+    a_n, a_f, kmv = a_n[notself], a_f[notself], kmv[notself]
+    a_c = kmv * settings.inbound_cost_per_unit_km
+    a_l = np.maximum(1.0, np.ceil(kmv / settings.inbound_km_per_day))
+    return a_n, a_f, a_c, a_l
+
+
+def _inbound_arcs(
+    inbound_lanes: pd.DataFrame | None, sup: _Supply, fcs: _Fcs, settings: PlacementSettings
+) -> _Arcs:
+    """Inbound arcs from the table if given, else from coordinates; sorted with the pointer."""
+    if inbound_lanes is not None:
+        a_n, a_f, a_c, a_l = _arcs_from_table(inbound_lanes, sup, fcs.ids)
     else:
-        # node coordinates: supply lat/lon, or the FC of the same id (transfers between FCs)
-        node_lat = np.full(N, np.nan)
-        node_lon = np.full(N, np.nan)
-        if "lat" in sup.columns and "lon" in sup.columns:
-            la = pd.to_numeric(sup["lat"], errors="coerce").to_numpy(dtype=float)
-            lo = pd.to_numeric(sup["lon"], errors="coerce").to_numpy(dtype=float)
-            node_lat[sup_n_all] = np.where(np.isnan(la), node_lat[sup_n_all], la)
-            node_lon[sup_n_all] = np.where(np.isnan(lo), node_lon[sup_n_all], lo)
-        fc_pos = pd.Index(fc_ids).get_indexer(node_ids)
-        as_fc = (fc_pos >= 0) & np.isnan(node_lat)
-        node_lat[as_fc] = fc_lat[fc_pos[as_fc]]
-        node_lon[as_fc] = fc_lon[fc_pos[as_fc]]
-        if np.isnan(node_lat).any() or np.isnan(node_lon).any():
-            n = int(np.flatnonzero(np.isnan(node_lat) | np.isnan(node_lon))[0])
-            row = int(np.flatnonzero(sup_n_all == n)[0])
-            raise InputError(
-                f"supply row {row}: node {node_ids[n]!r} has no lat/lon and there is no inbound "
-                "lanes table to say how it reaches the FCs",
-                column="lat",
-                row=row,
-                table="supply",
-                fix="add lat, lon columns to supply or pass `inbound_lanes`",
-            )
-        km = haversine_km(node_lat[:, None], node_lon[:, None], fc_lat[None, :], fc_lon[None, :])
-        a_n, a_f = np.meshgrid(np.arange(N), np.arange(F), indexing="ij")
-        a_n, a_f, kmv = a_n.ravel(), a_f.ravel(), km.ravel()
-        notself = ~((fc_pos[a_n] >= 0) & (fc_pos[a_n] == a_f))
-        a_n, a_f, kmv = a_n[notself], a_f[notself], kmv[notself]
-        a_c = kmv * settings.inbound_cost_per_unit_km
-        a_l = np.maximum(1.0, np.ceil(kmv / settings.inbound_km_per_day))
+        a_n, a_f, a_c, a_l = _arcs_from_geometry(sup, fcs, settings)
     order = np.lexsort((a_f, a_n))
     arc_n = np.asarray(a_n[order], dtype=np.int64)
-    arc_f = np.asarray(a_f[order], dtype=np.int64)
-    arc_cost = np.asarray(a_c[order], dtype=float)
-    arc_lead = np.asarray(a_l[order], dtype=float)
-    node_arc_start = _ragged_starts(arc_n, N)
+    return _Arcs(
+        node=arc_n,
+        fc=np.asarray(a_f[order], dtype=np.int64),
+        cost=np.asarray(a_c[order], dtype=float),
+        lead=np.asarray(a_l[order], dtype=float),
+        node_start=_ragged_starts(arc_n, len(sup.node_ids)),
+    )
 
-    # supply that cannot go anywhere → explain
+
+def _placeable_supply(
+    sup: _Supply, arcs: _Arcs, fcs: _Fcs, skus: _Skus
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sku, node, units) of the positive supply rows sorted by SKU then node.
+
+    Supply that cannot go anywhere (no arc, or a unit larger than every FC) is explained.
+    """
+    avail_all, sup_n_all, sup_s_all = sup.avail, sup.node, sup.sku
     pos = avail_all > 0
-    n_arcs = np.diff(node_arc_start)
-    stuck = pos & (n_arcs[sup_n_all] == 0)
+    stuck = pos & (np.diff(arcs.node_start)[sup_n_all] == 0)
     if stuck.any():
         row = int(np.flatnonzero(stuck)[0])
         raise InfeasibleError(
-            f"supply row {row}: {avail_all[row]:g} units of SKU {sku_ids[sup_s_all[row]]!r} at "
-            f"node {node_ids[sup_n_all[row]]!r} cannot be placed: no inbound lane from that node "
-            "to any FC; add inbound_lanes rows for it or drop the supply row",
+            f"supply row {row}: {avail_all[row]:g} units of SKU {skus.ids[sup_s_all[row]]!r} at "
+            f"node {sup.node_ids[sup_n_all[row]]!r} cannot be placed: no inbound lane from that "
+            "node to any FC; add inbound_lanes rows for it or drop the supply row",
             table="inbound_lanes",
         )
-    too_big = pos & (vol[sup_s_all] > cap.max(initial=0.0))
+    too_big = pos & (skus.vol[sup_s_all] > fcs.cap.max(initial=0.0))
     if too_big.any():
         row = int(np.flatnonzero(too_big)[0])
         s = sup_s_all[row]
         raise InfeasibleError(
-            f"supply row {row}: SKU {sku_ids[s]!r} (unit_volume_m3={vol[s]:g}) fits in no FC: "
-            f"every FC's {cap_col} is below one unit; fix unit_volume_m3 or drop the supply row",
+            f"supply row {row}: SKU {skus.ids[s]!r} (unit_volume_m3={skus.vol[s]:g}) fits in no "
+            f"FC: every FC's {fcs.cap_col} is below one unit; fix unit_volume_m3 or drop the "
+            "supply row",
             table="skus",
         )
     order = np.lexsort((sup_n_all[pos], sup_s_all[pos]))
-    sup_s = np.asarray(sup_s_all[pos][order], dtype=np.int64)
-    sup_n = np.asarray(sup_n_all[pos][order], dtype=np.int64)
-    sup_avail = np.asarray(avail_all[pos][order], dtype=float)
+    return (
+        np.asarray(sup_s_all[pos][order], dtype=np.int64),
+        np.asarray(sup_n_all[pos][order], dtype=np.int64),
+        np.asarray(avail_all[pos][order], dtype=float),
+    )
 
+
+# --------------------------------------------------------------------------- main entry
+def build_problem(
+    scenarios: pd.DataFrame,
+    fcs: pd.DataFrame,
+    skus: pd.DataFrame,
+    inventory: pd.DataFrame,
+    supply: pd.DataFrame,
+    settings: PlacementSettings,
+    *,
+    inbound_lanes: pd.DataFrame | None = None,
+    lanes: pd.DataFrame | None = None,
+    regions=None,
+) -> Problem:
+    """Validate the contract tables and turn them into a `Problem` of arrays.
+
+    The tables are checked in this order (the first fault is reported): fcs, skus, scenarios,
+    lanes (or regions), demand reach, inventory, supply, inbound lanes, placeable supply.
+
+    Raises
+    ------
+    InputError
+        A column, row or key is wrong (message names it and the fix).
+    InfeasibleError
+        The data make the model infeasible (message names the FC/SKU/region and constraint).
+    """
+    fc = _read_fcs(fcs)
+    sk = _read_skus(skus, fc.cap_unit, settings.window_days)
+    sc = _read_scenarios(scenarios, sk.ids)
+    region_names = sorted(sc.table["region_id"].unique())
+    if lanes is not None:
+        raw = _lanes_from_table(lanes, fc.ids, region_names)
+    else:
+        raw = _lanes_from_geometry(regions, sc.table, region_names, fc, settings)
+    ln = _promise_lanes(raw, settings)
+    dem = _demand_pairs(sc, raw, ln, fc.ids, sk.ids, settings)
+    on_hand = _read_inventory(inventory, fc, sk)
+    sup = _read_supply(supply, sk.ids)
+    arcs = _inbound_arcs(inbound_lanes, sup, fc, settings)
+    sup_s, sup_n, sup_avail = _placeable_supply(sup, arcs, fc, sk)
     return Problem(
-        sku_ids=sku_ids,
-        fc_ids=fc_ids,
-        node_ids=node_ids,
-        region_ids=region_ids,
-        scenarios=scen_labels,
-        prob=prob,
-        vol=vol,
-        hold=hold,
-        pen=pen,
-        cap=cap,
-        cap_unit=cap_unit,
+        sku_ids=sk.ids,
+        fc_ids=fc.ids,
+        node_ids=sup.node_ids,
+        region_ids=raw.region_ids,
+        scenarios=sc.labels,
+        prob=sc.prob,
+        vol=sk.vol,
+        hold=sk.hold,
+        pen=sk.pen,
+        cap=fc.cap,
+        cap_unit=fc.cap_unit,
         on_hand=on_hand,
         sup_s=sup_s,
         sup_n=sup_n,
         sup_avail=sup_avail,
-        sku_sup_start=_ragged_starts(sup_s, S),
-        arc_n=arc_n,
-        arc_f=arc_f,
-        arc_cost=arc_cost,
-        arc_lead=arc_lead,
-        node_arc_start=node_arc_start,
-        lane_f=lane_f,
-        lane_r=lane_r,
-        lane_cost=lane_cost,
-        lane_late=lane_late,
-        lane_transit=lane_transit,
-        lane_on_time=lane_on_time,
-        region_lane_start=region_lane_start,
-        dem_s=np.asarray(dem_s, dtype=np.int64),
-        dem_r=np.asarray(dem_r, dtype=np.int64),
-        demand=demand,
-        sku_dem_start=sku_dem_start,
+        sku_sup_start=_ragged_starts(sup_s, len(sk.ids)),
+        arc_n=arcs.node,
+        arc_f=arcs.fc,
+        arc_cost=arcs.cost,
+        arc_lead=arcs.lead,
+        node_arc_start=arcs.node_start,
+        lane_f=ln.fc,
+        lane_r=ln.region,
+        lane_cost=ln.cost,
+        lane_late=ln.late,
+        lane_transit=ln.transit,
+        lane_on_time=ln.on_time,
+        region_lane_start=ln.region_start,
+        dem_s=dem.sku,
+        dem_r=dem.region,
+        demand=dem.qty,
+        sku_dem_start=dem.sku_start,
     )

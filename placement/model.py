@@ -35,8 +35,33 @@ def ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return owner, element
 
 
+class _ColumnCounts:
+    """Sizes of the column groups q, x, y, u (in that column order) of a block."""
+
+    q_m: np.ndarray
+    x_s: np.ndarray
+    y_p: np.ndarray
+    u_p: np.ndarray
+
+    @property
+    def n_q(self) -> int:
+        return len(self.q_m)
+
+    @property
+    def n_x(self) -> int:
+        return len(self.x_s)
+
+    @property
+    def n_y(self) -> int:
+        return len(self.y_p)
+
+    @property
+    def n_u(self) -> int:
+        return len(self.u_p)
+
+
 @dataclass
-class BlockLP:
+class BlockLP(_ColumnCounts):
     """One block's LP in CSC form plus the maps from columns/rows back to the model indices."""
 
     s0: int
@@ -63,26 +88,18 @@ class BlockLP:
     q_sku_start: np.ndarray  # (S_b+1,) q columns of local sku i are q_sku_start[i]:[i+1]
 
     @property
-    def n_q(self) -> int:
-        return len(self.q_m)
-
-    @property
-    def n_x(self) -> int:
-        return len(self.x_s)
-
-    @property
     def x_cols(self) -> slice:
         return slice(self.n_q, self.n_q + self.n_x)
 
     @property
     def y_cols(self) -> slice:
         a = self.n_q + self.n_x
-        return slice(a, a + len(self.y_p))
+        return slice(a, a + self.n_y)
 
     @property
     def u_cols(self) -> slice:
-        a = self.n_q + self.n_x + len(self.y_p)
-        return slice(a, a + len(self.u_p))
+        a = self.n_q + self.n_x + self.n_y
+        return slice(a, a + self.n_u)
 
     @property
     def n_cols(self) -> int:
@@ -95,7 +112,7 @@ class BlockLP:
 
 
 @dataclass
-class _Columns:
+class _Columns(_ColumnCounts):
     """The column groups of a block (global model indices), in column order."""
 
     m0: int  # first supply entry of the block
@@ -113,22 +130,6 @@ class _Columns:
     y_k: np.ndarray
     u_p: np.ndarray
     u_k: np.ndarray
-
-    @property
-    def n_q(self) -> int:
-        return len(self.q_m)
-
-    @property
-    def n_x(self) -> int:
-        return len(self.x_s)
-
-    @property
-    def n_y(self) -> int:
-        return len(self.y_p)
-
-    @property
-    def n_u(self) -> int:
-        return len(self.u_p)
 
 
 @dataclass

@@ -8,11 +8,14 @@ naming the table, row and column.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from shipahead.tables import NumberMessages, numeric_column, require_columns
 
 from .clock import CLOCK_RULE, format_clock, parse_clock
 from .errors import InputError
@@ -70,46 +73,27 @@ def tw_end_text(t: float) -> str:
 
 
 def _require(df: pd.DataFrame, cols: Sequence[str], table: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{table} table has no column {missing[0]!r}",
-            column=missing[0],
-            fix=f"{table} needs columns {', '.join(cols)}",
-            table=table,
-        )
+    require_columns(
+        df,
+        table,
+        cols,
+        message="{table} table has no column {first!r}",
+        fix="{table} needs columns {columns}",
+    )
 
 
-def _num(
-    df: pd.DataFrame,
-    col: str,
-    table: str,
-    *,
-    ge: float | None = None,
-    gt: float | None = None,
-    required: bool = True,
-) -> np.ndarray:
-    vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-    for i, x in enumerate(vals):
-        if math.isnan(x):
-            if not required:
-                continue
-            raise InputError(
-                f"{table} row {i} ({df.iloc[i, 0]}): {col} is missing or not a number",
-                row=i,
-                column=col,
-                table=table,
-            )
-        if (ge is not None and x < ge) or (gt is not None and x <= gt):
-            bound = f">= {ge:g}" if ge is not None else f"> {gt:g}"
-            raise InputError(
-                f"{table} row {i} ({df.iloc[i, 0]}): {col} = {x:g} must be {bound}",
-                row=i,
-                column=col,
-                fix=f"use {col} {bound}",
-                table=table,
-            )
-    return vals
+#: routing's sentences for :func:`shipahead.tables.numeric_column`: the first faulty row wins
+_NUMBER_MESSAGES = NumberMessages.invalid_or_bound(
+    "{table} row {row} ({label}): {col} is missing or not a number",
+    None,
+    "{table} row {row} ({label}): {col} = {value:g} must be {bound}",
+    "use {col} {bound}",
+    one_group=True,
+)
+
+
+#: a numeric column in routing's sentences: ``_num(df, table, col, ge=…, gt=…)``
+_num = functools.partial(numeric_column, messages=_NUMBER_MESSAGES)
 
 
 def _unique_ids(s: pd.Series, col: str, table: str) -> list[str]:
@@ -138,15 +122,15 @@ def normalize_stops(stops: pd.DataFrame) -> pd.DataFrame:
     _require(stops, ("stop_id", "lat", "lon", "demand_units"), "stops")
     df = stops.reset_index(drop=True).copy()
     df["stop_id"] = _unique_ids(df["stop_id"], "stop_id", "stops")
-    df["lat"] = _num(df, "lat", "stops", ge=-90.0)
-    df["lon"] = _num(df, "lon", "stops", ge=-180.0)
+    df["lat"] = _num(df, "stops", "lat", ge=-90.0)
+    df["lon"] = _num(df, "stops", "lon", ge=-180.0)
     bad = (df["lat"] > 90) | (df["lon"] > 180)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"stops row {i}: lat/lon out of range", row=i, column="lat", table="stops")
-    dem = _num(df, "demand_units", "stops", ge=0.0)
+    dem = _num(df, "stops", "demand_units", ge=0.0)
     df["demand"] = np.ceil(dem - 1e-9).astype(np.int64)
-    svc = _num(df, "service_min", "stops", ge=0.0) if "service_min" in df else np.zeros(len(df))
+    svc = _num(df, "stops", "service_min", ge=0.0) if "service_min" in df else np.zeros(len(df))
     df["service_s"] = np.rint(np.nan_to_num(svc) * 60).astype(np.int64)
     starts, ends = [], []
     for i in range(len(df)):
@@ -207,12 +191,12 @@ def normalize_fleet(
                 f"fleet row {i}: depot_id is empty", row=i, column="depot_id", table="fleet"
             )
     df["depot_id"] = dep
-    df["capacity"] = np.floor(_num(df, "capacity_units", "fleet", gt=0.0) + 1e-9).astype(np.int64)
+    df["capacity"] = np.floor(_num(df, "fleet", "capacity_units", gt=0.0) + 1e-9).astype(np.int64)
     for col in ("cost_per_km", "cost_per_hour", "fixed_cost"):
-        df[col] = np.nan_to_num(_num(df, col, "fleet", ge=0.0)) if col in df else 0.0
+        df[col] = np.nan_to_num(_num(df, "fleet", col, ge=0.0)) if col in df else 0.0
     df["shift_start_s"], df["shift_end_s"] = _shifts(df, depart_s)
     if "max_duration_min" in df:
-        md = _num(df, "max_duration_min", "fleet", gt=0.0, required=False)
+        md = _num(df, "fleet", "max_duration_min", gt=0.0, allow_empty=True, allow_text=True)
         df["max_duration_s"] = [None if math.isnan(x) else round(x * 60) for x in md]
     else:
         df["max_duration_s"] = None

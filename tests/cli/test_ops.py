@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -543,6 +544,11 @@ def test_atomic_write_keeps_no_temporary_file_on_failure(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
 
 
+def _killpg_quietly(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _plan_until_placement_done(toml: Path, out: Path, sig: int) -> tuple[int, str]:
     """Run `plan`, send ``sig`` once placement is done; return (exit code, rest of stderr)."""
     proc = subprocess.Popen(
@@ -553,6 +559,9 @@ def _plan_until_placement_done(toml: Path, out: Path, sig: int) -> tuple[int, st
         start_new_session=True,
     )
     assert proc.stderr is not None
+    # a run that hangs must fail this test, not stall the suite: kill its group after 300 s
+    watchdog = threading.Timer(300, _killpg_quietly, (proc.pid,))
+    watchdog.start()
     for line in proc.stderr:
         if "step placement: done" in line:
             if sig == signal.SIGKILL:  # into the routes step: wait for its staging folder
@@ -563,6 +572,7 @@ def _plan_until_placement_done(toml: Path, out: Path, sig: int) -> tuple[int, st
             break
     rest = proc.stderr.read()
     proc.wait(timeout=60)
+    watchdog.cancel()
     if sig == signal.SIGKILL:  # kill -9 gives the run no chance to stop its workers
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
