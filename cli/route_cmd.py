@@ -38,8 +38,8 @@ PLAN_FILE = "plan.json"
 
 
 def _hhmm_to_s(value: str | None, option: str) -> int | None:
-    """An option's HH:MM (the :mod:`routing.clock` rule) -> seconds; blank -> None."""
-    from shipahead.routing.clock import CLOCK_RULE, parse_clock
+    """An option's HH:MM (the :mod:`shipahead.timeofday` rule) -> seconds; blank -> None."""
+    from shipahead.timeofday import CLOCK_RULE, parse_clock
 
     if value is None or str(value).strip() == "":
         return None

@@ -9,11 +9,12 @@ Pure: DataFrames, numpy arrays, networkx graphs and frozen dataclasses in and ou
 I/O. Units: metres, seconds (time of day = seconds from midnight), integer load units.
 """
 
+from shipahead.timeofday import CLOCK_RULE as CLOCK_RULE
+from shipahead.timeofday import format_clock as format_clock
+from shipahead.timeofday import parse_clock as parse_clock
+
 from .check import check_solution as check_solution
 from .check import explain_unassigned as explain_unassigned
-from .clock import CLOCK_RULE as CLOCK_RULE
-from .clock import format_clock as format_clock
-from .clock import parse_clock as parse_clock
 from .errors import InfeasibleError as InfeasibleError
 from .errors import InputError as InputError
 from .errors import SolverError as SolverError

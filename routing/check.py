@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shipahead.timeofday import format_clock_down
+
 from .problem import Problem, Solution, Vehicle
 
 
@@ -47,11 +49,6 @@ class RouteSchedule:
     @property
     def duration_s(self) -> int:
         return self.end_s - self.departure_s
-
-
-def _hhmm(t: int) -> str:
-    t = int(t)
-    return f"{t // 3600:02d}:{(t % 3600) // 60:02d}"
 
 
 def _forward(
@@ -79,7 +76,8 @@ def _forward(
             bstart = max(t, b.earliest_s)
             if bstart > b.latest_s:
                 viol.append(
-                    f"break starts at {_hhmm(bstart)}, after its latest {_hhmm(b.latest_s)}"
+                    f"break starts at {format_clock_down(bstart)}, "
+                    f"after its latest {format_clock_down(b.latest_s)}"
                 )
             # there before the break starts: taken there; else at the node or on the road,
             # and the leg lasts the break longer
@@ -93,8 +91,8 @@ def _forward(
         s = max(ready, int(tw[node, 0]))
         if s > int(tw[node, 1]):
             viol.append(
-                f"stop {ids[node]!r} served at {_hhmm(s)}, after its window end "
-                f"{_hhmm(int(tw[node, 1]))}"
+                f"stop {ids[node]!r} served at {format_clock_down(s)}, after its window end "
+                f"{format_clock_down(int(tw[node, 1]))}"
             )
         arr.append(a)
         st.append(s)
@@ -104,8 +102,8 @@ def _forward(
     end_late = min(v.shift_end_s, int(tw[v.end, 1]))
     if end > end_late:
         viol.append(
-            f"vehicle {v.vehicle_id!r} returns at {_hhmm(end)}, "
-            f"after its shift end {_hhmm(end_late)}"
+            f"vehicle {v.vehicle_id!r} returns at {format_clock_down(end)}, "
+            f"after its shift end {format_clock_down(end_late)}"
         )
     return arr, st, end, bstart, viol
 
@@ -122,7 +120,10 @@ def _pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...],
         res = _forward(problem, v, dur, route, t0, None)
         b = v.break_
         if mode == "after" and not res[4] and res[2] > b.latest_s:
-            res = (*res[:4], [f"back at {_hhmm(res[2])}, after the break's latest start"])
+            res = (
+                *res[:4],
+                [f"back at {format_clock_down(res[2])}, after the break's latest start"],
+            )
         if mode == "before" and t0 < b.earliest_s + b.duration_s:
             res = (*res[:4], ["leaves before the break is over"])
         return (*res, None)
@@ -386,7 +387,7 @@ def explain_unassigned(problem: Problem, stops, solution: Solution | None = None
             elif "window unreachable" in kinds and kinds <= {"window unreachable", "capacity"}:
                 out[s] = (
                     f"window unreachable: no vehicle can arrive at {ids[s]!r} before its window "
-                    f"closes at {_hhmm(int(problem.tw_s[s, 1]))}"
+                    f"closes at {format_clock_down(int(problem.tw_s[s, 1]))}"
                 )
             else:
                 out[s] = (

@@ -1,7 +1,7 @@
 """The stops and fleet tables: validation, times of day, depots.
 
-Times in the tables are HH:MM (the :mod:`routing.clock` rule: 24:00–47:59 is the next
-day) or minutes from midnight as numbers (how ``cli.io.read_table`` parses HH:MM
+Times in the tables are HH:MM (the :mod:`shipahead.timeofday` rule: 24:00–47:59 is the
+next day) or minutes from midnight as numbers (how ``cli.io.read_table`` parses HH:MM
 columns); inside they are seconds from midnight. Every error is an :class:`InputError`
 naming the table, row and column.
 """
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .clock import CLOCK_RULE, format_clock, parse_clock
+from shipahead.timeofday import CLOCK_RULE, DAY_S, format_clock, parse_time_value
+
 from .errors import InputError
 from .problem import Break
 
-DAY_S = 86_400
 #: window end of a stop whose tw_end is blank (47:59; written back as blank)
 OPEN_TW_END_S = 2 * DAY_S - 1
 STOP_COLUMNS = ("stop_id", "lat", "lon", "demand_units", "tw_start", "tw_end", "service_min")
@@ -34,34 +34,24 @@ FLEET_COLUMNS = (
 
 
 def to_seconds(value: object, *, what: str, row: int, column: str, table: str) -> int | None:
-    """HH:MM[:SS] text (:mod:`routing.clock` rule: 24:00–47:59 is the next day) or
-    minutes-from-midnight number -> seconds; blank -> None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        v = value.strip()
-        if not v:
-            return None
-        try:
-            if ":" in v:
-                return parse_clock(v)
-            return round(float(v) * 60)
-        except ValueError:
-            raise InputError(
-                f"{table} row {row}: {what} {value!r} is not a time of day",
-                row=row,
-                column=column,
-                fix=f"write times as {CLOCK_RULE}",
-                table=table,
-            ) from None
-    if isinstance(value, pd.Timedelta):
-        return int(value.total_seconds())
-    return round(float(value) * 60)
+    """A table cell's time of day (:func:`shipahead.timeofday.parse_time_value`) -> seconds;
+    blank -> None. Bad text raises :class:`InputError` naming the table, row and column."""
+    try:
+        return parse_time_value(value)
+    except ValueError:
+        if not isinstance(value, str):
+            raise
+        raise InputError(
+            f"{table} row {row}: {what} {value!r} is not a time of day",
+            row=row,
+            column=column,
+            fix=f"write times as {CLOCK_RULE}",
+            table=table,
+        ) from None
 
 
-def hhmm(t: float | None) -> str:
-    """Seconds from midnight -> ``HH:MM`` (:func:`routing.clock.format_clock`)."""
-    return format_clock(t)
+#: seconds from midnight -> ``HH:MM`` (:func:`shipahead.timeofday.format_clock`)
+hhmm = format_clock
 
 
 def tw_end_text(t: float) -> str:

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from shipahead.timeofday import hour_of_day
+
 from .errors import InputError
 from .network import ROAD_CLASSES, RoadNetwork, haversine_m
 
@@ -331,7 +333,7 @@ class SpeedModel:
 
     def bucket_key(self, t0: float, t1: float) -> tuple:
         """Hashable key of the per-arc factors in the bucket ``[t0, t1)``."""
-        h = int(t0 // 3600) % 24
+        h = hour_of_day(t0)
         inc = tuple(i for i, x in enumerate(self.incidents) if x.start_s < t1 and x.end_s > t0)
         return (h, inc)
 
@@ -349,7 +351,7 @@ class SpeedModel:
 
     def factor_at(self, arc: int, arc_class: int, t: float) -> float:
         """Factor of one arc at time ``t``."""
-        f = float(self.hourly[int(t // 3600) % 24, arc_class])
+        f = float(self.hourly[hour_of_day(t), arc_class])
         for x in self.incidents:
             if x.start_s <= t < x.end_s and x.arcs[arc]:
                 f *= x.factor
