@@ -1,4 +1,4 @@
-"""Contract tables → validated numpy arrays (`Problem`).
+"""Contract tables → validated numpy arrays (`PlacementProblem`).
 
 Everything downstream (model building, decomposition, rounding) works on these arrays only.
 Index conventions: SKUs ``s`` (sorted ``sku_id``), FCs ``f`` (sorted ``fc_id``), supply nodes
@@ -20,7 +20,7 @@ EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass(frozen=True)
-class Problem:
+class PlacementProblem:
     """The placement model as arrays (see docs/placement.md for symbols and units)."""
 
     sku_ids: np.ndarray  # (S,) str
@@ -268,8 +268,8 @@ def build_problem(
     inbound_lanes: pd.DataFrame | None = None,
     lanes: pd.DataFrame | None = None,
     regions=None,
-) -> Problem:
-    """Validate the contract tables and turn them into a `Problem` of arrays.
+) -> PlacementProblem:
+    """Validate the contract tables and turn them into a `PlacementProblem` of arrays.
 
     Raises
     ------
@@ -576,7 +576,7 @@ def build_problem(
     sup_n = np.asarray(sup_n_all[pos][order], dtype=np.int64)
     sup_avail = np.asarray(avail_all[pos][order], dtype=float)
 
-    return Problem(
+    return PlacementProblem(
         sku_ids=sku_ids,
         fc_ids=fc_ids,
         node_ids=node_ids,

@@ -1,7 +1,7 @@
 """Vehicle routing over real road networks with time-of-day traffic and weather.
 
 Road network (OSM ways or an osmnx graph) -> :func:`prepare_graph` -> compiled
-travel-time/distance matrices -> one :class:`Problem` -> :func:`solve` (OR-Tools, PyVRP or
+travel-time/distance matrices -> one :class:`RoutingProblem` -> :func:`solve` (OR-Tools, PyVRP or
 both) -> exact time-dependent simulation -> :class:`RoutePlan` (routes with simulated
 ETAs, unassigned stops with reasons, KPIs). :func:`replan_routes` re-enters during the day.
 
@@ -40,7 +40,7 @@ from .plan import RoutePlan as RoutePlan
 from .plan import plan_routes as plan_routes
 from .plan import resimulate as resimulate
 from .problem import Break as Break
-from .problem import Problem as Problem
+from .problem import RoutingProblem as RoutingProblem
 from .problem import Solution as Solution
 from .problem import SolveSettings as SolveSettings
 from .problem import Vehicle as Vehicle
@@ -69,11 +69,11 @@ __all__ = [
     "InputError",
     "NetworkReport",
     "PlanSettings",
-    "Problem",
     "ReplanResult",
     "RoadNetwork",
     "RoutePlan",
     "RouteSim",
+    "RoutingProblem",
     "Simulator",
     "Solution",
     "SolveSettings",

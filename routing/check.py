@@ -31,7 +31,7 @@ import numpy as np
 
 from shipahead.timeofday import format_clock_down
 
-from .problem import Problem, Solution, Vehicle
+from .problem import RoutingProblem, Solution, Vehicle
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,12 @@ class RouteSchedule:
 
 
 def _forward(
-    problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, gap: int | None
+    problem: RoutingProblem,
+    v: Vehicle,
+    dur: np.ndarray,
+    route: tuple[int, ...],
+    t0: int,
+    gap: int | None,
 ) -> tuple[list[int], list[int], int, int | None, list[str]]:
     """Forward pass from departure `t0`, break (if any) taken on leg number `gap`.
 
@@ -108,7 +113,9 @@ def _forward(
     return arr, st, end, bstart, viol
 
 
-def _pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, mode):
+def _pass(
+    problem: RoutingProblem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, mode
+):
     """Forward pass from `t0` for one way of fitting the break: ``(*_forward(...), gap)``.
 
     ``mode``: None = the vehicle has no break; ``"on"`` = the break on one leg of the route
@@ -152,7 +159,7 @@ def _latest(problem, v, dur, route, lo: int, hi: int, mode):
     return best
 
 
-def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> RouteSchedule:
+def route_schedule(problem: RoutingProblem, vehicle: int, route: tuple[int, ...]) -> RouteSchedule:
     """Static schedule of `route` on vehicle number `vehicle`.
 
     The departure is the one giving the shortest route (the latest such): for each way of
@@ -191,7 +198,7 @@ def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> Ro
     return RouteSchedule(t0, tuple(arr), tuple(st), end, bst, tuple(viol), gap)
 
 
-def route_distance(problem: Problem, vehicle: int, route: tuple[int, ...]) -> int:
+def route_distance(problem: RoutingProblem, vehicle: int, route: tuple[int, ...]) -> int:
     """Distance (integer units) of `route` from the vehicle's start to its end."""
     if not route:
         return 0
@@ -200,7 +207,7 @@ def route_distance(problem: Problem, vehicle: int, route: tuple[int, ...]) -> in
     return int(np.asarray(problem.distance_m)[path[:-1], path[1:]].sum())
 
 
-def evaluate(problem: Problem, routes: tuple[tuple[int, ...], ...]) -> dict:
+def evaluate(problem: RoutingProblem, routes: tuple[tuple[int, ...], ...]) -> dict:
     """Objective of a plan computed from the routes alone (engine independent).
 
     Returns a dict with ``objective`` (currency for "cost"; distance units + drop penalties
@@ -260,7 +267,7 @@ def evaluate(problem: Problem, routes: tuple[tuple[int, ...], ...]) -> dict:
     }
 
 
-def check_solution(problem: Problem, solution: Solution) -> list[str]:
+def check_solution(problem: RoutingProblem, solution: Solution) -> list[str]:
     """Independent feasibility check of `solution` with the static matrices.
 
     Checks: one route per vehicle; every stop visited exactly once or listed unassigned
@@ -317,7 +324,7 @@ def check_solution(problem: Problem, solution: Solution) -> list[str]:
     return out
 
 
-def _direct_trip_reason(problem: Problem, s: int, vi: int) -> str | None:
+def _direct_trip_reason(problem: RoutingProblem, s: int, vi: int) -> str | None:
     """Why vehicle `vi` cannot serve stop `s` even on a trip serving only `s`."""
     v = problem.vehicles[vi]
     dem = np.asarray(problem.demand)[s]
@@ -334,7 +341,9 @@ def _direct_trip_reason(problem: Problem, s: int, vi: int) -> str | None:
     return None
 
 
-def explain_unassigned(problem: Problem, stops, solution: Solution | None = None) -> dict[int, str]:
+def explain_unassigned(
+    problem: RoutingProblem, stops, solution: Solution | None = None
+) -> dict[int, str]:
     """A reason for each stop in `stops` (node indices) being unserved.
 
     Pre-checks on a direct trip depot -> stop -> depot for every vehicle: demand above every
