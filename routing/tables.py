@@ -59,6 +59,40 @@ def tw_end_text(t: float) -> str:
     return "" if t >= OPEN_TW_END_S - 59 else hhmm(t)
 
 
+#: per table: id column, the end and the start in words, the end's column, the fix
+_TIME_ORDER = {
+    "stops": (
+        "stop_id",
+        "time window ends",
+        "it starts",
+        "tw_end",
+        "make tw_end later than tw_start",
+    ),
+    "fleet": (
+        "vehicle_id",
+        "shift ends",
+        "the vehicle leaves",
+        "shift_end",
+        "make shift_end later than shift_start (and --depart)",
+    ),
+}
+
+
+def _ends_after_start(df: pd.DataFrame, row: int, a: int, b: int, table: str) -> None:
+    """Raise an :class:`InputError` naming row ``row`` of ``table`` when its end time ``b``
+    (seconds) is before its start ``a``."""
+    if b < a:
+        id_col, ends, starts, column, fix = _TIME_ORDER[table]
+        raise InputError(
+            f"{table} row {row} ({df.at[row, id_col]}): {ends} ({hhmm(b)}) "
+            f"before {starts} ({hhmm(a)})",
+            row=row,
+            column=column,
+            fix=fix,
+            table=table,
+        )
+
+
 def _require(df: pd.DataFrame, cols: Sequence[str], table: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -154,15 +188,7 @@ def normalize_stops(stops: pd.DataFrame) -> pd.DataFrame:
         )
         a = 0 if a is None else a
         b = OPEN_TW_END_S if b is None else b
-        if b < a:
-            raise InputError(
-                f"stops row {i} ({df.at[i, 'stop_id']}): time window ends ({hhmm(b)}) "
-                f"before it starts ({hhmm(a)})",
-                row=i,
-                column="tw_end",
-                fix="make tw_end later than tw_start",
-                table="stops",
-            )
+        _ends_after_start(df, i, a, b, "stops")
         starts.append(a)
         ends.append(b)
     df["tw_start_s"] = np.asarray(starts, dtype=np.int64)
@@ -231,15 +257,7 @@ def _shifts(df: pd.DataFrame, depart_s: int | None) -> tuple[np.ndarray, np.ndar
             )
         if depart_s is not None:
             a = int(depart_s)
-        if b < a:
-            raise InputError(
-                f"fleet row {i} ({df.at[i, 'vehicle_id']}): shift ends ({hhmm(b)}) "
-                f"before the vehicle leaves ({hhmm(a)})",
-                row=i,
-                column="shift_end",
-                fix="make shift_end later than shift_start (and --depart)",
-                table="fleet",
-            )
+        _ends_after_start(df, i, a, b, "fleet")
         ss.append(a)
         se.append(b)
     return np.asarray(ss, dtype=np.int64), np.asarray(se, dtype=np.int64)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..problem import RoutingProblem, Vehicle
+from ..problem import RoutingProblem, Solution, Vehicle
 
 COST_SCALE = 3_600_000
 
@@ -74,3 +74,26 @@ def needs_ortools(problem: RoutingProblem) -> list[str]:
     if problem.reassign_penalty > 0 and problem.initial_routes is not None:
         out.append("re-assignment penalties")
     return out
+
+
+def engine_solution(
+    problem: RoutingProblem, routes, *, engine: str, status: str, stats: dict
+) -> Solution:
+    """An engine's routes as a :class:`Solution`: unassigned = the stops no route serves,
+    objective and distance (m) as the checker evaluates them, ``stats`` plus
+    ``vehicles_used``."""
+    from ..check import evaluate
+
+    served = {s for r in routes for s in r}
+    unassigned = tuple(s for s in problem.stops if s not in served)
+    ev = evaluate(problem, routes)
+    return Solution(
+        routes=routes,
+        unassigned=unassigned,
+        reasons={},
+        objective=ev["objective"],
+        distance_m=ev["distance"],
+        engine=engine,
+        status=status,
+        stats={**stats, "vehicles_used": ev["vehicles"]},
+    )

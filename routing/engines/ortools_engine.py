@@ -368,19 +368,11 @@ def _solution(
             "limit or allow drops with a penalty"
         )
     routes = _routes(manager, model, run.assignment, len(problem.vehicles))
-    served = {s for r in routes for s in r}
-    unassigned = tuple(s for s in problem.stops if s not in served)
     if settings.deterministic and run.solve_s >= 0.98 * max(60.0, 20.0 * limit_s):
         status = "feasible-time-cap"
-    from ..check import evaluate
-
-    ev = evaluate(problem, routes)
-    return Solution(
-        routes=routes,
-        unassigned=unassigned,
-        reasons={},
-        objective=ev["objective"],
-        distance_m=ev["distance"],
+    return C.engine_solution(
+        problem,
+        routes,
         engine="ortools",
         status=status,
         stats={
@@ -390,6 +382,5 @@ def _solution(
             "solutions": run.solutions,
             "ortools_objective": run.assignment.ObjectiveValue(),
             "warm_start": run.warm_used,
-            "vehicles_used": ev["vehicles"],
         },
     )

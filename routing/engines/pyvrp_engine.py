@@ -280,11 +280,6 @@ def solve(
             f"PyVRP found no feasible plan within {limit_s:g} s; raise the time limit, allow "
             "drops with a penalty, or use --engine ortools"
         )
-    served = {s for r in routes for s in r}
-    unassigned = tuple(s for s in problem.stops if s not in served)
-    from ..check import evaluate
-
-    ev = evaluate(problem, routes)
     # time to the first feasible best solution, from the call (the initial construction
     # happens before PyVRP's statistics clock starts: count it)
     first = None
@@ -294,12 +289,9 @@ def solve(
         if d.best_feas:
             first = build_s + setup + float(cum[i])
             break
-    return Solution(
-        routes=routes,
-        unassigned=unassigned,
-        reasons={},
-        objective=ev["objective"],
-        distance_m=ev["distance"],
+    return C.engine_solution(
+        problem,
+        routes,
         engine="pyvrp",
         status="feasible",
         stats={
@@ -310,7 +302,6 @@ def solve(
             "pyvrp_cost": int(res.cost()) if best.is_feasible() else None,
             "repaired_drops": repaired,
             "fleet_minimised": None if fleet_before is None else [fleet_before, fleet_after],
-            "vehicles_used": ev["vehicles"],
         },
     )
 
