@@ -19,7 +19,6 @@ else ``~/.cache/shipahead/roads``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +27,8 @@ import zipfile
 from pathlib import Path
 
 from shipahead.cli.errors import CliInputError
+
+from shipahead.hashing import file_sha256
 
 log = logging.getLogger("shipahead.cli.roads")
 
@@ -49,14 +50,6 @@ def road_suffix(path: Path) -> str:
         if name.endswith(ext):
             return ext
     return path.suffix.lower()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cache_dir() -> Path:

@@ -39,7 +39,7 @@ class Column:
 
     ``kind`` is one of ``id`` (text key), ``text``, ``int``, ``float``, ``date``
     (``YYYY-MM-DD``), ``hhmm`` (local time of day ``HH:MM``, 24:00–47:59 = the next day,
-    see :mod:`routing.clock`), ``bool``, ``geometry``.
+    see :mod:`shipahead.timeofday`), ``bool``, ``geometry``.
     ``ge``/``gt``/``le`` bound numeric values (in the column's unit).
     """
 
@@ -708,7 +708,7 @@ def _parse(col: Column, s: pd.Series) -> tuple[pd.Series, pd.Series]:
         out = pd.to_datetime(s.astype(str).str.strip(), errors="coerce", format="mixed")
         return out, out.isna() & ~blank
     if col.kind == "hhmm":
-        from shipahead.routing.clock import parse_clock  # the one rule, shared with the outputs
+        from shipahead.timeofday import parse_clock  # the one rule, shared with the outputs
 
         def minutes(x: object) -> float:
             try:

@@ -26,6 +26,8 @@ from shipahead.cli.engine import engine_session
 from shipahead.cli.errors import STATE, CliInputError, command, register_file
 from shipahead.cli.scenario import INPUT_KINDS, Scenario, check_scenario_inputs, load_scenario
 
+from shipahead.hashing import file_sha256
+
 STEPS = ("forecast", "placement", "routes")
 _MARKER = ".done.json"
 _VERSIONED = (
@@ -46,15 +48,6 @@ _VERSIONED = (
     "dask",
     "distributed",
 )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _PeakMemory:
@@ -284,7 +277,7 @@ def run_plan(
         wanted = [only]
 
     ctx = StepContext(scenario, files, run_dir, engine, scheduler)
-    hashes = {k: sha256_file(p) for k, p in sorted(files.items())}
+    hashes = {k: file_sha256(p) for k, p in sorted(files.items())}
     fingerprints: dict[str, str] = {}
     status: dict[str, dict[str, Any]] = {}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -355,7 +348,7 @@ def run_plan(
         "scenario": {
             "file": scenario_path.name,
             "name": scenario.scenario.name,
-            "sha256": sha256_file(scenario_path),
+            "sha256": file_sha256(scenario_path),
         },
         "inputs": {
             k: {

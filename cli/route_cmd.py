@@ -28,6 +28,8 @@ from shipahead.cli.io import OutputDir, claim_output, read_table
 from shipahead.cli.limits import check_option
 from shipahead.cli.settings import DEFAULTS, RouteInputs, RouteRun, file_option, option
 
+from shipahead.hashing import file_sha256
+
 app = typer.Typer(
     name="route",
     help="Delivery routes with ETAs over a real road network (and re-planning).",
@@ -40,8 +42,8 @@ PLAN_FILE = "plan.json"
 
 
 def _hhmm_to_s(value: str | None, option: str) -> int | None:
-    """An option's HH:MM (the :mod:`routing.clock` rule) -> seconds; blank -> None."""
-    from shipahead.routing.clock import CLOCK_RULE, parse_clock
+    """An option's HH:MM (the :mod:`shipahead.timeofday` rule) -> seconds; blank -> None."""
+    from shipahead.timeofday import CLOCK_RULE, parse_clock
 
     if value is None or str(value).strip() == "":
         return None
@@ -75,14 +77,6 @@ def _plan_day(state: dict, routes) -> tuple[int, int]:
     if "kind" in routes.columns and "arrival" in routes.columns:
         ends += secs(routes.loc[routes["kind"] == "end", "arrival"], "arrival")
     return min(starts, default=0), max(ends, default=0)
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _records(df) -> list[dict]:
@@ -333,7 +327,7 @@ def _input_ref(path: Path, plan_dir: Path) -> dict:
     Relative, so the same inputs give the same plan.json in any checkout or folder.
     """
     rel = os.path.relpath(path.resolve(), plan_dir.resolve())
-    return {"path": Path(rel).as_posix(), "name": path.name, "sha256": _sha(path)}
+    return {"path": Path(rel).as_posix(), "name": path.name, "sha256": file_sha256(path)}
 
 
 def _input_path(state: dict, name: str, plan_dir: Path) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -20,9 +19,9 @@ from shipahead.cli.errors import CliInputError
 from shipahead.cli.limits import check_forecast_size, check_limit
 from shipahead.cli.settings import DEFAULTS
 
-__all__ = ["INPUT_KINDS", "Scenario", "check_scenario_inputs", "load_scenario"]
+from shipahead.timeofday import DAY_S, parse_clock
 
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$|^24:00$")
+__all__ = ["INPUT_KINDS", "Scenario", "check_scenario_inputs", "load_scenario"]
 
 
 class _Strict(BaseModel):
@@ -112,7 +111,11 @@ class RoutingParams(_Strict):
     @field_validator("depart")
     @classmethod
     def _depart_is_time_of_day(cls, v: str) -> str:
-        if not _HHMM.match(v.strip()):
+        try:
+            t = parse_clock(v, seconds=False)
+        except ValueError:
+            t = None
+        if t is None or t > DAY_S:  # the start of the day: 00:00–24:00
             raise ValueError(f"{v!r} is not a time of day HH:MM between 00:00 and 24:00")
         return v.strip()
 

@@ -16,7 +16,7 @@ from .design import design as design
 from .errors import InfeasibleError as InfeasibleError
 from .errors import InputError as InputError
 from .errors import SolverError as SolverError
-from .inputs import Problem as Problem
+from .inputs import PlacementProblem as PlacementProblem
 from .inputs import build_problem as build_problem
 from .plan import PlacementResult as PlacementResult
 from .plan import plan as plan
@@ -31,9 +31,9 @@ __all__ = [
     "InfeasibleError",
     "InputError",
     "Instance",
+    "PlacementProblem",
     "PlacementResult",
     "PlacementSettings",
-    "Problem",
     "SolverError",
     "WorkerPool",
     "build_problem",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SolverError
-from .inputs import Problem
+from .inputs import PlacementProblem
 
 TOL = 1e-6
 
@@ -26,7 +26,7 @@ def _fail(msg: str) -> None:
 
 
 def check_block_recourse(
-    pb: Problem,
+    pb: PlacementProblem,
     s0: int,
     s1: int,
     q_m: np.ndarray,
@@ -102,7 +102,7 @@ def check_block_recourse(
 
 
 def check_plan(
-    pb: Problem,
+    pb: PlacementProblem,
     stock_targets: pd.DataFrame,
     placement_orders: pd.DataFrame,
     summary: dict,

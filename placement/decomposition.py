@@ -34,7 +34,7 @@ from shipahead import backends
 
 from .check import check_block_recourse
 from .errors import InputError, SolverError
-from .inputs import Problem
+from .inputs import PlacementProblem
 from .model import build_block, q_index, ragged, sku_q_start
 from .solvers import HighsBlock, make_basis, new_highs
 
@@ -66,7 +66,7 @@ class BlockWorker:
 
     def __init__(
         self,
-        pb: Problem,
+        pb: PlacementProblem,
         ranges: list[tuple[int, int]],
         capacity_rows: bool = False,
         keep_models: bool = True,
@@ -360,7 +360,7 @@ class BlockWorker:
 _WORKER: BlockWorker | None = None  # one per worker *process* (set by the initializer)
 
 
-def _init_process(pb: Problem, ranges: list[tuple[int, int]], keep_models: bool) -> None:
+def _init_process(pb: PlacementProblem, ranges: list[tuple[int, int]], keep_models: bool) -> None:
     global _WORKER
     _WORKER = BlockWorker(pb, ranges, keep_models=keep_models)
 
@@ -375,7 +375,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        pb: Problem,
+        pb: PlacementProblem,
         ranges: list[tuple[int, int]],
         engine: str,
         n_workers: int | None,
@@ -539,7 +539,7 @@ class DecompositionResult:
         return (self.upper_bound - self.lower_bound) / max(abs(self.upper_bound), 1e-12)
 
 
-def subset_problem(pb: Problem, skus: np.ndarray, cap_scale: float) -> Problem:
+def subset_problem(pb: PlacementProblem, skus: np.ndarray, cap_scale: float) -> PlacementProblem:
     """The model restricted to SKUs ``skus`` (sorted indices) with capacity × ``cap_scale``."""
     import dataclasses
 
@@ -588,7 +588,7 @@ def sample_blocks(ranges: list[tuple[int, int]], n_sample: int) -> np.ndarray:
 
 
 def sampled_prices(
-    pb: Problem,
+    pb: PlacementProblem,
     pool: WorkerPool,
     ranges: list[tuple[int, int]],
     n_sample: int,
@@ -667,7 +667,7 @@ class SampleCorrection:
 
     def __init__(
         self,
-        pb: Problem,
+        pb: PlacementProblem,
         pool: WorkerPool,
         ranges: list[tuple[int, int]],
         n_sample: int,
@@ -720,7 +720,7 @@ class SampleCorrection:
         return new
 
 
-def _sample_share(pb: Problem, skus: np.ndarray) -> tuple[float, np.ndarray]:
+def _sample_share(pb: PlacementProblem, skus: np.ndarray) -> tuple[float, np.ndarray]:
     """The sample's share of the expected demand volume, and its on-hand volume per FC (m³,
     or units without volumes): its capacity is never set below that."""
     vol_dem = np.bincount(pb.dem_s, weights=pb.demand @ pb.prob, minlength=pb.n_skus) * pb.vol
@@ -728,7 +728,7 @@ def _sample_share(pb: Problem, skus: np.ndarray) -> tuple[float, np.ndarray]:
     return share, pb.vol[skus] @ pb.on_hand[skus]
 
 
-def no_placement_columns(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
+def no_placement_columns(pb: PlacementProblem) -> tuple[np.ndarray, np.ndarray]:
     """A feasible "no placement" plan per SKU (q = 0) and its cost, without any LP.
 
     Positions stay at on hand (within capacity: checked on input). Each scenario's demand is
@@ -764,7 +764,7 @@ def no_placement_columns(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
     return cost, pb.on_hand * pb.vol[:, None]
 
 
-def block_ranges(pb: Problem, block_size: int) -> list[tuple[int, int]]:
+def block_ranges(pb: PlacementProblem, block_size: int) -> list[tuple[int, int]]:
     """Consecutive SKU ranges of at most ``block_size`` SKUs."""
     S = pb.n_skus
     return [(s, min(S, s + block_size)) for s in range(0, S, block_size)]
@@ -854,7 +854,9 @@ class RestrictedMaster:
     the weights of a solve.
     """
 
-    def __init__(self, pb: Problem, skus: np.ndarray, cap: np.ndarray, drop_columns: bool) -> None:
+    def __init__(
+        self, pb: PlacementProblem, skus: np.ndarray, cap: np.ndarray, drop_columns: bool
+    ) -> None:
         import highspy
 
         F = pb.n_fcs
@@ -1061,7 +1063,7 @@ class _Rounds:
 
     def __init__(
         self,
-        pb: Problem,
+        pb: PlacementProblem,
         pool: WorkerPool,
         blocks: np.ndarray | None,
         n_blocks: int,
@@ -1336,7 +1338,7 @@ class _Rounds:
 
 
 def price_decomposition(
-    pb: Problem,
+    pb: PlacementProblem,
     pool: WorkerPool,
     ranges: list[tuple[int, int]],
     *,

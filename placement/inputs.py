@@ -1,4 +1,4 @@
-"""Contract tables → validated numpy arrays (`Problem`).
+"""Contract tables → validated numpy arrays (`PlacementProblem`).
 
 Everything downstream (model building, decomposition, rounding) works on these arrays only.
 Index conventions: SKUs ``s`` (sorted ``sku_id``), FCs ``f`` (sorted ``fc_id``), supply nodes
@@ -22,7 +22,7 @@ EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass(frozen=True)
-class Problem:
+class PlacementProblem:
     """The placement model as arrays (see docs/placement.md for symbols and units)."""
 
     sku_ids: np.ndarray  # (S,) str
@@ -692,8 +692,8 @@ def build_problem(
     inbound_lanes: pd.DataFrame | None = None,
     lanes: pd.DataFrame | None = None,
     regions=None,
-) -> Problem:
-    """Validate the contract tables and turn them into a `Problem` of arrays.
+) -> PlacementProblem:
+    """Validate the contract tables and turn them into a `PlacementProblem` of arrays.
 
     The tables are checked in this order (the first fault is reported): fcs, skus, scenarios,
     lanes (or regions), demand reach, inventory, supply, inbound lanes, placeable supply.
@@ -719,7 +719,7 @@ def build_problem(
     sup = _read_supply(supply, sk.ids)
     arcs = _inbound_arcs(inbound_lanes, sup, fc, settings)
     sup_s, sup_n, sup_avail = _placeable_supply(sup, arcs, fc, sk)
-    return Problem(
+    return PlacementProblem(
         sku_ids=sk.ids,
         fc_ids=fc.ids,
         node_ids=sup.node_ids,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .inputs import Problem
+from .inputs import PlacementProblem
 
 
 def ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +143,7 @@ class _Bounds:
     row_upper: np.ndarray
 
 
-def _block_columns(pb: Problem, s0: int, s1: int) -> _Columns:
+def _block_columns(pb: PlacementProblem, s0: int, s1: int) -> _Columns:
     """The q, x, y and u columns of SKUs ``s0 <= s < s1``."""
     F, K = pb.n_fcs, pb.n_scenarios
     Sb = s1 - s0
@@ -192,7 +192,9 @@ def _block_columns(pb: Problem, s0: int, s1: int) -> _Columns:
     )
 
 
-def _block_matrix(pb: Problem, c: _Columns, s0: int, s1: int, capacity_rows: bool) -> sp.csc_matrix:
+def _block_matrix(
+    pb: PlacementProblem, c: _Columns, s0: int, s1: int, capacity_rows: bool
+) -> sp.csc_matrix:
     """The block's constraint matrix (rows: supply, position, stock, demand, capacity)."""
     F, K = pb.n_fcs, pb.n_scenarios
     Sb = s1 - s0
@@ -254,7 +256,9 @@ def _block_matrix(pb: Problem, c: _Columns, s0: int, s1: int, capacity_rows: boo
     return matrix
 
 
-def _block_bounds(pb: Problem, c: _Columns, s0: int, s1: int, capacity_rows: bool) -> _Bounds:
+def _block_bounds(
+    pb: PlacementProblem, c: _Columns, s0: int, s1: int, capacity_rows: bool
+) -> _Bounds:
     """Column costs (currency per unit) and the column and row bounds (units)."""
     F, K = pb.n_fcs, pb.n_scenarios
     Sb = s1 - s0
@@ -295,7 +299,7 @@ def _block_bounds(pb: Problem, c: _Columns, s0: int, s1: int, capacity_rows: boo
     return _Bounds(cost, col_lower, col_upper, row_lower, row_upper)
 
 
-def build_block(pb: Problem, s0: int, s1: int, *, capacity_rows: bool) -> BlockLP:
+def build_block(pb: PlacementProblem, s0: int, s1: int, *, capacity_rows: bool) -> BlockLP:
     """Build the LP of SKUs ``s0 <= s < s1``.
 
     Parameters
@@ -341,7 +345,7 @@ def build_block(pb: Problem, s0: int, s1: int, *, capacity_rows: bool) -> BlockL
     )
 
 
-def q_index(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
+def q_index(pb: PlacementProblem) -> tuple[np.ndarray, np.ndarray]:
     """Global ``(q_m, q_a)`` of every placement column, in block order (by SKU, node, FC)."""
     nodes = pb.sup_n
     n_arcs = pb.node_arc_start[nodes + 1] - pb.node_arc_start[nodes]
@@ -349,7 +353,7 @@ def q_index(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
     return own, q_a
 
 
-def sku_q_start(pb: Problem) -> np.ndarray:
+def sku_q_start(pb: PlacementProblem) -> np.ndarray:
     """(S+1,) pointer: placement columns of SKU s are ``[start[s], start[s+1])`` globally."""
     nodes = pb.sup_n
     n_arcs = pb.node_arc_start[nodes + 1] - pb.node_arc_start[nodes]

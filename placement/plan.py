@@ -22,7 +22,7 @@ from .decomposition import (
     sampled_prices,
 )
 from .errors import InputError, SolverError
-from .inputs import Problem, build_problem
+from .inputs import PlacementProblem, build_problem
 from .model import q_index, sku_q_start
 from .rounding import round_placements
 from .settings import PlacementSettings
@@ -111,7 +111,7 @@ def plan(
     return res
 
 
-def choose_method(pb: Problem, settings: PlacementSettings) -> str:
+def choose_method(pb: PlacementProblem, settings: PlacementSettings) -> str:
     """``"mip"``, ``"monolithic"`` or ``"decomposition"`` for these settings and this size."""
     if settings.exact_integer:
         return "mip"
@@ -155,8 +155,10 @@ class _FirstPrices:
     warmup: SampleCorrection | None  # warm-up corrections of those prices
 
 
-def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> PlacementResult:
-    """Solve an already validated `Problem` (see `plan`)."""
+def solve_problem(
+    pb: PlacementProblem, settings: PlacementSettings, *, client=None
+) -> PlacementResult:
+    """Solve an already validated `PlacementProblem` (see `plan`)."""
     _check_engine(settings)
     timings: dict[str, float] = {}
     method = choose_method(pb, settings)
@@ -174,7 +176,7 @@ def solve_problem(pb: Problem, settings: PlacementSettings, *, client=None) -> P
 
 
 def _solve_monolithic(
-    pb: Problem,
+    pb: PlacementProblem,
     settings: PlacementSettings,
     method: str,
     q_m: np.ndarray,
@@ -225,7 +227,7 @@ def _solve_monolithic(
 
 
 def _first_prices(
-    pb: Problem,
+    pb: PlacementProblem,
     settings: PlacementSettings,
     pool: WorkerPool,
     ranges: list[tuple[int, int]],
@@ -265,7 +267,7 @@ def _first_prices(
 
 
 def _decompose(
-    pb: Problem,
+    pb: PlacementProblem,
     settings: PlacementSettings,
     pool: WorkerPool,
     ranges: list[tuple[int, int]],
@@ -310,7 +312,7 @@ def _decompose(
 
 
 def _solve_decomposed(
-    pb: Problem,
+    pb: PlacementProblem,
     settings: PlacementSettings,
     q_m: np.ndarray,
     q_a: np.ndarray,
@@ -365,7 +367,7 @@ def _f(v: float | None) -> float | None:
 
 
 def _assemble(
-    pb: Problem,
+    pb: PlacementProblem,
     settings: PlacementSettings,
     q_m: np.ndarray,
     q_a: np.ndarray,

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inputs import Problem
+from .inputs import PlacementProblem
 
 
-def round_placements(pb: Problem, q_m: np.ndarray, q_a: np.ndarray, q: np.ndarray) -> np.ndarray:
+def round_placements(
+    pb: PlacementProblem, q_m: np.ndarray, q_a: np.ndarray, q: np.ndarray
+) -> np.ndarray:
     """Round global placements ``q`` (columns ``q_m, q_a``) to integers, keeping constraints.
 
     Returns

@@ -1,7 +1,7 @@
 """Vehicle routing over real road networks with time-of-day traffic and weather.
 
 Road network (OSM ways or an osmnx graph) -> :func:`prepare_graph` -> compiled
-travel-time/distance matrices -> one :class:`Problem` -> :func:`solve` (OR-Tools, PyVRP or
+travel-time/distance matrices -> one :class:`RoutingProblem` -> :func:`solve` (OR-Tools, PyVRP or
 both) -> exact time-dependent simulation -> :class:`RoutePlan` (routes with simulated
 ETAs, unassigned stops with reasons, KPIs). :func:`replan_routes` re-enters during the day.
 
@@ -9,11 +9,12 @@ Pure: DataFrames, numpy arrays, networkx graphs and frozen dataclasses in and ou
 I/O. Units: metres, seconds (time of day = seconds from midnight), integer load units.
 """
 
+from shipahead.timeofday import CLOCK_RULE as CLOCK_RULE
+from shipahead.timeofday import format_clock as format_clock
+from shipahead.timeofday import parse_clock as parse_clock
+
 from .check import check_solution as check_solution
 from .check import explain_unassigned as explain_unassigned
-from .clock import CLOCK_RULE as CLOCK_RULE
-from .clock import format_clock as format_clock
-from .clock import parse_clock as parse_clock
 from .engines._common import drop_penalties as drop_penalties
 from .engines._common import fixed_cost as fixed_cost
 from .engines._common import per_metre_cost as per_metre_cost
@@ -43,7 +44,7 @@ from .plan import RoutePlan as RoutePlan
 from .plan import plan_routes as plan_routes
 from .plan import resimulate as resimulate
 from .problem import Break as Break
-from .problem import Problem as Problem
+from .problem import RoutingProblem as RoutingProblem
 from .problem import Solution as Solution
 from .problem import SolveSettings as SolveSettings
 from .problem import Vehicle as Vehicle
@@ -72,11 +73,11 @@ __all__ = [
     "InputError",
     "NetworkReport",
     "PlanSettings",
-    "Problem",
     "ReplanResult",
     "RoadNetwork",
     "RoutePlan",
     "RouteSim",
+    "RoutingProblem",
     "Simulator",
     "Solution",
     "SolveSettings",

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import Problem, Solution, Vehicle
+from shipahead.timeofday import format_clock_down
+
+from .problem import RoutingProblem, Solution, Vehicle
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,13 @@ class RouteSchedule:
         return self.end_s - self.departure_s
 
 
-def _hhmm(t: int) -> str:
-    t = int(t)
-    return f"{t // 3600:02d}:{(t % 3600) // 60:02d}"
-
-
 def _forward(
-    problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, gap: int | None
+    problem: RoutingProblem,
+    v: Vehicle,
+    dur: np.ndarray,
+    route: tuple[int, ...],
+    t0: int,
+    gap: int | None,
 ) -> tuple[list[int], list[int], int, int | None, list[str]]:
     """Forward pass from departure `t0`, break (if any) taken on leg number `gap`.
 
@@ -79,7 +81,8 @@ def _forward(
             bstart = max(t, b.earliest_s)
             if bstart > b.latest_s:
                 viol.append(
-                    f"break starts at {_hhmm(bstart)}, after its latest {_hhmm(b.latest_s)}"
+                    f"break starts at {format_clock_down(bstart)}, "
+                    f"after its latest {format_clock_down(b.latest_s)}"
                 )
             # there before the break starts: taken there; else at the node or on the road,
             # and the leg lasts the break longer
@@ -93,8 +96,8 @@ def _forward(
         s = max(ready, int(tw[node, 0]))
         if s > int(tw[node, 1]):
             viol.append(
-                f"stop {ids[node]!r} served at {_hhmm(s)}, after its window end "
-                f"{_hhmm(int(tw[node, 1]))}"
+                f"stop {ids[node]!r} served at {format_clock_down(s)}, after its window end "
+                f"{format_clock_down(int(tw[node, 1]))}"
             )
         arr.append(a)
         st.append(s)
@@ -104,13 +107,15 @@ def _forward(
     end_late = min(v.shift_end_s, int(tw[v.end, 1]))
     if end > end_late:
         viol.append(
-            f"vehicle {v.vehicle_id!r} returns at {_hhmm(end)}, "
-            f"after its shift end {_hhmm(end_late)}"
+            f"vehicle {v.vehicle_id!r} returns at {format_clock_down(end)}, "
+            f"after its shift end {format_clock_down(end_late)}"
         )
     return arr, st, end, bstart, viol
 
 
-def _pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, mode):
+def _pass(
+    problem: RoutingProblem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, mode
+):
     """Forward pass from `t0` for one way of fitting the break: ``(*_forward(...), gap)``.
 
     ``mode``: None = the vehicle has no break; ``"on"`` = the break on one leg of the route
@@ -122,7 +127,10 @@ def _pass(problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...],
         res = _forward(problem, v, dur, route, t0, None)
         b = v.break_
         if mode == "after" and not res[4] and res[2] > b.latest_s:
-            res = (*res[:4], [f"back at {_hhmm(res[2])}, after the break's latest start"])
+            res = (
+                *res[:4],
+                [f"back at {format_clock_down(res[2])}, after the break's latest start"],
+            )
         if mode == "before" and t0 < b.earliest_s + b.duration_s:
             res = (*res[:4], ["leaves before the break is over"])
         return (*res, None)
@@ -151,7 +159,7 @@ def _latest(problem, v, dur, route, lo: int, hi: int, mode):
     return best
 
 
-def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> RouteSchedule:
+def route_schedule(problem: RoutingProblem, vehicle: int, route: tuple[int, ...]) -> RouteSchedule:
     """Static schedule of `route` on vehicle number `vehicle`.
 
     The departure is the one giving the shortest route (the latest such): for each way of
@@ -190,7 +198,7 @@ def route_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> Ro
     return RouteSchedule(t0, tuple(arr), tuple(st), end, bst, tuple(viol), gap)
 
 
-def route_distance(problem: Problem, vehicle: int, route: tuple[int, ...]) -> int:
+def route_distance(problem: RoutingProblem, vehicle: int, route: tuple[int, ...]) -> int:
     """Distance (integer units) of `route` from the vehicle's start to its end."""
     if not route:
         return 0
@@ -199,7 +207,7 @@ def route_distance(problem: Problem, vehicle: int, route: tuple[int, ...]) -> in
     return int(np.asarray(problem.distance_m)[path[:-1], path[1:]].sum())
 
 
-def evaluate(problem: Problem, routes: tuple[tuple[int, ...], ...]) -> dict:
+def evaluate(problem: RoutingProblem, routes: tuple[tuple[int, ...], ...]) -> dict:
     """Objective of a plan computed from the routes alone (engine independent).
 
     Returns a dict with ``objective`` (currency for "cost"; distance units + drop penalties
@@ -259,7 +267,7 @@ def evaluate(problem: Problem, routes: tuple[tuple[int, ...], ...]) -> dict:
     }
 
 
-def check_solution(problem: Problem, solution: Solution) -> list[str]:
+def check_solution(problem: RoutingProblem, solution: Solution) -> list[str]:
     """Independent feasibility check of `solution` with the static matrices.
 
     Checks: one route per vehicle; every stop visited exactly once or listed unassigned
@@ -316,7 +324,7 @@ def check_solution(problem: Problem, solution: Solution) -> list[str]:
     return out
 
 
-def _direct_trip_reason(problem: Problem, s: int, vi: int) -> str | None:
+def _direct_trip_reason(problem: RoutingProblem, s: int, vi: int) -> str | None:
     """Why vehicle `vi` cannot serve stop `s` even on a trip serving only `s`."""
     v = problem.vehicles[vi]
     dem = np.asarray(problem.demand)[s]
@@ -333,7 +341,9 @@ def _direct_trip_reason(problem: Problem, s: int, vi: int) -> str | None:
     return None
 
 
-def explain_unassigned(problem: Problem, stops, solution: Solution | None = None) -> dict[int, str]:
+def explain_unassigned(
+    problem: RoutingProblem, stops, solution: Solution | None = None
+) -> dict[int, str]:
     """A reason for each stop in `stops` (node indices) being unserved.
 
     Pre-checks on a direct trip depot -> stop -> depot for every vehicle: demand above every
@@ -386,7 +396,7 @@ def explain_unassigned(problem: Problem, stops, solution: Solution | None = None
             elif "window unreachable" in kinds and kinds <= {"window unreachable", "capacity"}:
                 out[s] = (
                     f"window unreachable: no vehicle can arrive at {ids[s]!r} before its window "
-                    f"closes at {_hhmm(int(problem.tw_s[s, 1]))}"
+                    f"closes at {format_clock_down(int(problem.tw_s[s, 1]))}"
                 )
             else:
                 out[s] = (

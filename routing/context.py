@@ -1,7 +1,7 @@
-"""From the tables to a :class:`Problem`: validate, snap, matrices, estimated departures.
+"""From the tables to a :class:`RoutingProblem`: validate, snap, matrices, estimated departures.
 
 :func:`build_context` is shared by the plan and the re-plan; :func:`build_problem` makes
-the Problem for a set of estimated departure times (each row of a vehicle's duration
+the RoutingProblem for a set of estimated departure times (each row of a vehicle's duration
 matrix is the bucket it is expected to leave that node in).
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 from .buckets import BucketMatrices
 from .errors import InputError
 from .network import FAR_SNAP_M, RoadNetwork, snap_points
-from .problem import Break, Problem, Vehicle
+from .problem import Break, RoutingProblem, Vehicle
 from .settings import PlanSettings
 from .tables import DAY_S, normalize_fleet, normalize_stops
 from .traffic import SpeedModel
@@ -204,8 +204,8 @@ def build_problem(
     initial_routes: tuple[tuple[int, ...], ...] | None = None,
     reassign_penalty: float = 0.0,
     late_margin_s: int = 0,
-) -> Problem:
-    """The routing Problem for estimated departure times ``est_depart`` (V, n) seconds.
+) -> RoutingProblem:
+    """The RoutingProblem for estimated departure times ``est_depart`` (V, n) seconds.
 
     ``vehicle_start``: vehicle_id -> (start node, ready time s) overrides (re-planning).
     """
@@ -263,7 +263,7 @@ def build_problem(
         pen = drop_penalty if drop_penalty is not None else _auto_drop_penalty(fl, dist)
         dp = np.zeros(n)
         dp[list(ctx.stop_nodes)] = pen
-    p = Problem(
+    p = RoutingProblem(
         node_ids=ctx.node_ids,
         stops=ctx.stop_nodes,
         distance_m=dist,

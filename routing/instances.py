@@ -1,4 +1,4 @@
-"""Benchmark instances (VRPLIB `.vrp`, Solomon `.txt`) -> `Problem`, and VRPLIB solution text.
+"""Benchmark instances (VRPLIB `.vrp`, Solomon `.txt`) -> `RoutingProblem`; VRPLIB solution text.
 
 The CLI reads the file with `vrplib.read_instance` and passes the dict here. Conventions
 (as in the shared benchmark README; a gap is only meaningful within one convention):
@@ -26,7 +26,7 @@ import re
 import numpy as np
 
 from .errors import InputError
-from .problem import Problem, Solution, Vehicle
+from .problem import RoutingProblem, Solution, Vehicle
 
 HIER_SCALE = 10_000
 
@@ -52,8 +52,8 @@ def _trunc1(coords: np.ndarray) -> np.ndarray:
 
 def problem_from_vrplib(
     instance: dict, kind: str = "vrplib", *, objective: str | None = None
-) -> Problem:
-    """Map a `vrplib.read_instance` dict to a `Problem`.
+) -> RoutingProblem:
+    """Map a `vrplib.read_instance` dict to a `RoutingProblem`.
 
     Parameters
     ----------
@@ -144,7 +144,7 @@ def problem_from_vrplib(
         )
         for k in range(nveh)
     )
-    return Problem(
+    return RoutingProblem(
         node_ids=tuple(str(i) for i in range(n)),
         stops=stops,
         distance_m=dist,
@@ -159,7 +159,7 @@ def problem_from_vrplib(
     )
 
 
-def reported_cost(problem: Problem, routes: tuple[tuple[int, ...], ...]) -> float:
+def reported_cost(problem: RoutingProblem, routes: tuple[tuple[int, ...], ...]) -> float:
     """Total distance in the instance's convention (exact floats when available)."""
     total = 0.0
     for vi, r in enumerate(routes):
@@ -176,7 +176,7 @@ def reported_cost(problem: Problem, routes: tuple[tuple[int, ...], ...]) -> floa
     return total
 
 
-def solution_text(problem: Problem, solution: Solution) -> str:
+def solution_text(problem: RoutingProblem, solution: Solution) -> str:
     """VRPLIB solution text: ``Route #k: id id ...`` per used route, then ``Cost X``.
 
     Node ids are the problem's (`node_ids`; for instances the VRPLIB node numbers, depot 0).

@@ -13,7 +13,7 @@ import numpy as np
 
 from .context import PlanContext, build_problem, initial_estimates
 from .errors import SolverError
-from .problem import Problem, Solution, SolveSettings
+from .problem import RoutingProblem, Solution, SolveSettings
 from .schedule import forward_pass, planned_schedule
 from .settings import PlanSettings
 from .simulate import RouteSim, Simulator
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class PlanRounds:
     """The plan kept by :func:`iterate_plan` (lateness judged against the real windows)."""
 
-    problem: Problem
+    problem: RoutingProblem
     solution: Solution
     sims: list[RouteSim]
     simulator: Simulator
@@ -33,12 +33,12 @@ class PlanRounds:
 
 
 def simulate_solution(
-    problem: Problem,
+    problem: RoutingProblem,
     solution_routes: Sequence[Sequence[int]],
     sim: Simulator,
     *,
     keep_legs: bool = False,
-    sim_problem: Problem | None = None,
+    sim_problem: RoutingProblem | None = None,
 ) -> tuple[list[RouteSim], list[list[float]]]:
     """Simulate every non-empty route from its planned (static) departure and break slot.
 
@@ -92,7 +92,7 @@ def simulate_solution(
     return sims, planned
 
 
-def _sim_cost(problem: Problem, sims: Sequence[RouteSim]) -> float:
+def _sim_cost(problem: RoutingProblem, sims: Sequence[RouteSim]) -> float:
     c = 0.0
     for s in sims:
         v = problem.vehicles[s.vehicle]
@@ -104,7 +104,7 @@ def _sim_cost(problem: Problem, sims: Sequence[RouteSim]) -> float:
     return c
 
 
-def _score(problem: Problem, sol: Solution, sims: Sequence[RouteSim]) -> tuple:
+def _score(problem: RoutingProblem, sol: Solution, sims: Sequence[RouteSim]) -> tuple:
     late = sum(s.late_stops for s in sims)
     over = sum(1 for s in sims if s.end_arrival_s > problem.vehicles[s.vehicle].shift_end_s + 0.5)
     return (len(sol.unassigned), late + over, round(_sim_cost(problem, sims), 6))
@@ -210,7 +210,7 @@ def iterate_plan(
     return PlanRounds(real, sol, sims, sim, log_rows)
 
 
-def real_windows(ctx: PlanContext, problem: Problem) -> np.ndarray:
+def real_windows(ctx: PlanContext, problem: RoutingProblem) -> np.ndarray:
     """``problem``'s windows (s) with every stop's own window end (the solver may have seen
     them tightened by ``late_margin_s``)."""
     tw = np.array(problem.tw_s, copy=True)

@@ -2,7 +2,7 @@
 
 Flow: validate the tables (:mod:`routing.tables`) -> snap depots and stops to the network
 -> free-flow and hourly-bucket travel-time matrices (:mod:`routing.buckets`,
-:mod:`routing.context`) -> one :class:`routing.Problem` with a duration matrix per vehicle
+:mod:`routing.context`) -> one :class:`routing.RoutingProblem` with a duration matrix per vehicle
 whose row ``i`` is the bucket in which the vehicle is expected to leave node ``i`` ->
 :func:`routing.solve` -> exact time-dependent simulation of every route
 (:mod:`routing.simulate`) -> re-plan with the buckets the simulation actually drove in,
@@ -28,7 +28,7 @@ from .errors import InputError
 from .iterate import PlanRounds, iterate_plan
 from .iterate import simulate_solution as simulate_solution  # importable from here too
 from .network import RoadNetwork
-from .problem import Problem, Solution
+from .problem import RoutingProblem, Solution
 from .report import routes_table, summarize, unassigned_table
 from .settings import PlanSettings
 from .simulate import RouteSim, Simulator
@@ -47,7 +47,7 @@ class RoutePlan:
     unassigned: pd.DataFrame
     summary: dict
     sims: tuple[RouteSim, ...]
-    problem: Problem
+    problem: RoutingProblem
     solution: Solution
     stops: pd.DataFrame
     fleet: pd.DataFrame

@@ -8,6 +8,7 @@ integers with a documented scale (see `routing.instances`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +51,7 @@ class Vehicle:
 
 
 @dataclass(frozen=True)
-class Problem:
+class RoutingProblem:
     """A capacitated VRP with time windows, several depots, shifts, breaks and drops.
 
     Parameters
@@ -126,6 +127,15 @@ class Problem:
         routing.InputError
             With one sentence naming the field / row and the fix.
         """
+        n = self._check_nodes()
+        self._check_matrices(n)
+        dem = self._check_node_values(n)
+        stop_set = self._check_stops(n)
+        ids = self._check_vehicles(n, dem.shape[1], stop_set)
+        self._check_plan_hints(n, stop_set, ids)
+
+    def _check_nodes(self) -> int:
+        """Nodes, fleet and objective are there; returns the number of nodes."""
         n = len(self.node_ids)
         if n == 0:
             raise InputError("the problem has no nodes", fix="give at least one depot")
@@ -138,6 +148,10 @@ class Problem:
             raise InputError(
                 f"objective {self.objective!r} is unknown", fix=f"use one of {OBJECTIVES}"
             )
+        return n
+
+    def _check_matrices(self, n: int) -> None:
+        """Distance and duration matrices: shapes, integers, non-negative."""
         for name, arr in (("distance_m", self.distance_m), ("duration_s", self.duration_s)):
             a = np.asarray(arr)
             ok = a.shape == (n, n) or (
@@ -153,6 +167,9 @@ class Problem:
                 raise InputError(f"{name} must be integers", fix="round to whole m / s")
             if (a < 0).any():
                 raise InputError(f"{name} has negative entries", fix="use non-negative values")
+
+    def _check_node_values(self, n: int) -> np.ndarray:
+        """Demands, time windows and service times per node; returns the demand array."""
         dem = np.asarray(self.demand)
         if dem.ndim != 2 or dem.shape[0] != n or dem.shape[1] < 1:
             raise InputError(
@@ -189,69 +206,30 @@ class Problem:
             )
         if np.asarray(self.service_s).shape != (n,) or (np.asarray(self.service_s) < 0).any():
             raise InputError("service_s must be (n,) non-negative seconds", fix="fix service_min")
+        return dem
+
+    def _check_stops(self, n: int) -> set[int]:
+        """Stop indices: unique and in range; returns them as a set."""
         stops = list(self.stops)
         if len(set(stops)) != len(stops):
             raise InputError("a stop index appears twice in stops", fix="list each stop once")
         for s in stops:
             if not 0 <= s < n:
                 raise InputError(f"stop index {s} out of range 0..{n - 1}", fix="fix stops")
-        stop_set = set(stops)
+        return set(stops)
+
+    def _check_vehicles(self, n: int, dims: int, stop_set: set[int]) -> list[str]:
+        """Vehicle ids unique, each vehicle valid; returns the vehicle ids."""
         ids = [v.vehicle_id for v in self.vehicles]
         if len(set(ids)) != len(ids):
             dup = sorted({x for x in ids if ids.count(x) > 1})[0]
             raise InputError(f"vehicle id {dup!r} appears twice", fix="make vehicle ids unique")
         for i, v in enumerate(self.vehicles):
-            for what in ("start", "end"):
-                x = getattr(v, what)
-                if not 0 <= x < n:
-                    raise InputError(
-                        f"vehicle {v.vehicle_id!r} {what} node {x} out of range", row=i
-                    )
-                if x in stop_set:
-                    raise InputError(
-                        f"vehicle {v.vehicle_id!r} {what} node {self.node_ids[x]!r} is also a stop",
-                        row=i,
-                        fix="give depots and vehicle positions their own node",
-                    )
-            if len(v.capacity) != dem.shape[1]:
-                raise InputError(
-                    f"vehicle {v.vehicle_id!r} has {len(v.capacity)} capacities for "
-                    f"{dem.shape[1]} load dimensions",
-                    row=i,
-                    column="capacity_units",
-                    fix="give one capacity per load dimension",
-                )
-            numbers = (*v.capacity, v.fixed_cost, v.cost_per_km, v.cost_per_hour)
-            if not np.isfinite(np.asarray(numbers, dtype=float)).all():
-                raise InputError(
-                    f"vehicle {v.vehicle_id!r} has a non-finite capacity or cost",
-                    row=i,
-                    fix="use finite numbers for capacity_units and costs",
-                )
-            if any(c < 0 for c in v.capacity):
-                raise InputError(
-                    f"vehicle {v.vehicle_id!r} has a negative capacity",
-                    row=i,
-                    column="capacity_units",
-                )
-            if v.shift_end_s < v.shift_start_s:
-                raise InputError(
-                    f"vehicle {v.vehicle_id!r} shift ends before it starts",
-                    row=i,
-                    column="shift_end",
-                    fix="make shift_end >= shift_start",
-                )
-            if min(v.fixed_cost, v.cost_per_km, v.cost_per_hour) < 0:
-                raise InputError(f"vehicle {v.vehicle_id!r} has a negative cost", row=i)
-            if v.max_duration_s is not None and v.max_duration_s < 0:
-                raise InputError(f"vehicle {v.vehicle_id!r} has a negative max duration", row=i)
-            b = v.break_
-            if b is not None and (b.latest_s < b.earliest_s or b.duration_s < 0):
-                raise InputError(
-                    f"vehicle {v.vehicle_id!r} break window ends before it starts",
-                    row=i,
-                    fix="make break latest >= earliest and duration >= 0",
-                )
+            _check_vehicle(i, v, n, dims, stop_set, self.node_ids)
+        return ids
+
+    def _check_plan_hints(self, n: int, stop_set: set[int], ids: list[str]) -> None:
+        """Drop penalties, pinned stops, initial routes and the distance scale."""
         if self.drop_penalty is not None:
             dp = np.asarray(self.drop_penalty)
             if dp.shape != (n,) or (dp < 0).any():
@@ -281,6 +259,60 @@ class Problem:
                     seen.add(s)
         if self.distance_scale < 1:
             raise InputError("distance_scale must be >= 1")
+
+
+def _check_vehicle(
+    i: int, v: Vehicle, n: int, dims: int, stop_set: set[int], node_ids: Sequence[str]
+) -> None:
+    """One vehicle (row ``i`` of the fleet): nodes, capacities, costs, shift and break."""
+    for what in ("start", "end"):
+        x = getattr(v, what)
+        if not 0 <= x < n:
+            raise InputError(f"vehicle {v.vehicle_id!r} {what} node {x} out of range", row=i)
+        if x in stop_set:
+            raise InputError(
+                f"vehicle {v.vehicle_id!r} {what} node {node_ids[x]!r} is also a stop",
+                row=i,
+                fix="give depots and vehicle positions their own node",
+            )
+    if len(v.capacity) != dims:
+        raise InputError(
+            f"vehicle {v.vehicle_id!r} has {len(v.capacity)} capacities for {dims} load dimensions",
+            row=i,
+            column="capacity_units",
+            fix="give one capacity per load dimension",
+        )
+    numbers = (*v.capacity, v.fixed_cost, v.cost_per_km, v.cost_per_hour)
+    if not np.isfinite(np.asarray(numbers, dtype=float)).all():
+        raise InputError(
+            f"vehicle {v.vehicle_id!r} has a non-finite capacity or cost",
+            row=i,
+            fix="use finite numbers for capacity_units and costs",
+        )
+    if any(c < 0 for c in v.capacity):
+        raise InputError(
+            f"vehicle {v.vehicle_id!r} has a negative capacity",
+            row=i,
+            column="capacity_units",
+        )
+    if v.shift_end_s < v.shift_start_s:
+        raise InputError(
+            f"vehicle {v.vehicle_id!r} shift ends before it starts",
+            row=i,
+            column="shift_end",
+            fix="make shift_end >= shift_start",
+        )
+    if min(v.fixed_cost, v.cost_per_km, v.cost_per_hour) < 0:
+        raise InputError(f"vehicle {v.vehicle_id!r} has a negative cost", row=i)
+    if v.max_duration_s is not None and v.max_duration_s < 0:
+        raise InputError(f"vehicle {v.vehicle_id!r} has a negative max duration", row=i)
+    b = v.break_
+    if b is not None and (b.latest_s < b.earliest_s or b.duration_s < 0):
+        raise InputError(
+            f"vehicle {v.vehicle_id!r} break window ends before it starts",
+            row=i,
+            fix="make break latest >= earliest and duration >= 0",
+        )
 
 
 @dataclass(frozen=True)

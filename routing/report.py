@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .context import PlanContext
-from .problem import Problem, Solution
+from .problem import RoutingProblem, Solution
 from .simulate import RouteSim
 from .tables import hhmm, tw_end_text
 
@@ -36,7 +36,7 @@ ROUTE_COLUMNS = (
 
 
 def routes_table(
-    problem: Problem, sims: Sequence[RouteSim], node_lonlat: np.ndarray, stops: pd.DataFrame
+    problem: RoutingProblem, sims: Sequence[RouteSim], node_lonlat: np.ndarray, stops: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per vehicle start, stop and end, with simulated times (DESIGN contract first)."""
     st = stops.set_index("stop_id")
@@ -149,7 +149,7 @@ def _row(
 
 
 def unassigned_table(
-    problem: Problem,
+    problem: RoutingProblem,
     sol: Solution,
     ctx: PlanContext,
     extra_unassigned: dict[str, str] | None = None,
@@ -204,7 +204,7 @@ def unassigned_table(
 
 
 def summarize(
-    problem: Problem,
+    problem: RoutingProblem,
     sol: Solution,
     sims: Sequence[RouteSim],
     ctx: PlanContext,

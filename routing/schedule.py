@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .problem import Problem, Vehicle
+from .problem import RoutingProblem, Vehicle
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class PlannedSchedule:
 
 
 def forward_pass(
-    problem: Problem,
+    problem: RoutingProblem,
     v: Vehicle,
     dur: np.ndarray,
     route: tuple[int, ...],
@@ -86,7 +86,7 @@ def forward_pass(
 
 
 def _fit_break(
-    problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, mode
+    problem: RoutingProblem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], t0: int, mode
 ) -> ForwardPass:
     """The pass from ``t0`` for one way of fitting the break.
 
@@ -110,7 +110,13 @@ def _fit_break(
 
 
 def _latest_departure(
-    problem: Problem, v: Vehicle, dur: np.ndarray, route: tuple[int, ...], lo: int, hi: int, mode
+    problem: RoutingProblem,
+    v: Vehicle,
+    dur: np.ndarray,
+    route: tuple[int, ...],
+    lo: int,
+    hi: int,
+    mode,
 ) -> tuple[int, ForwardPass]:
     """Latest feasible departure in [lo, hi] for ``mode`` (feasible departures are a prefix
     of the range), with its pass; ``lo`` when none is feasible."""
@@ -130,7 +136,9 @@ def _latest_departure(
     return best
 
 
-def planned_schedule(problem: Problem, vehicle: int, route: tuple[int, ...]) -> PlannedSchedule:
+def planned_schedule(
+    problem: RoutingProblem, vehicle: int, route: tuple[int, ...]
+) -> PlannedSchedule:
     """Static schedule of ``route`` on vehicle number ``vehicle``: the shortest route over
     the ways of fitting the break (then the latest departure); when none is feasible, the
     break on the route with the fewest violations."""

@@ -63,7 +63,7 @@ class Leg:
 class RouteSim:
     """Simulation of one vehicle's route."""
 
-    vehicle: int  # index into Problem.vehicles
+    vehicle: int  # index into RoutingProblem.vehicles
     depart_s: float
     load_start: tuple[int, ...]
     visits: tuple[Visit, ...]
@@ -224,7 +224,7 @@ class Simulator:
         delay_departure: bool = False,
         break_gap: int | None = None,
     ) -> RouteSim:
-        """Simulate one route of a :class:`routing.problem.Problem`.
+        """Simulate one route of a :class:`routing.problem.RoutingProblem`.
 
         Parameters
         ----------
@@ -233,7 +233,7 @@ class Simulator:
         vehicle
             Index into ``problem.vehicles``.
         stops
-            Problem node indices in visit order (without start/end).
+            RoutingProblem node indices in visit order (without start/end).
         depart_s
             Departure from the start (default: the vehicle's shift start).
         keep_legs

@@ -2,7 +2,7 @@
 
 Engines (`routing.engines`):
 
-- ``"ortools"``: OR-Tools routing, carries every constraint of `Problem` (breaks, pinned
+- ``"ortools"``: OR-Tools routing, carries every constraint of `RoutingProblem` (breaks, pinned
   prefixes, per-vehicle matrices, re-assignment penalties, warm starts).
 - ``"pyvrp"``: PyVRP's hybrid genetic search, for problems without breaks, pins and
   re-assignment penalties (others raise `InputError`).
@@ -21,12 +21,12 @@ import logging
 from dataclasses import replace
 
 from .errors import InfeasibleError, InputError
-from .problem import ENGINES, Problem, Solution, SolveSettings
+from .problem import ENGINES, RoutingProblem, Solution, SolveSettings
 
 log = logging.getLogger(__name__)
 
 
-def solve(problem: Problem, settings: SolveSettings | None = None) -> Solution:
+def solve(problem: RoutingProblem, settings: SolveSettings | None = None) -> Solution:
     """Solve `problem` with the engine named in `settings`.
 
     Parameters
@@ -99,7 +99,7 @@ def solve(problem: Problem, settings: SolveSettings | None = None) -> Solution:
 _HARD = ("capacity", "window unreachable", "shift")
 
 
-def _hopeless_stops(problem: Problem) -> tuple[int, ...]:
+def _hopeless_stops(problem: RoutingProblem) -> tuple[int, ...]:
     from .check import explain_unassigned
 
     why = explain_unassigned(problem, problem.stops)
@@ -107,13 +107,13 @@ def _hopeless_stops(problem: Problem) -> tuple[int, ...]:
     return tuple(s for s, r in why.items() if r.startswith(_HARD) and s not in pinned)
 
 
-def _strip(problem: Problem, drop: set[int]):
+def _strip(problem: RoutingProblem, drop: set[int]):
     if problem.initial_routes is None:
         return None
     return tuple(tuple(s for s in r if s not in drop) for r in problem.initial_routes)
 
 
-def _with_reasons(problem: Problem, sol: Solution) -> Solution:
+def _with_reasons(problem: RoutingProblem, sol: Solution) -> Solution:
     from .check import explain_unassigned
 
     if not sol.unassigned:
@@ -122,7 +122,7 @@ def _with_reasons(problem: Problem, sol: Solution) -> Solution:
     return replace(sol, reasons=reasons)
 
 
-def _precheck_must_serve(problem: Problem) -> None:
+def _precheck_must_serve(problem: RoutingProblem) -> None:
     """Raise `InfeasibleError` when a must-serve stop cannot be served even on its own."""
     from .check import explain_unassigned
 
@@ -138,7 +138,7 @@ def _precheck_must_serve(problem: Problem) -> None:
         )
 
 
-def _precheck_pinned(problem: Problem) -> None:
+def _precheck_pinned(problem: RoutingProblem) -> None:
     """Raise `InfeasibleError` when a pinned prefix cannot be driven as pinned."""
     import numpy as np
 

@@ -1,7 +1,7 @@
 """The stops and fleet tables: validation, times of day, depots.
 
-Times in the tables are HH:MM (the :mod:`routing.clock` rule: 24:00–47:59 is the next
-day) or minutes from midnight as numbers (how ``cli.io.read_table`` parses HH:MM
+Times in the tables are HH:MM (the :mod:`shipahead.timeofday` rule: 24:00–47:59 is the
+next day) or minutes from midnight as numbers (how ``cli.io.read_table`` parses HH:MM
 columns); inside they are seconds from midnight. Every error is an :class:`InputError`
 naming the table, row and column.
 """
@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 
 from shipahead.tables import NumberMessages, numeric_column, require_columns
+from shipahead.timeofday import CLOCK_RULE, DAY_S, format_clock, parse_time_value
 
-from .clock import CLOCK_RULE, format_clock, parse_clock
 from .errors import InputError
 from .problem import Break
 
-DAY_S = 86_400
 #: window end of a stop whose tw_end is blank (47:59; written back as blank)
 OPEN_TW_END_S = 2 * DAY_S - 1
 STOP_COLUMNS = ("stop_id", "lat", "lon", "demand_units", "tw_start", "tw_end", "service_min")
@@ -37,39 +36,63 @@ FLEET_COLUMNS = (
 
 
 def to_seconds(value: object, *, what: str, row: int, column: str, table: str) -> int | None:
-    """HH:MM[:SS] text (:mod:`routing.clock` rule: 24:00–47:59 is the next day) or
-    minutes-from-midnight number -> seconds; blank -> None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        v = value.strip()
-        if not v:
-            return None
-        try:
-            if ":" in v:
-                return parse_clock(v)
-            return round(float(v) * 60)
-        except ValueError:
-            raise InputError(
-                f"{table} row {row}: {what} {value!r} is not a time of day",
-                row=row,
-                column=column,
-                fix=f"write times as {CLOCK_RULE}",
-                table=table,
-            ) from None
-    if isinstance(value, pd.Timedelta):
-        return int(value.total_seconds())
-    return round(float(value) * 60)
+    """A table cell's time of day (:func:`shipahead.timeofday.parse_time_value`) -> seconds;
+    blank -> None. Bad text raises :class:`InputError` naming the table, row and column."""
+    try:
+        return parse_time_value(value)
+    except ValueError:
+        if not isinstance(value, str):
+            raise
+        raise InputError(
+            f"{table} row {row}: {what} {value!r} is not a time of day",
+            row=row,
+            column=column,
+            fix=f"write times as {CLOCK_RULE}",
+            table=table,
+        ) from None
 
 
-def hhmm(t: float | None) -> str:
-    """Seconds from midnight -> ``HH:MM`` (:func:`routing.clock.format_clock`)."""
-    return format_clock(t)
+#: seconds from midnight -> ``HH:MM`` (:func:`shipahead.timeofday.format_clock`)
+hhmm = format_clock
 
 
 def tw_end_text(t: float) -> str:
     # an open window end (blank in the input) stays blank in the outputs
     return "" if t >= OPEN_TW_END_S - 59 else hhmm(t)
+
+
+#: per table: id column, the end and the start in words, the end's column, the fix
+_TIME_ORDER = {
+    "stops": (
+        "stop_id",
+        "time window ends",
+        "it starts",
+        "tw_end",
+        "make tw_end later than tw_start",
+    ),
+    "fleet": (
+        "vehicle_id",
+        "shift ends",
+        "the vehicle leaves",
+        "shift_end",
+        "make shift_end later than shift_start (and `depart`)",
+    ),
+}
+
+
+def _ends_after_start(df: pd.DataFrame, row: int, a: int, b: int, table: str) -> None:
+    """Raise an :class:`InputError` naming row ``row`` of ``table`` when its end time ``b``
+    (seconds) is before its start ``a``."""
+    if b < a:
+        id_col, ends, starts, column, fix = _TIME_ORDER[table]
+        raise InputError(
+            f"{table} row {row} ({df.at[row, id_col]}): {ends} ({hhmm(b)}) "
+            f"before {starts} ({hhmm(a)})",
+            row=row,
+            column=column,
+            fix=fix,
+            table=table,
+        )
 
 
 def _require(df: pd.DataFrame, cols: Sequence[str], table: str) -> None:
@@ -148,15 +171,7 @@ def normalize_stops(stops: pd.DataFrame) -> pd.DataFrame:
         )
         a = 0 if a is None else a
         b = OPEN_TW_END_S if b is None else b
-        if b < a:
-            raise InputError(
-                f"stops row {i} ({df.at[i, 'stop_id']}): time window ends ({hhmm(b)}) "
-                f"before it starts ({hhmm(a)})",
-                row=i,
-                column="tw_end",
-                fix="make tw_end later than tw_start",
-                table="stops",
-            )
+        _ends_after_start(df, i, a, b, "stops")
         starts.append(a)
         ends.append(b)
     df["tw_start_s"] = np.asarray(starts, dtype=np.int64)
@@ -225,15 +240,7 @@ def _shifts(df: pd.DataFrame, depart_s: int | None) -> tuple[np.ndarray, np.ndar
             )
         if depart_s is not None:
             a = int(depart_s)
-        if b < a:
-            raise InputError(
-                f"fleet row {i} ({df.at[i, 'vehicle_id']}): shift ends ({hhmm(b)}) "
-                f"before the vehicle leaves ({hhmm(a)})",
-                row=i,
-                column="shift_end",
-                fix="make shift_end later than shift_start (and `depart`)",
-                table="fleet",
-            )
+        _ends_after_start(df, i, a, b, "fleet")
         ss.append(a)
         se.append(b)
     return np.asarray(ss, dtype=np.int64), np.asarray(se, dtype=np.int64)

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from shipahead.timeofday import hour_of_day
+
 from .errors import InputError
 from .network import ROAD_CLASSES, RoadNetwork, haversine_m
 
@@ -81,15 +83,17 @@ def classify_weather(precip_mm: float = 0.0, snow_cm: float = 0.0) -> str:
     return "dry"
 
 
+def _not_one_of(message: str, choices: Sequence[str], column: str, table: str) -> InputError:
+    """The error for a value that is not one of ``choices`` (the fix lists them)."""
+    return InputError(message, column=column, fix=f"use one of {', '.join(choices)}", table=table)
+
+
 def condition_factors(condition: str) -> np.ndarray:
     """Per-road-class speed multipliers ``(n_classes,)`` for a weather condition."""
     c = _CONDITION_ALIASES.get(condition.strip().lower(), condition.strip().lower())
     if c not in WEATHER_FACTORS:
-        raise InputError(
-            f"unknown weather condition {condition!r}",
-            column="condition",
-            fix=f"use one of {', '.join(WEATHER_FACTORS)}",
-            table="weather",
+        raise _not_one_of(
+            f"unknown weather condition {condition!r}", WEATHER_FACTORS, "condition", "weather"
         )
     fw, other = WEATHER_FACTORS[c]
     return np.where(_FREEWAY, fw, other)
@@ -259,11 +263,11 @@ def incident_arcs(
     given = False
     if road_class:
         if road_class not in ROAD_CLASSES:
-            raise InputError(
+            raise _not_one_of(
                 f"incident road_class {road_class!r} is not a road class",
-                column="road_class",
-                fix=f"use one of {', '.join(ROAD_CLASSES)}",
-                table="events",
+                ROAD_CLASSES,
+                "road_class",
+                "events",
             )
         mask &= net.arc_class == ROAD_CLASSES.index(road_class)
         given = True
@@ -331,7 +335,7 @@ class SpeedModel:
 
     def bucket_key(self, t0: float, t1: float) -> tuple:
         """Hashable key of the per-arc factors in the bucket ``[t0, t1)``."""
-        h = int(t0 // 3600) % 24
+        h = hour_of_day(t0)
         inc = tuple(i for i, x in enumerate(self.incidents) if x.start_s < t1 and x.end_s > t0)
         return (h, inc)
 
@@ -349,7 +353,7 @@ class SpeedModel:
 
     def factor_at(self, arc: int, arc_class: int, t: float) -> float:
         """Factor of one arc at time ``t``."""
-        f = float(self.hourly[int(t // 3600) % 24, arc_class])
+        f = float(self.hourly[hour_of_day(t), arc_class])
         for x in self.incidents:
             if x.start_s <= t < x.end_s and x.arcs[arc]:
                 f *= x.factor

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 from ..check import evaluate
 from ..errors import SolverError
-from ..problem import Problem, Solution, SolveSettings
+from ..problem import RoutingProblem, Solution, SolveSettings
 from . import _common as C
 from . import ortools_engine, pyvrp_engine
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 PYVRP_SHARE = 0.85
 
 
-def _pyvrp(problem: Problem, settings: SolveSettings, limit_s: float) -> Solution | None:
+def _pyvrp(problem: RoutingProblem, settings: SolveSettings, limit_s: float) -> Solution | None:
     try:
         return pyvrp_engine.solve(problem, settings, time_limit_s=limit_s)
     except SolverError as e:
@@ -44,11 +44,11 @@ def _pyvrp(problem: Problem, settings: SolveSettings, limit_s: float) -> Solutio
         return None
 
 
-def _best(problem: Problem, sols) -> Solution:
+def _best(problem: RoutingProblem, sols) -> Solution:
     return min((s for s in sols if s is not None), key=lambda s: evaluate(problem, s.routes)["key"])
 
 
-def _chain(problem: Problem, settings: SolveSettings, budget: float) -> Solution:
+def _chain(problem: RoutingProblem, settings: SolveSettings, budget: float) -> Solution:
     """PyVRP for PYVRP_SHARE of `budget`, then OR-Tools from its plan for the rest."""
     t0 = time.perf_counter()
     pv = _pyvrp(problem, settings, PYVRP_SHARE * budget)
@@ -76,7 +76,7 @@ def _chain(problem: Problem, settings: SolveSettings, budget: float) -> Solution
     return _tag(best, best.engine, stats)
 
 
-def _chain_worker(problem: Problem, settings: SolveSettings, budget: float):
+def _chain_worker(problem: RoutingProblem, settings: SolveSettings, budget: float):
     """Run in the worker process; returns a Solution or None (no exception pickling)."""
     try:
         return _chain(problem, settings, budget)
@@ -90,7 +90,7 @@ def _n_workers(settings: SolveSettings) -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def solve(problem: Problem, settings: SolveSettings) -> Solution:
+def solve(problem: RoutingProblem, settings: SolveSettings) -> Solution:
     """Solve with the combination described in the module docstring."""
     t0 = time.perf_counter()
     if C.needs_ortools(problem):

@@ -1,4 +1,4 @@
-"""OR-Tools routing adapter: carries every constraint of `routing.Problem`.
+"""OR-Tools routing adapter: carries every constraint of `routing.RoutingProblem`.
 
 Model built from arrays: transit matrices and demand vectors are registered once
 (`RegisterTransitMatrix`, `RegisterUnaryTransitVector`), never per-arc Python callbacks.
@@ -32,7 +32,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from ..errors import InputError, SolverError
-from ..problem import Problem, Solution, SolveSettings
+from ..problem import RoutingProblem, Solution, SolveSettings
 from . import _common as C
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ _STATUS = {
 }
 
 
-def default_solution_limit(problem: Problem, time_limit_s: float) -> int:
+def default_solution_limit(problem: RoutingProblem, time_limit_s: float) -> int:
     """Solution count for deterministic mode: ``a(n) * t ** c(n)``, calibrated here.
 
     Guided local search reports solutions at a rate that depends mostly on the number of
@@ -92,7 +92,7 @@ class _SearchRun:
 
 
 def solve(
-    problem: Problem,
+    problem: RoutingProblem,
     settings: SolveSettings,
     *,
     initial_routes: tuple[tuple[int, ...], ...] | None = None,
@@ -134,7 +134,7 @@ def solve(
     return _solution(problem, settings, manager, model, search, run, build_s)
 
 
-def _set_arc_costs(problem: Problem, model) -> None:
+def _set_arc_costs(problem: RoutingProblem, model) -> None:
     """Arc costs (one registered matrix per vehicle cost class) and fixed vehicle costs."""
     n = problem.n_nodes
     dist = np.asarray(problem.distance_m, dtype=np.int64)
@@ -168,7 +168,7 @@ def _set_arc_costs(problem: Problem, model) -> None:
             model.SetFixedCostOfVehicle(fc, vi)
 
 
-def _add_load_dimensions(problem: Problem, model) -> None:
+def _add_load_dimensions(problem: RoutingProblem, model) -> None:
     """One load dimension per capacity entry."""
     dem = np.asarray(problem.demand, dtype=np.int64)
     for d in range(dem.shape[1]):
@@ -178,7 +178,7 @@ def _add_load_dimensions(problem: Problem, model) -> None:
         )
 
 
-def _add_time_dimension(problem: Problem, manager, model):
+def _add_time_dimension(problem: RoutingProblem, manager, model):
     """The time dimension: stop windows, shifts, maximum durations, waiting cost."""
     vehicles = problem.vehicles
     svc = np.asarray(problem.service_s, dtype=np.int64)
@@ -229,7 +229,7 @@ def _add_time_dimension(problem: Problem, manager, model):
     return tdim
 
 
-def _add_breaks(problem: Problem, manager, model, tdim) -> None:
+def _add_breaks(problem: RoutingProblem, manager, model, tdim) -> None:
     """One driver break interval per vehicle that has one (node visit transits = service)."""
     vehicles = problem.vehicles
     if not any(v.break_ is not None for v in vehicles):
@@ -247,7 +247,7 @@ def _add_breaks(problem: Problem, manager, model, tdim) -> None:
         tdim.SetBreakIntervalsOfVehicle([iv], vi, visit)
 
 
-def _add_drops(problem: Problem, manager, model) -> None:
+def _add_drops(problem: RoutingProblem, manager, model) -> None:
     """One disjunction per stop (not pinned) with its drop penalty, when drops are allowed."""
     pens = C.drop_penalties(problem)
     pinned_nodes = {s for seq in problem.pinned.values() for s in seq}
@@ -257,7 +257,7 @@ def _add_drops(problem: Problem, manager, model) -> None:
                 model.AddDisjunction([manager.NodeToIndex(s)], int(pens[s]))
 
 
-def _pin_prefixes(problem: Problem, manager, model) -> None:
+def _pin_prefixes(problem: RoutingProblem, manager, model) -> None:
     """Pinned prefixes as fixed `NextVar`s and vehicles."""
     vindex = {v.vehicle_id: i for i, v in enumerate(problem.vehicles)}
     for vid, seq in problem.pinned.items():
@@ -272,7 +272,7 @@ def _pin_prefixes(problem: Problem, manager, model) -> None:
 
 
 def _search_parameters(
-    problem: Problem,
+    problem: RoutingProblem,
     settings: SolveSettings,
     model,
     time_limit_s: float | None,
@@ -351,7 +351,7 @@ def _routes(manager, model, assignment, nv: int) -> tuple[tuple[int, ...], ...]:
 
 
 def _solution(
-    problem: Problem,
+    problem: RoutingProblem,
     settings: SolveSettings,
     manager,
     model,
@@ -368,19 +368,11 @@ def _solution(
             "limit or allow drops with a penalty"
         )
     routes = _routes(manager, model, run.assignment, len(problem.vehicles))
-    served = {s for r in routes for s in r}
-    unassigned = tuple(s for s in problem.stops if s not in served)
     if settings.deterministic and run.solve_s >= 0.98 * max(60.0, 20.0 * limit_s):
         status = "feasible-time-cap"
-    from ..check import evaluate
-
-    ev = evaluate(problem, routes)
-    return Solution(
-        routes=routes,
-        unassigned=unassigned,
-        reasons={},
-        objective=ev["objective"],
-        distance_m=ev["distance"],
+    return C.engine_solution(
+        problem,
+        routes,
         engine="ortools",
         status=status,
         stats={
@@ -390,6 +382,5 @@ def _solution(
             "solutions": run.solutions,
             "ortools_objective": run.assignment.ObjectiveValue(),
             "warm_start": run.warm_used,
-            "vehicles_used": ev["vehicles"],
         },
     )

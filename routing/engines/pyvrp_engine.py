@@ -29,7 +29,7 @@ from pyvrp import Client, Depot, Location, ProblemData, VehicleType
 from pyvrp.stop import MaxIterations, MaxRuntime
 
 from ..errors import InputError, SolverError
-from ..problem import Problem, Solution, SolveSettings
+from ..problem import RoutingProblem, Solution, SolveSettings
 from . import _common as C
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ _INT_MAX = np.iinfo(np.int64).max
 FLEET_SHARE = 0.3  # share of the PyVRP budget spent on fleet minimisation (hierarchical)
 
 
-def default_iterations(problem: Problem, time_limit_s: float) -> int:
+def default_iterations(problem: RoutingProblem, time_limit_s: float) -> int:
     """Iteration count for deterministic mode: a calibrated rate per second of the limit.
 
     PyVRP's iterations per second on this 2-core machine (quiet, one process; measured
@@ -66,9 +66,9 @@ def default_iterations(problem: Problem, time_limit_s: float) -> int:
 
 
 class PyVRPModel:
-    """A `Problem` mapped to PyVRP data, with the maps back to problem indices."""
+    """A `RoutingProblem` mapped to PyVRP data, with the maps back to problem indices."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: RoutingProblem) -> None:
         unsupported = C.needs_ortools(problem)
         if unsupported:
             raise InputError(
@@ -187,7 +187,7 @@ class PyVRPModel:
         return tuple(out)
 
     def from_routes(self, routes: tuple[tuple[int, ...], ...]) -> pyvrp.Solution | None:
-        """Problem routes (one per vehicle) -> PyVRP solution, None when not expressible."""
+        """Routes of the problem (one per vehicle) -> PyVRP solution, None when not expressible."""
         cpos = {s: k for k, s in enumerate(self.stop_nodes)}
         type_of = {vi: t for t, vs in enumerate(self.type_vehicles) for vi in vs}
         try:
@@ -202,7 +202,7 @@ class PyVRPModel:
 
 
 def solve(
-    problem: Problem,
+    problem: RoutingProblem,
     settings: SolveSettings,
     *,
     time_limit_s: float | None = None,
@@ -280,11 +280,6 @@ def solve(
             f"PyVRP found no feasible plan within {limit_s:g} s; raise the time limit, allow "
             "drops with a penalty, or use `engine` ortools"
         )
-    served = {s for r in routes for s in r}
-    unassigned = tuple(s for s in problem.stops if s not in served)
-    from ..check import evaluate
-
-    ev = evaluate(problem, routes)
     # time to the first feasible best solution, from the call (the initial construction
     # happens before PyVRP's statistics clock starts: count it)
     first = None
@@ -294,12 +289,9 @@ def solve(
         if d.best_feas:
             first = build_s + setup + float(cum[i])
             break
-    return Solution(
-        routes=routes,
-        unassigned=unassigned,
-        reasons={},
-        objective=ev["objective"],
-        distance_m=ev["distance"],
+    return C.engine_solution(
+        problem,
+        routes,
         engine="pyvrp",
         status="feasible",
         stats={
@@ -310,12 +302,11 @@ def solve(
             "pyvrp_cost": int(res.cost()) if best.is_feasible() else None,
             "repaired_drops": repaired,
             "fleet_minimised": None if fleet_before is None else [fleet_before, fleet_after],
-            "vehicles_used": ev["vehicles"],
         },
     )
 
 
-def _repair(problem: Problem, routes):
+def _repair(problem: RoutingProblem, routes):
     """Make an infeasible PyVRP plan feasible by dropping stops (drops must be allowed).
 
     Greedy: while a route violates capacity / time, drop the stop whose removal lowers the

@@ -271,10 +271,10 @@ def _routing_problem(**changes):
     from dataclasses import replace
 
     import numpy as np
-    from shipahead.routing.problem import Problem, Vehicle
+    from shipahead.routing.problem import RoutingProblem, Vehicle
 
     n = 3
-    p = Problem(
+    p = RoutingProblem(
         node_ids=("depot", "s1", "s2"),
         stops=(1, 2),
         distance_m=np.ones((n, n), dtype=np.int64),

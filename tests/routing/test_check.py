@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 from shipahead.routing.check import check_solution, evaluate, explain_unassigned, route_schedule
-from shipahead.routing.problem import Break, Problem, Solution, Vehicle
+from shipahead.routing.problem import Break, RoutingProblem, Solution, Vehicle
 
 H = 3600
 
 
-def _problem(**kw) -> Problem:
+def _problem(**kw) -> RoutingProblem:
     # depot 0; stops 1..3 on a line 1 km apart; 100 s per km
     n = 4
     x = np.arange(n) * 1000
@@ -28,7 +28,7 @@ def _problem(**kw) -> Problem:
         drop_penalty=np.full(n, 100.0),
     )
     base.update(kw)
-    return Problem(**base)
+    return RoutingProblem(**base)
 
 
 def _sol(routes, unassigned=(), reasons=None) -> Solution:
@@ -101,7 +101,7 @@ def test_explain_unassigned_reasons():
     tw[2] = (0, 7 * H)  # closes before the shift starts
     x = np.array([0, 1000, 2000, 3000, 4000])
     dist = np.abs(x[:, None] - x[None, :]).astype(np.int64)
-    p = Problem(
+    p = RoutingProblem(
         node_ids=("depot", "big", "early", "long", "ok"),
         stops=(1, 2, 3, 4),
         distance_m=dist,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shipahead.routing.check import check_solution, evaluate, route_schedule
 from shipahead.routing.errors import InfeasibleError, InputError
-from shipahead.routing.problem import Break, Problem, SolveSettings, Vehicle
+from shipahead.routing.problem import Break, RoutingProblem, SolveSettings, Vehicle
 from shipahead.routing.solve import solve
 
 H = 3600
@@ -28,13 +28,13 @@ def make_problem(
     speed_mps: float = 10.0,
     drop: float | None = 1e6,
     **kw,
-) -> Problem:
+) -> RoutingProblem:
     """Nodes 0..n_depots-1 are depots, the rest stops; distances Euclidean metres."""
     n = len(coords)
     d = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(axis=2))
     dist = np.round(d).astype(np.int64)
     dur = np.round(d / speed_mps).astype(np.int64)
-    return Problem(
+    return RoutingProblem(
         node_ids=tuple(f"d{i}" if i < n_depots else f"s{i}" for i in range(n)),
         stops=tuple(range(n_depots, n)),
         distance_m=dist,
@@ -337,7 +337,7 @@ def test_ortools_breaks_and_pins_pass_the_checker(p, data):
         assert sol.routes[0][:1] == (p.stops[0],)
 
 
-def _expected_objective(p: Problem, sol) -> int:
+def _expected_objective(p: RoutingProblem, sol) -> int:
     """OR-Tools' integer objective recomputed from the routes with the checker's schedule."""
     from shipahead import routing as C
 
@@ -388,7 +388,7 @@ def test_break_right_after_a_stop_before_a_closing_window_regression():
     # Found by the explore profile: OR-Tools lets the break start after the vehicle has
     # driven to the next stop (the break lies anywhere between two services); the checker
     # used to put it before the drive, so the plan looked one second late at s1.
-    p = Problem(
+    p = RoutingProblem(
         node_ids=("d0", "s1", "s2"),
         stops=(1, 2),
         distance_m=np.array([[0, 0, 6], [0, 0, 6], [6, 6, 0]]),

@@ -1,4 +1,4 @@
-"""`Problem.validate` names what is wrong."""
+"""`RoutingProblem.validate` names what is wrong."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from shipahead.routing.errors import InputError
-from shipahead.routing.problem import Break, Problem, Vehicle
+from shipahead.routing.problem import Break, RoutingProblem, Vehicle
 
 H = 3600
 
 
-def _ok() -> Problem:
+def _ok() -> RoutingProblem:
     n = 3
-    return Problem(
+    return RoutingProblem(
         node_ids=("depot", "s1", "s2"),
         stops=(1, 2),
         distance_m=np.ones((n, n), dtype=np.int64),

@@ -68,7 +68,7 @@ def _driving(plan, min_left=1):
 @settings(max_examples=200, deadline=None)
 @given(t=st.integers(0, 2 * 86_400 - 31))
 def test_clock_round_trip(t):
-    from shipahead.routing.clock import format_clock, parse_clock
+    from shipahead.timeofday import format_clock, parse_clock
 
     text = format_clock(t)
     back = parse_clock(text)
@@ -82,7 +82,7 @@ def test_clock_round_trip(t):
 
 @pytest.mark.parametrize("text", ["48:00", "24:60", "99:00", "7", "08:5", "-1:00", "ab:cd"])
 def test_clock_rejects(text):
-    from shipahead.routing.clock import parse_clock
+    from shipahead.timeofday import parse_clock
 
     with pytest.raises(ValueError):
         parse_clock(text)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shipahead.routing.problem import Problem, Vehicle
+from shipahead.routing.problem import RoutingProblem, Vehicle
 from shipahead.routing.simulate import Simulator
 from shipahead.routing.traffic import N_CLASSES, Incident, SpeedModel
 
@@ -62,7 +62,7 @@ def test_piecewise_speed_is_exact():
 def _problem(net, nodes, tw, service):
     n = len(nodes)
     z = np.zeros((n, n), dtype=np.int64)
-    return Problem(
+    return RoutingProblem(
         node_ids=tuple(f"n{i}" for i in range(n)),
         stops=tuple(range(1, n)),
         distance_m=z,
@@ -144,7 +144,7 @@ def test_simulated_break_follows_the_checker(seed, k, e, width, dur):
         a = int(rng.integers(8 * 3600, 11 * 3600))
         tw.append([a, a + int(rng.integers(0, 3600))])
     service = [0, *rng.integers(0, 600, k).tolist()]
-    p = Problem(
+    p = RoutingProblem(
         node_ids=tuple(f"n{i}" for i in range(n)),
         stops=tuple(range(1, n)),
         distance_m=np.zeros((n, n), dtype=np.int64),
