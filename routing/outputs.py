@@ -3,7 +3,7 @@
 - :func:`routes_geojson`: a GeoJSON FeatureCollection with one LineString per vehicle that
   follows the roads actually driven (arc geometries of every leg), plus its KPIs.
 - :func:`routes_map_html`: a self-contained Leaflet page (Leaflet inlined from
-  ``routing/_assets/leaflet``, the road network as its base layer, so it opens offline; one
+  ``routing/_assets/vendor/leaflet``, the road network as its base layer, so it opens offline; one
   colour per vehicle, numbered stop markers with ETA popups, OpenStreetMap attribution).
 - :func:`driver_sheets`: one Markdown sheet per vehicle.
 
@@ -174,14 +174,16 @@ def _script_json(obj: object) -> str:
 def _asset(name: str) -> str:
     from importlib.resources import files
 
-    return (files("shipahead.routing") / "_assets" / "leaflet" / name).read_text(encoding="utf-8")
+    return (files("shipahead.routing") / "_assets" / "vendor" / "leaflet" / name).read_text(
+        encoding="utf-8"
+    )
 
 
 def _asset_uri(name: str) -> str:
     import base64
     from importlib.resources import files
 
-    data = (files("shipahead.routing") / "_assets" / "leaflet" / name).read_bytes()
+    data = (files("shipahead.routing") / "_assets" / "vendor" / "leaflet" / name).read_bytes()
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
