@@ -313,9 +313,10 @@ def run_plan(
                 # a skipped step took no time in this run: no timing of the run that made it
                 status[name] = {"status": "skipped (unchanged)", "kpis": done.get("kpis", {})}
                 STATE.kept.append(name)
-                console().print(
-                    f"step {name}: unchanged since the last run — skipped (--force reruns)"
-                )
+                if not STATE.quiet:  # progress lines; --quiet keeps stderr to results/errors
+                    console().print(
+                        f"step {name}: unchanged since the last run — skipped (--force reruns)"
+                    )
                 continue
             if not session_started:
                 # before the marker goes: an engine that cannot start must not undo a step
@@ -337,7 +338,8 @@ def run_plan(
                 "peak_mem_mb": round(mem.peak / 2**20, 1),
                 "detail": step_timing,
             }
-            console().print(f"step {name}: done in {wall:.1f} s")
+            if not STATE.quiet:
+                console().print(f"step {name}: done in {wall:.1f} s")
 
     from shipahead.cli.report import build_report
 

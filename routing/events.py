@@ -47,14 +47,35 @@ def _float(ev: pd.Series, col: str, i: int) -> float:
         v = float(x)
     except (TypeError, ValueError):
         v = math.nan
-    if math.isnan(v):
+    if not math.isfinite(v):
         raise InputError(
-            f"events row {i} ({ev['type']}): {col} is missing or not a number",
+            f"events row {i} ({ev['type']}): {col} is missing or not a finite number",
             row=i,
             column=col,
             table="events",
         )
+    low, high = _EVENT_BOUNDS.get(col, (-math.inf, math.inf))
+    if not low <= v <= high:
+        raise InputError(
+            f"events row {i} ({ev['type']}): {col} = {v:g} is outside {low:g}–{high:g}",
+            row=i,
+            column=col,
+            table="events",
+            fix=f"give {col} a value from {low:g} to {high:g}",
+        )
     return v
+
+
+#: bounds of the numeric event fields (the replan-events contract of `shipahead validate`)
+_EVENT_BOUNDS = {
+    "delay_min": (0.0, 2880.0),
+    "lat": (-90.0, 90.0),
+    "lon": (-180.0, 180.0),
+    "area_lat": (-90.0, 90.0),
+    "area_lon": (-180.0, 180.0),
+    "demand_units": (0.0, 1e9),
+    "service_min": (0.0, 2880.0),
+}
 
 
 @dataclass

@@ -67,6 +67,24 @@ def test_events_file_with_only_the_columns_it_uses(plan_dir, tmp_path):
     assert (tmp_path / "rp" / "routes.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("inf", "delay_min is missing or not a finite number"),
+        ("-5", "delay_min = -5 is outside 0–2880"),
+        ("1e300", "delay_min = 1e+300 is outside 0–2880"),
+    ],
+)
+def test_event_numbers_must_be_finite_and_in_range(plan_dir, tmp_path, value, needle):
+    ev = _events(tmp_path, f"type,vehicle_id,delay_min\ndelay,V1,{value}\n")
+    out = tmp_path / "rp"
+    r = _run(["route", "replan", "--plan", plan_dir, "--at", "09:00", "--events", ev, "--out", out])
+    assert r.exit_code == 2, r.output
+    lines = [x for x in r.output.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and needle in lines[0], r.output
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.parametrize("at", ["24:30", "48:00", "25:00", "05:00", "47:59"])
 def test_at_outside_the_plans_day_is_refused(plan_dir, tmp_path, at):
     out = tmp_path / "rp"
