@@ -55,6 +55,18 @@ def _hhmm_to_s(value: str | None, option: str) -> int | None:
         ) from None
 
 
+def _check_time_limit(time_limit: float) -> None:
+    """``--time-limit`` (seconds): finite, > 0 and within the documented limit."""
+    check_option(
+        time_limit,
+        "--time-limit",
+        gt=0,
+        limit_name="time_limit_s",
+        example="10",
+        what="time limit, s",
+    )
+
+
 def _plan_day(state: dict, routes) -> tuple[int, int]:
     """(first shift start or --depart, last shift end or return) of a plan, seconds."""
     import pandas as pd
@@ -551,14 +563,7 @@ def route(
 
     if ctx.invoked_subcommand is not None:
         return
-    check_option(
-        time_limit,
-        "--time-limit",
-        gt=0,
-        limit_name="time_limit_s",
-        example="10",
-        what="time limit, s",
-    )
+    _check_time_limit(time_limit)
     check_option(seed, "--seed", ge=0, example="0")
     if instance is not None:
         if sol_out is None:
@@ -654,14 +659,7 @@ def replan_command(
     from shipahead.cli.progress import console
 
     if time_limit is not None:
-        check_option(
-            time_limit,
-            "--time-limit",
-            gt=0,
-            limit_name="time_limit_s",
-            example="10",
-            what="time limit, s",
-        )
+        _check_time_limit(time_limit)
     check_option(reassign_penalty, "--reassign-penalty", ge=0, example="50")
     at_s = _hhmm_to_s(at, "--at")
     target = out or Path(plan) / f"replan-{at_s // 3600:02d}{(at_s % 3600) // 60:02d}"

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from shipahead.routing import to_seconds
+
+from shipahead import routing
 
 DATA = Path(__file__).parent / "data"
 TINY_OSM = DATA / "portland_tiny.osm.bz2"
@@ -66,3 +69,14 @@ def rush_profile() -> pd.DataFrame:
         f[h] = 0.5
     f[10] = 0.7
     return pd.DataFrame({"hour": range(24), "speed_factor": f})
+
+
+#: quick, deterministic planner settings for the tiny re-plan day
+FAST = routing.PlanSettings(
+    engine="ortools", time_limit_s=1.0, deterministic=True, max_iterations=2
+)
+
+
+def seconds(x) -> int:
+    """``HH:MM`` (or minutes) → seconds from midnight, as the tables read it."""
+    return to_seconds(x, what="", row=0, column="", table="")

@@ -7,29 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shipahead.cli.contracts import CONTRACTS, _parse, check_table
-from shipahead.routing import to_seconds
 from shipahead.routing.outputs import driver_sheets
 from shipahead.routing.traffic import SpeedModel
 
 from shipahead import routing
 
-from ._netfix import rush_profile, tiny_fleet, tiny_network, tiny_stops
-
-FAST = routing.PlanSettings(
-    engine="ortools", time_limit_s=1.0, deterministic=True, max_iterations=2
-)
-
-
-def _s(x):
-    return to_seconds(x, what="", row=0, column="", table="")
-
-
-@pytest.fixture(scope="module")
-def base():
-    stops, fleet = tiny_stops(10, seed=21, tw=False), tiny_fleet(2)
-    speed = SpeedModel.from_tables(rush_profile())
-    plan = routing.plan_routes(stops, fleet, tiny_network(), speed=speed, settings=FAST)
-    return stops, fleet, speed, plan
+from ._netfix import FAST, rush_profile, tiny_fleet, tiny_network, tiny_stops
+from ._netfix import seconds as _s
 
 
 def _replan(base, events, at, fleet=None, routes=None):
