@@ -112,8 +112,26 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
     return flags + rest + argv[end:]
 
 
+def _use_forkserver() -> None:
+    """Worker pools (statsforecast's, placement's block workers) start from a fork server.
+
+    The CLI runs threads (the peak-memory sampler, progress displays); a pool worker forked
+    while one of them holds a lock can block for ever (seen as a forecast that never ends under
+    load). The fork server starts once, with numpy/pandas/statsforecast loaded, and forks clean
+    workers. statsforecast's ``multiprocessing.Pool`` leaves its queue semaphores to garbage
+    collection; the resource tracker unlinks them at exit, so its warning about them is muted.
+    """
+    import multiprocessing
+
+    if multiprocessing.get_start_method(allow_none=True) is None:
+        sys.warnoptions.append("ignore:resource_tracker:UserWarning")
+        multiprocessing.set_forkserver_preload(["numpy", "pandas", "statsforecast"])
+        multiprocessing.set_start_method("forkserver")
+
+
 def main() -> None:
     """Console-script entry point."""
+    _use_forkserver()
     app(args=hoist_global_flags(sys.argv[1:]), prog_name="shipahead")
 
 

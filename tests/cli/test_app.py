@@ -101,3 +101,18 @@ def test_global_flags_may_follow_the_command() -> None:
     argv = ["forecast", "h.csv", "--horizon", "4", "--quiet", "--debug"]
     assert hoist_global_flags(argv) == ["--quiet", "--debug", "forecast", "h.csv", "--horizon", "4"]
     assert hoist_global_flags(["route", "--", "-q"]) == ["route", "--", "-q"]
+
+
+def test_the_command_starts_worker_pools_from_a_fork_server() -> None:
+    """The CLI forks no pool worker from a process that runs threads (a worker could hang)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import multiprocessing\n"
+        "from shipahead.cli.app import _use_forkserver\n"
+        "_use_forkserver()\n"
+        "print(multiprocessing.get_start_method())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "forkserver"
