@@ -22,6 +22,25 @@ EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass(frozen=True)
+class PlacementTables:
+    """The contract tables of a placement (docs/data-formats.md).
+
+    ``scenarios`` holds the demand totals over the window (units); the outbound ``lanes`` are
+    given as a table or derived from the ``regions`` polygons (a GeoDataFrame, EPSG:4326);
+    without ``inbound_lanes`` every supply node ships to every FC by distance.
+    """
+
+    scenarios: pd.DataFrame
+    fcs: pd.DataFrame
+    skus: pd.DataFrame
+    inventory: pd.DataFrame
+    supply: pd.DataFrame
+    inbound_lanes: pd.DataFrame | None = None
+    lanes: pd.DataFrame | None = None
+    regions: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
 class PlacementProblem:
     """The placement model as arrays (see docs/placement.md for symbols and units)."""
 
@@ -681,18 +700,7 @@ def _placeable_supply(
 
 
 # --------------------------------------------------------------------------- main entry
-def build_problem(
-    scenarios: pd.DataFrame,
-    fcs: pd.DataFrame,
-    skus: pd.DataFrame,
-    inventory: pd.DataFrame,
-    supply: pd.DataFrame,
-    settings: PlacementSettings,
-    *,
-    inbound_lanes: pd.DataFrame | None = None,
-    lanes: pd.DataFrame | None = None,
-    regions=None,
-) -> PlacementProblem:
+def build_problem(tables: PlacementTables, settings: PlacementSettings) -> PlacementProblem:
     """Validate the contract tables and turn them into a `PlacementProblem` of arrays.
 
     The tables are checked in this order (the first fault is reported): fcs, skus, scenarios,
@@ -705,19 +713,19 @@ def build_problem(
     InfeasibleError
         The data make the model infeasible (message names the FC/SKU/region and constraint).
     """
-    fc = _read_fcs(fcs)
-    sk = _read_skus(skus, fc.cap_unit, settings.window_days)
-    sc = _read_scenarios(scenarios, sk.ids)
+    fc = _read_fcs(tables.fcs)
+    sk = _read_skus(tables.skus, fc.cap_unit, settings.window_days)
+    sc = _read_scenarios(tables.scenarios, sk.ids)
     region_names = sorted(sc.table["region_id"].unique())
-    if lanes is not None:
-        raw = _lanes_from_table(lanes, fc.ids, region_names)
+    if tables.lanes is not None:
+        raw = _lanes_from_table(tables.lanes, fc.ids, region_names)
     else:
-        raw = _lanes_from_geometry(regions, sc.table, region_names, fc, settings)
+        raw = _lanes_from_geometry(tables.regions, sc.table, region_names, fc, settings)
     ln = _promise_lanes(raw, settings)
     dem = _demand_pairs(sc, raw, ln, fc.ids, sk.ids, settings)
-    on_hand = _read_inventory(inventory, fc, sk)
-    sup = _read_supply(supply, sk.ids)
-    arcs = _inbound_arcs(inbound_lanes, sup, fc, settings)
+    on_hand = _read_inventory(tables.inventory, fc, sk)
+    sup = _read_supply(tables.supply, sk.ids)
+    arcs = _inbound_arcs(tables.inbound_lanes, sup, fc, settings)
     sup_s, sup_n, sup_avail = _placeable_supply(sup, arcs, fc, sk)
     return PlacementProblem(
         sku_ids=sk.ids,

@@ -22,7 +22,7 @@ from .decomposition import (
     sampled_prices,
 )
 from .errors import InputError, SolverError
-from .inputs import PlacementProblem, build_problem
+from .inputs import PlacementProblem, PlacementTables, build_problem
 from .model import q_index, sku_q_start
 from .rounding import round_placements
 from .settings import PlacementSettings
@@ -59,27 +59,14 @@ class PlacementResult:
     timings: dict = field(default_factory=dict)
 
 
-def plan(
-    scenarios: pd.DataFrame,
-    fcs: pd.DataFrame,
-    skus: pd.DataFrame,
-    inventory: pd.DataFrame,
-    supply: pd.DataFrame,
-    settings: PlacementSettings,
-    *,
-    inbound_lanes: pd.DataFrame | None = None,
-    lanes: pd.DataFrame | None = None,
-    regions=None,
-    client=None,
-) -> PlacementResult:
+def plan(tables: PlacementTables, settings: PlacementSettings, *, client=None) -> PlacementResult:
     """Decide stock positions and placement orders for a coverage window.
 
     Parameters
     ----------
-    scenarios
-        ``sku_id, region_id, scenario, prob, qty_units`` — demand totals over the window (units).
-    fcs, skus, inventory, supply, inbound_lanes, lanes, regions
-        Contract tables (docs/data-formats.md); ``regions`` is a GeoDataFrame (EPSG:4326).
+    tables
+        The contract tables (`PlacementTables`); ``scenarios`` are ``sku_id, region_id,
+        scenario, prob, qty_units`` — demand totals over the window (units).
     settings
         Model and method parameters (`PlacementSettings`).
     client
@@ -93,17 +80,7 @@ def plan(
         No usable solver result, or the independent check failed.
     """
     t0 = time.perf_counter()
-    pb = build_problem(
-        scenarios,
-        fcs,
-        skus,
-        inventory,
-        supply,
-        settings,
-        inbound_lanes=inbound_lanes,
-        lanes=lanes,
-        regions=regions,
-    )
+    pb = build_problem(tables, settings)
     t_in = time.perf_counter() - t0
     res = solve_problem(pb, settings, client=client)
     res.timings["inputs_s"] = t_in
