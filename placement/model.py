@@ -10,11 +10,12 @@ numpy and converted to CSC with scipy.sparse: no Python loop over variables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from shipahead.fields import shared_fields
 
 from .inputs import PlacementProblem
 
@@ -326,15 +327,9 @@ def build_block(pb: PlacementProblem, s0: int, s1: int, *, capacity_rows: bool) 
         n_scen=pb.n_scenarios,
         matrix=_block_matrix(pb, c, s0, s1, capacity_rows),
         n_cap_rows=pb.n_fcs if capacity_rows else 0,
-        **_shared_fields(c, BlockLP),
-        **_shared_fields(_block_bounds(pb, c, s0, s1, capacity_rows), BlockLP),
+        **shared_fields(c, BlockLP),
+        **shared_fields(_block_bounds(pb, c, s0, s1, capacity_rows), BlockLP),
     )
-
-
-def _shared_fields(part: Any, cls: type) -> dict[str, Any]:
-    """The fields of the dataclass ``part`` that the dataclass ``cls`` has too (not copied)."""
-    names = {f.name for f in fields(cls)}
-    return {f.name: getattr(part, f.name) for f in fields(part) if f.name in names}
 
 
 def q_index(pb: PlacementProblem) -> tuple[np.ndarray, np.ndarray]:
