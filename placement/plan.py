@@ -130,6 +130,7 @@ class _FirstPrices:
 
     prices: np.ndarray | None  # sampled first prices (None: start from zero prices)
     warmup: SampleCorrection | None  # warm-up corrections of those prices
+    sample_iterations: int | None = None  # rounds the sampled sub-problem took
 
 
 def solve_problem(
@@ -208,7 +209,6 @@ def _first_prices(
     settings: PlacementSettings,
     pool: WorkerPool,
     ranges: list[tuple[int, int]],
-    info: dict,
     timings: dict[str, float],
 ) -> _FirstPrices:
     """Sampled first prices and their warm-up corrections, if the settings ask for them."""
@@ -225,7 +225,6 @@ def _first_prices(
         time_limit_s=(None if settings.time_limit_s is None else 0.3 * settings.time_limit_s),
         smoothing=settings.smoothing,
     )
-    info["sample_iterations"] = samp.iterations
     timings["sample_prices_s"] = time.perf_counter() - t
     warm = None
     if settings.sample_corrections > 0:
@@ -240,7 +239,7 @@ def _first_prices(
             time_limit_s=(None if settings.time_limit_s is None else 0.1 * settings.time_limit_s),
             smoothing=settings.smoothing,
         )
-    return _FirstPrices(lam0, warm)
+    return _FirstPrices(lam0, warm, samp.iterations)
 
 
 def _decompose(
@@ -309,7 +308,9 @@ def _solve_decomposed(
     )
     timings["build_s"] = time.perf_counter() - t
     try:
-        start = _first_prices(pb, settings, pool, ranges, info, timings)
+        start = _first_prices(pb, settings, pool, ranges, timings)
+        if start.sample_iterations is not None:
+            info["sample_iterations"] = start.sample_iterations
         dec = _decompose(pb, settings, pool, ranges, start, timings)
         t = time.perf_counter()
         q_int = round_placements(pb, q_m, q_a, dec.q)
