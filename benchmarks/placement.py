@@ -152,13 +152,14 @@ def optimality(lines: list[str], results: dict) -> None:
         inst = P.generate_instance(S, F, R, K, seed=seed)
         t = inst.tables()
         ref = reference_lp(t, W)
-        mono = P.plan(settings=P.PlacementSettings(window_days=W, method="monolithic"), **t)
+        tables = P.PlacementTables(**t)
+        mono = P.plan(tables, P.PlacementSettings(window_days=W, method="monolithic"))
         glop = P.plan(
-            settings=P.PlacementSettings(window_days=W, method="monolithic", lp_solver="glop"),
-            **t,
+            tables, P.PlacementSettings(window_days=W, method="monolithic", lp_solver="glop")
         ).summary["lp_lower_bound"]
         dec = P.plan(
-            settings=P.PlacementSettings(
+            tables,
+            P.PlacementSettings(
                 window_days=W,
                 method="decomposition",
                 block_size=3,
@@ -166,7 +167,6 @@ def optimality(lines: list[str], results: dict) -> None:
                 gap_tolerance=1e-7,
                 sample_skus=0,
             ),
-            **t,
         ).summary
         s = mono.summary
         rel = (s["lp_lower_bound"] - ref) / ref
@@ -204,14 +204,8 @@ def optimality(lines: list[str], results: dict) -> None:
         tabs["regions"] = regions.assign(region_id=regions["region_id"].astype(str))
         t0 = time.perf_counter()
         res = P.plan(
-            scen,
-            tabs["fcs"],
-            tabs["skus"],
-            tabs["inventory"],
-            tabs["supply"],
+            P.PlacementTables(scenarios=scen, **tabs),
             P.PlacementSettings(window_days=W, promise_days=2),
-            inbound_lanes=tabs["inbound_lanes"],
-            regions=tabs["regions"],
         )
         secs = time.perf_counter() - t0
         s = res.summary
@@ -281,7 +275,9 @@ def ladder(
         tol = 1e-3 if S <= 1000 else 5e-3
         with PeakRSS() as pk:
             t0 = time.perf_counter()
-            pb = P.build_problem(settings=P.PlacementSettings(window_days=W), **inst.tables())
+            pb = P.build_problem(
+                P.PlacementTables(**inst.tables()), P.PlacementSettings(window_days=W)
+            )
             t_arr = time.perf_counter() - t0
             tl = time_limit if S <= 1000 else max(30.0, budget - t_arr - 15.0)
             st = P.PlacementSettings(
@@ -413,7 +409,7 @@ def drops(lines: list[str], results: dict, S: int = 500, rounds: tuple = (1, 2, 
                 drop_columns=drop,
             )
             t0 = time.perf_counter()
-            s = P.plan(settings=st, **inst.tables()).summary
+            s = P.plan(P.PlacementTables(**inst.tables()), st).summary
             sec = time.perf_counter() - t0
             out.append(
                 {

@@ -122,14 +122,32 @@ class Problem:
     value: str | None = field(default=None)
 
 
-def _lat(required: bool = True) -> Column:
-    return Column("lat", "float", "degrees (WGS84)", required, "latitude", "39.96", ge=-90, le=90)
+def _lat(required: bool = True, desc: str = "latitude", example: str = "39.96") -> Column:
+    return Column("lat", "float", "degrees (WGS84)", required, desc, example, ge=-90, le=90)
 
 
-def _lon(required: bool = True) -> Column:
-    return Column(
-        "lon", "float", "degrees (WGS84)", required, "longitude", "-82.99", ge=-180, le=180
-    )
+def _lon(required: bool = True, desc: str = "longitude", example: str = "-82.99") -> Column:
+    return Column("lon", "float", "degrees (WGS84)", required, desc, example, ge=-180, le=180)
+
+
+#: the example value of each id column that several tables share
+_ID_EXAMPLES: dict[str, str] = {
+    "region_id": "39049",
+    "sku_id": "AMERICAN-VODKAS",
+    "fc_id": "CMH1",
+    "node_id": "XDOCK-1",
+    "scenario": "s3",
+    "order_id": "PO-000001",
+    "from_node": "XDOCK-1",
+    "to_fc_id": "CMH1",
+    "stop_id": "S001",
+    "vehicle_id": "VAN-1",
+}
+
+
+def _ids(*names: str) -> tuple[Column, ...]:
+    """Required id columns ``names``, each with its example (`_ID_EXAMPLES`)."""
+    return tuple(Column(name, "id", example=_ID_EXAMPLES[name]) for name in names)
 
 
 _Q = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
@@ -219,8 +237,7 @@ CONTRACTS: dict[str, Contract] = {
             "forecast",
             "Forecast",
             (
-                Column("region_id", "id", example="39049"),
-                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                *_ids("region_id", "sku_id"),
                 Column("ds", "date", desc="future period", example="2022-10-31"),
                 Column("model", "text", desc="model that produced the row", example="AutoETS"),
                 Column("mean", "float", "units", desc="expected demand", example="1180.4", ge=0),
@@ -239,7 +256,7 @@ CONTRACTS: dict[str, Contract] = {
             "regions",
             "Regions",
             (
-                Column("region_id", "id", example="39049"),
+                *_ids("region_id"),
                 Column("name", "text", example="Franklin"),
                 Column("population", "float", "people", required=False, example="1316756", ge=0),
                 Column(
@@ -258,7 +275,7 @@ CONTRACTS: dict[str, Contract] = {
             "fcs",
             "Fulfillment centers",
             (
-                Column("fc_id", "id", example="CMH1"),
+                *_ids("fc_id"),
                 Column("name", "text", example="Etna, OH"),
                 _lat(),
                 _lon(),
@@ -306,7 +323,7 @@ CONTRACTS: dict[str, Contract] = {
             "skus",
             "SKUs",
             (
-                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                *_ids("sku_id"),
                 Column("name", "text", required=False, example="AMERICAN VODKAS"),
                 Column("unit_volume_m3", "float", "m³/unit", example="0.0012", gt=0),
                 Column(
@@ -321,8 +338,7 @@ CONTRACTS: dict[str, Contract] = {
             "inventory",
             "Inventory on hand",
             (
-                Column("fc_id", "id", example="CMH1"),
-                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                *_ids("fc_id", "sku_id"),
                 Column("on_hand_units", "float", "units", example="1200", ge=0),
                 Column(
                     "qty_units",
@@ -349,7 +365,7 @@ CONTRACTS: dict[str, Contract] = {
             "Supply",
             (
                 Column("node_id", "id", desc="vendor / inbound cross-dock", example="XDOCK-1"),
-                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                *_ids("sku_id"),
                 Column("available_units", "float", "units", example="50000", ge=0),
                 _lat(required=False),
                 _lon(required=False),
@@ -361,8 +377,7 @@ CONTRACTS: dict[str, Contract] = {
             "inbound_lanes",
             "Inbound lanes (optional)",
             (
-                Column("node_id", "id", example="XDOCK-1"),
-                Column("fc_id", "id", example="CMH1"),
+                *_ids("node_id", "fc_id"),
                 Column("cost_per_unit", "float", "currency/unit", example="0.35", ge=0),
                 Column("lead_days", "float", "days", example="2", ge=0),
             ),
@@ -372,8 +387,7 @@ CONTRACTS: dict[str, Contract] = {
             "lanes",
             "Outbound lanes (optional)",
             (
-                Column("fc_id", "id", example="CMH1"),
-                Column("region_id", "id", example="39049"),
+                *_ids("fc_id", "region_id"),
                 Column("cost_per_unit", "float", "currency/unit", example="0.80", ge=0),
                 Column("transit_days", "float", "days", example="1", ge=0),
             ),
@@ -383,9 +397,7 @@ CONTRACTS: dict[str, Contract] = {
             "scenarios",
             "Demand scenarios",
             (
-                Column("sku_id", "id", example="AMERICAN-VODKAS"),
-                Column("region_id", "id", example="39049"),
-                Column("scenario", "id", example="s3"),
+                *_ids("sku_id", "region_id", "scenario"),
                 Column("prob", "float", "probability", example="0.2", ge=0, le=1),
                 Column(
                     "qty_units",
@@ -404,8 +416,7 @@ CONTRACTS: dict[str, Contract] = {
             "stock_targets",
             "Stock targets (output)",
             (
-                Column("fc_id", "id", example="CMH1"),
-                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                *_ids("fc_id", "sku_id"),
                 Column("target_units", "int", "units", example="1800", ge=0),
                 Column("on_hand_units", "float", "units", example="1200", ge=0),
                 Column(
@@ -426,10 +437,7 @@ CONTRACTS: dict[str, Contract] = {
             "placement_orders",
             "Placement orders (output)",
             (
-                Column("order_id", "id", example="PO-000001"),
-                Column("sku_id", "id", example="AMERICAN-VODKAS"),
-                Column("from_node", "id", example="XDOCK-1"),
-                Column("to_fc_id", "id", example="CMH1"),
+                *_ids("order_id", "sku_id", "from_node", "to_fc_id"),
                 Column("qty_units", "int", "units", example="600", gt=0),
                 Column("ship_by", "date", example="2022-10-30"),
             ),
@@ -439,7 +447,7 @@ CONTRACTS: dict[str, Contract] = {
             "stops",
             "Delivery stops",
             (
-                Column("stop_id", "id", example="S001"),
+                *_ids("stop_id"),
                 Column("name", "text", required=False, example="Kroger, N High St"),
                 _lat(),
                 _lon(),
@@ -457,7 +465,7 @@ CONTRACTS: dict[str, Contract] = {
             "fleet",
             "Fleet",
             (
-                Column("vehicle_id", "id", example="VAN-1"),
+                *_ids("vehicle_id"),
                 Column("depot_id", "id", desc="FC the vehicle starts and ends at", example="OSU1"),
                 Column("capacity_units", "float", "units", example="3000", gt=0),
                 Column("shift_start", "hhmm", "local time", example="07:30"),
@@ -525,9 +533,9 @@ CONTRACTS: dict[str, Contract] = {
             "routes",
             "Route plan (output)",
             (
-                Column("vehicle_id", "id", example="VAN-1"),
+                *_ids("vehicle_id"),
                 Column("seq", "int", desc="1 = first stop", example="1", ge=0, le=1e6),
-                Column("stop_id", "id", example="S001"),
+                *_ids("stop_id"),
                 Column("arrival", "hhmm", "local time", example="08:41"),
                 Column("departure", "hhmm", "local time", example="08:56"),
                 Column(
@@ -536,12 +544,8 @@ CONTRACTS: dict[str, Contract] = {
                 Column("leg_km", "float", "km", example="6.4", ge=0),
                 Column("leg_min", "float", "minutes", example="12.5", ge=0),
                 Column("kind", "text", "", False, "start, stop or end", "stop"),
-                Column(
-                    "lat", "float", "degrees (WGS84)", False, "latitude", "39.96", ge=-90, le=90
-                ),
-                Column(
-                    "lon", "float", "degrees (WGS84)", False, "longitude", "-83.00", ge=-180, le=180
-                ),
+                _lat(required=False),
+                _lon(required=False, example="-83.00"),
                 Column(
                     "tw_start", "hhmm", "local time", False, "stop's window", "08:00", nullable=True
                 ),
@@ -594,26 +598,8 @@ CONTRACTS: dict[str, Contract] = {
                     desc="position, delay (opt. done)",
                     example="VAN-1",
                 ),
-                Column(
-                    "lat",
-                    "float",
-                    "degrees (WGS84)",
-                    False,
-                    "add, position",
-                    "39.96",
-                    ge=-90,
-                    le=90,
-                ),
-                Column(
-                    "lon",
-                    "float",
-                    "degrees (WGS84)",
-                    False,
-                    "add, position",
-                    "-83.00",
-                    ge=-180,
-                    le=180,
-                ),
+                _lat(required=False, desc="add, position"),
+                _lon(required=False, desc="add, position", example="-83.00"),
                 Column("demand_units", "float", "units", False, "add", "240", ge=0),
                 Column("tw_start", "hhmm", "local time", False, "add", "08:00", nullable=True),
                 Column(

@@ -128,6 +128,12 @@ def _unguard_frame(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _unreadable(exc: BaseException, path: Path, ext: str, fix: str) -> CliInputError:
+    """The error for a file its reader rejected: the reader's first message line."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return CliInputError(f"cannot be read as {ext[1:]}: {first}", file=path, fix=fix)
+
+
 def _read_raw(path: Path) -> pd.DataFrame:
     ext = _suffix(path)
     if not path.exists():
@@ -143,12 +149,7 @@ def _read_raw(path: Path) -> pd.DataFrame:
             df = pd.read_parquet(path)
             return _clean_header(path, df, list(map(str, df.columns)))
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliInputError(
-            f"cannot be read as {ext[1:]}: {first}",
-            file=path,
-            fix="check the file is complete and in that format",
-        ) from None
+        raise _unreadable(exc, path, ext, "check the file is complete and in that format") from None
     raise CliInputError(
         f"unknown file type '{ext or path.name}'",
         file=path,
@@ -243,12 +244,7 @@ def read_geo(
     except CliInputError:
         raise
     except Exception as exc:  # the geo readers raise many types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliInputError(
-            f"cannot be read as {ext[1:]}: {first}",
-            file=p,
-            fix="check the file is valid GeoJSON/GeoParquet",
-        ) from None
+        raise _unreadable(exc, p, ext, "check the file is valid GeoJSON/GeoParquet") from None
     if gdf.crs is None:
         gdf = gdf.set_crs(4326)
     elif gdf.crs.to_epsg() != 4326:

@@ -114,15 +114,7 @@ def _compute(run: PlaceRun, inputs: PlaceInputs):
         settings = dataclasses.replace(settings, plan_date=plan_date)
     with step("Placing inventory (stochastic LP)…"):
         return placement.plan(
-            scen,
-            tables["fcs"],
-            tables["skus"],
-            tables["inventory"],
-            tables["supply"],
-            settings,
-            inbound_lanes=tables["inbound_lanes"],
-            lanes=tables["lanes"],
-            regions=geo,
+            placement.PlacementTables(scenarios=scen, regions=geo, **tables), settings
         )
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +25,7 @@ import typer
 from shipahead.cli.engine import engine_session
 from shipahead.cli.errors import STATE, CliInputError, command, register_file
 from shipahead.cli.scenario import INPUT_KINDS, Scenario, check_scenario_inputs, load_scenario
+from shipahead.cli.settings import ForecastInputs, PlaceInputs, RouteInputs
 
 from shipahead.hashing import file_sha256
 
@@ -108,7 +109,6 @@ class StepContext:
 
 def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
     from shipahead.cli import forecast_cmd
-    from shipahead.cli.settings import ForecastInputs
 
     sc = ctx.scenario
     options = {
@@ -124,7 +124,6 @@ def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
 
 def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
     from shipahead.cli import place_cmd
-    from shipahead.cli.settings import PlaceInputs
 
     options = ctx.scenario.placement.model_dump()
     if options["plan_date"] is None:
@@ -141,7 +140,6 @@ def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
 
 def _routes_step(ctx: StepContext, out: Any) -> dict[str, Any]:
     from shipahead.cli import route_cmd
-    from shipahead.cli.settings import RouteInputs
 
     r = ctx.scenario.routing
     assert r is not None
@@ -161,10 +159,15 @@ _STEP_FUNCS: dict[str, Callable[[StepContext, Any], dict[str, Any]]] = {
     "placement": _placement_step,
     "routes": _routes_step,
 }
+#: the scenario's input files each step reads: its command's files (the placement's demand
+#: comes from the forecast step)
 _STEP_INPUTS: dict[str, tuple[str, ...]] = {
-    "forecast": ("history", "weather", "events"),
-    "placement": ("fcs", "skus", "inventory", "supply", "inbound_lanes", "lanes", "regions"),
-    "routes": ("stops", "fleet", "roads", "traffic", "weather", "fcs", "depots"),
+    step: tuple(f.name for f in fields(files) if f.name in INPUT_KINDS)
+    for step, files in (
+        ("forecast", ForecastInputs),
+        ("placement", PlaceInputs),
+        ("routes", RouteInputs),
+    )
 }
 _STEP_PARAMS: dict[str, Callable[[Scenario], Any]] = {
     "forecast": lambda s: [

@@ -26,7 +26,14 @@ from shipahead.cli.errors import CliInputError, register_file, require_file
 from shipahead.cli.errors import command as _handled
 from shipahead.cli.io import OutputDir, claim_output, read_table
 from shipahead.cli.limits import check_option
-from shipahead.cli.settings import DEFAULTS, RouteInputs, RouteRun, file_option, option
+from shipahead.cli.settings import (
+    DEFAULTS,
+    ReplanRun,
+    RouteInputs,
+    RouteRun,
+    file_option,
+    option,
+)
 
 from shipahead.hashing import file_sha256
 
@@ -268,16 +275,11 @@ def execute(run: RouteRun, inputs: RouteInputs, out: OutputDir) -> dict:
 
 
 def execute_instance(
-    *,
-    instance: Path,
-    time_limit: float,
-    sol_out: Path,
-    engine: str = "auto",
-    seed: int = 0,
-    deterministic: bool = False,
-    objective: str | None = None,
+    instance: Path, sol_out: Path, options: dict[str, Any], *, objective: str | None = None
 ) -> dict:
-    """Benchmark mode: solve a VRPLIB/Solomon instance and write a VRPLIB .sol file."""
+    """Benchmark mode: solve a VRPLIB/Solomon instance and write a VRPLIB .sol file.
+
+    ``options`` are named like the ``SolveSettings`` fields (engine, time limit, seed, ...)."""
     import vrplib
     from shipahead.cli.io import write_text
     from shipahead.routing.instances import problem_from_vrplib, reported_cost, solution_text
@@ -310,15 +312,7 @@ def execute_instance(
         inst, kind, **({"objective": objective} if objective and kind == "solomon" else {})
     )
     t0 = time.perf_counter()
-    sol = routing.solve(
-        problem,
-        routing.SolveSettings(
-            engine=engine,
-            time_limit_s=float(time_limit),
-            seed=int(seed),
-            deterministic=bool(deterministic),
-        ),
-    )
+    sol = routing.solve(problem, routing.SolveSettings(**options))
     wall = time.perf_counter() - t0
     problems = routing.check_solution(problem, sol)
     if problems:
@@ -373,17 +367,8 @@ def _load_plan_state(plan_dir: Path) -> dict:
     return state
 
 
-def execute_replan(
-    *,
-    plan_dir: Path,
-    at: str,
-    events: Path | None,
-    roads: Path | None = None,
-    reassign_penalty: float = 50.0,
-    time_limit: float | None = None,
-    out: OutputDir,
-) -> dict:
-    """Re-plan a plan folder at ``at`` with events; writes the new plan and ``changes.csv``."""
+def execute_replan(run: ReplanRun, out: OutputDir) -> dict:
+    """Re-plan a plan folder at ``run.at`` with events; writes the new plan and ``changes.csv``."""
     import pandas as pd
     from shipahead.cli._roads import load_network
     from shipahead.cli.progress import step
@@ -392,7 +377,7 @@ def execute_replan(
 
     from shipahead import routing
 
-    plan_dir = Path(plan_dir)
+    plan_dir, at, events, roads = Path(run.plan), run.at, run.events, run.roads
     state = _load_plan_state(plan_dir)
     from shipahead.routing import EVENT_COLUMNS, hhmm
 
@@ -446,7 +431,7 @@ def execute_replan(
         net, _ = load_network(road_path)
     settings = routing.PlanSettings(
         engine=params["engine"],
-        time_limit_s=float(time_limit or params["time_limit_s"]),
+        time_limit_s=float(run.time_limit_s or params["time_limit_s"]),
         seed=int(params["seed"]),
         deterministic=bool(params["deterministic"]),
         max_snap_m=float(params["max_snap_m"]),
@@ -464,7 +449,7 @@ def execute_replan(
             settings=settings,
             depots=depots_df,
             default_depot=params.get("depot_fc"),
-            reassign_penalty=float(reassign_penalty),
+            reassign_penalty=float(run.reassign_penalty),
             done_before=tuple(state.get("done") or ()),
             date=params.get("date"),
         )
@@ -565,6 +550,12 @@ def route(
         return
     _check_time_limit(time_limit)
     check_option(seed, "--seed", ge=0, example="0")
+    solve = {  # the solver options of both modes, named like the settings' fields
+        "engine": engine,
+        "time_limit_s": float(time_limit),
+        "seed": int(seed),
+        "deterministic": bool(deterministic),
+    }
     if instance is not None:
         if sol_out is None:
             raise CliInputError("--instance needs --sol-out", fix="pass --sol-out FILE.sol")
@@ -579,14 +570,7 @@ def route(
                 fix="either --instance FILE --sol-out FILE.sol, or --stops/--fleet/--roads/--out",
             )
         with claim_output(sol_out, folder=False):
-            k = execute_instance(
-                instance=instance,
-                time_limit=time_limit,
-                sol_out=sol_out,
-                engine=engine,
-                seed=seed,
-                deterministic=deterministic,
-            )
+            k = execute_instance(instance, sol_out, solve)
         console().print(
             f"{k['instance']}: cost {k['cost']} with {k['vehicles']} routes "
             f"({k['engine']}, {k['wall_s']} s) → {sol_out}"
@@ -612,17 +596,7 @@ def route(
         except ValueError:
             raise CliInputError(f"--date {date!r} is not a date", fix="write YYYY-MM-DD") from None
     with claim_output(out), OutputDir(out) as od:
-        run = route_run(
-            {
-                "engine": engine,
-                "time_limit_s": float(time_limit),
-                "seed": int(seed),
-                "deterministic": bool(deterministic),
-                "max_snap_m": float(max_snap_m),
-            },
-            date=date,
-            depart=depart,
-        )
+        run = route_run({**solve, "max_snap_m": float(max_snap_m)}, date=date, depart=depart)
         inputs = RouteInputs(stops, fleet, roads, traffic, weather, depots=depots)  # type: ignore[arg-type]
         k = execute(run, inputs, od)
     console().print(
@@ -664,15 +638,7 @@ def replan_command(
     at_s = _hhmm_to_s(at, "--at")
     target = out or Path(plan) / f"replan-{at_s // 3600:02d}{(at_s % 3600) // 60:02d}"
     with claim_output(target), OutputDir(target) as od:
-        k = execute_replan(
-            plan_dir=plan,
-            at=at,
-            events=events,
-            roads=roads,
-            reassign_penalty=reassign_penalty,
-            time_limit=time_limit,
-            out=od,
-        )
+        k = execute_replan(ReplanRun(plan, at, events, roads, reassign_penalty, time_limit), od)
     ch = ", ".join(f"{n} {c}" for c, n in k["changes"].items())
     extra = [f"vehicle {v} newly dispatched with {n} stops" for v, n in k["dispatched"].items()]
     extra += [

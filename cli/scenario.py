@@ -8,16 +8,17 @@ any step starts, one line naming the key.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from shipahead.cli.errors import CliInputError
 from shipahead.cli.limits import check_forecast_size, check_limit
-from shipahead.cli.settings import DEFAULTS
+from shipahead.cli.settings import DEFAULTS, ForecastInputs, PlaceInputs
 
 from shipahead.timeofday import DAY_S, parse_clock
 
@@ -45,24 +46,40 @@ class ScenarioMeta(_Strict):
     seed: int = Field(DEFAULTS["seed"], ge=0)
 
 
-class Inputs(_Strict):
-    """Input files, relative to the TOML file."""
+#: contract name of each input (None: not a table, e.g. the road network)
+INPUT_KINDS: dict[str, str | None] = {
+    "history": "history",
+    "weather": "weather",
+    "events": "events",
+    "regions": "regions",
+    "fcs": "fcs",
+    "skus": "skus",
+    "inventory": "inventory",
+    "supply": "supply",
+    "inbound_lanes": "inbound_lanes",
+    "lanes": "lanes",
+    "stops": "stops",
+    "fleet": "fleet",
+    "traffic": "traffic",
+    "roads": None,
+    "depots": None,
+}
 
-    history: str
-    weather: str | None = None
-    events: str | None = None
-    regions: str | None = None
-    fcs: str
-    skus: str
-    inventory: str
-    supply: str
-    inbound_lanes: str | None = None
-    lanes: str | None = None
-    stops: str | None = None
-    fleet: str | None = None
-    traffic: str | None = None
-    roads: str | None = None
-    depots: str | None = None
+
+def _input_fields() -> dict[str, Any]:
+    """The ``[inputs]`` keys (`INPUT_KINDS`), each a path relative to the TOML file: required
+    where the forecast or the place command requires the file (the routes are optional)."""
+    required = {
+        f.name
+        for cls in (ForecastInputs, PlaceInputs)
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING
+    }
+    return {name: (str, ...) if name in required else (str | None, None) for name in INPUT_KINDS}
+
+
+class Inputs(create_model("_InputFiles", __base__=_Strict, **_input_fields())):  # type: ignore[misc]
+    """Input files, relative to the TOML file."""
 
     _later = ("depots",)
 
@@ -133,26 +150,6 @@ class Scenario(_Strict):
             name: None if (sec := getattr(self, name)) is None else sec.record()
             for name in type(self).model_fields
         }
-
-
-#: contract name of each input (None: not a table, e.g. the road network)
-INPUT_KINDS: dict[str, str | None] = {
-    "history": "history",
-    "weather": "weather",
-    "events": "events",
-    "regions": "regions",
-    "fcs": "fcs",
-    "skus": "skus",
-    "inventory": "inventory",
-    "supply": "supply",
-    "inbound_lanes": "inbound_lanes",
-    "lanes": "lanes",
-    "stops": "stops",
-    "fleet": "fleet",
-    "traffic": "traffic",
-    "roads": None,
-    "depots": None,
-}
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "ForecastRun",
     "PlaceInputs",
     "PlaceRun",
+    "ReplanRun",
     "RouteInputs",
     "RouteRun",
     "default",
@@ -177,6 +178,20 @@ class RouteRun:
             "max_snap_m": float(s.max_snap_m),
             "max_iterations": int(s.max_iterations),
         }
+
+
+@dataclass(frozen=True)
+class ReplanRun:
+    """A re-plan of the route plan folder ``plan`` at ``at`` (HH:MM, as written) with the
+    ``events`` table, the road network file ``roads`` if it moved since the plan, the cost of
+    moving a stop to another vehicle and ``time_limit_s`` (``None``: the plan's)."""
+
+    plan: Path
+    at: str
+    events: Path | None
+    roads: Path | None
+    reassign_penalty: float
+    time_limit_s: float | None
 
 
 def with_settings(run: Any, **changes: Any) -> Any:

@@ -120,33 +120,16 @@ class Log1p:
         kw = {"level": level} if level else {}
         return self._back(self.model_.predict_in_sample(**kw))
 
-    def forecast(
-        self,
-        y: np.ndarray,
-        h: int,
-        X: np.ndarray | None = None,
-        X_future: np.ndarray | None = None,
-        level: list[int] | None = None,
-        fitted: bool = False,
-    ):
+    # `level` stays in the signatures: statsforecast looks for it there to ask for intervals
+    def forecast(self, y: np.ndarray, h: int, level: list[int] | None = None, **kwargs):
+        """statsforecast's ``forecast`` (same keywords) of a fresh copy, on ``log1p(y)``."""
         kw = {"level": level} if level else {}
-        res = self.model.new().forecast(
-            y=self._log(y), h=h, X=X, X_future=X_future, fitted=fitted, **kw
-        )
-        return self._back(res)
+        return self._back(self.model.new().forecast(y=self._log(y), h=h, **kwargs, **kw))
 
-    def forward(
-        self,
-        y: np.ndarray,
-        h: int,
-        X: np.ndarray | None = None,
-        X_future: np.ndarray | None = None,
-        level: list[int] | None = None,
-        fitted: bool = False,
-    ):
+    def forward(self, y: np.ndarray, h: int, level: list[int] | None = None, **kwargs):
+        """statsforecast's ``forward`` (same keywords) of the fitted model, on ``log1p(y)``."""
         kw = {"level": level} if level else {}
-        res = self.model_.forward(y=self._log(y), h=h, X=X, X_future=X_future, fitted=fitted, **kw)
-        return self._back(res)
+        return self._back(self.model_.forward(y=self._log(y), h=h, **kwargs, **kw))
 
 
 def _seasons(season_length: int, freq_days: float, n_min: int) -> list[int]:

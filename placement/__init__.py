@@ -17,6 +17,7 @@ from .errors import InfeasibleError as InfeasibleError
 from .errors import InputError as InputError
 from .errors import SolverError as SolverError
 from .inputs import PlacementProblem as PlacementProblem
+from .inputs import PlacementTables as PlacementTables
 from .inputs import build_problem as build_problem
 from .plan import PlacementResult as PlacementResult
 from .plan import plan as plan
@@ -34,6 +35,7 @@ __all__ = [
     "PlacementProblem",
     "PlacementResult",
     "PlacementSettings",
+    "PlacementTables",
     "SolverError",
     "WorkerPool",
     "build_problem",

@@ -13,12 +13,31 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from shipahead.tables import numeric_column, require_columns, require_frame
+from shipahead.tables import first_row, numeric_column, require_columns, require_frame
 
 from .errors import InfeasibleError, InputError
 from .settings import PlacementSettings
 
 EARTH_RADIUS_KM = 6371.0088
+
+
+@dataclass(frozen=True)
+class PlacementTables:
+    """The contract tables of a placement (docs/data-formats.md).
+
+    ``scenarios`` holds the demand totals over the window (units); the outbound ``lanes`` are
+    given as a table or derived from the ``regions`` polygons (a GeoDataFrame, EPSG:4326);
+    without ``inbound_lanes`` every supply node ships to every FC by distance.
+    """
+
+    scenarios: pd.DataFrame
+    fcs: pd.DataFrame
+    skus: pd.DataFrame
+    inventory: pd.DataFrame
+    supply: pd.DataFrame
+    inbound_lanes: pd.DataFrame | None = None
+    lanes: pd.DataFrame | None = None
+    regions: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -92,8 +111,7 @@ def _require(df: pd.DataFrame, table: str, cols: list[str]) -> None:
 def _ids(df: pd.DataFrame, table: str, col: str) -> pd.Series:
     s = df[col]
     bad = s.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    if (row := first_row(bad)) is not None:
         raise InputError(
             f"{table} row {row}: {col} is empty",
             column=col,
@@ -128,8 +146,7 @@ def _num(
 
 def _unique(df: pd.DataFrame, table: str, cols: list[str]) -> None:
     dup = df.duplicated(subset=cols, keep="first").to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
+    if (row := first_row(dup)) is not None:
         key = ", ".join(f"{c}={df[c].iloc[row]!r}" for c in cols)
         raise InputError(
             f"{table} row {row}: duplicate key ({key})",
@@ -141,8 +158,7 @@ def _unique(df: pd.DataFrame, table: str, cols: list[str]) -> None:
 
 def _known(values: pd.Series, known: np.ndarray, table: str, col: str, ref: str) -> np.ndarray:
     idx = pd.Index(known).get_indexer(values)
-    if (idx < 0).any():
-        row = int(np.flatnonzero(idx < 0)[0])
+    if (row := first_row(idx < 0)) is not None:
         raise InputError(
             f"{table} row {row}: {col}={values.iloc[row]!r} is not in {ref}",
             column=col,
@@ -166,8 +182,7 @@ def _latlon(df: pd.DataFrame, table: str) -> tuple[np.ndarray, np.ndarray]:
     lat = _num(df, table, "lat", min_value=-90.0)
     lon = _num(df, table, "lon", min_value=-180.0)
     for name, v, hi in (("lat", lat, 90.0), ("lon", lon, 180.0)):
-        if (v > hi).any():
-            row = int(np.flatnonzero(v > hi)[0])
+        if (row := first_row(v > hi)) is not None:
             raise InputError(
                 f"{table} row {row}: {name}={v[row]:g} is out of range",
                 column=name,
@@ -310,8 +325,7 @@ def _read_scenarios(scenarios: pd.DataFrame, sku_ids: np.ndarray) -> _Scenarios:
     )
     prob_v = _num(sc, "scenarios", "prob", strict=True)
     qty_v = _num(sc, "scenarios", "qty_units")
-    if (prob_v > 1 + 1e-9).any():
-        row = int(np.flatnonzero(prob_v > 1 + 1e-9)[0])
+    if (row := first_row(prob_v > 1 + 1e-9)) is not None:
         raise InputError(
             f"scenarios row {row}: prob={prob_v[row]:g} is above 1",
             column="prob",
@@ -325,8 +339,7 @@ def _read_scenarios(scenarios: pd.DataFrame, sku_ids: np.ndarray) -> _Scenarios:
     prob = np.full(len(scen_labels), np.nan)
     prob[k_idx] = prob_v
     mismatch = np.abs(prob_v - prob[k_idx]) > 1e-9
-    if mismatch.any():
-        row = int(np.flatnonzero(mismatch)[0])
+    if (row := first_row(mismatch)) is not None:
         raise InputError(
             f"scenarios row {row}: prob={prob_v[row]:g} differs from prob={prob[k_idx[row]]:g} "
             f"given to scenario {scen_labels[k_idx[row]]!r} in another row",
@@ -482,8 +495,7 @@ def _demand_pairs(
     pkeys, demand = pkeys[nz], demand[nz]
     dem_s, dem_r = pkeys // R, pkeys % R
     no_lane = np.diff(lanes.region_start)[dem_r] == 0
-    if no_lane.any():
-        i = int(np.flatnonzero(no_lane)[0])
+    if (i := first_row(no_lane)) is not None:
         reg, sku = region_ids[dem_r[i]], sku_ids[dem_s[i]]
         lr, lf, l_days = raw.region, raw.fc, raw.days
         if settings.strict_promise:
@@ -523,8 +535,7 @@ def _read_inventory(inventory: pd.DataFrame, fcs: _Fcs, skus: _Skus) -> np.ndarr
     used = skus.vol @ on_hand
     cap, cap_col = fcs.cap, fcs.cap_col
     over = used > cap * (1 + 1e-9) + 1e-9
-    if over.any():
-        f = int(np.flatnonzero(over)[0])
+    if (f := first_row(over)) is not None:
         unit = "m³" if fcs.cap_unit == "m3" else "units"
         raise InfeasibleError(
             f"FC {fcs.ids[f]!r} already holds {used[f]:.6g} {unit} on hand (inventory), above its "
@@ -654,8 +665,7 @@ def _placeable_supply(
     avail_all, sup_n_all, sup_s_all = sup.avail, sup.node, sup.sku
     pos = avail_all > 0
     stuck = pos & (np.diff(arcs.node_start)[sup_n_all] == 0)
-    if stuck.any():
-        row = int(np.flatnonzero(stuck)[0])
+    if (row := first_row(stuck)) is not None:
         raise InfeasibleError(
             f"supply row {row}: {avail_all[row]:g} units of SKU {skus.ids[sup_s_all[row]]!r} at "
             f"node {sup.node_ids[sup_n_all[row]]!r} cannot be placed: no inbound lane from that "
@@ -663,8 +673,7 @@ def _placeable_supply(
             table="inbound_lanes",
         )
     too_big = pos & (skus.vol[sup_s_all] > fcs.cap.max(initial=0.0))
-    if too_big.any():
-        row = int(np.flatnonzero(too_big)[0])
+    if (row := first_row(too_big)) is not None:
         s = sup_s_all[row]
         raise InfeasibleError(
             f"supply row {row}: SKU {skus.ids[s]!r} (unit_volume_m3={skus.vol[s]:g}) fits in no "
@@ -681,18 +690,7 @@ def _placeable_supply(
 
 
 # --------------------------------------------------------------------------- main entry
-def build_problem(
-    scenarios: pd.DataFrame,
-    fcs: pd.DataFrame,
-    skus: pd.DataFrame,
-    inventory: pd.DataFrame,
-    supply: pd.DataFrame,
-    settings: PlacementSettings,
-    *,
-    inbound_lanes: pd.DataFrame | None = None,
-    lanes: pd.DataFrame | None = None,
-    regions=None,
-) -> PlacementProblem:
+def build_problem(tables: PlacementTables, settings: PlacementSettings) -> PlacementProblem:
     """Validate the contract tables and turn them into a `PlacementProblem` of arrays.
 
     The tables are checked in this order (the first fault is reported): fcs, skus, scenarios,
@@ -705,19 +703,19 @@ def build_problem(
     InfeasibleError
         The data make the model infeasible (message names the FC/SKU/region and constraint).
     """
-    fc = _read_fcs(fcs)
-    sk = _read_skus(skus, fc.cap_unit, settings.window_days)
-    sc = _read_scenarios(scenarios, sk.ids)
+    fc = _read_fcs(tables.fcs)
+    sk = _read_skus(tables.skus, fc.cap_unit, settings.window_days)
+    sc = _read_scenarios(tables.scenarios, sk.ids)
     region_names = sorted(sc.table["region_id"].unique())
-    if lanes is not None:
-        raw = _lanes_from_table(lanes, fc.ids, region_names)
+    if tables.lanes is not None:
+        raw = _lanes_from_table(tables.lanes, fc.ids, region_names)
     else:
-        raw = _lanes_from_geometry(regions, sc.table, region_names, fc, settings)
+        raw = _lanes_from_geometry(tables.regions, sc.table, region_names, fc, settings)
     ln = _promise_lanes(raw, settings)
     dem = _demand_pairs(sc, raw, ln, fc.ids, sk.ids, settings)
-    on_hand = _read_inventory(inventory, fc, sk)
-    sup = _read_supply(supply, sk.ids)
-    arcs = _inbound_arcs(inbound_lanes, sup, fc, settings)
+    on_hand = _read_inventory(tables.inventory, fc, sk)
+    sup = _read_supply(tables.supply, sk.ids)
+    arcs = _inbound_arcs(tables.inbound_lanes, sup, fc, settings)
     sup_s, sup_n, sup_avail = _placeable_supply(sup, arcs, fc, sk)
     return PlacementProblem(
         sku_ids=sk.ids,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from shipahead.fields import shared_fields
+
 from .inputs import PlacementProblem
 
 
@@ -115,6 +117,8 @@ class BlockLP(_ColumnCounts):
 class _Columns(_ColumnCounts):
     """The column groups of a block (global model indices), in column order."""
 
+    s0: int  # the block's SKU range s0 <= s < s1
+    s1: int
     m0: int  # first supply entry of the block
     m1: int
     p0: int  # first demand pair of the block
@@ -130,6 +134,7 @@ class _Columns(_ColumnCounts):
     y_k: np.ndarray
     u_p: np.ndarray
     u_k: np.ndarray
+    col_sku: np.ndarray  # local sku (0..S_b-1) of every column
 
 
 @dataclass
@@ -173,7 +178,10 @@ def _block_columns(pb: PlacementProblem, s0: int, s1: int) -> _Columns:
     n_pairs = p1 - p0
     u_p = np.repeat(np.arange(p0, p1, dtype=np.int64), K)
     u_k = np.tile(np.arange(K, dtype=np.int64), n_pairs)
+    col_sku = np.concatenate([q_s_loc, x_s - s0, pb.dem_s[y_p] - s0, pb.dem_s[u_p] - s0])
     return _Columns(
+        s0=s0,
+        s1=s1,
         m0=m0,
         m1=m1,
         p0=p0,
@@ -189,6 +197,7 @@ def _block_columns(pb: PlacementProblem, s0: int, s1: int) -> _Columns:
         y_k=y_k,
         u_p=u_p,
         u_k=u_k,
+        col_sku=col_sku.astype(np.int64),
     )
 
 
@@ -312,36 +321,14 @@ def build_block(pb: PlacementProblem, s0: int, s1: int, *, capacity_rows: bool) 
         Add the FC capacity rows (monolithic model); without them the block is the Lagrangian
         subproblem whose capacity prices are put on the ``x`` costs by the caller.
     """
-    F, K = pb.n_fcs, pb.n_scenarios
     c = _block_columns(pb, s0, s1)
-    matrix = _block_matrix(pb, c, s0, s1, capacity_rows)
-    bd = _block_bounds(pb, c, s0, s1, capacity_rows)
-    y_s_loc = pb.dem_s[c.y_p] - s0
-    col_sku = np.concatenate([c.q_s_loc, c.x_s - s0, y_s_loc, pb.dem_s[c.u_p] - s0]).astype(
-        np.int64
-    )
     return BlockLP(
-        s0=s0,
-        s1=s1,
-        n_fcs=F,
-        n_scen=K,
-        q_m=c.q_m,
-        q_a=c.q_a,
-        x_s=c.x_s,
-        y_p=c.y_p,
-        y_l=c.y_l,
-        y_k=c.y_k,
-        u_p=c.u_p,
-        u_k=c.u_k,
-        col_sku=col_sku,
-        cost=bd.cost,
-        col_lower=bd.col_lower,
-        col_upper=bd.col_upper,
-        row_lower=bd.row_lower,
-        row_upper=bd.row_upper,
-        matrix=matrix,
-        n_cap_rows=F if capacity_rows else 0,
-        q_sku_start=c.q_sku_start,
+        n_fcs=pb.n_fcs,
+        n_scen=pb.n_scenarios,
+        matrix=_block_matrix(pb, c, s0, s1, capacity_rows),
+        n_cap_rows=pb.n_fcs if capacity_rows else 0,
+        **shared_fields(c, BlockLP),
+        **shared_fields(_block_bounds(pb, c, s0, s1, capacity_rows), BlockLP),
     )
 
 

@@ -22,7 +22,7 @@ from .decomposition import (
     sampled_prices,
 )
 from .errors import InputError, SolverError
-from .inputs import PlacementProblem, build_problem
+from .inputs import PlacementProblem, PlacementTables, build_problem
 from .model import q_index, sku_q_start
 from .rounding import round_placements
 from .settings import PlacementSettings
@@ -59,27 +59,14 @@ class PlacementResult:
     timings: dict = field(default_factory=dict)
 
 
-def plan(
-    scenarios: pd.DataFrame,
-    fcs: pd.DataFrame,
-    skus: pd.DataFrame,
-    inventory: pd.DataFrame,
-    supply: pd.DataFrame,
-    settings: PlacementSettings,
-    *,
-    inbound_lanes: pd.DataFrame | None = None,
-    lanes: pd.DataFrame | None = None,
-    regions=None,
-    client=None,
-) -> PlacementResult:
+def plan(tables: PlacementTables, settings: PlacementSettings, *, client=None) -> PlacementResult:
     """Decide stock positions and placement orders for a coverage window.
 
     Parameters
     ----------
-    scenarios
-        ``sku_id, region_id, scenario, prob, qty_units`` — demand totals over the window (units).
-    fcs, skus, inventory, supply, inbound_lanes, lanes, regions
-        Contract tables (docs/data-formats.md); ``regions`` is a GeoDataFrame (EPSG:4326).
+    tables
+        The contract tables (`PlacementTables`); ``scenarios`` are ``sku_id, region_id,
+        scenario, prob, qty_units`` — demand totals over the window (units).
     settings
         Model and method parameters (`PlacementSettings`).
     client
@@ -93,17 +80,7 @@ def plan(
         No usable solver result, or the independent check failed.
     """
     t0 = time.perf_counter()
-    pb = build_problem(
-        scenarios,
-        fcs,
-        skus,
-        inventory,
-        supply,
-        settings,
-        inbound_lanes=inbound_lanes,
-        lanes=lanes,
-        regions=regions,
-    )
+    pb = build_problem(tables, settings)
     t_in = time.perf_counter() - t0
     res = solve_problem(pb, settings, client=client)
     res.timings["inputs_s"] = t_in
@@ -153,6 +130,7 @@ class _FirstPrices:
 
     prices: np.ndarray | None  # sampled first prices (None: start from zero prices)
     warmup: SampleCorrection | None  # warm-up corrections of those prices
+    sample_iterations: int | None = None  # rounds the sampled sub-problem took
 
 
 def solve_problem(
@@ -231,7 +209,6 @@ def _first_prices(
     settings: PlacementSettings,
     pool: WorkerPool,
     ranges: list[tuple[int, int]],
-    info: dict,
     timings: dict[str, float],
 ) -> _FirstPrices:
     """Sampled first prices and their warm-up corrections, if the settings ask for them."""
@@ -248,7 +225,6 @@ def _first_prices(
         time_limit_s=(None if settings.time_limit_s is None else 0.3 * settings.time_limit_s),
         smoothing=settings.smoothing,
     )
-    info["sample_iterations"] = samp.iterations
     timings["sample_prices_s"] = time.perf_counter() - t
     warm = None
     if settings.sample_corrections > 0:
@@ -263,7 +239,7 @@ def _first_prices(
             time_limit_s=(None if settings.time_limit_s is None else 0.1 * settings.time_limit_s),
             smoothing=settings.smoothing,
         )
-    return _FirstPrices(lam0, warm)
+    return _FirstPrices(lam0, warm, samp.iterations)
 
 
 def _decompose(
@@ -332,7 +308,9 @@ def _solve_decomposed(
     )
     timings["build_s"] = time.perf_counter() - t
     try:
-        start = _first_prices(pb, settings, pool, ranges, info, timings)
+        start = _first_prices(pb, settings, pool, ranges, timings)
+        if start.sample_iterations is not None:
+            info["sample_iterations"] = start.sample_iterations
         dec = _decompose(pb, settings, pool, ranges, start, timings)
         t = time.perf_counter()
         q_int = round_placements(pb, q_m, q_a, dec.q)

@@ -23,7 +23,7 @@ class Instance:
     lanes: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Keyword arguments for `placement.plan` (all tables but the settings)."""
+        """The contract tables by name (``PlacementTables(**inst.tables())`` for `plan`)."""
         return {
             "scenarios": self.scenarios,
             "fcs": self.fcs,

@@ -50,6 +50,18 @@ class PlanContext:
     snap_far: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class RestartProblem:
+    """How each vehicle enters a re-plan (node indices of the `PlanContext`; seconds)."""
+
+    vehicle_start: dict[str, tuple[int, int]]  # vehicle -> (start node, ready time)
+    capacity: dict[str, int]  # each vehicle's full capacity
+    capacity_left: dict[str, int]
+    pinned: dict[str, tuple[int, ...]]  # vehicle -> stop kept first
+    initial: tuple[tuple[int, ...], ...]  # warm start: the previous order, pins first
+    spent: list[str]  # vehicles that can only drive back to their depot
+
+
 def build_context(
     stops: pd.DataFrame,
     fleet: pd.DataFrame,
@@ -198,17 +210,18 @@ def build_problem(
     est_depart: np.ndarray,
     *,
     drop_penalty: float | None,
-    vehicle_start: dict[str, tuple[int, int]] | None = None,
-    capacity_left: dict[str, int] | None = None,
-    pinned: dict[str, tuple[int, ...]] | None = None,
+    restart: RestartProblem | None = None,
     initial_routes: tuple[tuple[int, ...], ...] | None = None,
     reassign_penalty: float = 0.0,
     late_margin_s: int = 0,
 ) -> RoutingProblem:
     """The RoutingProblem for estimated departure times ``est_depart`` (V, n) seconds.
 
-    ``vehicle_start``: vehicle_id -> (start node, ready time s) overrides (re-planning).
+    ``restart`` (re-planning): each vehicle's start node and ready time, the capacity it has
+    left and the stop it is pinned to.
     """
+    vehicle_start = None if restart is None else restart.vehicle_start
+    capacity_left = None if restart is None else restart.capacity_left
     n = len(ctx.node_ids)
     fl = ctx.fleet
     vehicles = []
@@ -273,7 +286,7 @@ def build_problem(
         service_s=svc,
         vehicles=tuple(vehicles),
         drop_penalty=dp,
-        pinned=dict(pinned or {}),
+        pinned={} if restart is None else dict(restart.pinned),
         initial_routes=initial_routes,
         reassign_penalty=reassign_penalty,
         objective="cost",

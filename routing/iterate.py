@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .context import PlanContext, build_problem, initial_estimates
+from .context import PlanContext, RestartProblem, build_problem, initial_estimates
 from .errors import SolverError
 from .problem import RoutingProblem, Solution, SolveSettings
 from .schedule import forward_pass, planned_schedule
@@ -114,29 +114,26 @@ def iterate_plan(
     ctx: PlanContext,
     settings: PlanSettings,
     *,
-    vehicle_start: dict[str, tuple[int, int]] | None = None,
-    capacity_left: dict[str, int] | None = None,
-    pinned: dict[str, tuple[int, ...]] | None = None,
-    initial_routes: tuple[tuple[int, ...], ...] | None = None,
+    restart: RestartProblem | None = None,
     reassign_penalty: float = 0.0,
 ) -> PlanRounds:
-    """Plan with bucket matrices, simulate, re-plan with the simulated buckets; keep the best."""
+    """Plan with bucket matrices, simulate, re-plan with the simulated buckets; keep the best.
+
+    ``restart``: how each vehicle enters a re-plan (its previous order is the warm start)."""
     from .solve import solve
 
     sim = Simulator(ctx.net, ctx.speed, ctx.node_graph)
-    est = initial_estimates(ctx, vehicle_start)
+    est = initial_estimates(ctx, None if restart is None else restart.vehicle_start)
     best = None
     log_rows: list[dict] = []
-    warm = initial_routes
+    warm = None if restart is None else restart.initial
     time_dependent = not ctx.speed.is_free_flow
     for it in range(max(1, settings.max_iterations)):
         problem = build_problem(
             ctx,
             est,
             drop_penalty=settings.drop_penalty,
-            vehicle_start=vehicle_start,
-            capacity_left=capacity_left,
-            pinned=pinned,
+            restart=restart,
             initial_routes=warm,
             reassign_penalty=reassign_penalty,
             late_margin_s=settings.late_margin_s if time_dependent else 0,

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from shipahead.fields import shared_fields
+
 from .context import PlanContext, build_context
 from .errors import InputError
 from .iterate import PlanRounds, iterate_plan
@@ -131,22 +133,10 @@ def assemble(
     summary["timings"] = timings or {}
     if date is not None:
         summary["date"] = str(date)
-    return RoutePlan(
-        routes=routes,
-        unassigned=unassigned,
-        summary=summary,
-        sims=tuple(sims),
-        problem=problem,
-        solution=sol,
-        stops=ctx.stops,
-        fleet=ctx.fleet,
-        node_graph=ctx.node_graph,
-        node_lonlat=ctx.node_lonlat,
-        net=ctx.net,
-        speed=ctx.speed,
-        simulator=rounds.simulator,
-        iterations=tuple(rounds.iterations),
-    )
+    # the network and the inputs from the context, the kept round's solution and simulation
+    parts = {**shared_fields(ctx, RoutePlan), **shared_fields(rounds, RoutePlan)}
+    parts.update(sims=tuple(sims), iterations=tuple(rounds.iterations))
+    return RoutePlan(routes=routes, unassigned=unassigned, summary=summary, **parts)
 
 
 def resimulate(plan: RoutePlan, routes: pd.DataFrame) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .context import PlanContext, build_context
+from .context import PlanContext, RestartProblem, build_context
 from .daystate import DayState, day_state, previous_routes
 from .errors import InfeasibleError
 from .events import EVENT_COLUMNS as EVENT_COLUMNS  # importable from here too
@@ -162,18 +162,6 @@ def _fleet_now(fleet: pd.DataFrame, break_taken: set[str]) -> pd.DataFrame:
     return fleet_now
 
 
-@dataclass
-class RestartProblem:
-    """How each vehicle enters the re-plan (node indices of ``ctx``; seconds)."""
-
-    vehicle_start: dict[str, tuple[int, int]]  # vehicle -> (start node, ready time)
-    capacity: dict[str, int]  # each vehicle's full capacity
-    capacity_left: dict[str, int]
-    pinned: dict[str, tuple[int, ...]]  # vehicle -> stop kept first
-    initial: tuple[tuple[int, ...], ...]  # warm start: the previous order, pins first
-    spent: list[str]  # vehicles that can only drive back to their depot
-
-
 def _restart_problem(ctx: PlanContext, state: DayState, fleet_ids: list[str]) -> RestartProblem:
     """Start nodes, ready times, capacity left, pins and the warm start of every vehicle;
     sets the shift end of a vehicle too late to serve anything (it only drives home)."""
@@ -242,15 +230,7 @@ def _solve_keeping_pins(
     warning; ``start.pinned`` and ``start.vehicle_start`` are updated) and the plan redone."""
     while True:
         try:
-            return iterate_plan(
-                ctx,
-                settings,
-                vehicle_start=start.vehicle_start,
-                capacity_left=start.capacity_left,
-                pinned=start.pinned,
-                initial_routes=start.initial,
-                reassign_penalty=reassign_penalty,
-            )
+            return iterate_plan(ctx, settings, restart=start, reassign_penalty=reassign_penalty)
         except InfeasibleError as exc:
             # a vehicle that can no longer make the stop it was driving to (delayed past the
             # window or its shift): that stop is no longer kept first (planned or dropped

@@ -17,7 +17,14 @@ import pandas as pd
 
 from shipahead.errors import InputError
 
-__all__ = ["NumberMessages", "numeric_column", "require_columns", "require_frame"]
+__all__ = ["NumberMessages", "first_row", "numeric_column", "require_columns", "require_frame"]
+
+
+def first_row(mask: Any) -> int | None:
+    """Position of the first true value of the boolean ``mask`` (array or Series), the row an
+    error names; ``None`` when there is none."""
+    hits = np.flatnonzero(np.asarray(mask))
+    return int(hits[0]) if len(hits) else None
 
 
 def require_frame(obj: Any, table: str, *, message: str, fix: str | None = None) -> None:

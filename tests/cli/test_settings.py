@@ -5,8 +5,21 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from shipahead.cli.scenario import ForecastParams, Inputs, PlacementParams, RoutingParams
-from shipahead.cli.settings import DEFAULTS, PARAMETERS, to_cli
+from shipahead.cli.scenario import (
+    INPUT_KINDS,
+    ForecastParams,
+    Inputs,
+    PlacementParams,
+    RoutingParams,
+)
+from shipahead.cli.settings import (
+    DEFAULTS,
+    PARAMETERS,
+    ForecastInputs,
+    PlaceInputs,
+    RouteInputs,
+    to_cli,
+)
 from shipahead.forecasting import ForecastSettings
 from shipahead.placement import PlacementSettings
 from shipahead.routing import PlanSettings
@@ -46,6 +59,20 @@ def test_scenario_sections_are_settings_fields() -> None:
     assert ForecastParams().windows == DEFAULTS["windows"]
     assert "jobs" in ForecastParams.model_fields and "top_down" in ForecastParams.model_fields
     assert "depots" in Inputs.model_fields
+
+
+def test_scenario_inputs_are_the_commands_files() -> None:
+    """[inputs] takes every file of the three commands but the placement's demand (the plan
+    makes it), required where the forecast or the place command requires it."""
+    files = {
+        f.name: f.default is dataclasses.MISSING
+        for cls in (RouteInputs, PlaceInputs, ForecastInputs)
+        for f in dataclasses.fields(cls)
+    }
+    assert set(INPUT_KINDS) == set(files) - {"scenarios", "forecast"}
+    required = {k for k, v in Inputs.model_fields.items() if v.is_required()}
+    assert required == {"history", "fcs", "skus", "inventory", "supply"}
+    assert all(files[k] for k in required)
 
 
 def test_keys_added_later_are_recorded_only_when_set() -> None:

@@ -7,7 +7,21 @@ import pandas as pd
 import pytest
 
 from shipahead.errors import InputError
-from shipahead.tables import NumberMessages, numeric_column, require_columns, require_frame
+from shipahead.tables import (
+    NumberMessages,
+    first_row,
+    numeric_column,
+    require_columns,
+    require_frame,
+)
+
+
+def test_first_row() -> None:
+    assert first_row(np.array([False, True, True])) == 1
+    assert first_row(pd.Series([0, 5, 7]) > 4) == 1
+    assert first_row(np.zeros(3, dtype=bool)) is None
+    assert first_row(np.zeros(0, dtype=bool)) is None
+    assert isinstance(first_row(np.array([True])), int)
 
 
 def test_require_frame() -> None:

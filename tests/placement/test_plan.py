@@ -11,9 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
-from shipahead.placement import PlacementSettings, generate_instance, plan
+from shipahead.placement import PlacementSettings, PlacementTables, generate_instance
+from shipahead.placement import plan as place
 
 W = 14.0
+
+
+def plan(settings: PlacementSettings, client=None, **tables: pd.DataFrame):
+    """`placement.plan` of the tables given by name (the fixtures are dicts of tables)."""
+    return place(PlacementTables(**tables), settings, client=client)
 
 
 def _check_outputs(tables: dict, res, window_days: float = W) -> None:
@@ -442,7 +448,7 @@ def test_block_cold_start_from_single_sku_bases(keep):
     from shipahead.placement.solvers import HighsBlock
 
     inst = generate_instance(8, 4, 6, 3, seed=5)
-    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    pb = build_problem(PlacementTables(**inst.tables()), PlacementSettings(window_days=W))
     lam = np.linspace(50.0, 200.0, pb.n_fcs)
     ranges = [(0, 5), (5, 8)]
     w = BlockWorker(pb, ranges, keep_models=keep)
@@ -473,7 +479,7 @@ def test_drop_proposals_are_feasible_upper_bounds(lanes):
     from shipahead.placement.solvers import HighsBlock
 
     inst = generate_instance(6, 4, 8, 3, seed=7, capacity_ratio=0.3, lanes_per_region=lanes)
-    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    pb = build_problem(PlacementTables(**inst.tables()), PlacementSettings(window_days=W))
     lam = np.full(pb.n_fcs, 50.0)
     w = BlockWorker(pb, [(s, s + 1) for s in range(pb.n_skus)])
     checked = 0
@@ -636,7 +642,7 @@ def test_snapshot_restores_the_bases_of_the_best_prices(keep):
     from shipahead.placement.inputs import build_problem
 
     inst = generate_instance(6, 4, 6, 3, seed=2)
-    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    pb = build_problem(PlacementTables(**inst.tables()), PlacementSettings(window_days=W))
     lam = np.linspace(50.0, 200.0, pb.n_fcs)
     w = BlockWorker(pb, [(0, 3), (3, 6)], keep_models=keep)
     w.price(lam)
@@ -657,7 +663,7 @@ def test_price_per_block_equals_pricing_each_block_at_its_prices(workers):
     from shipahead.placement.inputs import build_problem
 
     inst = generate_instance(12, 4, 6, 3, seed=5)
-    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    pb = build_problem(PlacementTables(**inst.tables()), PlacementSettings(window_days=W))
     ranges = block_ranges(pb, 2)
     blocks = np.array([0, 2, 3, 5])
     lam = np.outer(1.0 + 0.2 * np.arange(len(blocks)), np.linspace(40.0, 160.0, pb.n_fcs))
@@ -689,7 +695,7 @@ def test_nested_sample_prices_reach_the_sample_optimum():
     from shipahead.placement.plan import solve_problem
 
     inst = generate_instance(16, 4, 8, 3, seed=4)
-    pb = build_problem(settings=PlacementSettings(window_days=W), **inst.tables())
+    pb = build_problem(PlacementTables(**inst.tables()), PlacementSettings(window_days=W))
     ranges = block_ranges(pb, 1)
     blocks = sample_blocks(ranges, 8)
     share, _ = _sample_share(pb, block_skus(ranges, blocks))
