@@ -25,6 +25,7 @@ from .errors import SolverError as SolverError
 from .events import EVENT_COLUMNS as EVENT_COLUMNS
 from .events import EVENT_TYPES as EVENT_TYPES
 from .exports import driver_sheets_html as driver_sheets_html
+from .exports import network_geojson as network_geojson
 from .exports import route_gpx as route_gpx
 from .exports import route_kml as route_kml
 from .instances import problem_from_vrplib as problem_from_vrplib
@@ -95,6 +96,7 @@ __all__ = [
     "format_clock",
     "graph_from_ways",
     "hhmm",
+    "network_geojson",
     "parse_clock",
     "per_metre_cost",
     "per_second_cost",

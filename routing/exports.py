@@ -5,6 +5,8 @@
 - :func:`route_kml`: the same as KML 2.2 (a styled LineString and one Placemark per stop).
 - :func:`driver_sheets_html`: print-all driver sheets, one page per driver (sequence, ETA,
   time window, address, notes), no stop split across pages.
+- :func:`network_geojson`: a road network as GeoJSON (the dispatcher console's base map when
+  no tile server is configured).
 
 ``output`` is VROOM's output format (``routes[].steps[]`` with ``type``, ``id``,
 ``location`` [lon, lat], ``arrival``, ``duration``, ``service``, ``waiting_time``,
@@ -22,14 +24,18 @@ import html
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipahead.timeofday import CLOCK_END_S, format_clock
+
+if TYPE_CHECKING:
+    from .network import RoadNetwork
 
 __all__ = [
     "EPOCH_FROM_S",
     "GPX_CREATOR",
     "driver_sheets_html",
+    "network_geojson",
     "route_gpx",
     "route_kml",
 ]
@@ -456,3 +462,83 @@ def driver_sheets_html(
         )
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+#: road classes (indices into routing.ROAD_CLASSES) per tier of the drawn network, widest
+#: first: motorway/trunk, primary/secondary, tertiary and below (as on the routes map)
+NETWORK_TIERS = ((0, 4), (4, 8), (8, 99))
+#: most points in :func:`network_geojson` (after simplification): minor tiers are left out
+#: past this (about 2 MB of GeoJSON at the limit; the Columbus sample network fits whole)
+MAX_NETWORK_POINTS = 200_000
+#: Douglas-Peucker tolerance of the drawn road geometry, degrees (~2 m)
+NETWORK_SIMPLIFY_DEG = 2e-5
+
+
+def network_geojson(
+    net: RoadNetwork,
+    bbox: tuple[float, float, float, float] | None = None,
+    *,
+    max_points: int = MAX_NETWORK_POINTS,
+) -> dict[str, Any]:
+    """The road network as a GeoJSON FeatureCollection: one MultiLineString per tier.
+
+    Each undirected road segment once, simplified (:data:`NETWORK_SIMPLIFY_DEG`), in
+    ``(lon, lat)`` degrees rounded to 1e-5 (about 1 m); only segments with an end inside
+    ``bbox`` (``min_lon, min_lat, max_lon, max_lat``) when one is given. Feature properties:
+    ``tier`` (0 = motorway/trunk, 1 = primary/secondary, 2 = the rest) and ``classes`` (the
+    OSM highway classes of the tier). Tiers are added widest first while the points stay
+    within ``max_points``; the collection's ``bbox`` covers what is drawn.
+    """
+    import numpy as np
+    import shapely
+
+    from .network import ROAD_CLASSES
+
+    lon = np.asarray(net.lon, dtype=float)
+    lat = np.asarray(net.lat, dtype=float)
+    tail = np.asarray(net.arc_tail, dtype=np.int64)
+    head = np.asarray(net.arc_head, dtype=np.int64)
+    n = len(lon)
+    has_reverse = np.isin(head * n + tail, tail * n + head)
+    keep = (tail < head) | ~has_reverse  # each undirected segment once
+    if bbox is not None:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+
+        def _in(i: np.ndarray) -> np.ndarray:
+            return (lon[i] >= x0) & (lon[i] <= x1) & (lat[i] >= y0) & (lat[i] <= y1)
+
+        keep &= _in(tail) | _in(head)
+    cls = np.asarray(net.arc_class)
+    features = []
+    drawn: list[np.ndarray] = []
+    budget = int(max_points)
+    for tier, (lo, hi) in enumerate(NETWORK_TIERS):
+        arcs = np.flatnonzero(keep & (cls >= lo) & (cls < hi))
+        if not len(arcs):
+            continue
+        lines = shapely.simplify(
+            [shapely.LineString(net.arc_geometry[int(a)]) for a in arcs], NETWORK_SIMPLIFY_DEG
+        )
+        xy, which = shapely.get_coordinates(lines, return_index=True)
+        if len(xy) > budget:
+            break
+        budget -= len(xy)
+        xy = np.round(xy, 5)
+        drawn.append(xy)
+        cuts = np.flatnonzero(np.diff(which)) + 1
+        coords = [part.tolist() for part in np.split(xy, cuts)]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"tier": tier, "classes": list(ROAD_CLASSES[lo:hi])},
+                "geometry": {"type": "MultiLineString", "coordinates": coords},
+            }
+        )
+    box: list[float] | None = None
+    if drawn:
+        allxy = np.concatenate(drawn)
+        lo_xy, hi_xy = allxy.min(axis=0), allxy.max(axis=0)
+        box = [float(lo_xy[0]), float(lo_xy[1]), float(hi_xy[0]), float(hi_xy[1])]
+    elif n:
+        box = [round(float(v), 5) for v in (lon.min(), lat.min(), lon.max(), lat.max())]
+    return {"type": "FeatureCollection", "bbox": box, "features": features}

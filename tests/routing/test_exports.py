@@ -10,7 +10,7 @@ import lxml.html
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shipahead.routing import driver_sheets_html, route_gpx, route_kml
+from shipahead.routing import driver_sheets_html, network_geojson, route_gpx, route_kml
 from shipahead.routing.exports import lateness_s
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "gpx-1.1.xsd"
@@ -282,3 +282,32 @@ def test_driver_sheets_with_descriptions_only_and_no_routes() -> None:
     assert last.xpath("td")[2].text_content() == "1 Main St & <b>"
     empty = lxml.html.fromstring(driver_sheets_html({"routes": []}, None))
     assert "No routes" in empty.text_content()
+
+
+def test_network_geojson_each_segment_once_within_bounds() -> None:
+    import numpy as np
+
+    from tests.routing._netfix import tiny_network
+
+    net = tiny_network()
+    g = network_geojson(net)
+    assert g["type"] == "FeatureCollection"
+    assert [f["properties"]["tier"] for f in g["features"]] == sorted(
+        {f["properties"]["tier"] for f in g["features"]}
+    )
+    lines = [ln for f in g["features"] for ln in f["geometry"]["coordinates"]]
+    # one line per undirected segment: a two-way street is drawn once
+    keys = {(int(t), int(h)) for t, h in zip(net.arc_tail, net.arc_head, strict=True)}
+    undirected = {(min(k), max(k)) for k in keys}
+    assert len(lines) == len(undirected)
+    x0, y0, x1, y1 = g["bbox"]
+    pts = np.array([p for ln in lines for p in ln])
+    assert (pts[:, 0] >= x0 - 1e-5).all() and (pts[:, 0] <= x1 + 1e-5).all()
+    assert (pts[:, 1] >= y0 - 1e-5).all() and (pts[:, 1] <= y1 + 1e-5).all()
+    assert g == network_geojson(net)  # deterministic
+    # a bounding box keeps only segments touching it; a small budget drops minor tiers
+    mid_x, mid_y = float(np.median(net.lon)), float(np.median(net.lat))
+    part = network_geojson(net, (x0, y0, mid_x, mid_y))
+    assert 0 < sum(len(f["geometry"]["coordinates"]) for f in part["features"]) < len(lines)
+    few = network_geojson(net, max_points=10)
+    assert sum(len(p) for f in few["features"] for p in f["geometry"]["coordinates"]) <= 10
