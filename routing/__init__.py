@@ -24,6 +24,10 @@ from .errors import InputError as InputError
 from .errors import SolverError as SolverError
 from .events import EVENT_COLUMNS as EVENT_COLUMNS
 from .events import EVENT_TYPES as EVENT_TYPES
+from .exports import driver_sheets_html as driver_sheets_html
+from .exports import network_geojson as network_geojson
+from .exports import route_gpx as route_gpx
+from .exports import route_kml as route_kml
 from .instances import problem_from_vrplib as problem_from_vrplib
 from .instances import reported_cost as reported_cost
 from .instances import solution_text as solution_text
@@ -85,12 +89,14 @@ __all__ = [
     "Vehicle",
     "check_solution",
     "driver_sheets",
+    "driver_sheets_html",
     "drop_penalties",
     "explain_unassigned",
     "fixed_cost",
     "format_clock",
     "graph_from_ways",
     "hhmm",
+    "network_geojson",
     "parse_clock",
     "per_metre_cost",
     "per_second_cost",
@@ -100,6 +106,8 @@ __all__ = [
     "replan_routes",
     "reported_cost",
     "resimulate",
+    "route_gpx",
+    "route_kml",
     "routes_geojson",
     "routes_map_html",
     "shortest_path_matrices",
