@@ -279,29 +279,10 @@ def _lock_sqlite(store: Store) -> Any:
 
 
 def _network_geojson(network: Any) -> bytes:
-    """The road network as GeoJSON lines (one per road pair, 5 decimals) for the console."""
-    from shipahead.routing.network import ROAD_CLASSES
+    """The road network as GeoJSON (routing.exports.network_geojson) for the console."""
+    from shipahead.routing.exports import network_geojson
 
-    tails, heads = network.arc_tail, network.arc_head
-    seen: set[tuple[int, int]] = set()
-    features = []
-    for i, geometry in enumerate(network.arc_geometry):
-        a, b = int(tails[i]), int(heads[i])
-        key = (min(a, b), max(a, b))
-        if key in seen:
-            continue
-        seen.add(key)
-        coords = [[round(float(x), 5), round(float(y), 5)] for x, y in geometry]
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {"road_class": ROAD_CLASSES[int(network.arc_class[i])]},
-                "geometry": {"type": "LineString", "coordinates": coords},
-            }
-        )
-    return json.dumps(
-        {"type": "FeatureCollection", "features": features}, separators=(",", ":")
-    ).encode()
+    return json.dumps(network_geojson(network), separators=(",", ":")).encode()
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -748,41 +729,62 @@ def _exports(
     router: APIRouter,
     finished_revision: Callable[[str], tuple[db.DispatchPlan, db.DispatchRevision]],
 ) -> None:
-    """GPX/KML per vehicle and the driver sheets, when routing/exports.py is installed."""
-    if importlib.util.find_spec("shipahead.routing.exports") is None:
-        return
+    """GPX/KML per vehicle and the driver sheets (routing/exports.py)."""
 
-    def route_doc(plan_id: str, vehicle_id: str) -> tuple[dict, Any, Any]:
-        _plan, latest = finished_revision(plan_id)
+    def route_doc(plan_id: str, vehicle_id: str) -> dict[str, Any]:
+        plan, latest = finished_revision(plan_id)
         output = json.loads(latest.output)
-        geometry = json.loads(latest.geometry)
         vehicles = {str(r.get("vehicle")) for r in output.get("routes") or []}
         if vehicle_id not in vehicles:
             raise _problem(
-                404, f"vehicle_id: plan {plan_id} has no route for vehicle {_shown(vehicle_id)}"
+                404, f"vehicle_id: plan {plan.id} has no route for vehicle {_shown(vehicle_id)}"
             )
-        return output, geometry, latest
+        problem = json.loads(plan.problem)
+        options = problem.get("options") or {}
+        geometry = json.loads(latest.geometry).get(vehicle_id)
+        return {
+            "output": output,
+            "vehicle_id": vehicle_id,
+            "geometry": geometry or None,
+            "problem": problem,
+            "date": options.get("date"),
+            "tz": options.get("tz"),
+        }
 
     @router.get("/v1/plans/{plan_id}/routes/{vehicle_id}.gpx", tags=["exports"])
     def route_gpx(plan_id: str, vehicle_id: str) -> Response:
         """The vehicle's route as GPX 1.1 (track along the roads, waypoints at the stops)."""
         from shipahead.routing.exports import route_gpx as to_gpx
 
-        output, geometry, _ = route_doc(plan_id, vehicle_id)
+        doc = route_doc(plan_id, vehicle_id)
         return Response(
-            to_gpx(output, vehicle_id, geometry),
+            to_gpx(
+                doc["output"],
+                vehicle_id,
+                doc["geometry"],
+                problem=doc["problem"],
+                date=doc["date"],
+                tz=doc["tz"],
+            ),
             media_type="application/gpx+xml",
             headers={"Content-Disposition": f'attachment; filename="{_safe(vehicle_id)}.gpx"'},
         )
 
     @router.get("/v1/plans/{plan_id}/routes/{vehicle_id}.kml", tags=["exports"])
     def route_kml(plan_id: str, vehicle_id: str) -> Response:
-        """The vehicle's route as KML 2.2."""
+        """The vehicle's route as KML 2.2 (the road line, one placemark per stop)."""
         from shipahead.routing.exports import route_kml as to_kml
 
-        output, geometry, _ = route_doc(plan_id, vehicle_id)
+        doc = route_doc(plan_id, vehicle_id)
         return Response(
-            to_kml(output, vehicle_id, geometry),
+            to_kml(
+                doc["output"],
+                vehicle_id,
+                doc["geometry"],
+                problem=doc["problem"],
+                date=doc["date"],
+                tz=doc["tz"],
+            ),
             media_type="application/vnd.google-earth.kml+xml",
             headers={"Content-Disposition": f'attachment; filename="{_safe(vehicle_id)}.kml"'},
         )
@@ -793,7 +795,13 @@ def _exports(
         from shipahead.routing.exports import driver_sheets_html
 
         plan, latest = finished_revision(plan_id)
-        return HTMLResponse(driver_sheets_html(json.loads(latest.output), json.loads(plan.problem)))
+        return HTMLResponse(
+            driver_sheets_html(
+                json.loads(latest.output),
+                json.loads(plan.problem),
+                title=f"Driver sheets — plan {plan.id} revision {latest.n}",
+            )
+        )
 
 
 def _safe(name: str) -> str:
