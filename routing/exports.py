@@ -329,8 +329,12 @@ def lateness_s(step: Mapping[str, Any], windows: Sequence[tuple[float, float]]) 
     """Seconds by which a stop's service starts after its time windows (0 = on time).
 
     Service starts at ``arrival + waiting_time``; it is on time when a window holds that
-    moment (or there is no window), else late by the time since the last window ended.
+    moment (or there is no window), else late by the time since the last window ended. A
+    step that reports a ``delay`` violation (VROOM's ``violations``) is late by its duration.
     """
+    for v in step.get("violations") or ():
+        if isinstance(v, Mapping) and v.get("cause") == "delay":
+            return float(v.get("duration") or 0) or 1.0
     if not windows:
         return 0.0
     start = float(step.get("arrival") or 0) + float(step.get("waiting_time") or 0)

@@ -169,7 +169,8 @@
       li.appendChild(el('span', 'pid', p.id));
       var info = [];
       if (p.revision) info.push('rev ' + p.revision);
-      if (p.n_jobs !== undefined) info.push(p.n_jobs + ' stops');
+      var nj = p.jobs !== undefined ? p.jobs : p.n_jobs;
+      if (nj !== undefined) info.push(nj + ' stops');
       li.appendChild(el('span', 'muted', info.join(', ')));
       li.addEventListener('click', function () { selectPlan(String(p.id)); });
       ul.appendChild(li);
@@ -276,7 +277,7 @@
     if (Array.isArray(step.violations)) {
       for (var k = 0; k < step.violations.length; k++) {
         var v = step.violations[k];
-        if (v && (v.cause === 'delay' || v.cause === 'lead_time')) return v.duration || 1;
+        if (v && v.cause === 'delay') return v.duration || 1;
       }
     }
     var ws = (job && job.time_windows) || [];
@@ -451,7 +452,7 @@
         'Map data \u00a9 OpenStreetMap contributors (ODbL)');
       return Promise.resolve();
     }
-    return api('GET', 'v1/network.geojson').then(function (geo) {
+    return api('GET', 'v1/network').then(function (geo) {
       if (!geo || !geo.features) return;
       var renderer = L.canvas({padding: 0.5});
       L.geoJSON(geo, {
@@ -825,7 +826,7 @@
       es.onopen = function () { setLive(true); };
       es.onerror = function () { setLive(es.readyState === 1); };
       es.onmessage = function (m) { onStreamMessage(m.data); };
-      ['revision', 'status', 'plan', 'finished', 'failed'].forEach(function (name) {
+      ['revision', 'status', 'plan', 'deleted'].forEach(function (name) {
         es.addEventListener(name, function (m) { onStreamMessage(m.data); });
       });
       return;
@@ -915,6 +916,7 @@
       boot();
     });
     showEventFields();
+    render();
     boot();
   }
 
