@@ -59,6 +59,11 @@ from .tables import to_seconds as to_seconds
 from .traffic import WEATHER_FACTORS as WEATHER_FACTORS
 from .traffic import Incident as Incident
 from .traffic import SpeedModel as SpeedModel
+from .vroom import DispatchResult as DispatchResult
+from .vroom import VroomLimits as VroomLimits
+from .vroom import VroomProblem as VroomProblem
+from .vroom import parse_vroom as parse_vroom
+from .vroom import solve_vroom as solve_vroom
 
 __all__ = [
     "CLOCK_RULE",
@@ -68,6 +73,7 @@ __all__ = [
     "ROAD_CLASSES",
     "WEATHER_FACTORS",
     "Break",
+    "DispatchResult",
     "Incident",
     "InfeasibleError",
     "InputError",
@@ -83,6 +89,8 @@ __all__ = [
     "SolveSettings",
     "SpeedModel",
     "Vehicle",
+    "VroomLimits",
+    "VroomProblem",
     "check_solution",
     "driver_sheets",
     "drop_penalties",
@@ -92,6 +100,7 @@ __all__ = [
     "graph_from_ways",
     "hhmm",
     "parse_clock",
+    "parse_vroom",
     "per_metre_cost",
     "per_second_cost",
     "plan_routes",
@@ -107,6 +116,7 @@ __all__ = [
     "snap_points",
     "solution_text",
     "solve",
+    "solve_vroom",
     "summary_dict",
     "to_seconds",
 ]
