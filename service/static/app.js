@@ -16,6 +16,7 @@
     {color: '#9a9a9a', weight: 3.5}, {color: '#b0b0b0', weight: 2.2}, {color: '#c6c6c6', weight: 1}
   ];
   var ACTIVE = {queued: true, solving: true};
+  var LANE_PX = 7;  // timeline: height of one stop's lane
 
   var S = {
     token: sessionStorage.getItem('shipahead-token') || '',
@@ -305,8 +306,9 @@
     $('event-panel').hidden = !(has && S.plan.status === 'finished');
     renderPlanPanel();
     renderChanges();
-    renderMap();
     renderTimeline();
+    if (S.map) S.map.invalidateSize({pan: false});  // the timeline may have changed height
+    renderMap();
     renderEventChoices();
     document.body.setAttribute('data-plan', S.plan ? String(S.plan.id) : '');
     document.body.setAttribute('data-revision', S.plan ? String(S.plan.revision || 0) : '');
@@ -558,6 +560,17 @@
         .bindTooltip(tip(['depot of ' + vs.join(', ')])).addTo(S.routeLayer);
     });
     var sol = solution();
+    if (!sol && S.problem) {
+      // not solved yet: where the stops are
+      (S.problem.jobs || []).forEach(function (j) {
+        var ll = latLng(j.location);
+        if (!ll) return;
+        L.circleMarker(ll, {radius: 4, color: '#555', weight: 1, fillColor: '#999',
+          fillOpacity: 0.9}).bindTooltip(tip(['stop ' + j.id, j.description || '']))
+          .addTo(S.routeLayer);
+        bounds.push(ll);
+      });
+    }
     ((sol && sol.unassigned) || []).forEach(function (u) {
       var job = jobs[String(u.id)] || {};
       var ll = latLng(u.location || job.location);
@@ -567,9 +580,9 @@
         .addTo(S.routeLayer);
       bounds.push(ll);
     });
-    if (bounds.length && S.fitted !== S.planId) {
+    if (bounds.length && S.fitted !== S.planId + (sol ? ':solved' : '')) {
       S.map.fitBounds(bounds, {padding: [24, 24]});
-      S.fitted = S.planId;
+      S.fitted = S.planId + (sol ? ':solved' : '');
     }
     document.body.setAttribute('data-routes-drawn', String(routes().length));
   }
@@ -618,11 +631,16 @@
     rs.forEach(function (r) {
       var vid = String(r.vehicle);
       var colour = colourOf(vid);
-      var row = el('div', 'tl-row');
-      row.setAttribute('data-vehicle', vid);
-      row.appendChild(el('div', 'tl-label', vid));
-      var track = el('div', 'tl-track');
       var steps = r.steps || [];
+      var stops = steps.filter(function (s) { return STOP_TYPES[s.type]; });
+      // one lane per stop (in visiting order): its window as a bar, its ETA as a dot on it
+      var row = el('div', 'tl-row');
+      row.style.height = Math.max(24, stops.length * LANE_PX + 6) + 'px';
+      row.setAttribute('data-vehicle', vid);
+      var nLate = 0;
+      var label = el('div', 'tl-label', vid);
+      row.appendChild(label);
+      var track = el('div', 'tl-track');
       if (steps.length) {
         var a = steps[0].arrival || 0;
         var b = steps[steps.length - 1].arrival || a;
@@ -632,31 +650,35 @@
         spanEl.style.background = colour;
         track.appendChild(spanEl);
       }
-      var seq = 0;
-      steps.forEach(function (s) {
-        if (!STOP_TYPES[s.type]) return;
-        seq += 1;
+      stops.forEach(function (s, k) {
+        var top = 3 + k * LANE_PX;
         var job = jobs[String(s.id)] || {};
         var late = lateness(s, job);
+        if (late > 0) nLate += 1;
+        var ws = (job.time_windows || []).map(function (w) {
+          return clock(w[0]) + '\u2013' + clock(w[1]);
+        }).join(', ');
+        var title = (k + 1) + '. stop ' + s.id + ': ETA ' + clock(s.arrival) +
+          (ws ? ', window ' + ws : ', no window') +
+          (late > 0 ? ', late by ' + Math.round(late / 60) + ' min' : '');
         (job.time_windows || []).forEach(function (w) {
           var win = el('div', 'tl-window' + (late > 0 ? ' late' : ''));
           win.style.left = pct(w[0]) + '%';
           win.style.width = Math.max(0.3, pct(w[1]) - pct(w[0])) + '%';
+          win.style.top = top + 'px';
+          win.setAttribute('title', title);
           track.appendChild(win);
         });
         var c = changed[String(s.id)];
         var dot = el('div', 'tl-eta' + (late > 0 ? ' late' : '') + (c ? ' changed' : ''));
         dot.style.left = pct(s.arrival || 0) + '%';
+        dot.style.top = (top - 2) + 'px';
         dot.style.background = colour;
         dot.setAttribute('data-job', String(s.id));
-        var ws = (job.time_windows || []).map(function (w) {
-          return clock(w[0]) + '\u2013' + clock(w[1]);
-        }).join(', ');
-        dot.setAttribute('title', seq + '. stop ' + s.id + ': ETA ' + clock(s.arrival) +
-          (ws ? ', window ' + ws : '') + (late > 0 ? ', late by ' + Math.round(late / 60) +
-          ' min' : ''));
+        dot.setAttribute('title', title);
         track.appendChild(dot);
       });
+      if (nLate) label.appendChild(el('span', 'tl-late-count', ' ' + nLate + ' late'));
       row.appendChild(track);
       box.appendChild(row);
     });
