@@ -62,7 +62,9 @@ from .traffic import SpeedModel as SpeedModel
 from .vroom import DispatchResult as DispatchResult
 from .vroom import VroomLimits as VroomLimits
 from .vroom import VroomProblem as VroomProblem
+from .vroom import parse_events as parse_events
 from .vroom import parse_vroom as parse_vroom
+from .vroom import replan_vroom as replan_vroom
 from .vroom import solve_vroom as solve_vroom
 
 __all__ = [
@@ -100,6 +102,7 @@ __all__ = [
     "graph_from_ways",
     "hhmm",
     "parse_clock",
+    "parse_events",
     "parse_vroom",
     "per_metre_cost",
     "per_second_cost",
@@ -107,6 +110,7 @@ __all__ = [
     "prepare_graph",
     "problem_from_vrplib",
     "replan_routes",
+    "replan_vroom",
     "reported_cost",
     "resimulate",
     "routes_geojson",
