@@ -194,13 +194,13 @@ def _located(exc: Exception) -> str:
 # --- revisions: what changed -------------------------------------------------------------------
 
 
-def _sequences(output: dict[str, Any]) -> dict[str, list[str]]:
+def _sequences(output: dict[str, Any]) -> dict[str, list[Any]]:
     """Vehicle id -> its job ids in visiting order, from a VROOM output."""
-    seqs: dict[str, list[str]] = {}
+    seqs: dict[str, list[Any]] = {}
     for route in output.get("routes") or []:
         vehicle = str(route.get("vehicle"))
         seqs[vehicle] = [
-            str(step["id"])
+            step["id"]
             for step in route.get("steps") or []
             if step.get("type") in ("job", "pickup", "delivery") and "id" in step
         ]
@@ -220,13 +220,14 @@ def vehicle_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dic
         a, b = old.get(vehicle, []), new.get(vehicle, [])
         if a == b:
             continue
-        kept_a = [j for j in a if j in set(b)]
-        kept_b = [j for j in b if j in set(a)]
+        in_a, in_b = set(a), set(b)
+        kept_a = [j for j in a if j in in_b]
+        kept_b = [j for j in b if j in in_a]
         changed[vehicle] = {
             "before": a,
             "after": b,
-            "added": [j for j in b if j not in set(a)],
-            "removed": [j for j in a if j not in set(b)],
+            "added": [j for j in b if j not in in_a],
+            "removed": [j for j in a if j not in in_b],
             "reordered": kept_a != kept_b,
         }
     return changed
@@ -471,12 +472,12 @@ def _api(runtime: _Runtime) -> APIRouter:
 
     def check_problem(doc: Any) -> tuple[int, int]:
         """Validate a VROOM problem before anything is stored; returns (jobs, vehicles)."""
+        if not isinstance(doc, dict):
+            raise _problem(422, "request body: expected a JSON object (a VROOM problem)")
         from shipahead.routing.vroom import parse_vroom
 
         from shipahead import routing
 
-        if not isinstance(doc, dict):
-            raise _problem(422, "request body: expected a JSON object (a VROOM problem)")
         jobs, vehicles = doc.get("jobs"), doc.get("vehicles")
         for name, value, most, env in (
             ("jobs", jobs, limits.plan_jobs, "SHIPAHEAD_MAX_PLAN_JOBS"),
@@ -672,6 +673,26 @@ def _api(runtime: _Runtime) -> APIRouter:
             status_code=202,
             content={"revision": revision, "accepted": new, "ignored": total - new},
         )
+
+    @router.get("/v1/plans/{plan_id}/events", tags=["events"])
+    def get_events(plan_id: str) -> dict[str, Any]:
+        """Every accepted event of the plan in arrival order, with the revision it is in
+        (``applied``: that revision has finished; a negative revision: its re-plan failed).
+        """
+        plan = plan_or_404(plan_id)
+        rows = db.event_rows(runtime.db, plan.id)
+        return {
+            "plan_id": plan.id,
+            "events": [
+                {
+                    "event": json.loads(r.body),
+                    "revision": r.revision,
+                    "applied": 0 < r.revision <= plan.revision,
+                    "received_at": r.received_at,
+                }
+                for r in rows
+            ],
+        }
 
     # --- revisions and the stream -----------------------------------------------------------
 
