@@ -63,6 +63,11 @@ from .tables import to_seconds as to_seconds
 from .traffic import WEATHER_FACTORS as WEATHER_FACTORS
 from .traffic import Incident as Incident
 from .traffic import SpeedModel as SpeedModel
+from .vroom import DispatchResult as DispatchResult
+from .vroom import VroomLimits as VroomLimits
+from .vroom import VroomProblem as VroomProblem
+from .vroom import parse_vroom as parse_vroom
+from .vroom import solve_vroom as solve_vroom
 
 __all__ = [
     "CLOCK_RULE",
@@ -72,6 +77,7 @@ __all__ = [
     "ROAD_CLASSES",
     "WEATHER_FACTORS",
     "Break",
+    "DispatchResult",
     "Incident",
     "InfeasibleError",
     "InputError",
@@ -87,6 +93,8 @@ __all__ = [
     "SolveSettings",
     "SpeedModel",
     "Vehicle",
+    "VroomLimits",
+    "VroomProblem",
     "check_solution",
     "driver_sheets",
     "driver_sheets_html",
@@ -98,6 +106,7 @@ __all__ = [
     "hhmm",
     "network_geojson",
     "parse_clock",
+    "parse_vroom",
     "per_metre_cost",
     "per_second_cost",
     "plan_routes",
@@ -115,6 +124,7 @@ __all__ = [
     "snap_points",
     "solution_text",
     "solve",
+    "solve_vroom",
     "summary_dict",
     "to_seconds",
 ]

@@ -1,0 +1,324 @@
+"""VROOM's JSON in and out (`routing.vroom`): parsing, solving, costs, re-planning."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shipahead.routing.vroom import VroomLimits, parse_vroom, solve_vroom
+
+from shipahead import routing
+
+DATA = Path(__file__).parent / "data" / "vroom"
+FAST = {"time_limit_s": 1, "engine": "ortools", "deterministic": True}
+
+
+def example(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def with_options(doc: dict, **extra) -> dict:
+    doc = copy.deepcopy(doc)
+    doc["options"] = {**FAST, **extra}
+    return doc
+
+
+def haversine_m(a, b) -> float:
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+
+
+@functools.lru_cache(maxsize=4)
+def _complete_network(points: tuple[tuple[float, float], ...]):
+    """A road between every two points (primary roads), so every location snaps exactly."""
+    ways = [
+        (k + 1, [(a + 1, *points[a]), (b + 1, *points[b])], {"highway": "primary"})
+        for k, (a, b) in enumerate(itertools.combinations(range(len(points)), 2))
+    ]
+    return routing.prepare_graph(routing.graph_from_ways(ways))
+
+
+def network_for(doc: dict):
+    pts = {tuple(j["location"]) for j in doc["jobs"]}
+    for v in doc["vehicles"]:
+        pts |= {tuple(v[k]) for k in ("start", "end") if k in v}
+    return _complete_network(tuple(sorted(pts)))
+
+
+def to_matrices(doc: dict, speed_mps: float = 10.0) -> dict:
+    """The same problem with haversine matrices (location_index per location)."""
+    doc = copy.deepcopy(doc)
+    pts: list[tuple[float, float]] = []
+
+    def idx(c) -> int:
+        c = tuple(c)
+        if c not in pts:
+            pts.append(c)
+        return pts.index(c)
+
+    for j in doc["jobs"]:
+        j["location_index"] = idx(j["location"])
+    for v in doc["vehicles"]:
+        for k in ("start", "end"):
+            if k in v:
+                v[f"{k}_index"] = idx(v[k])
+    dist = [[round(haversine_m(a, b)) for b in pts] for a in pts]
+    dur = [[round(d / speed_mps) for d in row] for row in dist]
+    doc["matrices"] = {"car": {"durations": dur, "distances": dist}}
+    return doc
+
+
+def served_and_unassigned(out: dict) -> tuple[list[int], list[int]]:
+    served = [s["id"] for r in out["routes"] for s in r["steps"] if s["type"] == "job"]
+    return served, [u["id"] for u in out["unassigned"]]
+
+
+def check_partition(doc: dict, out: dict) -> None:
+    served, un = served_and_unassigned(out)
+    ids = sorted(j["id"] for j in doc["jobs"])
+    assert sorted(served + un) == ids, "every job exactly once: in one route or unassigned"
+
+
+# ---- VROOM's documented examples ---------------------------------------------------------
+
+
+def test_example_2_matches_vroom_solution():
+    out = solve_vroom(parse_vroom(with_options(example("example_2")))).output
+    ref = example("example_2_sol")
+    assert out["code"] == 0
+    for k in ("cost", "routes", "unassigned", "service", "duration", "waiting_time"):
+        assert out["summary"][k] == ref["summary"][k], k
+    got = [(s["type"], s.get("id"), s["arrival"], s["duration"]) for s in out["routes"][0]["steps"]]
+    want = [
+        (s["type"], s.get("id"), s["arrival"], s["duration"]) for s in ref["routes"][0]["steps"]
+    ]
+    assert got == want
+    assert [s["location_index"] for s in out["routes"][0]["steps"]] == [0, 1, 2, 3]
+
+
+def test_example_3_on_a_road_network():
+    doc = with_options(example("example_3"))
+    res = solve_vroom(parse_vroom(doc), network=network_for(doc))
+    out = res.output
+    check_partition(doc, out)
+    # 9 units of deliveries for 2 x 4 capacity: one job cannot be carried
+    assert out["summary"]["unassigned"] == 1
+    assert out["unassigned"][0]["reason"].startswith("no capacity left")
+    assert out["summary"]["delivery"] == [sum(j["delivery"][0] for j in doc["jobs"]) - 3]
+    for r in out["routes"]:
+        steps = r["steps"]
+        assert steps[0]["type"] == "start" and steps[-1]["type"] == "end"
+        assert all(
+            {"type", "location", "arrival", "duration", "service", "waiting_time", "load"} <= set(s)
+            for s in steps
+        )
+        # absolute timestamps in, absolute timestamps out; ETAs increase along the route
+        arr = [s["arrival"] for s in steps]
+        assert arr == sorted(arr) and arr[0] >= 1600416000
+        assert all(max(s["load"]) <= 4 for s in steps)
+        assert steps[-1]["distance"] == r["distance"] > 0
+    json.dumps(res.state)
+    assert set(res.geometry) == {str(r["vehicle"]) for r in out["routes"]}
+    assert all(len(g) >= 2 for g in res.geometry.values())
+
+
+def test_example_1_shipments_are_refused_by_name():
+    with pytest.raises(routing.InputError) as e:
+        parse_vroom(example("example_1"))
+    assert e.value.message.startswith("shipments: not supported")
+    assert e.value.column == "shipments"
+
+
+def test_example_1_jobs_with_skills_and_break_on_matrices():
+    doc = example("example_1")
+    del doc["shipments"]
+    # without matrices: skills that not every vehicle has cannot be honoured on the roads
+    with pytest.raises(routing.InputError, match=r"jobs\[0\]\.skills"):
+        parse_vroom(doc)
+    mdoc = with_options(to_matrices(doc))
+    out = solve_vroom(parse_vroom(mdoc)).output
+    check_partition(mdoc, out)
+    skills = {v["id"]: set(v["skills"]) for v in doc["vehicles"]}
+    jobs = {j["id"]: j for j in doc["jobs"]}
+    for r in out["routes"]:
+        for s in r["steps"]:
+            if s["type"] == "job":
+                assert set(jobs[s["id"]].get("skills", [])) <= skills[r["vehicle"]]
+    # vehicle 2 (skills 2, 14) has its break when it drives
+    for r in out["routes"]:
+        if r["vehicle"] == 2:
+            br = [s for s in r["steps"] if s["type"] == "break"]
+            assert len(br) == 1 and br[0]["id"] == 2 and br[0]["service"] == 300
+            assert 1600423200 <= br[0]["arrival"] <= 1600425000
+
+
+# ---- costs and output format -------------------------------------------------------------
+
+
+def line_problem(**vehicle) -> dict:
+    """Depot 0, jobs at 1..3 on a line (100 s, 1000 m apart)."""
+    n = 4
+    dur = [[100 * abs(i - j) for j in range(n)] for i in range(n)]
+    dist = [[1000 * abs(i - j) for j in range(n)] for i in range(n)]
+    return {
+        "vehicles": [{"id": 7, "start_index": 0, "end_index": 0, **vehicle}],
+        "jobs": [{"id": 10 + k, "location_index": k, "service": 60} for k in (1, 2, 3)],
+        "matrices": {"car": {"durations": dur, "distances": dist}},
+        "options": dict(FAST),
+    }
+
+
+def test_cost_without_costs_is_travel_seconds():
+    out = solve_vroom(parse_vroom(line_problem())).output
+    r = out["routes"][0]
+    assert r["duration"] == 600 and r["distance"] == 6000 and r["service"] == 180
+    assert r["cost"] == 600 == out["summary"]["cost"]
+
+
+def test_cost_follows_vroom_rule():
+    doc = line_problem(costs={"fixed": 1000, "per_hour": 7200, "per_km": 3})
+    out = solve_vroom(parse_vroom(doc)).output
+    r = out["routes"][0]
+    assert r["cost"] == round(1000 + 7200 * 600 / 3600 + 3 * 6000 / 1000)
+    assert out["summary"]["cost"] == r["cost"]
+    # out along the line and back (either direction is optimal)
+    order = [s.get("id") for s in r["steps"]]
+    assert order in ([None, 11, 12, 13, None], [None, 13, 12, 11, None])
+    first = 100 if order[1] == 11 else 300
+    assert [s["duration"] for s in r["steps"]] == [0, first, first + 100, first + 200, 600]
+    assert [s["arrival"] for s in r["steps"]] == [0, first, first + 160, first + 320, 780]
+
+
+def test_time_windows_waiting_and_violations_empty():
+    doc = line_problem()
+    doc["jobs"][2]["time_windows"] = [[1000, 2000]]
+    out = solve_vroom(parse_vroom(doc)).output
+    job = {s["id"]: s for s in out["routes"][0]["steps"] if s["type"] == "job"}
+    assert 1000 <= job[13]["arrival"] + job[13]["waiting_time"] <= 2000
+    assert out["summary"]["violations"] == []
+
+
+def test_priority_keeps_the_important_job():
+    doc = line_problem(capacity=[1])
+    for j in doc["jobs"]:
+        j["delivery"] = [1]
+    doc["jobs"][2]["priority"] = 100
+    out = solve_vroom(parse_vroom(doc)).output
+    served, un = served_and_unassigned(out)
+    assert served == [13] and sorted(un) == [11, 12]
+    assert out["summary"]["delivery"] == [1] and out["summary"]["pickup"] == [0]
+
+
+def test_pickup_and_delivery_loads():
+    doc = line_problem(capacity=[5])
+    doc["jobs"][0]["delivery"] = [2]
+    doc["jobs"][1]["pickup"] = [3]
+    doc["jobs"][2]["delivery"] = [0]
+    out = solve_vroom(parse_vroom(doc)).output
+    steps = out["routes"][0]["steps"]
+    assert steps[0]["load"] == [2]  # deliveries loaded at the start
+    assert max(max(s["load"]) for s in steps) <= 5
+    assert steps[-1]["load"] == [3]  # pickups brought back
+
+
+def test_open_end_and_speed_factor():
+    doc = line_problem(speed_factor=2.0)
+    del doc["vehicles"][0]["end_index"]
+    out = solve_vroom(parse_vroom(doc)).output
+    steps = out["routes"][0]["steps"]
+    assert steps[-1]["type"] == "end" and steps[-1]["location_index"] == 3
+    assert out["routes"][0]["duration"] == 150  # 300 s of driving at twice the speed
+
+
+# ---- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda d: d["jobs"][1].update(setup_per_type={"a": 1}), "jobs[1].setup_per_type"),
+        (lambda d: d["vehicles"][0].update(max_tasks=3), "vehicles[0].max_tasks"),
+        (lambda d: d["matrices"]["car"].update(costs=[[0]]), "matrices.car.costs"),
+        (lambda d: d.update(foo=1), "foo"),
+        (lambda d: d["options"].update(solver="x"), "options.solver"),
+        (lambda d: d["jobs"][0].update(time_windows=[[0, 1], [5, 9]]), "jobs[0].time_windows"),
+        (lambda d: d["vehicles"][0].update(costs={"per_task_hour": 5}), "vehicles[0].costs"),
+    ],
+)
+def test_unsupported_field_is_named(mutate, path):
+    doc = line_problem()
+    mutate(doc)
+    with pytest.raises(routing.InputError) as e:
+        parse_vroom(doc)
+    assert e.value.message.startswith(path)
+    assert "not supported" in e.value.message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "words"),
+    [
+        (
+            lambda d: d["jobs"][0].update(time_windows=[[7200, 3600]]),
+            "jobs[0].time_windows[0]",
+            "before",
+        ),
+        (lambda d: d["jobs"][1].update(id=11), "jobs[1].id", "repeats"),
+        (lambda d: d["jobs"][0].update(location_index=9), "jobs[0].location_index", "outside"),
+        (lambda d: d["jobs"][0].update(service=float("nan")), "jobs[0].service", "integer"),
+        (
+            lambda d: d["matrices"]["car"]["durations"][1].__setitem__(2, -1),
+            "matrices.car.durations[1][2]",
+            "integer",
+        ),
+        (lambda d: d["vehicles"][0].update(profile="bike"), "vehicles[0].profile", "no matrices"),
+        (lambda d: d["jobs"][0].update(priority=101), "jobs[0].priority", "outside"),
+        (
+            lambda d: (d["vehicles"][0].update(capacity=[1, 2]), d["jobs"][0].update(delivery=[1])),
+            "jobs[0].delivery",
+            "values",
+        ),
+    ],
+)
+def test_bad_values_are_named(mutate, path, words):
+    doc = line_problem()
+    mutate(doc)
+    with pytest.raises(routing.InputError) as e:
+        parse_vroom(doc)
+    assert e.value.message.startswith(path + ":"), e.value.message
+    assert e.value.column == path
+    assert words in e.value.message
+
+
+def test_size_bounds_checked_first():
+    doc = line_problem()
+    with pytest.raises(routing.InputError, match=r"^jobs: 3 jobs exceed the limit of 2"):
+        parse_vroom(doc, limits=VroomLimits(jobs=2))
+    with pytest.raises(routing.InputError, match=r"4 rows exceed the limit of 3"):
+        parse_vroom(doc, limits=VroomLimits(matrix_size=3))
+    with pytest.raises(routing.InputError, match=r"options.time_limit_s"):
+        parse_vroom({**doc, "options": {"time_limit_s": 10}}, limits=VroomLimits(time_limit_s=5))
+
+
+def test_locations_need_a_network():
+    doc = with_options(example("example_3"))
+    with pytest.raises(routing.InputError, match="no road network"):
+        solve_vroom(parse_vroom(doc))
+
+
+def test_deterministic_output():
+    doc = with_options(to_matrices(example("example_3")))
+    a = solve_vroom(parse_vroom(doc))
+    b = solve_vroom(parse_vroom(doc))
+    assert json.dumps(a.output) == json.dumps(b.output)
+    assert json.dumps(a.state, sort_keys=True) == json.dumps(b.state, sort_keys=True)
+    np.testing.assert_equal(len(a.output["routes"]), len(b.output["routes"]))
