@@ -346,6 +346,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             status_code=422, content={"detail": _one_line(f"{where}: {first.get('msg')}")}
         )
 
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error")
+        first = _one_line(str(exc))[:200]
+        return JSONResponse(
+            status_code=500, content={"detail": f"internal error: {type(exc).__name__}: {first}"}
+        )
+
     @app.exception_handler(StoreError)
     async def _store_down(_request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": _one_line(str(exc))})
@@ -531,11 +539,11 @@ def _api(runtime: _Runtime) -> APIRouter:
         try:
             snap_points(runtime.network, lon, lat, paths, max_snap_m=float(max_snap))
         except routing.InputError as exc:
-            path = paths[exc.row] if exc.row is not None else "location"
+            # the message starts with the JSON path (passed as the point's id)
+            text = _located(exc).replace("`max_snap_m`", "options.max_snap_m")
+            covers = _bbox_text(runtime.network)
             raise _problem(
-                422,
-                f"{path}: {_located(exc)} (the server's road network covers lon/lat "
-                f"{_bbox_text(runtime.network)})",
+                422, f"{text} (the served road network covers lon/lat {covers})"
             ) from None
 
     @router.post("/v1/plans", status_code=202, tags=["plans"], openapi_extra=_PROBLEM_BODY)

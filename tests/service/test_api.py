@@ -95,7 +95,7 @@ def test_bad_problems_name_the_field(service: TestClient) -> None:
     jobs[2]["id"] = jobs[0]["id"]
     cases = [
         (small_problem(jobs=jobs), "jobs[2].id"),
-        (small_problem(shipments=[]), "shipments"),
+        (small_problem(shipments=[{"pickup": {"id": 9}, "delivery": {"id": 10}}]), "shipments"),
         ({k: v for k, v in small_problem().items() if k != "matrices"}, "matrices"),
         (small_problem(jobs=[{**jobs[0], "location_index": 99}]), "jobs[0].location_index"),
     ]
