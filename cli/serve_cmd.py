@@ -115,7 +115,7 @@ def command(
     import uvicorn
     from shipahead.cli.limits import check_option
     from shipahead.service import ServiceLimits, ServiceSettings, create_app, default_db_url
-    from shipahead.store import open_store, redact_url
+    from shipahead.store import StoreError, open_store, redact_url
 
     check_option(port, "--port", ge=1, example="8080")
     if port > 65535:
@@ -143,7 +143,10 @@ def command(
             register_file(name, path)
     limits = ServiceLimits.from_env()
     url = db or default_db_url()
-    store = open_store(url)  # StoreError (exit 2) when it cannot be opened or migrated
+    try:
+        store = open_store(url)
+    except StoreError as exc:  # one line, password redacted
+        raise CliInputError(str(exc), fix="check --db (and that the database is running)") from None
     try:
         if store.backend == "sqlite":
             _check_sqlite_free(store)

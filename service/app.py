@@ -194,13 +194,13 @@ def _located(exc: Exception) -> str:
 # --- revisions: what changed -------------------------------------------------------------------
 
 
-def _sequences(output: dict[str, Any]) -> dict[str, list[str]]:
+def _sequences(output: dict[str, Any]) -> dict[str, list[Any]]:
     """Vehicle id -> its job ids in visiting order, from a VROOM output."""
-    seqs: dict[str, list[str]] = {}
+    seqs: dict[str, list[Any]] = {}
     for route in output.get("routes") or []:
         vehicle = str(route.get("vehicle"))
         seqs[vehicle] = [
-            str(step["id"])
+            step["id"]
             for step in route.get("steps") or []
             if step.get("type") in ("job", "pickup", "delivery") and "id" in step
         ]
@@ -220,13 +220,14 @@ def vehicle_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dic
         a, b = old.get(vehicle, []), new.get(vehicle, [])
         if a == b:
             continue
-        kept_a = [j for j in a if j in set(b)]
-        kept_b = [j for j in b if j in set(a)]
+        in_a, in_b = set(a), set(b)
+        kept_a = [j for j in a if j in in_b]
+        kept_b = [j for j in b if j in in_a]
         changed[vehicle] = {
             "before": a,
             "after": b,
-            "added": [j for j in b if j not in set(a)],
-            "removed": [j for j in a if j not in set(b)],
+            "added": [j for j in b if j not in in_a],
+            "removed": [j for j in a if j not in in_b],
             "reordered": kept_a != kept_b,
         }
     return changed
@@ -343,6 +344,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse(
             status_code=422, content={"detail": _one_line(f"{where}: {first.get('msg')}")}
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error")
+        first = _one_line(str(exc))[:200]
+        return JSONResponse(
+            status_code=500, content={"detail": f"internal error: {type(exc).__name__}: {first}"}
         )
 
     @app.exception_handler(StoreError)
@@ -471,12 +480,12 @@ def _api(runtime: _Runtime) -> APIRouter:
 
     def check_problem(doc: Any) -> tuple[int, int]:
         """Validate a VROOM problem before anything is stored; returns (jobs, vehicles)."""
+        if not isinstance(doc, dict):
+            raise _problem(422, "request body: expected a JSON object (a VROOM problem)")
         from shipahead.routing.vroom import parse_vroom
 
         from shipahead import routing
 
-        if not isinstance(doc, dict):
-            raise _problem(422, "request body: expected a JSON object (a VROOM problem)")
         jobs, vehicles = doc.get("jobs"), doc.get("vehicles")
         for name, value, most, env in (
             ("jobs", jobs, limits.plan_jobs, "SHIPAHEAD_MAX_PLAN_JOBS"),
@@ -530,11 +539,11 @@ def _api(runtime: _Runtime) -> APIRouter:
         try:
             snap_points(runtime.network, lon, lat, paths, max_snap_m=float(max_snap))
         except routing.InputError as exc:
-            path = paths[exc.row] if exc.row is not None else "location"
+            # the message starts with the JSON path (passed as the point's id)
+            text = _located(exc).replace("`max_snap_m`", "options.max_snap_m")
+            covers = _bbox_text(runtime.network)
             raise _problem(
-                422,
-                f"{path}: {_located(exc)} (the server's road network covers lon/lat "
-                f"{_bbox_text(runtime.network)})",
+                422, f"{text} (the served road network covers lon/lat {covers})"
             ) from None
 
     @router.post("/v1/plans", status_code=202, tags=["plans"], openapi_extra=_PROBLEM_BODY)
@@ -677,6 +686,26 @@ def _api(runtime: _Runtime) -> APIRouter:
             status_code=202,
             content={"revision": revision, "accepted": new, "ignored": total - new},
         )
+
+    @router.get("/v1/plans/{plan_id}/events", tags=["events"])
+    def get_events(plan_id: str) -> dict[str, Any]:
+        """Every accepted event of the plan in arrival order, with the revision it is in
+        (``applied``: that revision has finished; a negative revision: its re-plan failed).
+        """
+        plan = plan_or_404(plan_id)
+        rows = db.event_rows(runtime.db, plan.id)
+        return {
+            "plan_id": plan.id,
+            "events": [
+                {
+                    "event": json.loads(r.body),
+                    "revision": r.revision,
+                    "applied": 0 < r.revision <= plan.revision,
+                    "received_at": r.received_at,
+                }
+                for r in rows
+            ],
+        }
 
     # --- revisions and the stream -----------------------------------------------------------
 

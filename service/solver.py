@@ -95,20 +95,20 @@ def _one_line(exc: BaseException) -> str:
 
 def solve_task(task: dict[str, Any]) -> dict[str, Any]:
     """Solve or re-plan one plan (``task`` as in the module docstring)."""
-    from shipahead.routing.vroom import parse_vroom, replan_vroom, solve_vroom
+    from shipahead.routing import vroom
 
     from shipahead.errors import ShipaheadError
 
     t0 = time.perf_counter()
     try:
         res = resources(task.get("roads"), task.get("traffic"), task.get("weather"))
-        problem = parse_vroom(task["problem"])
+        problem = vroom.parse_vroom(task["problem"])
         date = (task["problem"].get("options") or {}).get("date")
         speed = speed_model(res, None if date is None else str(date))
         if task["kind"] == "solve":
-            result = solve_vroom(problem, network=res.network, speed=speed)
+            result = vroom.solve_vroom(problem, network=res.network, speed=speed)
         else:
-            result = replan_vroom(
+            result = vroom.replan_vroom(
                 problem, task["state"], task["events"], network=res.network, speed=speed
             )
     except ShipaheadError as exc:

@@ -49,6 +49,7 @@ __all__ = [
     "create_plan",
     "delete_plan",
     "dumps",
+    "event_rows",
     "fail_solve",
     "finish_solve",
     "get_plan",
@@ -253,6 +254,18 @@ def plan_events(
         if after_revision is not None:
             query = query.where(DispatchEvent.revision > after_revision)
         return [json.loads(body) for body in session.scalars(query.order_by(DispatchEvent.seq))]
+
+
+def event_rows(store: Store, plan_id: str) -> list[DispatchEvent]:
+    """A plan's event rows (detached) in arrival order."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(DispatchEvent)
+                .where(DispatchEvent.plan_id == plan_id)
+                .order_by(DispatchEvent.seq)
+            )
+        )
 
 
 def count_events(store: Store, plan_id: str) -> int:
