@@ -252,6 +252,16 @@
   }
 
   function solution() { return (S.plan && S.plan.solution) || null; }
+  /** a cancelled stop is listed as unassigned with reason "cancelled": no longer a stop */
+  function isCancelled(u) { return /^cancelled\b/.test(String((u && u.reason) || '')); }
+  function unassigned() {
+    var s = solution();
+    return ((s && s.unassigned) || []).filter(function (u) { return !isCancelled(u); });
+  }
+  function cancelled() {
+    var s = solution();
+    return ((s && s.unassigned) || []).filter(isCancelled);
+  }
   function routes() { var s = solution(); return (s && s.routes) || []; }
 
   function jobIndex() {
@@ -353,7 +363,7 @@
     if (sol && sol.summary) {
       var dl = el('dl', 'summary');
       var rows = [['cost', sol.summary.cost], ['routes', sol.summary.routes],
-        ['unassigned', sol.summary.unassigned], ['duration', sol.summary.duration !== undefined ?
+        ['unassigned', unassigned().length], ['cancelled', cancelled().length || undefined], ['duration', sol.summary.duration !== undefined ?
           (sol.summary.duration / 3600).toFixed(1) + ' h' : undefined],
         ['distance', sol.summary.distance !== undefined ?
           (sol.summary.distance / 1000).toFixed(1) + ' km' : undefined]];
@@ -396,12 +406,21 @@
     });
     var un = $('unassigned');
     clear(un);
-    var list = (sol && sol.unassigned) || [];
+    var list = unassigned();
     if (list.length) {
-      un.appendChild(el('strong', null, 'Unassigned (' + list.length + '): '));
-      un.appendChild(el('span', null, list.map(function (u) {
+      var p1 = el('p', 'unassigned-list');
+      p1.appendChild(el('strong', null, 'Unassigned (' + list.length + '): '));
+      p1.appendChild(el('span', null, list.map(function (u) {
         return String(u.id) + (u.reason ? ' (' + u.reason + ')' : '');
       }).join(', ')));
+      un.appendChild(p1);
+    }
+    var gone = cancelled();
+    if (gone.length) {
+      var p2 = el('p', 'cancelled-list');
+      p2.appendChild(el('strong', null, 'Cancelled (' + gone.length + '): '));
+      p2.appendChild(el('span', null, gone.map(function (u) { return String(u.id); }).join(', ')));
+      un.appendChild(p2);
     }
   }
 
@@ -571,7 +590,7 @@
         bounds.push(ll);
       });
     }
-    ((sol && sol.unassigned) || []).forEach(function (u) {
+    unassigned().forEach(function (u) {
       var job = jobs[String(u.id)] || {};
       var ll = latLng(u.location || job.location);
       if (!ll) return;
@@ -707,7 +726,7 @@
         jobSel.appendChild(o);
       });
     });
-    ((solution() && solution().unassigned) || []).forEach(function (u) {
+    unassigned().forEach(function (u) {
       var o = el('option', null, 'stop ' + u.id + ' (unassigned)');
       o.value = String(u.id);
       jobSel.appendChild(o);
@@ -791,8 +810,9 @@
       var w1 = parseClock($('ev-new-tw1').value);
       if ((w0 === null) !== (w1 === null)) throw new Error('give both ends of the window');
       if (w0 !== null) job.time_windows = [[base + w0, base + w1]];
+      // the new job's VROOM fields ride on the event itself
       ev.job_id = id;
-      ev.job = job;
+      Object.keys(job).forEach(function (k) { if (k !== 'id') ev[k] = job[k]; });
     }
     return ev;
   }

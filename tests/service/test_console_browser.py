@@ -214,6 +214,7 @@ def test_console_submit_draw_cancel(server: str, tmp_path: Path) -> None:
             assert page.locator(f"#ev-job option[value='{victim}']").count() == 0
             changes = page.locator("#changes").inner_text()
             assert f"stop {victim}: cancelled" in changes
+            assert victim in page.locator(".cancelled-list").inner_text()
             _not_blank(page.screenshot(full_page=False))
 
             # the print-all driver sheets: one printed page per driver
@@ -222,8 +223,23 @@ def test_console_submit_draw_cancel(server: str, tmp_path: Path) -> None:
             sheets.goto(f"{server}v1/plans/{plan_id}/sheets")
             n_sheets = sheets.locator("section.sheet").count()
             assert n_sheets == len(after["routes"])
-            pdf = sheets.pdf(format="A4", landscape=True, print_background=True)
-            assert _pdf_pages(pdf) == n_sheets
+            sheets.emulate_media(media="print")
+            styles = sheets.evaluate(
+                """() => ({
+                  after: [...document.querySelectorAll('section.sheet')].map(
+                    s => getComputedStyle(s).breakAfter),
+                  rows: [...document.querySelectorAll('section.sheet tr')].map(
+                    r => getComputedStyle(r).breakInside)})"""
+            )
+            # a new page after every driver but the last; no row split across pages
+            assert styles["after"] == ["page"] * (n_sheets - 1) + ["auto"]
+            assert set(styles["rows"]) == {"avoid"}
+            pdf = sheets.pdf(prefer_css_page_size=True, print_background=True)
+            most = max(sum(s["type"] == "job" for s in r["steps"]) for r in after["routes"])
+            pages = _pdf_pages(pdf)
+            assert pages >= n_sheets
+            if most <= 20:  # every sheet fits one A4 landscape page: one page per driver
+                assert pages == n_sheets
         finally:
             browser.close()
     assert not errors, errors
