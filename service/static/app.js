@@ -27,6 +27,7 @@
     problem: null,     // the VROOM problem of the plan (time windows, descriptions, locations)
     geometry: null,    // vehicle id -> [[lon, lat], ...]
     revision: null,    // GET /v1/plans/{id}/revisions/{n} of the shown revision
+    previous: null,    // the revision before it (ETA shifts)
     stream: null,
     pollTimer: null,
     fitted: null,      // plan id whose bounds the map was fitted to
@@ -188,7 +189,7 @@
   function selectPlan(id) {
     if (S.planId !== id) {
       S.planId = id;
-      S.plan = S.problem = S.geometry = S.revision = null;
+      S.plan = S.problem = S.geometry = S.revision = S.previous = null;
       S.fitted = null;
       openStream();
     }
@@ -214,6 +215,13 @@
         if (n > 0 && (!S.revision || revNumber(S.revision) !== n)) {
           return api('GET', planPath('/revisions/' + n)).then(function (rev) {
             S.revision = rev;
+            S.previous = null;
+            var prev = rev && rev.previous;
+            if (!prev) return null;
+            // the revision before, to show how ETAs moved
+            return api('GET', planPath('/revisions/' + prev)).then(function (p) {
+              S.previous = p;
+            }).catch(function () { S.previous = null; });
           }).catch(function () { S.revision = null; });
         }
         return null;
@@ -302,10 +310,14 @@
     return ended === null ? 0 : start - ended;
   }
 
+  // changes that only shift a stop's position in its route are listed, not highlighted
+  var QUIET_CHANGES = {resequenced: true, done: true};
+  var CHANGE_ORDER = ['cancelled', 'added', 'moved', 'dropped', 'unassigned', 'done'];
+
   function changedJobs() {
     var out = {};
     ((S.revision && S.revision.changes) || []).forEach(function (c) {
-      if (c && c.job_id !== undefined) out[String(c.job_id)] = c;
+      if (c && c.job_id !== undefined && !QUIET_CHANGES[c.change]) out[String(c.job_id)] = c;
     });
     return out;
   }
@@ -424,6 +436,36 @@
     }
   }
 
+  /** per vehicle, how its stops' ETAs moved against the revision before (lines of text) */
+  function etaShifts() {
+    var before = {};
+    var prev = S.previous && S.previous.solution;
+    if (!prev || !S.revision || S.previous.revision !== S.revision.previous) return [];
+    (prev.routes || []).forEach(function (r) {
+      (r.steps || []).forEach(function (s) {
+        if (STOP_TYPES[s.type]) before[String(s.id)] = s.arrival;
+      });
+    });
+    var out = [];
+    routes().forEach(function (r) {
+      var d = [];
+      (r.steps || []).forEach(function (s) {
+        var b = before[String(s.id)];
+        if (STOP_TYPES[s.type] && typeof b === 'number' && typeof s.arrival === 'number' &&
+            s.arrival !== b) d.push(s.arrival - b);
+      });
+      var big = d.filter(function (x) { return Math.abs(x) >= 60; });
+      if (!big.length) return;
+      var lo = Math.min.apply(null, big);
+      var hi = Math.max.apply(null, big);
+      var fmt = function (x) { return (x > 0 ? '+' : '\u2212') + Math.round(Math.abs(x) / 60); };
+      out.push('vehicle ' + r.vehicle + ': ' + big.length + ' ETAs moved ' +
+        (Math.round(lo / 60) === Math.round(hi / 60) ? fmt(lo) : fmt(lo) + ' to ' + fmt(hi)) +
+        ' min');
+    });
+    return out;
+  }
+
   function renderChanges() {
     var panel = $('changes-panel');
     var rev = S.revision;
@@ -432,10 +474,21 @@
     $('changes-rev').textContent = String(revNumber(rev));
     var ul = $('changes');
     clear(ul);
-    var changes = rev.changes || [];
+    var changes = (rev.changes || []).slice();
     var counts = {};
+    var rank = function (c) {
+      var i = CHANGE_ORDER.indexOf(String(c.change));
+      return i < 0 ? CHANGE_ORDER.length : i;
+    };
+    changes.sort(function (a, b) { return rank(a) - rank(b); });
+    var quiet = {};
     changes.forEach(function (c) {
       counts[c.change] = (counts[c.change] || 0) + 1;
+      if (c.change === 'resequenced') {
+        // many stops shift position when one changes: one line for all of them
+        (quiet[c.change] = quiet[c.change] || []).push(String(c.job_id));
+        return;
+      }
       var li = el('li', String(c.change || ''));
       var text = 'stop ' + c.job_id + ': ' + c.change;
       if (c.from_vehicle !== undefined && c.from_vehicle !== null &&
@@ -448,7 +501,11 @@
         text += ' (was ' + c.from_vehicle + ')';
       }
       li.textContent = text;
+      li.setAttribute('data-job', String(c.job_id));
       ul.appendChild(li);
+    });
+    Object.keys(quiet).forEach(function (k) {
+      ul.appendChild(el('li', k, quiet[k].length + ' stops ' + k + ': ' + quiet[k].join(', ')));
     });
     var n = revNumber(rev);
     var summary = n <= 1 ? 'First plan.' : (changes.length ? Object.keys(counts).sort().map(
@@ -456,6 +513,7 @@
     var evs = rev.events || [];
     if (evs.length) summary += ' Events applied: ' + evs.length + '.';
     $('changes-summary').textContent = summary;
+    etaShifts().forEach(function (t) { ul.appendChild(el('li', 'eta', t)); });
   }
 
   // ---- map ----------------------------------------------------------------------------------
@@ -506,9 +564,10 @@
     return d;
   }
 
-  function stopIcon(seq, colour, late, changed) {
+  function stopIcon(seq, colour, late, changed, jobId) {
     var d = el('div', 'sa-stop' + (late ? ' late' : '') + (changed ? ' changed' : ''), seq);
     d.style.background = colour;
+    d.setAttribute('data-job', String(jobId));
     return L.divIcon({className: '', html: d, iconSize: [22, 22], iconAnchor: [11, 11]});
   }
 
@@ -558,7 +617,7 @@
           if (late > 0) lines.push('late by ' + Math.round(late / 60) + ' min');
           var c = changed[String(s.id)];
           if (c) lines.push('changed in this revision: ' + c.change);
-          var m = L.marker(ll, {icon: stopIcon(seq, colour, late > 0, !!c), riseOnHover: true});
+          var m = L.marker(ll, {icon: stopIcon(seq, colour, late > 0, !!c, s.id), riseOnHover: true});
           m.bindTooltip(tip(lines));
           m.addTo(S.routeLayer);
           bounds.push(ll);
@@ -738,26 +797,35 @@
     });
     if (keepJob) jobSel.value = keepJob;
     if (keepVeh) vehSel.value = keepVeh;
-    if (!$('ev-at').value) {
-      // default: the earliest departure of the plan (the start of the day being dispatched)
-      var first = null;
-      routes().forEach(function (r) {
-        var s = (r.steps || [])[0];
-        if (s && typeof s.arrival === 'number' && (first === null || s.arrival < first)) {
-          first = s.arrival;
-        }
-      });
-      if (first !== null) $('ev-at').value = clock(first - frameBase());
+    // defaults the user has not changed follow the plan: the earliest departure (the start
+    // of the day being dispatched) and the next free job id
+    var first = null;
+    routes().forEach(function (r) {
+      var s = (r.steps || [])[0];
+      if (s && typeof s.arrival === 'number' && (first === null || s.arrival < first)) {
+        first = s.arrival;
+      }
+    });
+    if (first !== null) autoFill('ev-at', clock(first - frameBase()));
+    var maxId = 0;
+    function seen(id) {
+      var v = Number(id);
+      if (isFinite(v) && v > maxId) maxId = v;
     }
-    if (!$('ev-new-id').value) {
-      var maxId = 0;
-      Object.keys(jobs).forEach(function (k) {
-        var v = parseInt(k, 10);
-        if (isFinite(v) && v > maxId) maxId = v;
-      });
-      $('ev-new-id').value = String(maxId + 1);
-    }
+    Object.keys(jobs).forEach(seen);
+    routes().forEach(function (r) {
+      (r.steps || []).forEach(function (s) { if (STOP_TYPES[s.type]) seen(s.id); });
+    });
+    (((solution() && solution().unassigned) || [])).forEach(function (u) { seen(u.id); });
+    autoFill('ev-new-id', String(Math.floor(maxId) + 1));
     showEventFields();
+  }
+
+  /** set a field to a suggested value unless the user typed something else there */
+  function autoFill(id, value) {
+    var f = $(id);
+    if (f.value === '' || f.value === f.getAttribute('data-auto')) f.value = value;
+    f.setAttribute('data-auto', value);
   }
 
   function showEventFields() {
@@ -827,7 +895,6 @@
     api('POST', planPath('/events'), [ev]).then(function (res) {
       say('event accepted' + (res && res.revision ? ': it will be in revision ' + res.revision :
         '') + '; re-planning\u2026');
-      if (ev.type === 'stop_added') $('ev-new-id').value = '';
       return refreshPlan();
     }).catch(fail('event refused')).then(function () { btn.disabled = false; });
   }

@@ -47,6 +47,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+#: a job description that would run script if the console parsed data as HTML
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> & Co'
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -130,6 +134,8 @@ def test_console_submit_draw_cancel(server: str, tmp_path: Path) -> None:
 
     problem = json.loads(PROBLEM.read_text())
     problem.setdefault("options", {})["time_limit_s"] = TIME_LIMIT_S
+    hostile_id = problem["jobs"][0]["id"]
+    problem["jobs"][0]["description"] = HOSTILE
     upload = tmp_path / "dispatch_problem.json"
     upload.write_text(json.dumps(problem))
 
@@ -188,6 +194,13 @@ def test_console_submit_draw_cancel(server: str, tmp_path: Path) -> None:
             assert page.locator(".tl-row").count() == len(routes)
             assert page.locator(".tl-eta").count() == len(assigned)
             assert page.locator("#plans li").count() == 1
+            # names from the problem are text, never markup
+            page.hover(f".sa-stop[data-job='{hostile_id}']")
+            tip = page.locator(".leaflet-tooltip")
+            tip.wait_for(timeout=5_000)
+            assert HOSTILE in tip.inner_text()
+            assert page.evaluate("window.__pwned") is None
+            assert page.locator("#main img, #main script").count() == 0
             shot1 = page.screenshot(full_page=False)
             _not_blank(shot1)
             _not_blank(page.locator("#map").screenshot())
