@@ -33,7 +33,8 @@
     fitted: null,      // plan id whose bounds the map was fitted to
     map: null,
     routeLayer: null,
-    pickMarker: null
+    pickMarker: null,
+    baseLoaded: false
   };
 
   function $(id) { return document.getElementById(id); }
@@ -128,7 +129,9 @@
         }
         if (res.status === 401) {
           $('token-form').hidden = false;
-          throw new Error('this service needs an API token: ' + errorText(401, data));
+          var denied = new Error('this service needs an API token: ' + errorText(401, data));
+          denied.status = 401;
+          throw denied;
         }
         if (!res.ok) {
           var err = new Error(errorText(res.status, data));
@@ -525,10 +528,28 @@
     map.attributionControl.setPrefix('Leaflet');
     map.setView([0, 0], 2);
     S.routeLayer = L.layerGroup().addTo(map);
+    map.on('click', function (e) {  // where a stop being added is
+      if ($('ev-type').value !== 'stop_added' || $('event-panel').hidden) return;
+      $('ev-new-lon').value = e.latlng.lng.toFixed(6);
+      $('ev-new-lat').value = e.latlng.lat.toFixed(6);
+      if (S.pickMarker) S.pickMarker.remove();
+      S.pickMarker = L.circleMarker(e.latlng, {radius: 7, color: '#ffd400', weight: 3})
+        .addTo(map);
+    });
+  }
+
+  function loadBase() {
+    var map = S.map;
+    if (S.baseLoaded) return Promise.resolve();
+    S.baseLoaded = true;
     if (S.config.tiles) {
       L.tileLayer(S.config.tiles, {maxZoom: 19}).addTo(map);
       map.attributionControl.addAttribution(
         'Map data \u00a9 OpenStreetMap contributors (ODbL)');
+      return Promise.resolve();
+    }
+    if (S.config.road_network === false) {  // started without --roads: nothing to draw
+      document.body.setAttribute('data-network', '0');
       return Promise.resolve();
     }
     return api('GET', 'v1/network').then(function (geo) {
@@ -550,7 +571,10 @@
       document.body.setAttribute('data-network', String(geo.features.length));
     }).catch(function (err) {
       // a service without a road network (matrices only) has nothing to draw underneath
-      if (!err || err.status !== 404) fail('loading the road network')(err);
+      if (!err || err.status !== 404) {
+        S.baseLoaded = false;  // try again on the next boot (e.g. once a token is given)
+        fail('loading the road network')(err);
+      }
       document.body.setAttribute('data-network', '0');
     });
   }
@@ -1030,24 +1054,22 @@
   }
 
   function boot() {
-    return api('GET', 'v1/config').catch(function () { return null; }).then(function (cfg) {
+    return api('GET', 'v1/config').catch(function (err) {
+      if (err && err.status === 401) throw err;
+      return null;
+    }).then(function (cfg) {
       if (cfg && typeof cfg === 'object') S.config = cfg;
-      if (!S.map) {
-        initMap();
-        S.map.on('click', function (e) {
-          if ($('ev-type').value !== 'stop_added' || $('event-panel').hidden) return;
-          $('ev-new-lon').value = e.latlng.lng.toFixed(6);
-          $('ev-new-lat').value = e.latlng.lat.toFixed(6);
-          if (S.pickMarker) S.pickMarker.remove();
-          S.pickMarker = L.circleMarker(e.latlng, {radius: 7, color: '#ffd400', weight: 3})
-            .addTo(S.map);
-        });
-      }
+      if (!S.map) initMap();
+      loadBase();
       return loadPlans();
     }).then(function () {
       var want = (location.hash || '').replace(/^#plan=/, '');
       if (want && want !== location.hash) selectPlan(decodeURIComponent(want));
+      if (S.planId) openStream();  // again, with the token now given
       document.body.setAttribute('data-ready', '1');
+    }).catch(function (err) {
+      if (!S.map) initMap();
+      fail('connecting')(err);
     });
   }
 

@@ -57,32 +57,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(url: str, timeout: float = 10.0) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as res:
+def _get(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) -> dict:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as res:
         return json.loads(res.read())
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ``shipahead serve`` process on a free port; yields its base URL."""
-    tmp = tmp_path_factory.mktemp("serve")
+def _serve(tmp: Path, *extra: str) -> Iterator[str]:
+    """A ``shipahead serve`` process on a free port (SQLite in ``tmp``); yields its base URL."""
     port = _free_port()
     exe = Path(sys.executable).with_name("shipahead")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "shipahead.cli.app"]
-    cmd += [
-        "--quiet",
-        "serve",
-        "--port",
-        str(port),
-        "--db",
-        f"sqlite:///{tmp / 'dispatch.db'}",
-        "--roads",
-        str(SAMPLE / "roads" / "columbus_oh.osm.pbf"),
-        "--traffic",
-        str(SAMPLE / "traffic.csv"),
-        "--workers",
-        "1",
-    ]
+    cmd += ["--quiet", "serve", "--port", str(port), "--db", f"sqlite:///{tmp / 'dispatch.db'}"]
+    cmd += [*extra, "--workers", "1"]
+    token = extra[extra.index("--token") + 1] if "--token" in extra else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     log = (tmp / "serve.log").open("w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=os.environ)
     base = f"http://127.0.0.1:{port}/"
@@ -92,7 +81,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None:
                 pytest.fail(f"shipahead serve exited {proc.returncode}:\n" + _tail(tmp))
             try:
-                if _get(base + "health", timeout=2)["status"] == "ok":
+                if _get(base + "health", timeout=2, headers=headers)["status"] == "ok":
                     break
             except OSError:
                 pass
@@ -108,6 +97,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service on the sample road network and traffic profile, no token."""
+    roads = str(SAMPLE / "roads" / "columbus_oh.osm.pbf")
+    traffic = str(SAMPLE / "traffic.csv")
+    tmp = tmp_path_factory.mktemp("serve")
+    yield from _serve(tmp, "--roads", roads, "--traffic", traffic)
 
 
 def _tail(tmp: Path) -> str:
@@ -257,3 +255,130 @@ def test_console_submit_draw_cancel(server: str, tmp_path: Path) -> None:
             browser.close()
     assert not errors, errors
     assert not outside, f"the console asked for something outside the server: {outside}"
+
+
+#: a small problem with its own travel-time matrix (no road network needed); the jobs also
+#: carry coordinates, which the console draws
+MATRIX_PROBLEM = {
+    "jobs": [
+        {
+            "id": 1,
+            "location_index": 1,
+            "location": [2.35, 48.86],
+            "service": 300,
+            "delivery": [1],
+            "time_windows": [[28800, 36000]],
+            "description": "North & <Sons>",
+        },
+        {"id": 2, "location_index": 2, "location": [2.36, 48.85], "service": 300, "delivery": [1]},
+        {
+            "id": 3,
+            "location_index": 3,
+            "location": [2.34, 48.84],
+            "service": 300,
+            "delivery": [1],
+            "time_windows": [[28800, 30000]],
+        },
+        {"id": 4, "location_index": 4, "location": [2.33, 48.855], "service": 300, "delivery": [1]},
+    ],
+    "vehicles": [
+        {
+            "id": 7,
+            "start_index": 0,
+            "end_index": 0,
+            "start": [2.345, 48.85],
+            "end": [2.345, 48.85],
+            "capacity": [3],
+            "time_window": [28800, 64800],
+        },
+        {
+            "id": 8,
+            "start_index": 0,
+            "end_index": 0,
+            "start": [2.345, 48.85],
+            "end": [2.345, 48.85],
+            "capacity": [3],
+            "time_window": [28800, 64800],
+        },
+    ],
+    "matrices": {
+        "car": {
+            "durations": [
+                [0, 600, 700, 650, 500],
+                [600, 0, 400, 900, 800],
+                [700, 400, 0, 600, 900],
+                [650, 900, 600, 0, 450],
+                [500, 800, 900, 450, 0],
+            ]
+        }
+    },
+    "options": {"time_limit_s": 1},
+}
+
+
+def test_console_with_token_and_matrices(tmp_path: Path) -> None:
+    """A service that needs a token and has no road network: the console asks for the token,
+    reads the stream with it (EventSource cannot send one) and works without a base map."""
+    from playwright.sync_api import sync_playwright
+
+    token = "console-test-token"
+    errors: list[str] = []
+    outside: list[str] = []
+    gen = _serve(tmp_path, "--token", token)
+    server = next(gen)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 800})
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+
+                def only_local(route) -> None:
+                    if route.request.url.startswith(server):
+                        route.continue_()
+                    else:
+                        outside.append(route.request.url)
+                        route.abort()
+
+                page.route("**/*", only_local)
+                page.goto(server)
+                page.wait_for_selector("#token-form:not([hidden])", timeout=30_000)
+                assert "token" in page.inner_text("#message")
+                # before the token: the server's 401 answers, which the browser logs
+                assert errors and all("401" in e for e in errors), errors
+                errors.clear()
+                page.fill("#token", token)
+                page.click("#token-form button")
+                page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+                page.wait_for_selector("body[data-network='0']", timeout=30_000)  # no --roads
+                page.fill("#problem-text", json.dumps(MATRIX_PROBLEM))
+                page.click("#submit-problem")
+                page.wait_for_selector(
+                    "body[data-status='finished'][data-revision='1']", timeout=120_000
+                )
+                page.wait_for_function(
+                    "document.getElementById('conn').textContent === 'live'", timeout=10_000
+                )
+                assert page.locator(".sa-stop").count() == 4
+                assert page.locator(".tl-eta").count() == 4
+                page.hover(".sa-stop[data-job='1']")
+                assert "North & <Sons>" in page.locator(".leaflet-tooltip").inner_text()
+                page.select_option("#ev-type", "stop_cancelled")
+                page.select_option("#ev-job", "2")
+                page.click("#send-event")
+                # the revision arrives through the token-carrying stream reader
+                page.wait_for_selector(
+                    "body[data-status='finished'][data-revision='2']", timeout=120_000
+                )
+                assert page.locator(".sa-stop").count() == 3
+                assert page.locator(".tl-eta[data-job='2']").count() == 0
+                _not_blank(page.screenshot(), min_std=8.0, min_colours=8)
+            finally:
+                browser.close()
+    finally:
+        gen.close()
+    assert not errors, errors
+    assert not outside, outside
