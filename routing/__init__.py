@@ -66,7 +66,9 @@ from .traffic import SpeedModel as SpeedModel
 from .vroom import DispatchResult as DispatchResult
 from .vroom import VroomLimits as VroomLimits
 from .vroom import VroomProblem as VroomProblem
+from .vroom import parse_events as parse_events
 from .vroom import parse_vroom as parse_vroom
+from .vroom import replan_vroom as replan_vroom
 from .vroom import solve_vroom as solve_vroom
 
 __all__ = [
@@ -106,6 +108,7 @@ __all__ = [
     "hhmm",
     "network_geojson",
     "parse_clock",
+    "parse_events",
     "parse_vroom",
     "per_metre_cost",
     "per_second_cost",
@@ -113,6 +116,7 @@ __all__ = [
     "prepare_graph",
     "problem_from_vrplib",
     "replan_routes",
+    "replan_vroom",
     "reported_cost",
     "resimulate",
     "route_gpx",

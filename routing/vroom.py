@@ -77,7 +77,9 @@ __all__ = [
     "DispatchResult",
     "VroomLimits",
     "VroomProblem",
+    "parse_events",
     "parse_vroom",
+    "replan_vroom",
     "solve_vroom",
 ]
 
@@ -854,6 +856,7 @@ def _matrix_problem(
     initial: Mapping[int, Sequence[int]] | None = None,
     reassign_penalty: float = 0.0,
     vehicles: Sequence[VroomVehicle] | None = None,
+    no_break: set[int] | None = None,
 ):
     """The RoutingProblem of a matrices problem for ``jobs`` (job positions in ``jobs``).
 
@@ -879,7 +882,7 @@ def _matrix_problem(
 
     vstart, vend = [], []
     for v in veh:
-        if v.id in starts:
+        if v.id in starts and starts[v.id][0] is not None:
             vstart.append(node(f"@{v.id}", starts[v.id][0]))
         else:
             vstart.append(
@@ -945,15 +948,22 @@ def _matrix_problem(
     for k, v in enumerate(veh):
         shift = _rel(v.time_window, p.t0, (0, H))
         s0 = _depart_s(p, shift)
+        end_s = shift[1]
+        cap = capacity_left.get(v.id) if capacity_left else None
         if v.id in starts:
-            s0 = min(max(int(starts[v.id][1]), shift[0]), shift[1])
+            s0 = max(int(starts[v.id][1]), shift[0])
+            trip = int(real[k][vstart[k], vend[k]])
+            if s0 + trip > end_s:
+                # ready too late to serve anything: it only drives to its end
+                end_s = s0 + trip + 3600
+                cap = (0,) * len(_capacity(p, v))
+                pinned = {x: y for x, y in (pinned or {}).items() if x != v.id}
         brk = None
-        if v.breaks:
+        if v.breaks and v.id not in (no_break or set()):
             b = v.breaks[0]
             lo, hi = _rel(b.time_window, p.t0, shift)
             if not (v.id in starts and s0 > hi):
                 brk = Break(max(lo, s0) if v.id in starts else lo, hi, b.service)
-        cap = capacity_left.get(v.id) if capacity_left else None
         vehicles_out.append(
             Vehicle(
                 vehicle_id=str(v.id),
@@ -961,7 +971,7 @@ def _matrix_problem(
                 end=vend[k],
                 capacity=tuple(cap) if cap is not None else _capacity(p, v),
                 shift_start_s=int(s0),
-                shift_end_s=int(shift[1]),
+                shift_end_s=int(end_s),
                 fixed_cost=float(v.fixed),
                 cost_per_km=rates[k][0],
                 cost_per_hour=rates[k][1],
@@ -1571,3 +1581,811 @@ def solve_vroom(
         str(r.vehicle.id): r.geometry for r in routes if any(s["type"] == "job" for s in r.steps)
     }
     return DispatchResult(output=output, state=state, geometry=geometry)
+
+
+# --------------------------------------------------------------------------------------
+# events and re-planning
+
+#: dispatch event types (issue vocabulary) and the fields each one takes besides
+#: ``event_id``, ``type``, ``at``
+EVENT_FIELDS: dict[str, set[str]] = {
+    "stop_arrived": {"job_id", "vehicle_id", "arrival"},
+    "stop_done": {"job_id", "vehicle_id", "arrival", "departure"},
+    "stop_added": {"job_id"} | (_JOB_KEYS - {"id"}),
+    "stop_cancelled": {"job_id"},
+    "vehicle_position": {"vehicle_id", "location", "location_index"},
+    "vehicle_delay": {"vehicle_id", "delay"},
+    "vehicle_down": {"vehicle_id"},
+    "incident": {"factor", "road_class", "location", "radius_m", "start", "end"},
+}
+#: largest vehicle delay (s): two days
+MAX_DELAY_S = 2 * DAY_S
+
+
+@dataclass(frozen=True)
+class DispatchEvent:
+    """One validated event; times (s) in the problem's frame, ``job`` for ``stop_added``."""
+
+    event_id: str
+    type: str
+    at: int
+    job_id: int | None = None
+    vehicle_id: int | None = None
+    arrival: int | None = None
+    departure: int | None = None
+    job: Job | None = None
+    location: tuple[float, float] | None = None
+    location_index: int | None = None
+    delay: int = 0
+    factor: float = 1.0
+    road_class: str | None = None
+    radius_m: float | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+def _state_check(state: Mapping[str, Any]) -> None:
+    if not isinstance(state, Mapping) or state.get("kind") != STATE_KIND:
+        raise InputError("state: not a dispatch state written by solve_vroom", column="state")
+
+
+def _all_jobs(problem: VroomProblem, state: Mapping[str, Any], lim: VroomLimits) -> list[Job]:
+    """The problem's jobs plus the jobs added by earlier events."""
+    added = [_parse_job(j, f"state.added[{k}]", lim) for k, j in enumerate(state.get("added", []))]
+    return [*problem.jobs, *added]
+
+
+def _ev_job(e: Mapping[str, Any], path: str, known: bool, ids: set[int]) -> int:
+    """An event's ``job_id``; ``known``: it must name a job of the plan (``ids``)."""
+    if "job_id" not in e:
+        raise _err(f"{path}.job_id", "missing")
+    jid = _int(e["job_id"], f"{path}.job_id")
+    if known and jid not in ids:
+        raise _err(f"{path}.job_id", f"job {jid} is not in the plan")
+    return jid
+
+
+def _ev_vehicle(
+    e: Mapping[str, Any], path: str, ids: set[int], *, required: bool = True
+) -> int | None:
+    """An event's ``vehicle_id`` (a vehicle of the plan)."""
+    if "vehicle_id" not in e:
+        if required:
+            raise _err(f"{path}.vehicle_id", "missing")
+        return None
+    vid = _int(e["vehicle_id"], f"{path}.vehicle_id")
+    if vid not in ids:
+        raise _err(f"{path}.vehicle_id", f"vehicle {vid} is not in the plan")
+    return vid
+
+
+def parse_events(
+    problem: VroomProblem,
+    state: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    *,
+    limits: VroomLimits | None = None,
+) -> list[DispatchEvent]:
+    """Validate a batch of dispatch events against a plan's problem and state.
+
+    Every event is an object with ``event_id`` (text or integer), ``type``, ``at`` (s, the
+    frame of the problem's time windows) and its fields:
+
+    ====================  ===================================================================
+    type                  fields
+    ====================  ===================================================================
+    stop_arrived          ``job_id`` [``vehicle_id``, ``arrival`` (default ``at``)]
+    stop_done             ``job_id`` [``vehicle_id``, ``arrival``, ``departure`` (default
+                          ``at``)]: actual times
+    stop_added            ``job_id`` (new) and VROOM job fields (``location`` or
+                          ``location_index``, ``service``, ``delivery``, ``pickup``,
+                          ``time_windows``, ``skills``, ``priority``, ``description``)
+    stop_cancelled        ``job_id``
+    vehicle_position      ``vehicle_id``, ``location`` [lon, lat] (road network) or
+                          ``location_index`` (matrices): where it is at ``at``
+    vehicle_delay         ``vehicle_id``, ``delay`` (s, 0 – 172800)
+    vehicle_down          ``vehicle_id``: out of service from ``at``; its open jobs move
+    incident              ``factor`` (speed multiplier in (0, 1]) on ``road_class`` and/or
+                          the area ``location`` + ``radius_m``; ``start``/``end`` (s;
+                          default ``at`` … two days on). Road network only.
+    ====================  ===================================================================
+
+    Raises
+    ------
+    routing.InputError
+        Naming ``events[i].field``: unknown type or field, unknown job or vehicle, a job
+        id added twice, a non-finite or out-of-range number.
+    """
+    _state_check(state)
+    lim = limits or VroomLimits()
+    if not isinstance(events, Sequence) or isinstance(events, str | bytes):
+        raise _err("events", "must be an array of event objects")
+    if len(events) > lim.events:
+        raise _err("events", f"{len(events)} events exceed the limit of {lim.events}")
+    jobs = _all_jobs(problem, state, lim)
+    job_ids = {j.id for j in jobs}
+    veh_ids = {v.id for v in problem.vehicles}
+    cancelled = set(state.get("cancelled", []))
+    out: list[DispatchEvent] = []
+    new_ids: set[int] = set()
+    for i, e in enumerate(events):
+        path = f"events[{i}]"
+        e = _obj(e, path)
+        t = e.get("type")
+        if t not in EVENT_FIELDS:
+            raise _err(
+                f"{path}.type",
+                f"{_show(t)} is unknown",
+                fix=f"use one of {', '.join(EVENT_FIELDS)}",
+            )
+        _check_keys(e, {"event_id", "type", "at"} | EVENT_FIELDS[t], path)
+        eid = e.get("event_id")
+        if isinstance(eid, bool) or not isinstance(eid, str | int) or str(eid).strip() == "":
+            raise _err(f"{path}.event_id", "missing or not a text/integer id")
+        if isinstance(eid, str) and len(eid) > 200:
+            raise _err(f"{path}.event_id", "is longer than 200 characters")
+        if "at" not in e:
+            raise _err(f"{path}.at", "missing", fix="give the time of the event in seconds")
+        at = _int(e["at"], f"{path}.at")
+        kw: dict[str, Any] = {"event_id": str(eid), "type": t, "at": at}
+
+        if t in ("stop_arrived", "stop_done"):
+            kw["job_id"] = _ev_job(e, path, True, job_ids | new_ids)
+            if kw["job_id"] in cancelled:
+                raise _err(f"{path}.job_id", f"job {kw['job_id']} was cancelled")
+            kw["vehicle_id"] = _ev_vehicle(e, path, veh_ids, required=False)
+            kw["arrival"] = (
+                _int(e["arrival"], f"{path}.arrival")
+                if "arrival" in e
+                else (at if t == "stop_arrived" else None)
+            )
+            if t == "stop_done":
+                kw["departure"] = (
+                    _int(e["departure"], f"{path}.departure") if "departure" in e else at
+                )
+                if kw["arrival"] is not None and kw["departure"] < kw["arrival"]:
+                    raise _err(f"{path}.departure", "is before arrival")
+        elif t == "stop_cancelled":
+            kw["job_id"] = _ev_job(e, path, True, job_ids | new_ids)
+        elif t == "stop_added":
+            jid = _ev_job(e, path, False, job_ids | new_ids)
+            if jid in job_ids or jid in new_ids:
+                raise _err(
+                    f"{path}.job_id", f"job {jid} already exists", fix="give the new job a new id"
+                )
+            body = {k: v for k, v in e.items() if k in _JOB_KEYS}
+            job = _parse_job({**body, "id": jid}, path, lim)
+            if problem.uses_matrices:
+                if job.location_index is None:
+                    raise _err(f"{path}.location_index", "missing (required with matrices)")
+                size = min(len(problem.matrices[v.profile]["durations"]) for v in problem.vehicles)
+                if job.location_index >= size:
+                    raise _err(
+                        f"{path}.location_index",
+                        f"{job.location_index} is outside the matrices (size {size})",
+                    )
+            elif job.location is None:
+                raise _err(f"{path}.location", "missing (required without matrices)")
+            if p_dims := problem.dims:
+                for name, a in (("delivery", job.delivery), ("pickup", job.pickup)):
+                    if a and len(a) != p_dims:
+                        raise _err(
+                            f"{path}.{name}", f"has {len(a)} values, capacities have {p_dims}"
+                        )
+            elif job.delivery or job.pickup:
+                raise _err(f"{path}.delivery", "the plan has no capacities")
+            if not problem.uses_matrices:
+                if problem.dims > 1:
+                    raise _err(f"{path}.delivery", "one load dimension on a road network")
+                if job.priority != (problem.jobs[0].priority if problem.jobs else 0):
+                    raise _err(f"{path}.priority", "different job priorities need matrices")
+                if any(not job.skills <= v.skills for v in problem.vehicles):
+                    raise _err(f"{path}.skills", "skills that not every vehicle has need matrices")
+            if job.time_window is not None and problem.t0 and job.time_window[0] < problem.t0:
+                raise _err(f"{path}.time_windows", "is before the plan's day (absolute times)")
+            new_ids.add(jid)
+            kw["job_id"] = jid
+            kw["job"] = job
+        elif t == "vehicle_position":
+            kw["vehicle_id"] = _ev_vehicle(e, path, veh_ids)
+            if problem.uses_matrices:
+                if "location_index" not in e:
+                    raise _err(f"{path}.location_index", "missing (required with matrices)")
+                size = min(len(problem.matrices[v.profile]["durations"]) for v in problem.vehicles)
+                kw["location_index"] = _int(
+                    e["location_index"], f"{path}.location_index", hi=size - 1
+                )
+            else:
+                if "location" not in e:
+                    raise _err(f"{path}.location", "missing", fix="[lon, lat]")
+                kw["location"] = _coords(e["location"], f"{path}.location")
+        elif t == "vehicle_delay":
+            kw["vehicle_id"] = _ev_vehicle(e, path, veh_ids)
+            if "delay" not in e:
+                raise _err(f"{path}.delay", "missing", fix="seconds")
+            kw["delay"] = _int(e["delay"], f"{path}.delay", hi=MAX_DELAY_S)
+        elif t == "vehicle_down":
+            kw["vehicle_id"] = _ev_vehicle(e, path, veh_ids)
+        else:  # incident
+            if problem.uses_matrices:
+                raise _err(
+                    f"{path}.type",
+                    "incidents need a road network (matrices carry no roads)",
+                    fix="send the slower travel times as a new problem",
+                )
+            if "factor" not in e:
+                raise _err(f"{path}.factor", "missing", fix="0.5 = half speed")
+            kw["factor"] = _number(e["factor"], f"{path}.factor", lo=0.0, hi=1.0, open_lo=True)
+            if "road_class" in e:
+                from .network import ROAD_CLASSES
+
+                rc = _text(e["road_class"], f"{path}.road_class")
+                if rc not in ROAD_CLASSES:
+                    raise _err(
+                        f"{path}.road_class",
+                        f"{_show(rc)} is unknown",
+                        fix=f"use one of {', '.join(ROAD_CLASSES)}",
+                    )
+                kw["road_class"] = rc
+            if "location" in e or "radius_m" in e:
+                if "location" not in e or "radius_m" not in e:
+                    raise _err(f"{path}.location", "an area needs location and radius_m")
+                kw["location"] = _coords(e["location"], f"{path}.location")
+                kw["radius_m"] = _number(
+                    e["radius_m"], f"{path}.radius_m", lo=0.0, hi=1e6, open_lo=True
+                )
+            if "road_class" not in kw and "location" not in kw:
+                raise _err(
+                    f"{path}.road_class", "an incident needs road_class and/or location + radius_m"
+                )
+            kw["start"] = _int(e["start"], f"{path}.start") if "start" in e else at
+            kw["end"] = _int(e["end"], f"{path}.end") if "end" in e else None
+            if kw["end"] is not None and kw["end"] < kw["start"]:
+                raise _err(f"{path}.end", "is before start")
+        out.append(DispatchEvent(**kw))
+    if not out:
+        raise _err("events", "is empty", fix="send at least one event")
+    return out
+
+
+@dataclass
+class _Batch:
+    """A coalesced batch of events (ids as integers, times internal seconds)."""
+
+    at: int
+    done: dict[int, DispatchEvent] = field(default_factory=dict)  # job -> last done/arrived
+    cancel: list[int] = field(default_factory=list)
+    added: list[Job] = field(default_factory=list)
+    positions: dict[int, DispatchEvent] = field(default_factory=dict)
+    delays: dict[int, int] = field(default_factory=dict)
+    down: list[int] = field(default_factory=list)
+    incidents: list[DispatchEvent] = field(default_factory=list)
+
+
+def _batch(p: VroomProblem, state: Mapping[str, Any], evs: Sequence[DispatchEvent]) -> _Batch:
+    prev_at = state.get("at")
+    at = max([e.at for e in evs] + ([int(prev_at)] if prev_at is not None else []))
+    b = _Batch(at=at - p.t0)
+    for e in evs:
+        if e.type in ("stop_arrived", "stop_done"):
+            b.done[e.job_id] = e  # type: ignore[index]
+        elif e.type == "stop_cancelled":
+            b.cancel.append(e.job_id)  # type: ignore[arg-type]
+        elif e.type == "stop_added":
+            b.added.append(e.job)  # type: ignore[arg-type]
+        elif e.type == "vehicle_position":
+            b.positions[e.vehicle_id] = e  # type: ignore[index]
+        elif e.type == "vehicle_delay":
+            b.delays[e.vehicle_id] = b.delays.get(e.vehicle_id, 0) + e.delay  # type: ignore[arg-type]
+        elif e.type == "vehicle_down":
+            b.down.append(e.vehicle_id)  # type: ignore[arg-type]
+        else:
+            b.incidents.append(e)
+    return b
+
+
+def _job_json(j: Job) -> dict[str, Any]:
+    """A job as VROOM JSON (for the state)."""
+    d: dict[str, Any] = {"id": j.id, "service": j.service, "priority": j.priority}
+    if j.location is not None:
+        d["location"] = list(j.location)
+    if j.location_index is not None:
+        d["location_index"] = j.location_index
+    if j.delivery:
+        d["delivery"] = list(j.delivery)
+    if j.pickup:
+        d["pickup"] = list(j.pickup)
+    if j.time_window is not None:
+        d["time_windows"] = [list(j.time_window)]
+    if j.skills:
+        d["skills"] = sorted(j.skills)
+    if j.description is not None:
+        d["description"] = j.description
+    return d
+
+
+def _prev_routes(state: Mapping[str, Any]) -> dict[int, list[dict[str, Any]]]:
+    return {int(r["vehicle"]): list(r["steps"]) for r in state["output"].get("routes", [])}
+
+
+def _done_now(
+    p: VroomProblem, state: Mapping[str, Any], b: _Batch, down: set[int]
+) -> tuple[set[int], set[int]]:
+    """(jobs done by ``at``, vehicles a done event speaks for) — route replan's rule: named
+    by an event, done before, or (vehicles without a done event) planned to be reached by
+    ``at``."""
+    done = {int(x) for x in state.get("done", [])} | set(b.done)
+    prev = _prev_routes(state)
+    speaks: set[int] = set()
+    for jid, e in b.done.items():
+        if e.vehicle_id is not None:
+            speaks.add(e.vehicle_id)
+        else:
+            speaks |= {
+                vid
+                for vid, st in prev.items()
+                if any(s.get("id") == jid and s["type"] == "job" for s in st)
+            }
+    at_abs = b.at + p.t0
+    for vid, steps in prev.items():
+        if vid in speaks and vid not in down:
+            continue
+        for s in steps:
+            if s["type"] == "job" and s["arrival"] <= at_abs:
+                done.add(int(s["id"]))
+    return done, speaks
+
+
+def _kept_steps(
+    steps: Sequence[Mapping[str, Any]],
+    done: set[int],
+    actual: Mapping[str, Any],
+    at_abs: int,
+    t0: int,
+) -> list[dict[str, Any]]:
+    """The part of a previous route that is history: its start (if left), done jobs (with
+    actual times) and the breaks before the last of them."""
+    if not steps or (
+        steps[0]["arrival"] > at_abs
+        and not any(s["type"] == "job" and s["id"] in done for s in steps)
+    ):
+        return []
+    last = max(
+        (k for k, s in enumerate(steps) if s["type"] == "job" and s["id"] in done), default=0
+    )
+    out = []
+    for s in steps[: last + 1]:
+        if s["type"] == "job" and s["id"] not in done:
+            continue
+        if s["type"] == "end":
+            continue
+        s = dict(s)
+        if s["type"] == "job":
+            a = actual.get(str(s["id"]))
+            if a and a.get("arrival") is not None:
+                s["arrival"] = int(a["arrival"])
+        s["arrival"] = s["arrival"] - t0  # internal frame, as the new steps
+        out.append(s)
+    return out
+
+
+def _merge(kept: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History then the new plan (its start step dropped when history exists); new steps'
+    cumulative travel time and distance continue from the history."""
+    if not kept:
+        return new
+    d0 = kept[-1]["duration"]
+    m0 = kept[-1].get("distance", 0)
+    out = list(kept)
+    for s in new[1:]:
+        s = dict(s)
+        s["duration"] = s["duration"] + d0
+        if "distance" in s:
+            s["distance"] = s["distance"] + m0
+        out.append(s)
+    return out
+
+
+def _changes(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    newly_done: set[int],
+    cancelled: set[int],
+    added: set[int],
+) -> list[dict[str, Any]]:
+    def where(out: Mapping[str, Any]) -> tuple[dict[int, int], dict[int, list[int]]]:
+        veh: dict[int, int] = {}
+        order: dict[int, list[int]] = {}
+        for r in out.get("routes", []):
+            ids = [s["id"] for s in r["steps"] if s["type"] == "job"]
+            order[r["vehicle"]] = ids
+            for j in ids:
+                veh[j] = r["vehicle"]
+        return veh, order
+
+    ov, oo = where(old)
+    nv, no = where(new)
+    rows = []
+    for j in sorted(
+        set(ov)
+        | set(nv)
+        | newly_done
+        | cancelled
+        | added
+        | {u["id"] for u in new.get("unassigned", [])}
+    ):
+        a, b = ov.get(j), nv.get(j)
+        if j in newly_done:
+            change = "done"
+        elif j in cancelled:
+            change = "cancelled"
+        elif j in added:
+            change = "added" if b is not None else "added_unassigned"
+        elif a is not None and b is None:
+            change = "dropped"
+        elif a is None and b is not None:
+            change = "assigned"
+        elif a != b:
+            change = "moved"
+        elif a is not None:
+            keep = set(oo[a]) & set(no[b])
+            if [x for x in oo[a] if x in keep] != [x for x in no[b] if x in keep]:
+                change = "resequenced"
+            else:
+                continue
+        else:
+            continue
+        rows.append({"job_id": j, "change": change, "from_vehicle": a, "to_vehicle": b})
+    return rows
+
+
+def replan_vroom(
+    problem: VroomProblem,
+    state: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    *,
+    network: Any | None = None,
+    speed: Any | None = None,
+    reassign_penalty: float = 50.0,
+    time_limit_s: float | None = None,
+    limits: VroomLimits | None = None,
+) -> DispatchResult:
+    """Apply a batch of events (coalesced into one re-plan at the latest ``at``).
+
+    Done stops stay done (with their actual times), a vehicle that has left for its next
+    stop keeps it first, stops move to another vehicle only when that saves more than
+    ``reassign_penalty`` (currency per moved job, as ``shipahead route replan``), a
+    cancelled job leaves the routes (``unassigned`` with reason ``cancelled``), a vehicle
+    that is down keeps its history and its open jobs are planned on the others.
+
+    Returns the new :class:`DispatchResult` with ``changes`` filled; raises
+    :class:`InputError` as :func:`parse_events`.
+    """
+    evs = parse_events(problem, state, events, limits=limits)
+    lim = limits or VroomLimits()
+    b = _batch(problem, state, evs)
+    jobs = _all_jobs(problem, state, lim) + b.added
+    by_id = {j.id: j for j in jobs}
+    down = {int(x) for x in state.get("down", [])} | set(b.down)
+    done, speaks = _done_now(problem, state, b, down)
+    cancelled_before = {int(x) for x in state.get("cancelled", [])}
+    late_cancel = [j for j in b.cancel if j in done]
+    cancelled = cancelled_before | {j for j in b.cancel if j not in done}
+    actual = dict(state.get("actual", {}))
+    for jid, e in b.done.items():
+        actual[str(jid)] = {"arrival": e.arrival, "departure": e.departure}
+    warnings = [f"cancel of job {j} ignored: it was already done" for j in late_cancel]
+    if problem.uses_matrices:
+        routes, un = _replan_matrices(
+            problem,
+            state,
+            b,
+            jobs,
+            done,
+            speaks,
+            cancelled,
+            down,
+            actual,
+            reassign_penalty,
+            time_limit_s,
+        )
+        has_distance = all("distances" in problem.matrices[v.profile] for v in problem.vehicles)
+        extra: dict[str, Any] = {}
+    else:
+        routes, un, extra = _replan_network(
+            problem,
+            state,
+            b,
+            jobs,
+            done,
+            cancelled,
+            down,
+            actual,
+            network,
+            speed,
+            reassign_penalty,
+            time_limit_s,
+        )
+        done |= set(extra.pop("done", set()))
+        has_distance = True
+    for j in sorted(cancelled):
+        if j in by_id:
+            un[j] = "cancelled"
+    output = _format(problem, jobs, routes, un, has_distance=has_distance)
+    new_state = {
+        **{k: v for k, v in state.items()},
+        "at": b.at + problem.t0,
+        "done": sorted(done),
+        "cancelled": sorted(cancelled),
+        "down": sorted(down),
+        "added": list(state.get("added", [])) + [_job_json(j) for j in b.added],
+        "actual": actual,
+        "output": output,
+        "warnings": warnings + extra.pop("warnings", []),
+        **extra,
+    }
+    prev_done = {int(x) for x in state.get("done", [])}
+    changes = _changes(
+        state["output"],
+        output,
+        done - prev_done,
+        cancelled - cancelled_before,
+        {j.id for j in b.added},
+    )
+    geometry = {
+        str(r.vehicle.id): r.geometry for r in routes if any(s["type"] == "job" for s in r.steps)
+    }
+    return DispatchResult(output=output, state=new_state, geometry=geometry, changes=changes)
+
+
+def _close_down(kept: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
+    """A vehicle that went down: its history, ended where it last was."""
+    last = kept[-1]
+    end = {k: v for k, v in last.items() if k not in ("id", "description")}
+    end.update(type="end", arrival=max(at, last["arrival"]), service=0, waiting_time=0)
+    end["violations"] = []
+    return [*kept, end]
+
+
+def _assemble(
+    p: VroomProblem,
+    state: Mapping[str, Any],
+    new_routes: Mapping[int, _Route],
+    done: set[int],
+    down: set[int],
+    actual: Mapping[str, Any],
+    at_abs: int,
+    geometry_of=None,
+) -> list[_Route]:
+    """History (kept steps) + new plan per vehicle, in fleet order."""
+    prev = _prev_routes(state)
+    out = []
+    for v in p.vehicles:
+        kept = _kept_steps(prev.get(v.id, []), done, actual, at_abs, p.t0)
+        if v.id in down:
+            if any(s["type"] == "job" for s in kept):
+                steps = _close_down(kept, at_abs - p.t0)
+                out.append(_Route(v, steps, _straight(steps)))
+            continue
+        r = new_routes.get(v.id)
+        new = r.steps if r is not None else []
+        has_new_jobs = any(s["type"] == "job" for s in new)
+        if not has_new_jobs and not any(s["type"] == "job" for s in kept):
+            continue
+        if not new:
+            steps = _close_down(kept, at_abs - p.t0) if kept else []
+        else:
+            steps = _merge(kept, [dict(s) for s in new])
+        geo = _straight(steps)
+        if r is not None and r.geometry and geometry_of is not None:
+            geo = geometry_of(kept, r.geometry)
+        out.append(_Route(v, steps, geo))
+    return out
+
+
+def _replan_matrices(
+    p: VroomProblem,
+    state: Mapping[str, Any],
+    b: _Batch,
+    jobs: Sequence[Job],
+    done: set[int],
+    speaks: set[int],
+    cancelled: set[int],
+    down: set[int],
+    actual: Mapping[str, Any],
+    reassign_penalty: float,
+    time_limit_s: float | None,
+) -> tuple[list[_Route], dict[int, str]]:
+    from .errors import InfeasibleError
+    from .solve import solve
+
+    del speaks
+    prev = _prev_routes(state)
+    at, t0 = b.at, p.t0
+    at_abs = at + t0
+    by_id = {j.id: j for j in jobs}
+    active = [v for v in p.vehicles if v.id not in down]
+    remaining = [j for j in jobs if j.id not in done and j.id not in cancelled]
+    rem_pos = {j.id: k for k, j in enumerate(remaining)}
+    starts: dict[int, tuple[int | None, int]] = {}
+    cap_left: dict[int, tuple[int, ...]] = {}
+    pinned: dict[int, int] = {}
+    initial: dict[int, list[int]] = {}
+    no_break: set[int] = set()
+    for v in active:
+        steps = prev.get(v.id, [])
+        order = [int(s["id"]) for s in steps if s["type"] == "job"]
+        nxt = [j for j in order if j in rem_pos]
+        initial[v.id] = [rem_pos[j] for j in nxt]
+        delay = b.delays.get(v.id, 0)
+        s0 = _depart_s(p, _rel(v.time_window, t0, (0, 0)))
+        if any(s["type"] == "break" and s["arrival"] <= at_abs for s in steps):
+            no_break.add(v.id)
+        started = bool(steps) and steps[0]["arrival"] <= at_abs
+        mine_done = [j for j in order if j in done]
+        if v.id in b.positions:
+            starts[v.id] = (b.positions[v.id].location_index, at + delay)
+        elif not started:
+            starts[v.id] = (None, max(at, s0) + delay)
+        elif steps[-1]["arrival"] <= at_abs and not nxt:
+            row = v.end_index if v.end_index is not None else by_id[order[-1]].location_index
+            starts[v.id] = (row, max(at, steps[-1]["arrival"] - t0) + delay)
+            mine_done = []  # back at its end: unloaded
+        else:
+            dep = steps[0]["arrival"]
+            row = v.start_index
+            for s in steps:
+                if s["type"] == "job" and s["id"] in done:
+                    a = actual.get(str(s["id"])) or {}
+                    dep = a.get("departure") or (s["arrival"] + s["waiting_time"] + s["service"])
+                    row = by_id[int(s["id"])].location_index
+            if row is None:  # open start, nothing done yet: treat as not started
+                starts[v.id] = (None, max(at, s0) + delay)
+            else:
+                starts[v.id] = (row, int(dep) - t0 + delay)
+                if nxt and int(dep) <= at_abs:
+                    pinned[v.id] = rem_pos[nxt[0]]
+        if p.dims and mine_done:
+            used = np.sum([_demand(p, by_id[j]) for j in mine_done], axis=0)
+            cap_left[v.id] = tuple(int(x) for x in np.maximum(np.asarray(v.capacity) - used, 0))
+    while True:
+        problem, nodes, real, dist = _matrix_problem(
+            p,
+            remaining,
+            starts=starts,
+            capacity_left=cap_left,
+            pinned=pinned,
+            initial=initial,
+            reassign_penalty=reassign_penalty,
+            vehicles=active,
+            no_break=no_break,
+        )
+        try:
+            sol = solve(problem, _settings(p, time_limit_s))
+            break
+        except InfeasibleError as exc:
+            vid = next(
+                (v for v in pinned if exc.message.startswith(f"vehicle {str(v)!r} cannot serve")),
+                None,
+            )
+            if vid is None:
+                raise
+            del pinned[vid]
+            row, t = starts[vid]
+            starts[vid] = (row, max(t, at))
+    routes, un = _matrix_routes(p, remaining, problem, nodes, real, dist, sol, vehicles=active)
+    new = {r.vehicle.id: r for r in routes}
+    return _assemble(p, state, new, done, down, actual, at_abs), un
+
+
+def _replan_network(
+    p: VroomProblem,
+    state: Mapping[str, Any],
+    b: _Batch,
+    jobs: Sequence[Job],
+    done: set[int],
+    cancelled: set[int],
+    down: set[int],
+    actual: Mapping[str, Any],
+    network: Any,
+    speed: Any,
+    reassign_penalty: float,
+    time_limit_s: float | None,
+) -> tuple[list[_Route], dict[int, str], dict[str, Any]]:
+    import pandas as pd
+
+    from .replan import replan_routes
+    from .tables import hhmm
+
+    if network is None:
+        raise InputError(
+            "no road network: a plan without matrices needs one to re-plan",
+            column="matrices",
+            fix="serve/run with the plan's --roads",
+        )
+    t0 = p.t0
+    added_ids = {j.id for j in b.added}
+    known = [
+        j for j in jobs if j.id not in added_ids and (j.id not in cancelled or j.id in b.cancel)
+    ]
+    stops = _stops_frame(p, known)
+    active = [v for v in p.vehicles if v.id not in down]
+    fleet = _fleet_frame(p, active)
+    routes = pd.DataFrame(state["routes"])
+    for jid, e in b.done.items():
+        m = (routes["stop_id"].astype(str) == str(jid)) & (routes["kind"] == "stop")
+        if e.arrival is not None:
+            routes.loc[m, "arrival"] = hhmm(e.arrival - t0)
+        if e.departure is not None:
+            routes.loc[m, "departure"] = hhmm(e.departure - t0)
+    act = {v.id for v in active}
+    rows: list[dict[str, Any]] = []
+    for jid, e in b.done.items():
+        rows.append(
+            {
+                "type": "done",
+                "stop_id": str(jid),
+                "vehicle_id": str(e.vehicle_id) if e.vehicle_id in act else None,
+            }
+        )
+    for jid in b.cancel:
+        rows.append({"type": "cancel", "stop_id": str(jid)})
+    add = _stops_frame(p, b.added)
+    for r in _records(add):
+        rows.append({"type": "add", **r})
+    for vid, e in b.positions.items():
+        if vid in act:
+            rows.append(
+                {
+                    "type": "position",
+                    "vehicle_id": str(vid),
+                    "lon": e.location[0],
+                    "lat": e.location[1],
+                }
+            )  # type: ignore[index]
+    for vid, d in b.delays.items():
+        if vid in act:
+            rows.append({"type": "delay", "vehicle_id": str(vid), "delay_min": d / 60.0})
+    incidents = list(state.get("incidents", []))
+    for e in b.incidents:
+        row: dict[str, Any] = {
+            "type": "incident",
+            "factor": e.factor,
+            "start": _minutes(e.start - t0),
+        }  # type: ignore[operator]
+        if e.end is not None:
+            row["end"] = _minutes(e.end - t0)
+        if e.road_class is not None:
+            row["road_class"] = e.road_class
+        if e.location is not None:
+            row.update(area_lon=e.location[0], area_lat=e.location[1], area_radius_m=e.radius_m)
+        incidents.append(row)
+    ev = pd.DataFrame(rows + incidents)
+    res = replan_routes(
+        stops,
+        fleet,
+        routes,
+        ev,
+        network,
+        at_s=int(b.at),
+        speed=speed,
+        settings=_plan_settings(p, time_limit_s),
+        reassign_penalty=float(reassign_penalty),
+        done_before=tuple(sorted(str(x) for x in done)),
+        date=plan_date(p),
+    )
+    routes_new, un = _network_routes(p, jobs, res.plan, vehicles=active)
+    new = {r.vehicle.id: r for r in routes_new}
+    new_done = {int(x) for x in res.done}
+
+    def geometry_of(kept, road):
+        return [*(tuple(s["location"]) for s in kept if "location" in s), *road]
+
+    out = _assemble(p, state, new, done | new_done, down, actual, b.at + t0, geometry_of)
+    extra = {
+        "routes": _records(res.plan.routes),
+        "incidents": incidents,
+        "done": new_done,
+        "warnings": list(res.warnings),
+    }
+    return out, un, extra

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shipahead.routing.vroom import VroomLimits, parse_vroom, solve_vroom
+from shipahead.routing.vroom import (
+    VroomLimits,
+    parse_events,
+    parse_vroom,
+    replan_vroom,
+    solve_vroom,
+)
 
 from shipahead import routing
 
@@ -322,3 +328,190 @@ def test_deterministic_output():
     assert json.dumps(a.output) == json.dumps(b.output)
     assert json.dumps(a.state, sort_keys=True) == json.dumps(b.state, sort_keys=True)
     np.testing.assert_equal(len(a.output["routes"]), len(b.output["routes"]))
+
+
+# ---- events and re-planning -------------------------------------------------------------
+
+
+def three_vans() -> dict:
+    """A depot, 8 jobs on a 3 x 3 grid of locations 300 s apart, 3 vans (matrices)."""
+    pts = [(x, y) for x in range(3) for y in range(3)]
+    dur = [[300 * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in pts] for a in pts]
+    dist = [[10 * d for d in row] for row in dur]
+    return {
+        "vehicles": [
+            {
+                "id": v,
+                "start_index": 0,
+                "end_index": 0,
+                "capacity": [4],
+                "time_window": [28800, 64800],
+            }
+            for v in (1, 2, 3)
+        ],
+        "jobs": [
+            {"id": 100 + k, "location_index": k, "service": 120, "delivery": [1]}
+            for k in range(1, 9)
+        ],
+        "matrices": {"car": {"durations": dur, "distances": dist}},
+        "options": dict(FAST),
+    }
+
+
+def route_jobs(out: dict) -> dict[int, list[int]]:
+    return {
+        r["vehicle"]: [s["id"] for s in r["steps"] if s["type"] == "job"] for r in out["routes"]
+    }
+
+
+def test_replan_keeps_done_stops_and_drops_cancelled():
+    doc = three_vans()
+    p = parse_vroom(doc)
+    base = solve_vroom(p)
+    check_partition(doc, base.output)
+    r = next(r for r in base.output["routes"] if sum(s["type"] == "job" for s in r["steps"]) >= 3)
+    jobs = [s for s in r["steps"] if s["type"] == "job"]
+    first, last = jobs[0], jobs[-1]
+    at = first["arrival"] + 200
+    events = [
+        {
+            "event_id": "a",
+            "type": "stop_done",
+            "job_id": first["id"],
+            "vehicle_id": r["vehicle"],
+            "at": at,
+            "arrival": first["arrival"] + 30,
+            "departure": at,
+        },
+        {"event_id": "b", "type": "stop_cancelled", "job_id": last["id"], "at": at},
+    ]
+    res = replan_vroom(p, base.state, events)
+    out = res.output
+    json.dumps(res.state)
+    check_partition(doc, out)
+    served = route_jobs(out)
+    # the done stop stays first on its vehicle with its actual arrival
+    assert served[r["vehicle"]][0] == first["id"]
+    step = None
+    for rr in out["routes"]:
+        for s in rr["steps"]:
+            if s.get("id") == first["id"] and s["type"] == "job":
+                step = s
+    assert step is not None and step["arrival"] == first["arrival"] + 30
+    # the cancelled stop is in no route, and unassigned as cancelled
+    assert all(last["id"] not in v for v in served.values())
+    assert {u["id"]: u["reason"] for u in out["unassigned"]}[last["id"]] == "cancelled"
+    ch = {c["job_id"]: c for c in res.changes}
+    assert ch[first["id"]]["change"] == "done"
+    assert ch[last["id"]] == {
+        "job_id": last["id"],
+        "change": "cancelled",
+        "from_vehicle": r["vehicle"],
+        "to_vehicle": None,
+    }
+    # a later re-plan keeps it done
+    later = replan_vroom(
+        p,
+        res.state,
+        [{"event_id": "c", "type": "vehicle_delay", "vehicle_id": 1, "delay": 600, "at": at + 60}],
+    )
+    assert first["id"] in later.state["done"]
+    assert route_jobs(later.output)[r["vehicle"]][0] == first["id"]
+    check_partition(doc, later.output)
+
+
+def test_vehicle_down_moves_its_open_jobs_and_added_job_is_planned():
+    doc = three_vans()
+    p = parse_vroom(doc)
+    base = solve_vroom(p)
+    before = route_jobs(base.output)
+    down = next(v for v, js in before.items() if len(js) >= 2)
+    at = 28800 + 60
+    res = replan_vroom(
+        p,
+        base.state,
+        [
+            {"event_id": "d", "type": "vehicle_down", "vehicle_id": down, "at": at},
+            {
+                "event_id": "n",
+                "type": "stop_added",
+                "job_id": 500,
+                "location_index": 4,
+                "delivery": [1],
+                "service": 60,
+                "at": at,
+            },
+        ],
+    )
+    after = route_jobs(res.output)
+    assert not after.get(down)  # nothing done yet: the down van keeps no route
+    assert 500 in {j for js in after.values() for j in js}
+    moved = {c["job_id"] for c in res.changes if c["change"] == "moved"}
+    assert moved == set(before[down]) - {u["id"] for u in res.output["unassigned"]}
+    doc2 = copy.deepcopy(doc)
+    doc2["jobs"].append({"id": 500})
+    check_partition(doc2, res.output)
+
+
+@pytest.mark.parametrize(
+    ("event", "path", "words"),
+    [
+        ({"type": "stop_done", "job_id": 999}, "events[0].job_id", "not in the plan"),
+        ({"type": "stop_teleported"}, "events[0].type", "unknown"),
+        (
+            {"type": "vehicle_delay", "vehicle_id": 1, "delay": float("inf")},
+            "events[0].delay",
+            "integer",
+        ),
+        (
+            {"type": "vehicle_delay", "vehicle_id": 9, "delay": 5},
+            "events[0].vehicle_id",
+            "not in the plan",
+        ),
+        (
+            {"type": "stop_cancelled", "job_id": 101, "colour": "red"},
+            "events[0].colour",
+            "not supported",
+        ),
+        (
+            {"type": "incident", "factor": 0.5, "road_class": "primary"},
+            "events[0].type",
+            "road network",
+        ),
+        ({"type": "stop_added", "job_id": 101, "location_index": 1}, "events[0].job_id", "exists"),
+        ({"type": "stop_added", "job_id": 7}, "events[0].location_index", "missing"),
+    ],
+)
+def test_bad_events_are_named(event, path, words):
+    p = parse_vroom(three_vans())
+    base = solve_vroom(p)
+    with pytest.raises(routing.InputError) as e:
+        parse_events(p, base.state, [{"event_id": "x", "at": 30000, **event}])
+    assert e.value.message.startswith(path + ":"), e.value.message
+    assert words in e.value.message
+
+
+def test_replan_on_a_road_network_with_an_incident():
+    doc = with_options(example("example_3"))
+    net = network_for(doc)
+    p = parse_vroom(doc)
+    base = solve_vroom(p, network=net)
+    r = base.output["routes"][0]
+    jobs = [s for s in r["steps"] if s["type"] == "job"]
+    at = jobs[0]["arrival"] + 400
+    res = replan_vroom(
+        p,
+        base.state,
+        [
+            {"event_id": "1", "type": "stop_done", "job_id": jobs[0]["id"], "at": at},
+            {"event_id": "2", "type": "stop_cancelled", "job_id": jobs[-1]["id"], "at": at},
+            {"event_id": "3", "type": "incident", "factor": 0.5, "road_class": "primary", "at": at},
+        ],
+        network=net,
+    )
+    check_partition(doc, res.output)
+    served = route_jobs(res.output)
+    assert served[r["vehicle"]][0] == jobs[0]["id"]
+    assert all(jobs[-1]["id"] not in v for v in served.values())
+    assert res.state["incidents"] and json.dumps(res.state)
+    assert res.state["at"] == at
