@@ -298,3 +298,35 @@ def test_vehicle_changes() -> None:
         "2": {"before": [4], "after": [4, 2], "added": [2], "removed": [], "reordered": False},
     }
     assert vehicle_changes(output({1: [1]}), output({1: [1]})) == {}
+
+
+def _solve_and_cancel(client: TestClient) -> dict:
+    plan_id = client.post("/v1/plans", json=small_problem()).json()["id"]
+    assert wait_for(client, plan_id)["status"] == "finished"
+    event = {"event_id": "p1", "type": "stop_cancelled", "at": 28800, "job_id": 3}
+    assert client.post(f"/v1/plans/{plan_id}/events", json=[event]).status_code == 202
+    return wait_for(client, plan_id, revision=2)
+
+
+def test_the_api_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    with TestClient(create_app(settings_for(tmp_path, db=pg_url))) as client:
+        assert client.get("/health").json()["database"] == "postgresql"
+        plan = _solve_and_cancel(client)
+    assert plan["revision"] == 2
+    assert 3 not in [j for stops in _stops(plan["solution"]).values() for j in stops]
+
+
+def test_solves_on_a_dask_cluster(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        TestClient(
+            create_app(settings_for(tmp_path, scheduler=cluster.scheduler_address))
+        ) as client,
+    ):
+        assert client.get("/health").json()["scheduler"] == cluster.scheduler_address
+        plan = _solve_and_cancel(client)
+    assert plan["status"] == "finished" and plan["revision"] == 2
