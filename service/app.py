@@ -308,6 +308,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                     None if settings.weather is None else str(settings.weather),
                 )
                 runtime.network = res.network
+            # the problem and event checks need the routing stack: import it now, not on the
+            # first request (seconds: OR-Tools, PyVRP, pandas)
+            await run_in_threadpool(importlib.import_module, "shipahead.routing.vroom")
             runtime.store = store
             runtime.dispatcher = Dispatcher(store, settings)
             await runtime.dispatcher.start()
