@@ -640,8 +640,27 @@ def _api(runtime: _Runtime) -> APIRouter:
         pending = db.plan_events(runtime.db, plan.id, after_revision=plan.revision)
         problem = parse_vroom(json.loads(plan.problem))
         state = json.loads(latest.state)
-        pending_ids = {str(e.get("event_id")) for e in pending}
-        fresh = [e for e in events if str(e["event_id"]) not in pending_ids]
+        # a repeat of an accepted event is acknowledged, not checked again (its stop may be
+        # done or cancelled by now); a repeat with other fields is refused by the store
+        known = db.known_event_ids(runtime.db, plan.id, [str(e["event_id"]) for e in events])
+        fresh: list[dict[str, Any]] = []
+        first: dict[str, int] = {}
+        for i, event in enumerate(events):
+            event_id = str(event["event_id"])
+            if event_id in known:
+                continue
+            if event_id in first:  # the same event twice in one request counts once
+                if events[first[event_id]] != event:
+                    raise _problem(
+                        409,
+                        f"events[{i}].event_id: {event_id!r} appears twice in this request "
+                        "with different fields; give each event its own event_id",
+                    )
+                continue
+            first[event_id] = i
+            fresh.append(event)
+        if not fresh:
+            return events
         try:
             parse_events(problem, state, [*pending, *fresh])
         except routing.InputError as exc:

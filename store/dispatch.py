@@ -54,6 +54,7 @@ __all__ = [
     "finish_solve",
     "get_plan",
     "get_revision",
+    "known_event_ids",
     "latest_revision",
     "list_plans",
     "plan_events",
@@ -264,6 +265,20 @@ def event_rows(store: Store, plan_id: str) -> list[DispatchEvent]:
                 select(DispatchEvent)
                 .where(DispatchEvent.plan_id == plan_id)
                 .order_by(DispatchEvent.seq)
+            )
+        )
+
+
+def known_event_ids(store: Store, plan_id: str, event_ids: list[str]) -> set[str]:
+    """Which of ``event_ids`` the plan has accepted before."""
+    if not event_ids:
+        return set()
+    with store.session() as session:
+        return set(
+            session.scalars(
+                select(DispatchEvent.event_id).where(
+                    DispatchEvent.plan_id == plan_id, DispatchEvent.event_id.in_(event_ids)
+                )
             )
         )
 

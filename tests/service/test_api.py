@@ -149,6 +149,8 @@ def test_events_replan_idempotency_and_what_changed(service: TestClient) -> None
     assert conflict.status_code == 409 and "c1" in _one_line(conflict)
     plan = wait_for(service, plan_id, revision=target)
     assert plan["revision"] == target
+    late_repeat = service.post(f"/v1/plans/{plan_id}/events", json=[cancel])
+    assert late_repeat.json() == {"revision": target, "accepted": 0, "ignored": 1}
     after = _stops(plan["solution"])
     assert victim not in [j for stops in after.values() for j in stops]
     revision = service.get(f"/v1/plans/{plan_id}/revisions/{target}").json()
@@ -188,8 +190,9 @@ def test_a_burst_of_events_is_one_replan(service: TestClient) -> None:
     revisions = set()
     for k, job in enumerate((2, 3, 4)):
         event = {"event_id": f"b{k}", "type": "stop_cancelled", "at": 28800, "job_id": job}
-        answer = service.post(f"/v1/plans/{plan_id}/events", json=[event])
+        answer = service.post(f"/v1/plans/{plan_id}/events", json=[event] * (k + 1))
         assert answer.status_code == 202
+        assert (answer.json()["accepted"], answer.json()["ignored"]) == (1, k)
         revisions.add(answer.json()["revision"])
     assert revisions == {2}
     plan = wait_for(service, plan_id, revision=2)
