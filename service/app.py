@@ -584,15 +584,14 @@ def _api(runtime: _Runtime) -> APIRouter:
         plans = db.list_plans(runtime.db, status=status, limit=limit, offset=offset)
         return {"plans": [summary(p) for p in plans], "limit": limit, "offset": offset}
 
-    @router.get("/v1/plans/{plan_id}", tags=["plans"])
-    def get_plan(plan_id: str) -> dict[str, Any]:
+    @router.get("/v1/plans/{plan_id}", tags=["plans"], response_model=None)
+    def get_plan(plan_id: str) -> Response:
         """``{id, status, revision, solution, error}``: the latest finished revision's output."""
         plan = plan_or_404(plan_id)
-        latest = db.get_revision(runtime.db, plan.id, plan.revision) if plan.revision else None
-        return {
-            **summary(plan),
-            "solution": None if latest is None else json.loads(latest.output),
-        }
+        output = db.revision_output(runtime.db, plan.id, plan.revision) if plan.revision else None
+        # the stored output is JSON text already: sent as it is, not parsed and re-encoded
+        head = json.dumps(summary(plan), separators=(",", ":"))[:-1]
+        return Response(f'{head},"solution":{output or "null"}}}', media_type="application/json")
 
     @router.delete("/v1/plans/{plan_id}", status_code=204, tags=["plans"], response_model=None)
     def delete_plan(plan_id: str) -> Response:

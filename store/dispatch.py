@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from shipahead.store.engine import Store
 from shipahead.store.schema import Base
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, defer, mapped_column
 
 __all__ = [
     "STATUSES",
@@ -63,6 +63,7 @@ __all__ = [
     "release",
     "renew_leases",
     "requeue_stale",
+    "revision_output",
 ]
 
 #: The statuses a plan can have (``GET /v1/plans/{id}``).
@@ -194,10 +195,12 @@ def get_plan(store: Store, plan_id: str) -> DispatchPlan | None:
 def list_plans(
     store: Store, *, status: str | None = None, limit: int = 100, offset: int = 0
 ) -> list[DispatchPlan]:
-    """Plans, newest first (without their problem text loaded lazily: rows are detached)."""
+    """Plans, newest first (detached rows without their problem text)."""
     with store.session() as session:
-        query = select(DispatchPlan).order_by(
-            DispatchPlan.created_at.desc(), DispatchPlan.id.desc()
+        query = (
+            select(DispatchPlan)
+            .options(defer(DispatchPlan.problem))
+            .order_by(DispatchPlan.created_at.desc(), DispatchPlan.id.desc())
         )
         if status is not None:
             query = query.where(DispatchPlan.status == status)
@@ -628,6 +631,16 @@ def get_revision(store: Store, plan_id: str, n: int) -> DispatchRevision | None:
     """Revision ``n`` of a plan (detached), or None."""
     with store.session() as session:
         return session.get(DispatchRevision, (plan_id, n))
+
+
+def revision_output(store: Store, plan_id: str, n: int) -> str | None:
+    """The VROOM output of revision ``n`` as stored (JSON text), or None."""
+    with store.session() as session:
+        return session.scalar(
+            select(DispatchRevision.output).where(
+                DispatchRevision.plan_id == plan_id, DispatchRevision.n == n
+            )
+        )
 
 
 def previous_revision(store: Store, plan_id: str, n: int) -> DispatchRevision | None:
