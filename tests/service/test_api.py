@@ -333,3 +333,18 @@ def test_solves_on_a_dask_cluster(tmp_path: Path) -> None:
         assert client.get("/health").json()["scheduler"] == cluster.scheduler_address
         plan = _solve_and_cancel(client)
     assert plan["status"] == "finished" and plan["revision"] == 2
+
+
+def test_vroom_documented_examples(service: TestClient) -> None:
+    data = Path(__file__).resolve().parents[1] / "routing" / "data" / "vroom"
+    with_matrices = json.loads((data / "example_2.json").read_text())
+    answer = service.post("/v1/plans", json=with_matrices)
+    assert answer.status_code == 202, answer.text
+    plan = wait_for(service, answer.json()["id"])
+    assert plan["status"] == "finished" and plan["solution"]["unassigned"] == []
+    assert sorted(
+        s["id"] for r in plan["solution"]["routes"] for s in r["steps"] if s["type"] == "job"
+    ) == sorted(j["id"] for j in with_matrices["jobs"])
+    for name in ("example_1.json", "example_3.json"):  # coordinates: need a road network
+        answer = service.post("/v1/plans", json=json.loads((data / name).read_text()))
+        assert answer.status_code == 422 and _one_line(answer).startswith("matrices:")
