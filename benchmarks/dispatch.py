@@ -343,7 +343,7 @@ def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             job = rng.choice(open_jobs)
             cancelled.add(job)
             burst.append({"event_id": f"c{k}", "type": "stop_cancelled", "at": t, "job_id": job})
-        elif extra == "add" and next_new <= args.stops + spare:
+        elif extra == "add" and next_new <= args.stops + spare and t < DAY_END - 2 * 3600:
             burst.append(
                 {
                     "event_id": f"a{k}",
