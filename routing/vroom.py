@@ -50,7 +50,8 @@ time of day for traffic is then UTC, and the plan date (``options.date`` unset) 
 Size bounds (checked before any work, :class:`VroomLimits`; callers may pass their own):
 :data:`MAX_JOBS` jobs, :data:`MAX_VEHICLES` vehicles, :data:`MAX_MATRIX_SIZE` matrix rows,
 :data:`MAX_AMOUNT_DIMS` load dimensions, :data:`MAX_TIME_LIMIT_S` s of solver time,
-:data:`MAX_EVENTS` events per batch.
+:data:`MAX_EVENTS` events per batch, :data:`MAX_PROBLEM_BYTES` bytes of JSON (checked by the
+caller that reads it).
 
 Pure: dicts in, dicts and dataclasses out; no file I/O.
 """
@@ -72,6 +73,7 @@ __all__ = [
     "MAX_EVENTS",
     "MAX_JOBS",
     "MAX_MATRIX_SIZE",
+    "MAX_PROBLEM_BYTES",
     "MAX_TIME_LIMIT_S",
     "MAX_VEHICLES",
     "DispatchResult",
@@ -81,15 +83,18 @@ __all__ = [
     "parse_vroom",
     "replan_vroom",
     "solve_vroom",
+    "solve_vroom_plan",
 ]
 
 #: default bounds (the CLI's ``SHIPAHEAD_MAX_STOPS`` / ``..._VEHICLES`` style; see VroomLimits)
 MAX_JOBS = 10_000
 MAX_VEHICLES = 1_000
-MAX_MATRIX_SIZE = 10_000
+MAX_MATRIX_SIZE = 4_000
 MAX_AMOUNT_DIMS = 16
 MAX_TIME_LIMIT_S = 3600.0
 MAX_EVENTS = 10_000
+#: largest problem document a caller should read (bytes of JSON), 64 MiB
+MAX_PROBLEM_BYTES = 64 * 1024 * 1024
 #: largest integer accepted for times, amounts and matrix entries (2**40)
 MAX_INT = 2**40
 DAY_S = 86_400
@@ -106,6 +111,8 @@ class VroomLimits:
     amount_dims: int = MAX_AMOUNT_DIMS
     time_limit_s: float = MAX_TIME_LIMIT_S
     events: int = MAX_EVENTS
+    #: checked by callers before decoding the JSON (parse_vroom sees the decoded object)
+    problem_bytes: int = MAX_PROBLEM_BYTES
 
 
 # --------------------------------------------------------------------------------------
@@ -1553,7 +1560,19 @@ def solve_vroom(
     routing.SolverError
         The engine found no plan.
     """
+    return solve_vroom_plan(problem, network=network, speed=speed)[0]
+
+
+def solve_vroom_plan(
+    problem: VroomProblem,
+    *,
+    network: Any | None = None,
+    speed: Any | None = None,
+) -> tuple[DispatchResult, Any]:
+    """:func:`solve_vroom` plus the :class:`routing.RoutePlan` behind a road-network
+    solution (None with matrices), for writing ``shipahead route``'s usual outputs."""
     jobs = list(problem.jobs)
+    plan = None
     state: dict[str, Any] = {
         "kind": STATE_KIND,
         "version": 1,
@@ -1580,7 +1599,7 @@ def solve_vroom(
     geometry = {
         str(r.vehicle.id): r.geometry for r in routes if any(s["type"] == "job" for s in r.steps)
     }
-    return DispatchResult(output=output, state=state, geometry=geometry)
+    return DispatchResult(output=output, state=state, geometry=geometry), plan
 
 
 # --------------------------------------------------------------------------------------
