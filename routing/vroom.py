@@ -95,6 +95,8 @@ MAX_TIME_LIMIT_S = 3600.0
 MAX_EVENTS = 10_000
 #: largest problem document a caller should read (bytes of JSON), 64 MiB
 MAX_PROBLEM_BYTES = 64 * 1024 * 1024
+#: vehicles x nodes x nodes when vehicles need their own travel-time matrix (1.6 GB)
+MAX_PER_VEHICLE_ENTRIES = 200_000_000
 #: largest integer accepted for times, amounts and matrix entries (2**40)
 MAX_INT = 2**40
 DAY_S = 86_400
@@ -903,36 +905,58 @@ def _matrix_problem(
     stop_nodes = [node(f"job:{j.id}", int(j.location_index)) for j in jobs]  # type: ignore[arg-type]
     n = len(ids)
     rows = np.asarray(loc)
-    real = np.zeros((len(veh), n, n), dtype=np.int64)
-    dist = None
-    has_dist = all("distances" in p.matrices[v.profile] for v in veh)
-    if has_dist:
-        dist = np.zeros((len(veh), n, n), dtype=np.int64)
     opened = rows < 0
     r = np.where(opened, 0, rows)
-    for k, v in enumerate(veh):
+    # one (n, n) matrix per profile and speed factor, shared by the vehicles that use it
+    by_group: dict[tuple[str, float], tuple[np.ndarray, np.ndarray | None]] = {}
+    has_dist = all("distances" in p.matrices[v.profile] for v in veh)
+    for v in veh:
+        key = (v.profile, v.speed_factor)
+        if key in by_group:
+            continue
         m = p.matrices[v.profile]
         d = m["durations"][np.ix_(r, r)].astype(np.float64)
         if v.speed_factor != 1.0:
             d = np.rint(d / v.speed_factor)
         d[opened, :] = 0
         d[:, opened] = 0
-        real[k] = d.astype(np.int64)
-        if dist is not None:
+        dd = None
+        if has_dist:
             dd = m["distances"][np.ix_(r, r)].copy()
             dd[opened, :] = 0
             dd[:, opened] = 0
-            dist[k] = dd
-    max_dur = int(real.max(initial=0))
+        by_group[key] = (d.astype(np.int64), dd)
+    real = [by_group[(v.profile, v.speed_factor)][0] for v in veh]
+    dist = [by_group[(v.profile, v.speed_factor)][1] for v in veh] if has_dist else None
+    max_dur = max(int(g[0].max(initial=0)) for g in by_group.values())
     H = _horizon(p, jobs, max_dur)
     big = H + 1
-    solver = real.copy()
-    for k, v in enumerate(veh):
-        bad = [s for s, j in zip(stop_nodes, jobs, strict=True) if not j.skills <= v.skills]
-        if bad:
-            solver[k][:, bad] = big
-            solver[k][bad, bad] = 0
-    dur = solver[0] if all(np.array_equal(solver[0], x) for x in solver[1:]) else solver
+    # the solver's matrices: a job a vehicle lacks the skills for is out of its reach
+    solver_by: dict[tuple, np.ndarray] = {}
+    keys = []
+    for v in veh:
+        bad = tuple(s for s, j in zip(stop_nodes, jobs, strict=True) if not j.skills <= v.skills)
+        key = (v.profile, v.speed_factor, bad)
+        keys.append(key)
+        if key not in solver_by:
+            m = by_group[(v.profile, v.speed_factor)][0]
+            if bad:
+                m = m.copy()
+                m[:, list(bad)] = big
+                m[list(bad), list(bad)] = 0
+            solver_by[key] = m
+    if len(solver_by) == 1:
+        dur = next(iter(solver_by.values()))
+    else:
+        if len(veh) * n * n > MAX_PER_VEHICLE_ENTRIES:
+            raise _err(
+                "vehicles",
+                f"{len(solver_by)} different profiles / speed factors / skill sets for "
+                f"{len(veh)} vehicles over {n} nodes need {len(veh) * n * n:,} matrix entries "
+                f"(limit {MAX_PER_VEHICLE_ENTRIES:,})",
+                fix="use fewer vehicles or give them the same profile, speed and skills",
+            )
+        dur = np.stack([solver_by[k] for k in keys])
     dist_mat, rates, _exact = _cost_model(p, veh, real[0], None if dist is None else dist[0])
     tw = np.zeros((n, 2), dtype=np.int64)
     tw[:, 1] = H
@@ -940,7 +964,9 @@ def _matrix_problem(
     dem = np.zeros((n, max(p.dims, 1)), dtype=np.int64)
     dp = np.zeros(n)
     # leaving a job out must cost more than serving it (VROOM serves all it can first)
-    maxdist = float(dist.max(initial=0)) if dist is not None else 0.0
+    maxdist = max(
+        (float(x[1].max(initial=0)) for x in by_group.values() if x[1] is not None), default=0.0
+    )
     arc = max(
         (v.per_hour * max_dur / 3600.0 + v.per_km * maxdist / 1000.0 for v in veh), default=0.0
     )
