@@ -1513,8 +1513,6 @@ def _network_routes(p: VroomProblem, jobs: Sequence[Job], plan, vehicles=None):
 
 
 def _solve_network(p: VroomProblem, jobs: Sequence[Job], network, speed):
-    from .plan import plan_routes
-
     if network is None:
         raise InputError(
             "no road network: a problem without matrices needs one",
@@ -1524,6 +1522,31 @@ def _solve_network(p: VroomProblem, jobs: Sequence[Job], network, speed):
     stops = _stops_frame(p, jobs)
     fleet = _fleet_frame(p, p.vehicles)
     settings = _plan_settings(p)
+    try:
+        return _plan_network(p, stops, fleet, network, speed, settings)
+    except InputError as exc:
+        raise _located(exc, jobs, p.vehicles) from None
+
+
+def _located(exc: InputError, jobs: Sequence[Job], vehicles: Sequence[VroomVehicle]) -> InputError:
+    """A snapping error of the stops/fleet tables, named by its JSON path."""
+    if exc.table not in ("stops", "fleet") or exc.row is None:
+        return exc
+    detail = exc.message.split(" is ", 1)[-1] if " is " in exc.message else exc.message
+    if exc.table == "stops" and exc.row < len(jobs):
+        path = f"jobs[{exc.row}].location"
+        what = f"job {jobs[exc.row].id}"
+    elif exc.table == "fleet" and exc.row < len(vehicles):
+        path = f"vehicles[{exc.row}].start"
+        what = f"vehicle {vehicles[exc.row].id}'s start"
+    else:
+        return exc
+    return InputError(f"{path}: {what} is {detail}", column=path, fix=exc.fix)
+
+
+def _plan_network(p: VroomProblem, stops, fleet, network, speed, settings):
+    from .plan import plan_routes
+
     if any(v.steps for v in p.vehicles):
         from .context import build_context
         from .iterate import iterate_plan
@@ -1905,13 +1928,18 @@ class _Batch:
     delays: dict[int, int] = field(default_factory=dict)
     down: list[int] = field(default_factory=list)
     incidents: list[DispatchEvent] = field(default_factory=list)
+    where: dict[tuple[str, int], int] = field(default_factory=dict)  # (kind, id) -> event index
 
 
 def _batch(p: VroomProblem, state: Mapping[str, Any], evs: Sequence[DispatchEvent]) -> _Batch:
     prev_at = state.get("at")
     at = max([e.at for e in evs] + ([int(prev_at)] if prev_at is not None else []))
     b = _Batch(at=at - p.t0)
-    for e in evs:
+    for i, e in enumerate(evs):
+        if e.type == "stop_added":
+            b.where[("job", e.job_id)] = i  # type: ignore[index]
+        elif e.type == "vehicle_position":
+            b.where[("vehicle", e.vehicle_id)] = i  # type: ignore[index]
         if e.type in ("stop_arrived", "stop_done"):
             b.done[e.job_id] = e  # type: ignore[index]
         elif e.type == "stop_cancelled":
@@ -2323,6 +2351,20 @@ def _replan_matrices(
     return _assemble(p, state, new, done, down, actual, at_abs), un
 
 
+def _event_located(exc: InputError, b: _Batch) -> InputError:
+    """A snapping error of an added job or a vehicle position, named by its event."""
+    m = exc.message
+    for (kind, ident), i in b.where.items():
+        hit = (kind == "job" and m.startswith(f"{ident} at lat")) or (
+            kind == "vehicle" and m.startswith(f"the position of vehicle {str(ident)!r}")
+        )
+        if hit:
+            path = f"events[{i}].location"
+            detail = m.split(" is ", 1)[-1]
+            return InputError(f"{path}: is {detail}", column=path, fix=exc.fix)
+    return exc
+
+
 def _replan_network(
     p: VroomProblem,
     state: Mapping[str, Any],
@@ -2339,7 +2381,7 @@ def _replan_network(
 ) -> tuple[list[_Route], dict[int, str], dict[str, Any]]:
     import pandas as pd
 
-    from .replan import replan_routes
+    from .replan import replan_routes as _replan_routes
     from .tables import hhmm
 
     if network is None:
@@ -2406,19 +2448,22 @@ def _replan_network(
             row.update(area_lon=e.location[0], area_lat=e.location[1], area_radius_m=e.radius_m)
         incidents.append(row)
     ev = pd.DataFrame(rows + incidents)
-    res = replan_routes(
-        stops,
-        fleet,
-        routes,
-        ev,
-        network,
-        at_s=int(b.at),
-        speed=speed,
-        settings=_plan_settings(p, time_limit_s),
-        reassign_penalty=float(reassign_penalty),
-        done_before=tuple(sorted(str(x) for x in done)),
-        date=plan_date(p),
-    )
+    try:
+        res = _replan_routes(
+            stops,
+            fleet,
+            routes,
+            ev,
+            network,
+            at_s=int(b.at),
+            speed=speed,
+            settings=_plan_settings(p, time_limit_s),
+            reassign_penalty=float(reassign_penalty),
+            done_before=tuple(sorted(str(x) for x in done)),
+            date=plan_date(p),
+        )
+    except InputError as exc:
+        raise _event_located(exc, b) from None
     routes_new, un = _network_routes(p, jobs, res.plan, vehicles=active)
     new = {r.vehicle.id: r for r in routes_new}
     new_done = {int(x) for x in res.done}

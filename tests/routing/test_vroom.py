@@ -639,3 +639,22 @@ def test_every_job_once_and_constraints_hold(doc):
             assert v["time_window"][0] <= steps[0]["arrival"]
             assert steps[-1]["arrival"] <= v["time_window"][1]
         assert r["cost"] == r["duration"]  # no costs: travel seconds
+
+
+def test_location_off_the_network_is_named():
+    doc = with_options(example("example_3"))
+    net = network_for(doc)
+    bad = copy.deepcopy(doc)
+    bad["jobs"][2]["location"] = [2.6, 49.5]  # 33 km from any road of the test network
+    with pytest.raises(routing.InputError) as e:
+        solve_vroom(parse_vroom(bad), network=net)
+    assert e.value.message.startswith("jobs[2].location: job 3 is 33,")
+    bad = copy.deepcopy(doc)
+    bad["vehicles"][1]["start"] = bad["vehicles"][1]["end"] = [2.6, 49.5]
+    with pytest.raises(routing.InputError, match=r"^vehicles\[1\]\.start: vehicle 2's start is"):
+        solve_vroom(parse_vroom(bad), network=net)
+    p = parse_vroom(doc)
+    base = solve_vroom(p, network=net)
+    event = {"event_id": "e", "type": "stop_added", "job_id": 77, "location": [2.6, 49.5]}
+    with pytest.raises(routing.InputError, match=r"^events\[0\]\.location: is 33,"):
+        replan_vroom(p, base.state, [{**event, "at": 1600417000}], network=net)
