@@ -329,8 +329,12 @@ def lateness_s(step: Mapping[str, Any], windows: Sequence[tuple[float, float]]) 
     """Seconds by which a stop's service starts after its time windows (0 = on time).
 
     Service starts at ``arrival + waiting_time``; it is on time when a window holds that
-    moment (or there is no window), else late by the time since the last window ended.
+    moment (or there is no window), else late by the time since the last window ended. A
+    step that reports a ``delay`` violation (VROOM's ``violations``) is late by its duration.
     """
+    for v in step.get("violations") or ():
+        if isinstance(v, Mapping) and v.get("cause") == "delay":
+            return float(v.get("duration") or 0) or 1.0
     if not windows:
         return 0.0
     start = float(step.get("arrival") or 0) + float(step.get("waiting_time") or 0)
@@ -341,15 +345,19 @@ def lateness_s(step: Mapping[str, Any], windows: Sequence[tuple[float, float]]) 
 
 
 _SHEET_CSS = """
-@page { size: A4; margin: 12mm; }
-body { font: 11pt/1.35 system-ui, sans-serif; color: #000; margin: 0; }
-.sheet { break-after: page; page-break-after: always; padding: 8px; }
+@page { size: A4 landscape; margin: 10mm; }
+body { font: 10pt/1.25 system-ui, sans-serif; color: #000; margin: 0; }
+.sheet { break-after: page; page-break-after: always; padding: 4px; }
 .sheet:last-of-type { break-after: auto; page-break-after: auto; }
-h1 { font-size: 15pt; margin: 0 0 4px; }
-.summary { margin: 0 0 8px; }
+h1 { font-size: 14pt; margin: 0 0 2px; }
+.summary { margin: 0 0 6px; }
 table { border-collapse: collapse; width: 100%; }
 thead { display: table-header-group; }
-th, td { border: 1px solid #888; padding: 3px 5px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #888; padding: 2px 4px; text-align: left; vertical-align: top;
+  white-space: nowrap; }
+td.wrap { white-space: normal; overflow-wrap: anywhere; }
+th.desc { width: 38%; }
+th.notes { width: 16%; }
 th { background: #eee; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 td.num, th.num { text-align: right; }
@@ -411,9 +419,9 @@ def driver_sheets_html(
             f"<h1>{esc(_text(label))}</h1>\n"
             f'<p class="summary">{esc(", ".join(summary))}</p>\n'
             '<table><thead><tr><th class="num">#</th><th>stop</th>'
-            "<th>address / description</th><th>ETA</th><th>window</th>"
+            '<th class="desc">address / description</th><th>ETA</th><th>window</th>'
             '<th class="num">wait min</th><th class="num">service min</th>'
-            "<th>load after</th><th>notes</th></tr></thead>\n<tbody>\n"
+            '<th>load after</th><th class="notes">notes</th></tr></thead>\n<tbody>\n'
         )
         seq = 0
         for step in steps:
@@ -449,11 +457,12 @@ def driver_sheets_html(
                 note_html = f'<span class="late-note">{note_html}</span>'
             parts.append(
                 f'<tr{row_cls}><td class="num">{num}</td><td>{esc(_text(stop))}</td>'
-                f"<td>{esc(_text(desc))}</td><td>{esc(_clock(step.get('arrival')))}</td>"
+                f'<td class="wrap">{esc(_text(desc))}</td>'
+                f"<td>{esc(_clock(step.get('arrival')))}</td>"
                 f"<td>{esc(window)}</td>"
                 f'<td class="num">{_minutes(step.get("waiting_time"))}</td>'
                 f'<td class="num">{_minutes(step.get("service"))}</td>'
-                f"<td>{esc(load_txt)}</td><td>{note_html}</td></tr>\n"
+                f'<td>{esc(load_txt)}</td><td class="wrap">{note_html}</td></tr>\n'
             )
         parts.append(
             '</tbody></table>\n<p class="footer">ETAs come from a time-dependent simulation '

@@ -593,6 +593,11 @@ def _api(runtime: _Runtime) -> APIRouter:
         head = json.dumps(summary(plan), separators=(",", ":"))[:-1]
         return Response(f'{head},"solution":{output or "null"}}}', media_type="application/json")
 
+    @router.get("/v1/plans/{plan_id}/problem", tags=["plans"])
+    def get_problem(plan_id: str) -> dict[str, Any]:
+        """The problem as it was posted (the console reads time windows and addresses here)."""
+        return json.loads(plan_or_404(plan_id).problem)
+
     @router.delete("/v1/plans/{plan_id}", status_code=204, tags=["plans"], response_model=None)
     def delete_plan(plan_id: str) -> Response:
         """Delete a plan with its events and revisions (a solve under way is discarded)."""
@@ -727,7 +732,8 @@ def _api(runtime: _Runtime) -> APIRouter:
 
     @router.get("/v1/plans/{plan_id}/revisions/{n}", tags=["revisions"])
     def get_revision(plan_id: str, n: int) -> dict[str, Any]:
-        """Revision ``n``: its solution, the events it applied and what changed per vehicle."""
+        """Revision ``n``: its solution, the events it applied, what changed per vehicle and
+        the road geometry of each route (vehicle id -> ``[[lon, lat], ...]``)."""
         plan = plan_or_404(plan_id)
         revision = db.get_revision(runtime.db, plan.id, n)
         if revision is None:
@@ -742,6 +748,7 @@ def _api(runtime: _Runtime) -> APIRouter:
             "events": json.loads(revision.events),
             "previous": None if previous is None else previous.n,
             "changes": json.loads(revision.changes),
+            "geometry": json.loads(revision.geometry),
             "vehicles": vehicle_changes(
                 None if previous is None else json.loads(previous.output), output
             ),

@@ -245,6 +245,8 @@ def test_lateness_against_windows() -> None:
     assert lateness_s({"arrival": 50, "waiting_time": 50}, [(100, 200)]) == 0
     assert lateness_s({"arrival": 260, "waiting_time": 0}, [(0, 200), (300, 400)]) == 60
     assert lateness_s({"arrival": 500, "waiting_time": 0}, [(0, 200), (300, 400)]) == 100
+    late = {"arrival": 100, "violations": [{"cause": "delay", "duration": 90}]}
+    assert lateness_s(late, [(0, 200)]) == 90
 
 
 def test_driver_sheets_one_page_per_driver_escaped() -> None:
