@@ -370,7 +370,9 @@ def add_events(
 
 
 def claim_next(store: Store, owner: str, *, lease_s: float) -> Claim | None:
-    """Claim the oldest claimable queued plan for ``owner`` (a lease of ``lease_s`` seconds).
+    """Claim the next queued plan for ``owner`` (a lease of ``lease_s`` seconds).
+
+    Re-plans of plans already solved go first, then plans in the order their work became due.
 
     Returns what the solver needs, or None when nothing is claimable now.
     """
@@ -379,7 +381,13 @@ def claim_next(store: Store, owner: str, *, lease_s: float) -> Claim | None:
         candidate = (
             select(DispatchPlan.id)
             .where(DispatchPlan.status == "queued", DispatchPlan.not_before <= now)
-            .order_by(DispatchPlan.updated_at, DispatchPlan.id)
+            # re-plans first (drivers are on the road), then by when the work became due
+            .order_by(
+                sa.case((DispatchPlan.revision > 0, 0), else_=1),
+                DispatchPlan.not_before,
+                DispatchPlan.created_at,
+                DispatchPlan.id,
+            )
             .limit(1)
         )
         if store.backend == "postgresql":
