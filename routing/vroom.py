@@ -50,7 +50,8 @@ time of day for traffic is then UTC, and the plan date (``options.date`` unset) 
 Size bounds (checked before any work, :class:`VroomLimits`; callers may pass their own):
 :data:`MAX_JOBS` jobs, :data:`MAX_VEHICLES` vehicles, :data:`MAX_MATRIX_SIZE` matrix rows,
 :data:`MAX_AMOUNT_DIMS` load dimensions, :data:`MAX_TIME_LIMIT_S` s of solver time,
-:data:`MAX_EVENTS` events per batch.
+:data:`MAX_EVENTS` events per batch, :data:`MAX_PROBLEM_BYTES` bytes of JSON (checked by the
+caller that reads it).
 
 Pure: dicts in, dicts and dataclasses out; no file I/O.
 """
@@ -72,6 +73,7 @@ __all__ = [
     "MAX_EVENTS",
     "MAX_JOBS",
     "MAX_MATRIX_SIZE",
+    "MAX_PROBLEM_BYTES",
     "MAX_TIME_LIMIT_S",
     "MAX_VEHICLES",
     "DispatchResult",
@@ -81,15 +83,20 @@ __all__ = [
     "parse_vroom",
     "replan_vroom",
     "solve_vroom",
+    "solve_vroom_plan",
 ]
 
 #: default bounds (the CLI's ``SHIPAHEAD_MAX_STOPS`` / ``..._VEHICLES`` style; see VroomLimits)
 MAX_JOBS = 10_000
 MAX_VEHICLES = 1_000
-MAX_MATRIX_SIZE = 10_000
+MAX_MATRIX_SIZE = 4_000
 MAX_AMOUNT_DIMS = 16
 MAX_TIME_LIMIT_S = 3600.0
 MAX_EVENTS = 10_000
+#: largest problem document a caller should read (bytes of JSON), 64 MiB
+MAX_PROBLEM_BYTES = 64 * 1024 * 1024
+#: vehicles x nodes x nodes when vehicles need their own travel-time matrix (1.6 GB)
+MAX_PER_VEHICLE_ENTRIES = 200_000_000
 #: largest integer accepted for times, amounts and matrix entries (2**40)
 MAX_INT = 2**40
 DAY_S = 86_400
@@ -106,6 +113,8 @@ class VroomLimits:
     amount_dims: int = MAX_AMOUNT_DIMS
     time_limit_s: float = MAX_TIME_LIMIT_S
     events: int = MAX_EVENTS
+    #: checked by callers before decoding the JSON (parse_vroom sees the decoded object)
+    problem_bytes: int = MAX_PROBLEM_BYTES
 
 
 # --------------------------------------------------------------------------------------
@@ -896,36 +905,58 @@ def _matrix_problem(
     stop_nodes = [node(f"job:{j.id}", int(j.location_index)) for j in jobs]  # type: ignore[arg-type]
     n = len(ids)
     rows = np.asarray(loc)
-    real = np.zeros((len(veh), n, n), dtype=np.int64)
-    dist = None
-    has_dist = all("distances" in p.matrices[v.profile] for v in veh)
-    if has_dist:
-        dist = np.zeros((len(veh), n, n), dtype=np.int64)
     opened = rows < 0
     r = np.where(opened, 0, rows)
-    for k, v in enumerate(veh):
+    # one (n, n) matrix per profile and speed factor, shared by the vehicles that use it
+    by_group: dict[tuple[str, float], tuple[np.ndarray, np.ndarray | None]] = {}
+    has_dist = all("distances" in p.matrices[v.profile] for v in veh)
+    for v in veh:
+        key = (v.profile, v.speed_factor)
+        if key in by_group:
+            continue
         m = p.matrices[v.profile]
         d = m["durations"][np.ix_(r, r)].astype(np.float64)
         if v.speed_factor != 1.0:
             d = np.rint(d / v.speed_factor)
         d[opened, :] = 0
         d[:, opened] = 0
-        real[k] = d.astype(np.int64)
-        if dist is not None:
+        dd = None
+        if has_dist:
             dd = m["distances"][np.ix_(r, r)].copy()
             dd[opened, :] = 0
             dd[:, opened] = 0
-            dist[k] = dd
-    max_dur = int(real.max(initial=0))
+        by_group[key] = (d.astype(np.int64), dd)
+    real = [by_group[(v.profile, v.speed_factor)][0] for v in veh]
+    dist = [by_group[(v.profile, v.speed_factor)][1] for v in veh] if has_dist else None
+    max_dur = max(int(g[0].max(initial=0)) for g in by_group.values())
     H = _horizon(p, jobs, max_dur)
     big = H + 1
-    solver = real.copy()
-    for k, v in enumerate(veh):
-        bad = [s for s, j in zip(stop_nodes, jobs, strict=True) if not j.skills <= v.skills]
-        if bad:
-            solver[k][:, bad] = big
-            solver[k][bad, bad] = 0
-    dur = solver[0] if all(np.array_equal(solver[0], x) for x in solver[1:]) else solver
+    # the solver's matrices: a job a vehicle lacks the skills for is out of its reach
+    solver_by: dict[tuple, np.ndarray] = {}
+    keys = []
+    for v in veh:
+        bad = tuple(s for s, j in zip(stop_nodes, jobs, strict=True) if not j.skills <= v.skills)
+        key = (v.profile, v.speed_factor, bad)
+        keys.append(key)
+        if key not in solver_by:
+            m = by_group[(v.profile, v.speed_factor)][0]
+            if bad:
+                m = m.copy()
+                m[:, list(bad)] = big
+                m[list(bad), list(bad)] = 0
+            solver_by[key] = m
+    if len(solver_by) == 1:
+        dur = next(iter(solver_by.values()))
+    else:
+        if len(veh) * n * n > MAX_PER_VEHICLE_ENTRIES:
+            raise _err(
+                "vehicles",
+                f"{len(solver_by)} different profiles / speed factors / skill sets for "
+                f"{len(veh)} vehicles over {n} nodes need {len(veh) * n * n:,} matrix entries "
+                f"(limit {MAX_PER_VEHICLE_ENTRIES:,})",
+                fix="use fewer vehicles or give them the same profile, speed and skills",
+            )
+        dur = np.stack([solver_by[k] for k in keys])
     dist_mat, rates, _exact = _cost_model(p, veh, real[0], None if dist is None else dist[0])
     tw = np.zeros((n, 2), dtype=np.int64)
     tw[:, 1] = H
@@ -933,7 +964,9 @@ def _matrix_problem(
     dem = np.zeros((n, max(p.dims, 1)), dtype=np.int64)
     dp = np.zeros(n)
     # leaving a job out must cost more than serving it (VROOM serves all it can first)
-    maxdist = float(dist.max(initial=0)) if dist is not None else 0.0
+    maxdist = max(
+        (float(x[1].max(initial=0)) for x in by_group.values() if x[1] is not None), default=0.0
+    )
     arc = max(
         (v.per_hour * max_dur / 3600.0 + v.per_km * maxdist / 1000.0 for v in veh), default=0.0
     )
@@ -1480,8 +1513,6 @@ def _network_routes(p: VroomProblem, jobs: Sequence[Job], plan, vehicles=None):
 
 
 def _solve_network(p: VroomProblem, jobs: Sequence[Job], network, speed):
-    from .plan import plan_routes
-
     if network is None:
         raise InputError(
             "no road network: a problem without matrices needs one",
@@ -1491,6 +1522,31 @@ def _solve_network(p: VroomProblem, jobs: Sequence[Job], network, speed):
     stops = _stops_frame(p, jobs)
     fleet = _fleet_frame(p, p.vehicles)
     settings = _plan_settings(p)
+    try:
+        return _plan_network(p, stops, fleet, network, speed, settings)
+    except InputError as exc:
+        raise _located(exc, jobs, p.vehicles) from None
+
+
+def _located(exc: InputError, jobs: Sequence[Job], vehicles: Sequence[VroomVehicle]) -> InputError:
+    """A snapping error of the stops/fleet tables, named by its JSON path."""
+    if exc.table not in ("stops", "fleet") or exc.row is None:
+        return exc
+    detail = exc.message.split(" is ", 1)[-1] if " is " in exc.message else exc.message
+    if exc.table == "stops" and exc.row < len(jobs):
+        path = f"jobs[{exc.row}].location"
+        what = f"job {jobs[exc.row].id}"
+    elif exc.table == "fleet" and exc.row < len(vehicles):
+        path = f"vehicles[{exc.row}].start"
+        what = f"vehicle {vehicles[exc.row].id}'s start"
+    else:
+        return exc
+    return InputError(f"{path}: {what} is {detail}", column=path, fix=exc.fix)
+
+
+def _plan_network(p: VroomProblem, stops, fleet, network, speed, settings):
+    from .plan import plan_routes
+
     if any(v.steps for v in p.vehicles):
         from .context import build_context
         from .iterate import iterate_plan
@@ -1553,7 +1609,19 @@ def solve_vroom(
     routing.SolverError
         The engine found no plan.
     """
+    return solve_vroom_plan(problem, network=network, speed=speed)[0]
+
+
+def solve_vroom_plan(
+    problem: VroomProblem,
+    *,
+    network: Any | None = None,
+    speed: Any | None = None,
+) -> tuple[DispatchResult, Any]:
+    """:func:`solve_vroom` plus the :class:`routing.RoutePlan` behind a road-network
+    solution (None with matrices), for writing ``shipahead route``'s usual outputs."""
     jobs = list(problem.jobs)
+    plan = None
     state: dict[str, Any] = {
         "kind": STATE_KIND,
         "version": 1,
@@ -1580,7 +1648,7 @@ def solve_vroom(
     geometry = {
         str(r.vehicle.id): r.geometry for r in routes if any(s["type"] == "job" for s in r.steps)
     }
-    return DispatchResult(output=output, state=state, geometry=geometry)
+    return DispatchResult(output=output, state=state, geometry=geometry), plan
 
 
 # --------------------------------------------------------------------------------------
@@ -1860,13 +1928,18 @@ class _Batch:
     delays: dict[int, int] = field(default_factory=dict)
     down: list[int] = field(default_factory=list)
     incidents: list[DispatchEvent] = field(default_factory=list)
+    where: dict[tuple[str, int], int] = field(default_factory=dict)  # (kind, id) -> event index
 
 
 def _batch(p: VroomProblem, state: Mapping[str, Any], evs: Sequence[DispatchEvent]) -> _Batch:
     prev_at = state.get("at")
     at = max([e.at for e in evs] + ([int(prev_at)] if prev_at is not None else []))
     b = _Batch(at=at - p.t0)
-    for e in evs:
+    for i, e in enumerate(evs):
+        if e.type == "stop_added":
+            b.where[("job", e.job_id)] = i  # type: ignore[index]
+        elif e.type == "vehicle_position":
+            b.where[("vehicle", e.vehicle_id)] = i  # type: ignore[index]
         if e.type in ("stop_arrived", "stop_done"):
             b.done[e.job_id] = e  # type: ignore[index]
         elif e.type == "stop_cancelled":
@@ -2278,6 +2351,20 @@ def _replan_matrices(
     return _assemble(p, state, new, done, down, actual, at_abs), un
 
 
+def _event_located(exc: InputError, b: _Batch) -> InputError:
+    """A snapping error of an added job or a vehicle position, named by its event."""
+    m = exc.message
+    for (kind, ident), i in b.where.items():
+        hit = (kind == "job" and m.startswith(f"{ident} at lat")) or (
+            kind == "vehicle" and m.startswith(f"the position of vehicle {str(ident)!r}")
+        )
+        if hit:
+            path = f"events[{i}].location"
+            detail = m.split(" is ", 1)[-1]
+            return InputError(f"{path}: is {detail}", column=path, fix=exc.fix)
+    return exc
+
+
 def _replan_network(
     p: VroomProblem,
     state: Mapping[str, Any],
@@ -2294,7 +2381,7 @@ def _replan_network(
 ) -> tuple[list[_Route], dict[int, str], dict[str, Any]]:
     import pandas as pd
 
-    from .replan import replan_routes
+    from .replan import replan_routes as _replan_routes
     from .tables import hhmm
 
     if network is None:
@@ -2361,19 +2448,22 @@ def _replan_network(
             row.update(area_lon=e.location[0], area_lat=e.location[1], area_radius_m=e.radius_m)
         incidents.append(row)
     ev = pd.DataFrame(rows + incidents)
-    res = replan_routes(
-        stops,
-        fleet,
-        routes,
-        ev,
-        network,
-        at_s=int(b.at),
-        speed=speed,
-        settings=_plan_settings(p, time_limit_s),
-        reassign_penalty=float(reassign_penalty),
-        done_before=tuple(sorted(str(x) for x in done)),
-        date=plan_date(p),
-    )
+    try:
+        res = _replan_routes(
+            stops,
+            fleet,
+            routes,
+            ev,
+            network,
+            at_s=int(b.at),
+            speed=speed,
+            settings=_plan_settings(p, time_limit_s),
+            reassign_penalty=float(reassign_penalty),
+            done_before=tuple(sorted(str(x) for x in done)),
+            date=plan_date(p),
+        )
+    except InputError as exc:
+        raise _event_located(exc, b) from None
     routes_new, un = _network_routes(p, jobs, res.plan, vehicles=active)
     new = {r.vehicle.id: r for r in routes_new}
     new_done = {int(x) for x in res.done}

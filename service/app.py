@@ -308,6 +308,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                     None if settings.weather is None else str(settings.weather),
                 )
                 runtime.network = res.network
+            # the problem and event checks need the routing stack: import it now, not on the
+            # first request (seconds: OR-Tools, PyVRP, pandas)
+            await run_in_threadpool(importlib.import_module, "shipahead.routing.vroom")
             runtime.store = store
             runtime.dispatcher = Dispatcher(store, settings)
             await runtime.dispatcher.start()
@@ -581,15 +584,14 @@ def _api(runtime: _Runtime) -> APIRouter:
         plans = db.list_plans(runtime.db, status=status, limit=limit, offset=offset)
         return {"plans": [summary(p) for p in plans], "limit": limit, "offset": offset}
 
-    @router.get("/v1/plans/{plan_id}", tags=["plans"])
-    def get_plan(plan_id: str) -> dict[str, Any]:
+    @router.get("/v1/plans/{plan_id}", tags=["plans"], response_model=None)
+    def get_plan(plan_id: str) -> Response:
         """``{id, status, revision, solution, error}``: the latest finished revision's output."""
         plan = plan_or_404(plan_id)
-        latest = db.get_revision(runtime.db, plan.id, plan.revision) if plan.revision else None
-        return {
-            **summary(plan),
-            "solution": None if latest is None else json.loads(latest.output),
-        }
+        output = db.revision_output(runtime.db, plan.id, plan.revision) if plan.revision else None
+        # the stored output is JSON text already: sent as it is, not parsed and re-encoded
+        head = json.dumps(summary(plan), separators=(",", ":"))[:-1]
+        return Response(f'{head},"solution":{output or "null"}}}', media_type="application/json")
 
     @router.get("/v1/plans/{plan_id}/problem", tags=["plans"])
     def get_problem(plan_id: str) -> dict[str, Any]:
@@ -642,8 +644,27 @@ def _api(runtime: _Runtime) -> APIRouter:
         pending = db.plan_events(runtime.db, plan.id, after_revision=plan.revision)
         problem = parse_vroom(json.loads(plan.problem))
         state = json.loads(latest.state)
-        pending_ids = {str(e.get("event_id")) for e in pending}
-        fresh = [e for e in events if str(e["event_id"]) not in pending_ids]
+        # a repeat of an accepted event is acknowledged, not checked again (its stop may be
+        # done or cancelled by now); a repeat with other fields is refused by the store
+        known = db.known_event_ids(runtime.db, plan.id, [str(e["event_id"]) for e in events])
+        fresh: list[dict[str, Any]] = []
+        first: dict[str, int] = {}
+        for i, event in enumerate(events):
+            event_id = str(event["event_id"])
+            if event_id in known:
+                continue
+            if event_id in first:  # the same event twice in one request counts once
+                if events[first[event_id]] != event:
+                    raise _problem(
+                        409,
+                        f"events[{i}].event_id: {event_id!r} appears twice in this request "
+                        "with different fields; give each event its own event_id",
+                    )
+                continue
+            first[event_id] = i
+            fresh.append(event)
+        if not fresh:
+            return events
         try:
             parse_events(problem, state, [*pending, *fresh])
         except routing.InputError as exc:

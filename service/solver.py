@@ -54,7 +54,16 @@ def resources(roads: str | None, traffic: str | None, weather: str | None) -> Re
 
 
 def warm(roads: str | None, traffic: str | None, weather: str | None) -> None:
-    """Pool initializer: import the solver stack and load the files before the first task."""
+    """Pool initializer: import the solver stack and load the files before the first task.
+
+    Solver processes run at a lower CPU priority than the API process (``nice`` +10), so the
+    API answers quickly while every core is solving.
+    """
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
     import shipahead.routing  # noqa: F401  (OR-Tools, PyVRP, pandas: seconds on first import)
 
     resources(roads, traffic, weather)

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from shipahead.store.engine import Store
 from shipahead.store.schema import Base
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, defer, mapped_column
 
 __all__ = [
     "STATUSES",
@@ -54,6 +54,7 @@ __all__ = [
     "finish_solve",
     "get_plan",
     "get_revision",
+    "known_event_ids",
     "latest_revision",
     "list_plans",
     "plan_events",
@@ -62,6 +63,7 @@ __all__ = [
     "release",
     "renew_leases",
     "requeue_stale",
+    "revision_output",
 ]
 
 #: The statuses a plan can have (``GET /v1/plans/{id}``).
@@ -193,10 +195,12 @@ def get_plan(store: Store, plan_id: str) -> DispatchPlan | None:
 def list_plans(
     store: Store, *, status: str | None = None, limit: int = 100, offset: int = 0
 ) -> list[DispatchPlan]:
-    """Plans, newest first (without their problem text loaded lazily: rows are detached)."""
+    """Plans, newest first (detached rows without their problem text)."""
     with store.session() as session:
-        query = select(DispatchPlan).order_by(
-            DispatchPlan.created_at.desc(), DispatchPlan.id.desc()
+        query = (
+            select(DispatchPlan)
+            .options(defer(DispatchPlan.problem))
+            .order_by(DispatchPlan.created_at.desc(), DispatchPlan.id.desc())
         )
         if status is not None:
             query = query.where(DispatchPlan.status == status)
@@ -264,6 +268,20 @@ def event_rows(store: Store, plan_id: str) -> list[DispatchEvent]:
                 select(DispatchEvent)
                 .where(DispatchEvent.plan_id == plan_id)
                 .order_by(DispatchEvent.seq)
+            )
+        )
+
+
+def known_event_ids(store: Store, plan_id: str, event_ids: list[str]) -> set[str]:
+    """Which of ``event_ids`` the plan has accepted before."""
+    if not event_ids:
+        return set()
+    with store.session() as session:
+        return set(
+            session.scalars(
+                select(DispatchEvent.event_id).where(
+                    DispatchEvent.plan_id == plan_id, DispatchEvent.event_id.in_(event_ids)
+                )
             )
         )
 
@@ -352,7 +370,9 @@ def add_events(
 
 
 def claim_next(store: Store, owner: str, *, lease_s: float) -> Claim | None:
-    """Claim the oldest claimable queued plan for ``owner`` (a lease of ``lease_s`` seconds).
+    """Claim the next queued plan for ``owner`` (a lease of ``lease_s`` seconds).
+
+    Re-plans of plans already solved go first, then plans in the order their work became due.
 
     Returns what the solver needs, or None when nothing is claimable now.
     """
@@ -361,7 +381,13 @@ def claim_next(store: Store, owner: str, *, lease_s: float) -> Claim | None:
         candidate = (
             select(DispatchPlan.id)
             .where(DispatchPlan.status == "queued", DispatchPlan.not_before <= now)
-            .order_by(DispatchPlan.updated_at, DispatchPlan.id)
+            # re-plans first (drivers are on the road), then by when the work became due
+            .order_by(
+                sa.case((DispatchPlan.revision > 0, 0), else_=1),
+                DispatchPlan.not_before,
+                DispatchPlan.created_at,
+                DispatchPlan.id,
+            )
             .limit(1)
         )
         if store.backend == "postgresql":
@@ -613,6 +639,16 @@ def get_revision(store: Store, plan_id: str, n: int) -> DispatchRevision | None:
     """Revision ``n`` of a plan (detached), or None."""
     with store.session() as session:
         return session.get(DispatchRevision, (plan_id, n))
+
+
+def revision_output(store: Store, plan_id: str, n: int) -> str | None:
+    """The VROOM output of revision ``n`` as stored (JSON text), or None."""
+    with store.session() as session:
+        return session.scalar(
+            select(DispatchRevision.output).where(
+                DispatchRevision.plan_id == plan_id, DispatchRevision.n == n
+            )
+        )
 
 
 def previous_revision(store: Store, plan_id: str, n: int) -> DispatchRevision | None:

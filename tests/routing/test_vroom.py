@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shipahead.routing.vroom import (
     VroomLimits,
     parse_events,
@@ -515,3 +517,144 @@ def test_replan_on_a_road_network_with_an_incident():
     assert all(jobs[-1]["id"] not in v for v in served.values())
     assert res.state["incidents"] and json.dumps(res.state)
     assert res.state["at"] == at
+
+
+# ---- matrices path on a Solomon instance; invariants -------------------------------------
+
+SOLOMON = Path("/work/shared/benchmarks/routing/solomon/C101.txt")
+
+
+@pytest.mark.skipif(not SOLOMON.exists(), reason="benchmark instances not present")
+def test_solomon_as_matrices_matches_route_instance():
+    """C101's first 25 customers as a VROOM problem (DIMACS x10 distances as both matrices):
+    the same cost as ``route --instance`` (routing.solve on the instance) at the same limit."""
+    import vrplib
+    from shipahead.routing.instances import problem_from_vrplib, reported_cost
+
+    inst = vrplib.read_instance(str(SOLOMON), instance_format="solomon")
+    n = 26
+    for k in ("demand", "node_coord", "time_window", "service_time"):
+        inst[k] = inst[k][:n]
+    inst["vehicles"] = 5
+    p = problem_from_vrplib(inst, "solomon", objective="distance")
+    ref = routing.solve(p, routing.SolveSettings(engine="pyvrp", time_limit_s=1, seed=1))
+    d = np.asarray(p.distance_m).tolist()
+    tw = np.asarray(p.tw_s)
+    doc = {
+        "vehicles": [
+            {
+                "id": k,
+                "start_index": 0,
+                "end_index": 0,
+                "capacity": [200],
+                "time_window": [int(tw[0, 0]), int(tw[0, 1])],
+            }
+            for k in range(5)
+        ],
+        "jobs": [
+            {
+                "id": i,
+                "location_index": i,
+                "delivery": [int(p.demand[i, 0])],
+                "service": int(p.service_s[i]),
+                "time_windows": [[int(tw[i, 0]), int(tw[i, 1])]],
+            }
+            for i in range(1, n)
+        ],
+        "matrices": {"car": {"durations": d, "distances": d}},
+        "options": {"time_limit_s": 1, "engine": "pyvrp", "seed": 1},
+    }
+    out = solve_vroom(parse_vroom(doc)).output
+    assert out["summary"]["unassigned"] == 0
+    # without costs a route costs its travel time: here the x10 distance
+    assert out["summary"]["cost"] == out["summary"]["distance"] == out["summary"]["duration"]
+    assert out["summary"]["cost"] / 10 == pytest.approx(reported_cost(p, ref.routes), rel=0.01)
+    assert out["summary"]["cost"] / 10 == pytest.approx(191.3, rel=0.02)  # C101.25 optimum
+
+
+@st.composite
+def small_problems(draw):
+    n_loc = draw(st.integers(3, 7))
+    xy = draw(
+        st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=n_loc, max_size=n_loc)
+    )
+    dur = [[60 * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in xy] for a in xy]
+    n_veh = draw(st.integers(1, 3))
+    vehicles = []
+    for v in range(n_veh):
+        veh = {
+            "id": v,
+            "start_index": 0,
+            "end_index": draw(st.integers(0, n_loc - 1)),
+            "capacity": [draw(st.integers(0, 8))],
+            "skills": draw(st.lists(st.integers(1, 2), max_size=2)),
+        }
+        if draw(st.booleans()):
+            veh["time_window"] = [0, draw(st.integers(600, 20_000))]
+        vehicles.append(veh)
+    jobs = []
+    for j in range(draw(st.integers(1, 8))):
+        job = {
+            "id": 10 + j,
+            "location_index": draw(st.integers(1, n_loc - 1)),
+            "service": draw(st.integers(0, 300)),
+            "delivery": [draw(st.integers(0, 4))],
+            "pickup": [draw(st.integers(0, 3))],
+            "priority": draw(st.integers(0, 100)),
+        }
+        if draw(st.booleans()):
+            a = draw(st.integers(0, 10_000))
+            job["time_windows"] = [[a, a + draw(st.integers(0, 5000))]]
+        if draw(st.booleans()):
+            job["skills"] = [draw(st.integers(1, 2))]
+        jobs.append(job)
+    return {
+        "vehicles": vehicles,
+        "jobs": jobs,
+        "matrices": {"car": {"durations": dur, "distances": [[10 * x for x in r] for r in dur]}},
+        "options": {"time_limit_s": 0.2, "engine": "ortools"},
+    }
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=small_problems())
+def test_every_job_once_and_constraints_hold(doc):
+    out = solve_vroom(parse_vroom(doc)).output
+    check_partition(doc, out)
+    veh = {v["id"]: v for v in doc["vehicles"]}
+    jobs = {j["id"]: j for j in doc["jobs"]}
+    for r in out["routes"]:
+        v = veh[r["vehicle"]]
+        steps = r["steps"]
+        assert steps[0]["type"] == "start" and steps[-1]["type"] == "end"
+        for s in steps:
+            assert all(0 <= x <= c for x, c in zip(s["load"], v["capacity"], strict=True))
+            if s["type"] != "job":
+                continue
+            j = jobs[s["id"]]
+            assert set(j.get("skills", [])) <= set(v["skills"])
+            for a, b in j.get("time_windows", []):
+                assert a <= s["arrival"] + s["waiting_time"] <= b
+        if "time_window" in v:
+            assert v["time_window"][0] <= steps[0]["arrival"]
+            assert steps[-1]["arrival"] <= v["time_window"][1]
+        assert r["cost"] == r["duration"]  # no costs: travel seconds
+
+
+def test_location_off_the_network_is_named():
+    doc = with_options(example("example_3"))
+    net = network_for(doc)
+    bad = copy.deepcopy(doc)
+    bad["jobs"][2]["location"] = [2.6, 49.5]  # 33 km from any road of the test network
+    with pytest.raises(routing.InputError) as e:
+        solve_vroom(parse_vroom(bad), network=net)
+    assert e.value.message.startswith("jobs[2].location: job 3 is 33,")
+    bad = copy.deepcopy(doc)
+    bad["vehicles"][1]["start"] = bad["vehicles"][1]["end"] = [2.6, 49.5]
+    with pytest.raises(routing.InputError, match=r"^vehicles\[1\]\.start: vehicle 2's start is"):
+        solve_vroom(parse_vroom(bad), network=net)
+    p = parse_vroom(doc)
+    base = solve_vroom(p, network=net)
+    event = {"event_id": "e", "type": "stop_added", "job_id": 77, "location": [2.6, 49.5]}
+    with pytest.raises(routing.InputError, match=r"^events\[0\]\.location: is 33,"):
+        replan_vroom(p, base.state, [{**event, "at": 1600417000}], network=net)

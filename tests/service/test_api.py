@@ -149,6 +149,8 @@ def test_events_replan_idempotency_and_what_changed(service: TestClient) -> None
     assert conflict.status_code == 409 and "c1" in _one_line(conflict)
     plan = wait_for(service, plan_id, revision=target)
     assert plan["revision"] == target
+    late_repeat = service.post(f"/v1/plans/{plan_id}/events", json=[cancel])
+    assert late_repeat.json() == {"revision": target, "accepted": 0, "ignored": 1}
     after = _stops(plan["solution"])
     assert victim not in [j for stops in after.values() for j in stops]
     revision = service.get(f"/v1/plans/{plan_id}/revisions/{target}").json()
@@ -188,8 +190,9 @@ def test_a_burst_of_events_is_one_replan(service: TestClient) -> None:
     revisions = set()
     for k, job in enumerate((2, 3, 4)):
         event = {"event_id": f"b{k}", "type": "stop_cancelled", "at": 28800, "job_id": job}
-        answer = service.post(f"/v1/plans/{plan_id}/events", json=[event])
+        answer = service.post(f"/v1/plans/{plan_id}/events", json=[event] * (k + 1))
         assert answer.status_code == 202
+        assert (answer.json()["accepted"], answer.json()["ignored"]) == (1, k)
         revisions.add(answer.json()["revision"])
     assert revisions == {2}
     plan = wait_for(service, plan_id, revision=2)
@@ -298,3 +301,50 @@ def test_vehicle_changes() -> None:
         "2": {"before": [4], "after": [4, 2], "added": [2], "removed": [], "reordered": False},
     }
     assert vehicle_changes(output({1: [1]}), output({1: [1]})) == {}
+
+
+def _solve_and_cancel(client: TestClient) -> dict:
+    plan_id = client.post("/v1/plans", json=small_problem()).json()["id"]
+    assert wait_for(client, plan_id)["status"] == "finished"
+    event = {"event_id": "p1", "type": "stop_cancelled", "at": 28800, "job_id": 3}
+    assert client.post(f"/v1/plans/{plan_id}/events", json=[event]).status_code == 202
+    return wait_for(client, plan_id, revision=2)
+
+
+def test_the_api_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    with TestClient(create_app(settings_for(tmp_path, db=pg_url))) as client:
+        assert client.get("/health").json()["database"] == "postgresql"
+        plan = _solve_and_cancel(client)
+    assert plan["revision"] == 2
+    assert 3 not in [j for stops in _stops(plan["solution"]).values() for j in stops]
+
+
+def test_solves_on_a_dask_cluster(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        TestClient(
+            create_app(settings_for(tmp_path, scheduler=cluster.scheduler_address))
+        ) as client,
+    ):
+        assert client.get("/health").json()["scheduler"] == cluster.scheduler_address
+        plan = _solve_and_cancel(client)
+    assert plan["status"] == "finished" and plan["revision"] == 2
+
+
+def test_vroom_documented_examples(service: TestClient) -> None:
+    data = Path(__file__).resolve().parents[1] / "routing" / "data" / "vroom"
+    with_matrices = json.loads((data / "example_2.json").read_text())
+    answer = service.post("/v1/plans", json=with_matrices)
+    assert answer.status_code == 202, answer.text
+    plan = wait_for(service, answer.json()["id"])
+    assert plan["status"] == "finished" and plan["solution"]["unassigned"] == []
+    assert sorted(
+        s["id"] for r in plan["solution"]["routes"] for s in r["steps"] if s["type"] == "job"
+    ) == sorted(j["id"] for j in with_matrices["jobs"])
+    for name in ("example_1.json", "example_3.json"):  # coordinates: need a road network
+        answer = service.post("/v1/plans", json=json.loads((data / name).read_text()))
+        assert answer.status_code == 422 and _one_line(answer).startswith("matrices:")

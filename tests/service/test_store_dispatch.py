@@ -199,3 +199,12 @@ def test_concurrent_claims_never_share_a_plan(store: Store) -> None:
     for t in threads:
         t.join(60)
     assert sorted(claimed) == sorted(ids)  # each plan once
+
+
+def test_replans_are_claimed_before_new_plans(store: Store) -> None:
+    solved = db.create_plan(store, PROBLEM, n_jobs=1, n_vehicles=1)
+    _solved(store, solved)
+    fresh = db.create_plan(store, PROBLEM, n_jobs=1, n_vehicles=1)
+    db.add_events(store, solved, [{"event_id": "e", "type": "t"}], coalesce_s=0)
+    assert db.claim_next(store, "a", lease_s=30).plan_id == solved
+    assert db.claim_next(store, "a", lease_s=30).plan_id == fresh
