@@ -328,7 +328,8 @@
   function render() {
     var has = !!S.plan;
     $('plan-panel').hidden = !has;
-    $('event-panel').hidden = !(has && S.plan.status === 'finished');
+    // events join the next revision, also while a re-plan runs
+    $('event-panel').hidden = !(has && S.plan.revision > 0 && S.plan.status !== 'failed');
     renderPlanPanel();
     renderChanges();
     renderTimeline();
