@@ -486,6 +486,7 @@ def part_faults(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             if call(port, "GET", f"/v1/plans/{plan_id}/revisions/{n}")[0] != 200:
                 lost_revisions += 1
     failed = sum(1 for p in plans.values() if p.get("status") == "failed")
+    errors = sorted({p["error"] for p in plans.values() if p.get("error")})
     server.stop()
     return {
         "part": "faults",
@@ -499,6 +500,7 @@ def part_faults(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "plans_stuck": stuck,
         "plans_failed": failed,
         "events_not_applied": unapplied,
+        "plan_errors": errors,
     }
 
 
