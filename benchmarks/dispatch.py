@@ -9,9 +9,13 @@ the road network; the seed makes them the same on every run.
   with ``--workers``; time from post to finished p50/p95, GET latency p50/p95 (plan and list,
   polled throughout), peak RSS of the server's process tree.
 * ``replan``: one plan of ``--stops`` stops and 10 vehicles; a simulated day from 08:00 in
-  15-minute steps, each step one burst of events (stops done as planned, plus a cancel, an added
-  stop or a delay); latency from the burst's post to its revision, p50/p95; events posted;
-  share of open stops that changed vehicle per re-plan.
+  ``--step-min`` steps (10), each step one burst of events (stops done as planned, plus
+  ``--extra-events`` (2) cancels, added stops or delays) until ``--events`` were posted;
+  latency from the burst's post to its revision, p50/p95; events posted; share of open stops
+  that changed vehicle per re-plan.
+* ``solomon``: no loss through the API — Solomon instances posted with ``matrices`` (DIMACS
+  distances x10 as durations and distances, the instance's fleet) against ``shipahead route
+  --instance``'s solver call (``routing.solve``, PyVRP) at the same time limit and seed.
 * ``faults``: ``--kills`` rounds of: restart the server, let earlier plans settle (at most
   ``--settle-s``), post two plans and event bursts to finished plans, wait a random 0-3 s,
   ``kill -9`` the server (during solves, re-plans and event coalescing). At the end every
@@ -23,6 +27,7 @@ Usage (repository root, shipahead installed)::
     python benchmarks/dispatch.py --part load --problems 50 --stops 100 --workers 2
     python benchmarks/dispatch.py --part replan --stops 100
     python benchmarks/dispatch.py --part faults --kills 20
+    python benchmarks/dispatch.py --part solomon --instances C101 R101 RC101 --limit-s 5
 
 Prints one JSON object per part and appends it to ``benchmarks/results/dispatch.jsonl``.
 """
@@ -310,7 +315,7 @@ def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     k = 0
     t = DAY_START
     while t < DAY_END and n_events < args.events:
-        t += 15 * 60
+        t += args.step_min * 60
         burst = []
         for route in plan["solution"]["routes"]:
             for step in route["steps"]:
@@ -337,37 +342,40 @@ def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             for s in r["steps"]
             if s["type"] == "job" and s["id"] not in done
         ]
-        extra = rng.choice(["cancel", "add", "delay"])
-        k += 1
-        if extra == "cancel" and open_jobs:
-            job = rng.choice(open_jobs)
-            cancelled.add(job)
-            burst.append({"event_id": f"c{k}", "type": "stop_cancelled", "at": t, "job_id": job})
-        elif extra == "add" and next_new <= args.stops + spare and t < DAY_END - 2 * 3600:
-            burst.append(
-                {
-                    "event_id": f"a{k}",
-                    "type": "stop_added",
-                    "at": t,
-                    "job_id": next_new,
-                    "location_index": next_new,
-                    "service": 300,
-                    "delivery": [3],
-                    "time_windows": [[t, DAY_END - 1800]],
-                }
-            )
-            next_new += 1
-        else:
-            vehicle = rng.randint(1, 10)
-            burst.append(
-                {
-                    "event_id": f"v{k}",
-                    "type": "vehicle_delay",
-                    "at": t,
-                    "vehicle_id": vehicle,
-                    "delay": 600,
-                }
-            )
+        for _ in range(args.extra_events):  # what else happens in these minutes
+            extra = rng.choice(["cancel", "add", "delay"])
+            k += 1
+            live = [j for j in open_jobs if j not in cancelled]
+            if extra == "cancel" and live:
+                job = rng.choice(live)
+                cancelled.add(job)
+                burst.append(
+                    {"event_id": f"c{k}", "type": "stop_cancelled", "at": t, "job_id": job}
+                )
+            elif extra == "add" and next_new <= args.stops + spare and t < DAY_END - 2 * 3600:
+                burst.append(
+                    {
+                        "event_id": f"a{k}",
+                        "type": "stop_added",
+                        "at": t,
+                        "job_id": next_new,
+                        "location_index": next_new,
+                        "service": 300,
+                        "delivery": [3],
+                        "time_windows": [[t, DAY_END - 1800]],
+                    }
+                )
+                next_new += 1
+            else:
+                burst.append(
+                    {
+                        "event_id": f"v{k}",
+                        "type": "vehicle_delay",
+                        "at": t,
+                        "vehicle_id": rng.randint(1, 10),
+                        "delay": 600,
+                    }
+                )
         t0 = time.perf_counter()
         status, body = call(port, "POST", f"/v1/plans/{plan_id}/events", burst)
         if status != 202:
@@ -478,6 +486,7 @@ def part_faults(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             if call(port, "GET", f"/v1/plans/{plan_id}/revisions/{n}")[0] != 200:
                 lost_revisions += 1
     failed = sum(1 for p in plans.values() if p.get("status") == "failed")
+    errors = sorted({p["error"] for p in plans.values() if p.get("error")})
     server.stop()
     return {
         "part": "faults",
@@ -491,17 +500,121 @@ def part_faults(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "plans_stuck": stuck,
         "plans_failed": failed,
         "events_not_applied": unapplied,
+        "plan_errors": errors,
+    }
+
+
+# --- no loss through the API (Solomon) ---------------------------------------------------------
+
+
+def solomon_doc(path: Path, limit_s: float, seed: int) -> tuple[dict[str, Any], float, float]:
+    """A Solomon instance as a VROOM problem with matrices (DIMACS: distances x10, truncated),
+    and ``route --instance``'s result on it at the same limit: (doc, cost, vehicles)."""
+    import numpy as np
+    import vrplib
+    from shipahead.routing.instances import problem_from_vrplib, reported_cost
+
+    from shipahead import routing
+
+    inst = vrplib.read_instance(str(path), instance_format="solomon")
+    p = problem_from_vrplib(inst, "solomon", objective="distance")
+    ref = routing.solve(p, routing.SolveSettings(engine="pyvrp", time_limit_s=limit_s, seed=seed))
+    d = np.asarray(p.distance_m).tolist()
+    tw = np.asarray(p.tw_s)
+    n = len(d)
+    capacity = int(inst["capacity"])
+    doc = {
+        "vehicles": [
+            {
+                "id": k,
+                "start_index": 0,
+                "end_index": 0,
+                "capacity": [capacity],
+                "time_window": [int(tw[0, 0]), int(tw[0, 1])],
+            }
+            for k in range(int(inst.get("vehicles", 25)))
+        ],
+        "jobs": [
+            {
+                "id": i,
+                "location_index": i,
+                "delivery": [int(p.demand[i, 0])],
+                "service": int(p.service_s[i]),
+                "time_windows": [[int(tw[i, 0]), int(tw[i, 1])]],
+            }
+            for i in range(1, n)
+        ],
+        "matrices": {"car": {"durations": d, "distances": d}},
+        "options": {"time_limit_s": limit_s, "engine": "pyvrp", "seed": seed},
+    }
+    used = sum(1 for r in ref.routes if r)
+    return doc, float(reported_cost(p, ref.routes)), used
+
+
+def part_solomon(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    import csv
+
+    data = Path(args.data) / "solomon"
+    bks: dict[str, float] = {}
+    bks_file = Path(args.data) / "bks.csv"
+    if bks_file.is_file():
+        with bks_file.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("set") == "solomon" and row.get("objective") == "distance":
+                    bks[row["instance"]] = float(row["bks_distance"])
+    server = Server(folder, 1).start()
+    rows = []
+    for name in args.instances:
+        doc, direct, direct_vehicles = solomon_doc(data / f"{name}.txt", args.limit_s, 1)
+        status, body = call(server.port, "POST", "/v1/plans", doc)
+        assert status == 202, body
+        plan = _wait_revision(server.port, body["id"], 1, timeout=args.limit_s * 10 + 120)
+        summary = plan["solution"]["summary"]
+        api = summary["distance"] / 10
+        rows.append(
+            {
+                "instance": name,
+                "api_cost": round(api, 1),
+                "api_vehicles": summary["routes"],
+                "api_unassigned": summary["unassigned"],
+                "route_instance_cost": round(direct, 1),
+                "route_instance_vehicles": direct_vehicles,
+                "api_vs_route_pct": round((api / direct - 1) * 100, 2),
+                "bks_distance": bks.get(name),
+                "api_gap_to_bks_pct": None
+                if name not in bks
+                else round((api / bks[name] - 1) * 100, 2),
+                "route_instance_gap_to_bks_pct": None
+                if name not in bks
+                else round((direct / bks[name] - 1) * 100, 2),
+            }
+        )
+    server.stop()
+    diffs = [r["api_vs_route_pct"] for r in rows]
+    return {
+        "part": "solomon",
+        "time_limit_s": args.limit_s,
+        "objective": "distance (DIMACS x10 truncated), engine pyvrp, seed 1",
+        "instances": rows,
+        "api_vs_route_pct_mean": round(statistics.fmean(diffs), 2) if diffs else None,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["load", "replan", "faults"], required=True)
+    parser.add_argument("--part", choices=["load", "replan", "faults", "solomon"], required=True)
+    parser.add_argument("--instances", nargs="+", default=["C101", "R101", "RC101"])
+    parser.add_argument("--limit-s", type=float, default=5.0, help="solomon: solver time limit")
+    parser.add_argument(
+        "--data", default="/work/shared/benchmarks/routing", help="folder with solomon/, bks.csv"
+    )
     parser.add_argument("--problems", type=int, default=50)
     parser.add_argument("--stops", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--replan-limit-s", type=float, default=1.0)
+    parser.add_argument("--step-min", type=float, default=10, help="replan: minutes per burst")
+    parser.add_argument("--extra-events", type=int, default=2, help="replan: per burst")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--settle-s", type=float, default=20, help="faults: wait per round")
@@ -512,7 +625,12 @@ def main() -> None:
     ).stdout.strip()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="shipahead-dispatch-bench-") as tmp:
-        fn = {"load": part_load, "replan": part_replan, "faults": part_faults}[args.part]
+        fn = {
+            "load": part_load,
+            "replan": part_replan,
+            "faults": part_faults,
+            "solomon": part_solomon,
+        }[args.part]
         result = fn(args, Path(tmp))
     result.update(
         {
