@@ -537,7 +537,9 @@ def test_solomon_as_matrices_matches_route_instance():
         inst[k] = inst[k][:n]
     inst["vehicles"] = 5
     p = problem_from_vrplib(inst, "solomon", objective="distance")
-    ref = routing.solve(p, routing.SolveSettings(engine="pyvrp", time_limit_s=1, seed=1))
+    ref = routing.solve(
+        p, routing.SolveSettings(engine="pyvrp", time_limit_s=1, seed=1, deterministic=True)
+    )
     d = np.asarray(p.distance_m).tolist()
     tw = np.asarray(p.tw_s)
     doc = {
@@ -562,7 +564,7 @@ def test_solomon_as_matrices_matches_route_instance():
             for i in range(1, n)
         ],
         "matrices": {"car": {"durations": d, "distances": d}},
-        "options": {"time_limit_s": 1, "engine": "pyvrp", "seed": 1},
+        "options": {"time_limit_s": 1, "engine": "pyvrp", "seed": 1, "deterministic": True},
     }
     out = solve_vroom(parse_vroom(doc)).output
     assert out["summary"]["unassigned"] == 0
@@ -612,7 +614,8 @@ def small_problems(draw):
         "vehicles": vehicles,
         "jobs": jobs,
         "matrices": {"car": {"durations": dur, "distances": [[10 * x for x in r] for r in dur]}},
-        "options": {"time_limit_s": 0.2, "engine": "ortools"},
+        # deterministic: a solution count, never the clock (the suite may run under load)
+        "options": {"time_limit_s": 0.2, "engine": "ortools", "deterministic": True},
     }
 
 
