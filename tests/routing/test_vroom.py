@@ -661,3 +661,11 @@ def test_location_off_the_network_is_named():
     event = {"event_id": "e", "type": "stop_added", "job_id": 77, "location": [2.6, 49.5]}
     with pytest.raises(routing.InputError, match=r"^events\[0\]\.location: is 33,"):
         replan_vroom(p, base.state, [{**event, "at": 1600417000}], network=net)
+
+
+def test_vehicle_that_cannot_reach_its_end_in_time_is_left_unused():
+    doc = line_problem()
+    doc["vehicles"].append({"id": 8, "start_index": 0, "end_index": 3, "time_window": [0, 200]})
+    out = solve_vroom(parse_vroom(doc)).output  # 0 -> 3 takes 300 s: vehicle 8 serves nothing
+    assert [r["vehicle"] for r in out["routes"]] == [7]
+    assert out["summary"]["unassigned"] == 0
