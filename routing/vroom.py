@@ -1384,9 +1384,27 @@ def _solve_matrices(p: VroomProblem, jobs: Sequence[Job]) -> tuple[list[_Route],
     pos = {j.id: k for k, j in enumerate(jobs)}
     if any(v.steps for v in p.vehicles):
         initial = {v.id: [pos[x] for x in v.steps if x in pos] for v in p.vehicles}
-    problem, nodes, real, dist = _matrix_problem(p, jobs, initial=initial)
+    # a vehicle that cannot even drive from its start to its end within its time window
+    # serves nothing and is left out (as VROOM: an unused vehicle has no route)
+    veh = [v for v in p.vehicles if _can_drive(p, v)]
+    if not veh:
+        un = {
+            j.id: "shift: no vehicle can drive from its start to its end in its time window"
+            for j in jobs
+        }
+        return [], un
+    problem, nodes, real, dist = _matrix_problem(p, jobs, initial=initial, vehicles=veh)
     sol = solve(problem, _settings(p))
-    return _matrix_routes(p, jobs, problem, nodes, real, dist, sol)
+    return _matrix_routes(p, jobs, problem, nodes, real, dist, sol, vehicles=veh)
+
+
+def _can_drive(p: VroomProblem, v: VroomVehicle) -> bool:
+    """Whether the bare trip start -> end fits the vehicle's time window (matrices)."""
+    if v.time_window is None or v.start_index is None or v.end_index is None:
+        return True
+    shift = _rel(v.time_window, p.t0, (0, 0))
+    d = float(p.matrices[v.profile]["durations"][v.start_index, v.end_index])
+    return _depart_s(p, shift) + round(d / v.speed_factor) <= shift[1]
 
 
 def _matrix_routes(p, jobs, problem, nodes: _Nodes, real, dist, sol, vehicles=None):

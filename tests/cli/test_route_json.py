@@ -94,7 +94,7 @@ def test_json_on_roads_writes_route_outputs_and_solution(tmp_path):
 
 def test_json_with_matrices_needs_no_roads(tmp_path):
     doc = json.loads((VROOM / "example_2.json").read_text())
-    doc["options"] = {"time_limit_s": 1}
+    doc["options"] = {"time_limit_s": 1, "deterministic": True}
     out = tmp_path / "out"
     r = _run(["route", "--json", _write(tmp_path, doc), "--out", out])
     assert r.exit_code == 0, r.output

@@ -537,7 +537,9 @@ def test_solomon_as_matrices_matches_route_instance():
         inst[k] = inst[k][:n]
     inst["vehicles"] = 5
     p = problem_from_vrplib(inst, "solomon", objective="distance")
-    ref = routing.solve(p, routing.SolveSettings(engine="pyvrp", time_limit_s=1, seed=1))
+    ref = routing.solve(
+        p, routing.SolveSettings(engine="pyvrp", time_limit_s=1, seed=1, deterministic=True)
+    )
     d = np.asarray(p.distance_m).tolist()
     tw = np.asarray(p.tw_s)
     doc = {
@@ -562,7 +564,7 @@ def test_solomon_as_matrices_matches_route_instance():
             for i in range(1, n)
         ],
         "matrices": {"car": {"durations": d, "distances": d}},
-        "options": {"time_limit_s": 1, "engine": "pyvrp", "seed": 1},
+        "options": {"time_limit_s": 1, "engine": "pyvrp", "seed": 1, "deterministic": True},
     }
     out = solve_vroom(parse_vroom(doc)).output
     assert out["summary"]["unassigned"] == 0
@@ -612,7 +614,8 @@ def small_problems(draw):
         "vehicles": vehicles,
         "jobs": jobs,
         "matrices": {"car": {"durations": dur, "distances": [[10 * x for x in r] for r in dur]}},
-        "options": {"time_limit_s": 0.2, "engine": "ortools"},
+        # deterministic: a solution count, never the clock (the suite may run under load)
+        "options": {"time_limit_s": 0.2, "engine": "ortools", "deterministic": True},
     }
 
 
@@ -658,3 +661,11 @@ def test_location_off_the_network_is_named():
     event = {"event_id": "e", "type": "stop_added", "job_id": 77, "location": [2.6, 49.5]}
     with pytest.raises(routing.InputError, match=r"^events\[0\]\.location: is 33,"):
         replan_vroom(p, base.state, [{**event, "at": 1600417000}], network=net)
+
+
+def test_vehicle_that_cannot_reach_its_end_in_time_is_left_unused():
+    doc = line_problem()
+    doc["vehicles"].append({"id": 8, "start_index": 0, "end_index": 3, "time_window": [0, 200]})
+    out = solve_vroom(parse_vroom(doc)).output  # 0 -> 3 takes 300 s: vehicle 8 serves nothing
+    assert [r["vehicle"] for r in out["routes"]] == [7]
+    assert out["summary"]["unassigned"] == 0
