@@ -77,6 +77,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("route", "shipahead.cli.route_cmd"),
     ("plan", "shipahead.cli.plan_cmd"),
     ("demo", "shipahead.cli.demo_cmd"),
+    ("serve", "shipahead.cli.serve_cmd"),
 )
 
 

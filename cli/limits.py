@@ -55,6 +55,17 @@ LIMITS: dict[str, Limit] = {
     "max_snap_m": Limit(50_000, "m", "largest snap distance (`routing.max_snap_m`)"),
     "stops": Limit(10_000, "rows", "rows of a stops file"),
     "vehicles": Limit(1_000, "rows", "rows of a fleet file"),
+    "request_mb": Limit(16, "MB", "request body sent to `shipahead serve` (larger: 413)"),
+    "plan_jobs": Limit(2_000, "jobs", "jobs of one problem posted to `shipahead serve`"),
+    "plan_vehicles": Limit(200, "vehicles", "vehicles of one problem posted to `shipahead serve`"),
+    "request_events": Limit(1_000, "events", "events in one `POST /v1/plans/{id}/events`"),
+    "plan_events": Limit(20_000, "events", "events accepted for one plan over its life"),
+    "queued_plans": Limit(
+        1_000, "plans", "plans waiting for or in a solve in `shipahead serve` (more: 429)"
+    ),
+    "solve_attempts": Limit(
+        3, "attempts", "times `shipahead serve` starts a solve its solver process died in"
+    ),
 }
 
 

@@ -4,11 +4,15 @@
   [--depart HH:MM] [--engine auto|ortools|pyvrp] [--time-limit S] [--seed N]
   [--deterministic] [--max-snap-m M] --out DIR``
 * ``shipahead route --instance FILE.vrp|.txt --time-limit S --sol-out FILE.sol``
+* ``shipahead route --json problem.json [--roads R --traffic T --weather W --date D] --out DIR``
+  (VROOM's problem format; ``solution.json`` is VROOM's output format)
 * ``shipahead route replan --plan DIR --at HH:MM --events events.csv [--out DIR]``
 
 Outputs (all-or-nothing): ``routes.csv``, ``unassigned.csv``, ``routes.geojson``,
 ``routes.html``, ``drivers/<vehicle_id>.md``, ``summary.json``, ``plan.json`` (what
-``replan`` needs) and, for ``replan``, ``changes.csv``.
+``replan`` needs) and, for ``replan``, ``changes.csv``. ``--json`` writes ``solution.json``
+(VROOM output), ``unassigned.csv``, ``summary.json`` and ``plan.json`` (the dispatch state),
+plus, when the problem is planned on ``--roads`` (no matrices), every road output above.
 """
 
 from __future__ import annotations
@@ -327,6 +331,114 @@ def execute_instance(
     }
 
 
+def _vroom_limits():
+    """Bounds of a VROOM problem: the documented stops/vehicles/time-limit limits."""
+    from shipahead.cli.limits import limit
+    from shipahead.routing.vroom import VroomLimits
+
+    return VroomLimits(
+        jobs=int(limit("stops")),
+        vehicles=int(limit("vehicles")),
+        time_limit_s=float(limit("time_limit_s")),
+    )
+
+
+def read_vroom_problem(path: Path):
+    """Read and validate a VROOM problem file; bad JSON or a bad field is one line naming
+    the file and the field (exit 2)."""
+    from shipahead.routing.vroom import parse_vroom
+
+    from shipahead import routing
+
+    p = require_file(Path(path), "problem")
+    lim = _vroom_limits()
+    size = p.stat().st_size
+    if size > lim.problem_bytes:
+        raise CliInputError(
+            f"is {size} bytes, above the limit of {lim.problem_bytes} bytes",
+            file=p,
+            fix="send a smaller problem",
+        )
+    try:
+        doc = json.loads(p.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CliInputError("is not UTF-8 text", file=p, fix="save it as UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise CliInputError(
+            f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            file=p,
+            fix="check the JSON syntax",
+        ) from None
+    except RecursionError:
+        raise CliInputError("is nested too deeply", file=p) from None
+    try:
+        return parse_vroom(doc, limits=lim)
+    except routing.InputError as exc:
+        raise CliInputError(exc.message, file=p, fix=exc.fix) from None
+
+
+def execute_json(
+    *,
+    problem: Path,
+    roads: Path | None,
+    traffic: Path | None,
+    weather: Path | None,
+    date: str | None,
+    out: OutputDir,
+) -> dict:
+    """Solve a VROOM problem file and write solution.json (+ the road outputs)."""
+    import pandas as pd
+    from shipahead.cli._roads import load_network
+    from shipahead.cli.progress import step
+    from shipahead.routing.vroom import plan_date, solve_vroom_plan
+
+    vp = read_vroom_problem(problem)
+    net = None
+    speed = None
+    if not vp.uses_matrices:
+        if roads is None:
+            raise CliInputError(
+                "the problem has no matrices: pass --roads to plan on a road network",
+                file=problem,
+                fix="add --roads FILE, or give matrices in the problem",
+            )
+        roads = require_file(Path(roads), "roads")
+        register_file("roads", roads)
+        day = date or plan_date(vp)
+        speed, _, _ = _speed(traffic, weather, day)
+        with step("Loading road network…"):
+            net, _ = load_network(roads)
+    elif roads is not None or traffic is not None or weather is not None:
+        raise CliInputError(
+            "the problem carries matrices: --roads, --traffic and --weather do not apply",
+            file=problem,
+            fix="leave them out, or remove matrices from the problem",
+        )
+    with step("Solving (VROOM problem)…"):
+        res, plan = solve_vroom_plan(vp, network=net, speed=speed)
+    if plan is not None:  # the road outputs of `shipahead route` (stop_id = job id)
+        _write_plan(plan, out, res.state)
+    else:
+        out.write_json(res.state, PLAN_FILE)
+        out.write_json({"summary": res.output["summary"]}, "summary.json")
+        out.write_table(
+            pd.DataFrame(
+                [(u["id"], u.get("reason", "")) for u in res.output["unassigned"]],
+                columns=["job_id", "reason"],
+            ),
+            "unassigned.csv",
+        )
+    out.write_json(res.output, "solution.json")
+    s = res.output["summary"]
+    return {
+        "jobs": len(vp.jobs),
+        "served": len(vp.jobs) - s["unassigned"],
+        "routes": s["routes"],
+        "cost": s["cost"],
+        "unassigned": s["unassigned"],
+    }
+
+
 def _input_ref(path: Path, plan_dir: Path) -> dict:
     """How plan.json names an input: its path relative to the plan folder, name and sha256.
 
@@ -542,6 +654,11 @@ def route(
         "--instance", "Benchmark mode: VRPLIB .vrp or Solomon .txt instance."
     ) = None,
     sol_out: file_option("--sol-out", "Benchmark mode: write the VRPLIB .sol here.") = None,
+    json_problem: file_option(
+        "--json",
+        "VROOM problem (JSON): solved with its `options` (time_limit_s, engine, seed, date, "
+        "depart); writes solution.json in VROOM's output format.",
+    ) = None,
 ) -> None:
     """Plan delivery routes with simulated ETAs (or solve a benchmark instance)."""
     from shipahead.cli.progress import console
@@ -550,6 +667,28 @@ def route(
         return
     _check_time_limit(time_limit)
     check_option(seed, "--seed", ge=0, example="0")
+    if json_problem is not None:
+        _json_mode(
+            json_problem,
+            stops=stops,
+            fleet=fleet,
+            instance=instance,
+            depots=depots,
+            roads=roads,
+            traffic=traffic,
+            weather=weather,
+            date=date,
+            out=out,
+            flags={
+                "--engine": engine != DEFAULTS["engine"],
+                "--time-limit": time_limit != DEFAULTS["time_limit_s"],
+                "--seed": seed != 0,
+                "--deterministic": bool(deterministic),
+                "--depart": depart is not None,
+                "--max-snap-m": max_snap_m != DEFAULTS["max_snap_m"],
+            },
+        )
+        return
     solve = {  # the solver options of both modes, named like the settings' fields
         "engine": engine,
         "time_limit_s": float(time_limit),
@@ -604,6 +743,46 @@ def route(
         f"cost {k['cost_total']:.2f}, on time "
         + ("n/a" if k["on_time_share"] is None else f"{100 * k['on_time_share']:.1f}%")
         + f" (simulated), {k['unassigned']} unassigned → {out}"
+    )
+
+
+def _json_mode(problem: Path, *, flags: dict[str, bool], out: Path | None, date, **files) -> None:
+    """``route --json``: checks of the flags, then :func:`execute_json`."""
+    from shipahead.cli.progress import console
+
+    mixed = [f"--{k}" for k in ("stops", "fleet", "instance", "depots") if files[k] is not None]
+    if mixed:
+        raise CliInputError(
+            f"--json cannot be combined with {', '.join(mixed)}",
+            fix="the problem file holds the jobs and the vehicles",
+        )
+    set_flags = [k for k, v in flags.items() if v]
+    if set_flags:
+        raise CliInputError(
+            f"--json takes {', '.join(set_flags)} from the problem's options",
+            fix="set options.engine / time_limit_s / seed / deterministic / depart / "
+            "max_snap_m in the JSON",
+        )
+    if out is None:
+        raise CliInputError("--json needs --out", fix="pass --out DIR")
+    if date is not None:
+        try:
+            dt.date.fromisoformat(date)
+        except ValueError:
+            raise CliInputError(f"--date {date!r} is not a date", fix="write YYYY-MM-DD") from None
+    register_file("problem", problem)
+    with claim_output(out), OutputDir(out) as od:
+        k = execute_json(
+            problem=problem,
+            roads=files["roads"],
+            traffic=files["traffic"],
+            weather=files["weather"],
+            date=date,
+            out=od,
+        )
+    console().print(
+        f"{k['served']}/{k['jobs']} jobs on {k['routes']} routes, cost {k['cost']}, "
+        f"{k['unassigned']} unassigned → {out}"
     )
 
 

@@ -24,6 +24,10 @@ from .errors import InputError as InputError
 from .errors import SolverError as SolverError
 from .events import EVENT_COLUMNS as EVENT_COLUMNS
 from .events import EVENT_TYPES as EVENT_TYPES
+from .exports import driver_sheets_html as driver_sheets_html
+from .exports import network_geojson as network_geojson
+from .exports import route_gpx as route_gpx
+from .exports import route_kml as route_kml
 from .instances import problem_from_vrplib as problem_from_vrplib
 from .instances import reported_cost as reported_cost
 from .instances import solution_text as solution_text
@@ -59,6 +63,13 @@ from .tables import to_seconds as to_seconds
 from .traffic import WEATHER_FACTORS as WEATHER_FACTORS
 from .traffic import Incident as Incident
 from .traffic import SpeedModel as SpeedModel
+from .vroom import DispatchResult as DispatchResult
+from .vroom import VroomLimits as VroomLimits
+from .vroom import VroomProblem as VroomProblem
+from .vroom import parse_events as parse_events
+from .vroom import parse_vroom as parse_vroom
+from .vroom import replan_vroom as replan_vroom
+from .vroom import solve_vroom as solve_vroom
 
 __all__ = [
     "CLOCK_RULE",
@@ -68,6 +79,7 @@ __all__ = [
     "ROAD_CLASSES",
     "WEATHER_FACTORS",
     "Break",
+    "DispatchResult",
     "Incident",
     "InfeasibleError",
     "InputError",
@@ -83,23 +95,32 @@ __all__ = [
     "SolveSettings",
     "SpeedModel",
     "Vehicle",
+    "VroomLimits",
+    "VroomProblem",
     "check_solution",
     "driver_sheets",
+    "driver_sheets_html",
     "drop_penalties",
     "explain_unassigned",
     "fixed_cost",
     "format_clock",
     "graph_from_ways",
     "hhmm",
+    "network_geojson",
     "parse_clock",
+    "parse_events",
+    "parse_vroom",
     "per_metre_cost",
     "per_second_cost",
     "plan_routes",
     "prepare_graph",
     "problem_from_vrplib",
     "replan_routes",
+    "replan_vroom",
     "reported_cost",
     "resimulate",
+    "route_gpx",
+    "route_kml",
     "routes_geojson",
     "routes_map_html",
     "shortest_path_matrices",
@@ -107,6 +128,7 @@ __all__ = [
     "snap_points",
     "solution_text",
     "solve",
+    "solve_vroom",
     "summary_dict",
     "to_seconds",
 ]

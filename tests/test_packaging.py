@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("forecasting", "placement", "routing", "cli")
+PARTS = ("forecasting", "placement", "routing", "cli", "store", "service")
 # what a wheel build reads from the source tree
 SOURCES = ("pyproject.toml", "README.md", "shipahead", *PARTS)
 
@@ -76,6 +76,10 @@ def test_wheel_holds_only_the_shipahead_package(wheel: Path) -> None:
     assert "shipahead/routing/engines/__init__.py" in names
     leaflet = {n.rsplit("/", 1)[1] for n in names if n.startswith("shipahead/routing/_assets/")}
     assert {"leaflet.js", "leaflet.css", "LICENSE"} <= leaflet
+    assert "shipahead/store/migrations/versions/dispatch_0001.py" in names
+    # the dispatcher console is served from the package (no CDN)
+    for name in ("index.html", "app.js", "app.css", "vendor/leaflet/leaflet.js"):
+        assert f"shipahead/service/static/{name}" in names
     (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")] or [None]
     if top_level:
         assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["shipahead"]
