@@ -55,6 +55,8 @@ LIMITS: dict[str, Limit] = {
     "max_snap_m": Limit(50_000, "m", "largest snap distance (`routing.max_snap_m`)"),
     "stops": Limit(10_000, "rows", "rows of a stops file"),
     "vehicles": Limit(1_000, "rows", "rows of a fleet file"),
+    "db_rows": Limit(50_000_000, "rows", "rows read from one database table or query input"),
+    "order_status_rows": Limit(1_000_000, "rows", "rows of an order status file (`orders import`)"),
 }
 
 
