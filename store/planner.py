@@ -728,7 +728,8 @@ def diff_runs(session: Session, run_a: str, run_b: str, *, tol: float = 1e-9) ->
     def kpi_map(t: dict[str, Any]) -> dict[tuple[str, str], Any]:
         out = {}
         for r in t["kpis"].to_dict("records"):
-            out[(r["step"], r["name"])] = r["value"] if r["value"] is not None else r["text"]
+            value = r["value"]
+            out[(r["step"], r["name"])] = r["text"] if value is None or pd.isna(value) else value
         return out
 
     ka, kb = kpi_map(a), kpi_map(b)
