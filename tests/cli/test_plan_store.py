@@ -289,3 +289,69 @@ def test_a_store_that_cannot_be_opened_stops_before_any_work(tmp_path: Path) -> 
     assert "cannot open database postgresql://planner:***@127.0.0.1:1/db" in res.output
     assert "hunter2" not in res.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_history_table_in_duckdb_forecasts_like_the_file(
+    planned: tuple[Path, Path], tmp_path: Path
+) -> None:
+    toml, out, url = _copy(planned, tmp_path)
+    history = pd.read_csv(toml.parent / "history.csv", parse_dates=["ds"])
+    engine = sa.create_engine(f"duckdb:///{toml.parent / 'sales.duckdb'}")
+    with engine.begin() as c:
+        c.exec_driver_sql(
+            "CREATE TABLE sales (region_id VARCHAR, sku_id VARCHAR, ds DATE, y DOUBLE)"
+        )
+        history.sample(frac=1.0, random_state=0).to_sql(  # rows in no particular order
+            "sales", c, index=False, if_exists="append"
+        )
+    engine.dispose()
+    toml.write_text(
+        toml.read_text().replace(
+            'history = "history.csv"',
+            'history = { url = "duckdb:///sales.duckdb", table = "sales" }',
+        )
+    )
+    res = _invoke("plan", str(toml), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["steps"]["forecast"]["status"] == "ran"
+    assert manifest["inputs"]["history"]["rows"] == len(history)
+    key = ["region_id", "sku_id", "ds"]
+    a = pd.read_parquet(out / "forecast" / "forecast.parquet").sort_values(key)
+    b = pd.read_parquet(planned[1] / "forecast" / "forecast.parquet").sort_values(key)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    # the same rows again: the same snapshot bytes, so every step is skipped
+    res = _invoke("plan", str(toml), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    steps = json.loads((out / "manifest.json").read_text())["steps"]
+    assert {k: v["status"].split()[0] for k, v in steps.items()} == {
+        "forecast": "skipped",
+        "placement": "skipped",
+        "routes": "not",  # not configured
+    }
+    # the store keys the run by the history's last date, as for a file
+    assert manifest["store"]["as_of"] == history["ds"].max().date().isoformat()
+
+
+def test_order_statuses_import_from_a_database_query(
+    planned: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, _, url = _copy(planned, tmp_path)
+    orders = json.loads(_invoke("orders", "list", "--store", url, "--json").stdout)
+    erp = tmp_path / "erp.db"
+    with sqlite3.connect(erp) as c:
+        pd.DataFrame(
+            {
+                "po": [o["order_id"] for o in orders],
+                "state": ["CONFIRMED"] * len(orders),
+                "qty": [o["qty_units"] + 1 for o in orders],
+            }
+        ).to_sql("export", c, index=False)
+    query = "select po as order_id, lower(state) as status, qty as quantity from export"
+    res = _invoke("orders", "import", f"sqlite:///{erp}#query={query}", "--store", url)
+    assert res.exit_code == 0, res.output
+    after = json.loads(_invoke("orders", "list", "--store", url, "--json").stdout)
+    assert {o["status"] for o in after} == {"confirmed"}
+    assert sorted(o["qty_units"] for o in after) == sorted(o["qty_units"] + 1 for o in orders)
+    res = _invoke("orders", "import", f"sqlite:///{erp}#table=nope", "--store", url)
+    assert res.exit_code == 2 and "cannot read table 'nope'" in res.output
