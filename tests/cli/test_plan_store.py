@@ -355,3 +355,22 @@ def test_order_statuses_import_from_a_database_query(
     assert sorted(o["qty_units"] for o in after) == sorted(o["qty_units"] + 1 for o in orders)
     res = _invoke("orders", "import", f"sqlite:///{erp}#table=nope", "--store", url)
     assert res.exit_code == 2 and "cannot read table 'nope'" in res.output
+
+
+def test_validate_checks_a_database_table_naming_rows_by_key(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as c:
+        pd.DataFrame(
+            {"region_id": ["R1", "R1"], "sku_id": ["A", "A"], "ds": ["2022-01-03", "2022-01-10"]}
+            | {"y": [1, -2]}
+        ).to_sql("sales", c, index=False)
+    res = _invoke("validate", f"sqlite:///{db}#table=sales", "--kind", "history")
+    assert res.exit_code == 2
+    assert (
+        f"table 'sales' in sqlite:///{db}, row region_id='R1', sku_id='A', ds='2022-01-10', "
+        "column 'y': value -2 is out of range"
+    ) in res.output
+    res = _invoke(
+        "validate", f"sqlite:///{db}#query=select * from sales where y > 0", "-k", "history"
+    )
+    assert res.exit_code == 0, res.output
