@@ -326,3 +326,19 @@ def test_a_run_killed_mid_write_leaves_the_store_as_it_was(tmp_path: Path) -> No
     with again.session() as s:
         assert list_runs(s)["run_id"].tolist() == ["tiny@2022-07-11"]
     again.close()
+
+
+def test_forecast_variants_are_stored_beside_the_final_forecast(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    rec = _record()
+    rec.forecast_variants = {"challenger": rec.forecast.assign(model="AutoTheta", mean=12.0)}
+    with store.session() as s:
+        write_run(s, rec)
+        t = run_tables(s, rec.run_id)
+    assert t is not None
+    by = t["forecast"].groupby("variant")
+    assert by.size().to_dict() == {"challenger": 12, "final": 12}
+    assert by["mean"].first().to_dict() == {"challenger": 12.0, "final": 10.0}
+    with store.session() as s:  # diff compares the final forecasts only
+        assert diff_runs(s, rec.run_id, rec.run_id)["forecasts"].empty
+    store.close()
