@@ -442,7 +442,11 @@ def run_plan(
             from shipahead.cli.runs_cmd import open_cli_store
 
             store = open_cli_store(store_url)
-    except BaseException:
+    except BaseException as exc:
+        from shipahead.cli.io import SOURCE_LABELS
+
+        if isinstance(exc, CliInputError) and exc.file in SOURCE_LABELS:
+            exc.file = SOURCE_LABELS[exc.file]  # a database input, not its staged snapshot
         _drop_staged(staged)
         raise
     _settle_sources(files, staged, run_dir)

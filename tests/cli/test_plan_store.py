@@ -164,7 +164,7 @@ def test_database_inputs_plan_like_files(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    toml, out, url = _copy(planned, tmp_path)
+    toml, out, _url = _copy(planned, tmp_path)
     tables = _db_tables(toml)
     keys = tuple(tables)
     if backend == "sqlite":
@@ -207,7 +207,7 @@ def test_database_inputs_plan_like_files(
 def test_a_history_query_from_duckdb_is_checked_like_a_file(
     planned: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    toml, out, _ = _copy(planned, tmp_path)
+    toml, _out, _ = _copy(planned, tmp_path)
     history = pd.read_csv(toml.parent / "history.csv", parse_dates=["ds"])
     history.loc[5, "y"] = -3  # breaks the contract (y >= 0)
     engine = sa.create_engine(f"duckdb:///{toml.parent / 'sales.duckdb'}")
@@ -294,7 +294,7 @@ def test_a_store_that_cannot_be_opened_stops_before_any_work(tmp_path: Path) -> 
 def test_a_history_table_in_duckdb_forecasts_like_the_file(
     planned: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    toml, out, url = _copy(planned, tmp_path)
+    toml, out, _url = _copy(planned, tmp_path)
     history = pd.read_csv(toml.parent / "history.csv", parse_dates=["ds"])
     engine = sa.create_engine(f"duckdb:///{toml.parent / 'sales.duckdb'}")
     with engine.begin() as c:
@@ -374,3 +374,21 @@ def test_validate_checks_a_database_table_naming_rows_by_key(tmp_path: Path) -> 
         "validate", f"sqlite:///{db}#query=select * from sales where y > 0", "-k", "history"
     )
     assert res.exit_code == 0, res.output
+
+
+def test_a_cross_table_problem_names_the_database_table(tmp_path: Path) -> None:
+    toml = _no_routing(tmp_path / "scn")
+    history = pd.read_csv(toml.parent / "history.csv", dtype=str)
+    history.loc[history.index[-1], "sku_id"] = "ZZ"  # not in skus.csv
+    with sqlite3.connect(toml.parent / "h.db") as c:
+        history.to_sql("sales", c, index=False)
+    toml.write_text(
+        toml.read_text().replace(
+            'history = "history.csv"', 'history = { url = "sqlite:///h.db", table = "sales" }'
+        )
+    )
+    res = _invoke("plan", str(toml), "--out", str(tmp_path / "runs" / "plan"))
+    assert res.exit_code == 2, res.output
+    assert "inputs.history = table 'sales' in sqlite:///h.db" in res.output
+    assert "sku_id 'ZZ' is not in skus.csv" in res.output
+    assert ".staging" not in res.output and not (tmp_path / "runs").exists()
