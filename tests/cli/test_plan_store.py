@@ -392,3 +392,25 @@ def test_a_cross_table_problem_names_the_database_table(tmp_path: Path) -> None:
     assert "inputs.history = table 'sales' in sqlite:///h.db" in res.output
     assert "sku_id 'ZZ' is not in skus.csv" in res.output
     assert ".staging" not in res.output and not (tmp_path / "runs").exists()
+
+
+def test_a_failed_store_write_is_one_line_and_leaves_the_store_as_it_was(
+    planned: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shipahead.store.planner as planner
+
+    toml, out, url = _copy(planned, tmp_path)
+    before = _counts(url)
+    real = planner._bulk
+
+    def failing(session, model, rows):  # the disk fills up half-way through the run's rows
+        real(session, model, rows)
+        if model is planner.PlannerStockTarget:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(planner, "_bulk", failing)
+    res = _invoke("plan", str(toml), "--out", str(out), "--run-id", "another")
+    assert res.exit_code == 2, res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert f"cannot write run another to {url}" in res.output and "disk I/O error" in res.output
+    assert _counts(url) == before
