@@ -10,7 +10,7 @@ modes alternating (no store, store, no store, …) so machine load hits both ali
 the default SQLite file beside the run folder, created by the first run of the store mode
 (that run also creates the schema) and re-written by the later ones (an upsert of the same
 run). Reports the median process wall time of each mode, the store step's own time from
-``manifest.json`` (``timing.store``) and the overhead in percent; prints Markdown.
+``manifest.json`` (``store.wall_s``) and the overhead in percent; prints Markdown.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def _run(toml: Path, out: Path, store: bool) -> tuple[float, float | None]:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
-    timing = json.loads((out / "manifest.json").read_text())["timing"].get("store")
-    return wall, None if timing is None else float(timing["wall_s"])
+    st = json.loads((out / "manifest.json").read_text()).get("store")
+    return wall, None if st is None else float(st["wall_s"])
 
 
 def main() -> None:
@@ -80,7 +80,7 @@ def main() -> None:
     for mode, ws in walls.items():
         print(f"| {mode} | {', '.join(f'{w:.1f}' for w in ws)} | {statistics.median(ws):.1f} |")
     print(
-        f"\nstore step (manifest timing.store): {', '.join(f'{s:.2f}' for s in store_s)} s "
+        f"\nstore step (manifest store.wall_s): {', '.join(f'{s:.2f}' for s in store_s)} s "
         f"(median {statistics.median(store_s):.2f} s = "
         f"{100 * statistics.median(store_s) / base:.1f} % of the run without a store); "
         f"whole-process difference of the medians: {with_store - base:+.1f} s "
