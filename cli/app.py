@@ -78,6 +78,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("plan", "shipahead.cli.plan_cmd"),
     ("demo", "shipahead.cli.demo_cmd"),
     ("serve", "shipahead.cli.serve_cmd"),
+    ("runs", "shipahead.cli.runs_cmd"),
+    ("orders", "shipahead.cli.orders_cmd"),
 )
 
 

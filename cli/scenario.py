@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from shipahead.cli.errors import CliInputError
@@ -22,7 +22,17 @@ from shipahead.cli.settings import DEFAULTS, ForecastInputs, PlaceInputs
 
 from shipahead.timeofday import DAY_S, parse_clock
 
-__all__ = ["INPUT_KINDS", "Scenario", "check_scenario_inputs", "load_scenario"]
+if TYPE_CHECKING:
+    from shipahead.cli.dbsource import DbSource
+
+__all__ = [
+    "INPUT_KINDS",
+    "DbInput",
+    "Scenario",
+    "check_scenario_inputs",
+    "load_scenario",
+    "scenario_sources",
+]
 
 
 class _Strict(BaseModel):
@@ -46,6 +56,34 @@ class ScenarioMeta(_Strict):
     seed: int = Field(DEFAULTS["seed"], ge=0)
 
 
+class DbInput(_Strict):
+    """A table in a database: ``{ url = "…", table = "sales" }`` or ``{ url = "…", query =
+    "select …" }`` (SQLAlchemy URL; ``${VAR}`` from the environment)."""
+
+    url: str = Field(min_length=1)
+    table: str | None = Field(None, min_length=1)
+    query: str | None = Field(None, min_length=1)
+
+    @field_validator("query")
+    @classmethod
+    def _one_of(cls, v: str | None, info: Any) -> str | None:
+        if (v is None) == (info.data.get("table") is None):
+            raise ValueError("give exactly one of table and query")
+        return v
+
+    def record(self) -> dict[str, Any]:
+        from shipahead.store import redact_url
+
+        d = super().record()
+        d["url"] = redact_url(self.url)
+        return {k: v for k, v in d.items() if v is not None}
+
+
+_Src = str | DbInput
+#: inputs that must be files (GeoJSON regions, the OSM road network)
+_FILE_ONLY = frozenset({"regions", "roads"})
+
+
 #: contract name of each input (None: not a table, e.g. the road network)
 INPUT_KINDS: dict[str, str | None] = {
     "history": "history",
@@ -67,19 +105,35 @@ INPUT_KINDS: dict[str, str | None] = {
 
 
 def _input_fields() -> dict[str, Any]:
-    """The ``[inputs]`` keys (`INPUT_KINDS`), each a path relative to the TOML file: required
-    where the forecast or the place command requires the file (the routes are optional)."""
+    """The ``[inputs]`` keys (`INPUT_KINDS`), each a path relative to the TOML file or (but
+    `_FILE_ONLY`) a database table: required where the forecast or the place command requires
+    the file (the routes are optional)."""
     required = {
         f.name
         for cls in (ForecastInputs, PlaceInputs)
         for f in dataclasses.fields(cls)
         if f.default is dataclasses.MISSING
     }
-    return {name: (str, ...) if name in required else (str | None, None) for name in INPUT_KINDS}
+
+    def kind(name: str) -> Any:
+        return str if name in _FILE_ONLY else _Src
+
+    return {
+        name: (kind(name), ...) if name in required else (kind(name) | None, None)
+        for name in INPUT_KINDS
+    }
 
 
 class Inputs(create_model("_InputFiles", __base__=_Strict, **_input_fields())):  # type: ignore[misc]
-    """Input files, relative to the TOML file."""
+    """Input files, relative to the TOML file, or database tables (:class:`DbInput`)."""
+
+    def record(self) -> dict[str, Any]:
+        d = super().record()
+        for key in type(self).model_fields:
+            value = getattr(self, key)
+            if isinstance(value, DbInput):
+                d[key] = value.record()
+        return d
 
     _later = ("depots",)
 
@@ -169,7 +223,11 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # a table input ({ url, … }) fails as a path too: report what is wrong with the table
+        tagged = [e for e in errors if "DbInput" in e["loc"]]
+        err = tagged[0] if tagged else errors[0]
+        err = {**err, "loc": tuple(p for p in err["loc"] if p not in ("str", "DbInput"))}
         where = _loc(err["loc"])
         if err["type"] == "extra_forbidden":
             section = err["loc"][:-1]
@@ -196,8 +254,9 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
         raise CliInputError(f"key '{where}': {msg}", file=path, fix="correct the value") from None
     _check_limits(scenario, path)
     files: dict[str, Path] = {}
-    for key, value in scenario.inputs.model_dump().items():
-        if value is None:
+    for key in type(scenario.inputs).model_fields:
+        value = getattr(scenario.inputs, key)
+        if value is None or isinstance(value, DbInput):  # tables: see scenario_sources
             continue
         p = (path.parent / value).resolve()
         if not p.is_file():
@@ -208,7 +267,8 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
             )
         files[key] = p
     if scenario.routing is not None:
-        missing = [k for k in ("stops", "fleet", "roads") if k not in files]
+        given = set(files) | set(scenario_sources(scenario, path))
+        missing = [k for k in ("stops", "fleet", "roads") if k not in given]
         if missing:
             raise CliInputError(
                 f"[routing] needs inputs {', '.join(missing)}",
@@ -216,6 +276,21 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
                 fix="add them under [inputs] or remove [routing]",
             )
     return scenario, files
+
+
+def scenario_sources(scenario: Scenario, path: Path) -> dict[str, DbSource]:
+    """The scenario's inputs that are database tables (relative SQLite/DuckDB files are
+    relative to the scenario file)."""
+    from shipahead.cli.dbsource import DbSource
+
+    out: dict[str, DbSource] = {}
+    for key in type(scenario.inputs).model_fields:
+        value = getattr(scenario.inputs, key)
+        if isinstance(value, DbInput):
+            out[key] = DbSource(
+                url=value.url, table=value.table, query=value.query, base=path.resolve().parent
+            )
+    return out
 
 
 #: (section, key, limit name) of every size-like scenario value
