@@ -62,14 +62,15 @@ def test_scenario_sections_are_settings_fields() -> None:
 
 
 def test_scenario_inputs_are_the_commands_files() -> None:
-    """[inputs] takes every file of the three commands but the placement's demand (the plan
-    makes it), required where the forecast or the place command requires it."""
+    """[inputs] takes every file of the three commands but those the plan makes itself (the
+    placement's demand; the inbound orders from the run store), required where the forecast or
+    the place command requires it."""
     files = {
         f.name: f.default is dataclasses.MISSING
         for cls in (RouteInputs, PlaceInputs, ForecastInputs)
         for f in dataclasses.fields(cls)
     }
-    assert set(INPUT_KINDS) == set(files) - {"scenarios", "forecast"}
+    assert set(INPUT_KINDS) == set(files) - {"scenarios", "forecast", "inbound_orders"}
     required = {k for k, v in Inputs.model_fields.items() if v.is_required()}
     assert required == {"history", "fcs", "skus", "inventory", "supply"}
     assert all(files[k] for k in required)
