@@ -189,11 +189,12 @@ def describe(exc: BaseException) -> tuple[int, str]:
 
 
 def emit_error(message: str) -> None:
-    """Print one red error line on stderr."""
+    """Print one red error line on stderr (the message is text: ids in it never act as markup)."""
     from rich.console import Console
+    from rich.markup import escape
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {message}", markup=True, emoji=False
+        f"[bold red]error:[/] {escape(message)}", markup=True, emoji=False
     )
 
 

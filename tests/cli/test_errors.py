@@ -79,3 +79,11 @@ def test_debug_shows_traceback() -> None:
         STATE.debug = False
     assert res.exit_code == EXIT_INTERNAL
     assert "Traceback" in res.output
+
+
+def test_error_line_shows_markup_in_ids_as_text(capsys) -> None:
+    """An id such as ``[/]`` or ``[bold]x`` is printed as written, never parsed as rich markup."""
+    from shipahead.cli.errors import emit_error
+
+    emit_error("stops.csv row 3: stop_id '[/]x[bold]y' is a duplicate")
+    assert "stop_id '[/]x[bold]y' is a duplicate" in capsys.readouterr().err
