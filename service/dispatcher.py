@@ -75,7 +75,7 @@ class Dispatcher:
             max_workers=self.capacity,
             mp_context=context,
             initializer=solver.warm,
-            initargs=self._files(),
+            initargs=(*self._files(), os.getpid()),
         )
 
     async def start(self) -> None:

@@ -14,6 +14,7 @@ Result: ``{"ok": true, "output", "state", "geometry", "changes", "solve_s"}`` or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -53,17 +54,44 @@ def resources(roads: str | None, traffic: str | None, weather: str | None) -> Re
     return _LOADED[key]
 
 
-def warm(roads: str | None, traffic: str | None, weather: str | None) -> None:
+def _exit_with(server_pid: int) -> None:
+    """Leave this solver process once the API process ``server_pid`` is gone (kill -9)."""
+    import os
+
+    import psutil
+
+    while True:
+        time.sleep(2.0)
+        try:
+            os.kill(server_pid, 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # the pid now belongs to another user's process: gone
+            pass
+        for child in psutil.Process().children(recursive=True):  # e.g. an engine's pool
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        os._exit(0)
+
+
+def warm(
+    roads: str | None, traffic: str | None, weather: str | None, server_pid: int | None = None
+) -> None:
     """Pool initializer: import the solver stack and load the files before the first task.
 
     Solver processes run at a lower CPU priority than the API process (``nice`` +10), so the
-    API answers quickly while every core is solving.
+    API answers quickly while every core is solving; they exit when the API process
+    ``server_pid`` is gone (a killed server leaves no solver process behind).
     """
     import contextlib
     import os
+    import threading
 
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
+    if server_pid is not None:
+        threading.Thread(target=_exit_with, args=(server_pid,), daemon=True).start()
     import shipahead.routing  # noqa: F401  (OR-Tools, PyVRP, pandas: seconds on first import)
 
     resources(roads, traffic, weather)

@@ -17,7 +17,9 @@ was told is stored. Work is claimed by a compare-and-set on the plan row (``UPDA
 status = 'queued'``); on PostgreSQL the candidate is picked with ``SELECT … FOR UPDATE SKIP
 LOCKED`` so several API processes sharing one database never take the same plan. A lease that
 is not renewed (its process was killed) expires and the plan is queued again, up to
-``max_attempts`` times, then failed with the reason — never left "solving".
+``max_attempts`` times when its solver process died (``RESTART_FACTOR`` times as many when the
+whole server stopped: that is rarely the plan's fault), then failed with the reason — never
+left "solving".
 
 All times are Unix epoch seconds (float). Nothing is pickled: every value is JSON text.
 """
@@ -589,11 +591,17 @@ def release(store: Store, owner: str, plan_ids: list[str] | None = None) -> int:
         return int(result.rowcount or 0)
 
 
+#: a solve interrupted by its server stopping (kill -9, a lease that expired) is retried this
+#: many times as often as one whose solver process died under a running server
+RESTART_FACTOR = 3
+
+
 def requeue_stale(store: Store, *, max_attempts: int, everything: bool = False) -> list[str]:
     """Queue again the plans whose solver lease expired (their process died).
 
     ``everything``: every solving plan, lease or not (a single-process SQLite store at start,
-    where no other process can hold a lease). A plan that has used ``max_attempts`` is failed
+    where no other process can hold a lease). A plan that has used ``max_attempts`` ×
+    :data:`RESTART_FACTOR` attempts is failed
     with the reason. Returns the ids of the plans touched.
     """
     now = _now()
@@ -615,7 +623,7 @@ def requeue_stale(store: Store, *, max_attempts: int, everything: bool = False) 
             plan.solving_revision = None
             plan.open_revision = plan.revision + 1
             plan.updated_at = now
-            if plan.attempts < max_attempts:
+            if plan.attempts < max_attempts * RESTART_FACTOR:
                 plan.status = "queued"
                 plan.not_before = 0.0
                 continue

@@ -69,6 +69,23 @@ class Server:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(30)
 
+    def leftovers(self, wait_s: float = 30) -> list[int]:
+        """Processes of the killed server's session still alive after ``wait_s`` seconds."""
+        import psutil
+
+        assert self.process is not None
+        session = self.process.pid  # start_new_session: the session id is the server's pid
+        deadline = time.monotonic() + wait_s
+        while True:
+            alive = []
+            for proc in psutil.process_iter():
+                with contextlib.suppress(psutil.Error, ProcessLookupError):
+                    if os.getsid(proc.pid) == session:
+                        alive.append(proc.pid)
+            if not alive or time.monotonic() > deadline:
+                return alive
+            time.sleep(0.5)
+
     def stop(self) -> None:
         if self.process is None:
             return
@@ -143,6 +160,7 @@ def test_kill_9_loses_nothing_and_leaves_nothing_solving(tmp_path: Path, servers
         assert status == 202
         ids.append(body["id"])
     server.kill9()  # plans accepted, maybe one solving: nothing may be lost
+    assert server.leftovers() == []  # its solver processes followed it
     server.start()
     plans = _settle(server, ids)
     assert all(p["status"] == "finished" and p["revision"] == 1 for p in plans.values())

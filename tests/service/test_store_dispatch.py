@@ -122,13 +122,14 @@ def test_events_posted_while_solving_join_the_next_revision(store: Store) -> Non
 
 def test_an_expired_lease_is_requeued_then_failed(store: Store) -> None:
     plan_id = db.create_plan(store, PROBLEM, n_jobs=1, n_vehicles=1)
-    for attempt in (1, 2):
+    tries = db.RESTART_FACTOR  # with max_attempts=1: a stopped server is retried this often
+    for attempt in range(1, tries + 1):
         claim = db.claim_next(store, f"dead{attempt}", lease_s=0.01)
         assert claim is not None
         time.sleep(0.05)
-        assert db.requeue_stale(store, max_attempts=2) == [plan_id]
+        assert db.requeue_stale(store, max_attempts=1) == [plan_id]
         plan = db.get_plan(store, plan_id)
-        expected = "queued" if attempt == 1 else "failed"
+        expected = "queued" if attempt < tries else "failed"
         assert (plan.status, plan.attempts) == (expected, attempt)
         # the dead owner's late answer is not stored
         assert not db.finish_solve(
@@ -142,7 +143,17 @@ def test_an_expired_lease_is_requeued_then_failed(store: Store) -> None:
             solve_s=0,
         )
     plan = db.get_plan(store, plan_id)
-    assert "interrupted" in plan.error and "gave up after 2 attempts" in plan.error
+    assert "interrupted" in plan.error and f"gave up after {tries} attempts" in plan.error
+
+
+def test_a_dead_solver_process_is_retried_max_attempts_times(store: Store) -> None:
+    plan_id = db.create_plan(store, PROBLEM, n_jobs=1, n_vehicles=1)
+    for attempt in (1, 2):
+        claim = db.claim_next(store, "a", lease_s=30)
+        assert db.fail_solve(store, claim, "a", "solver died", retry=True, max_attempts=2)
+        expected = "queued" if attempt == 1 else "failed"
+        assert db.get_plan(store, plan_id).status == expected
+    assert "gave up after 2 attempts" in db.get_plan(store, plan_id).error
 
 
 def test_restart_requeues_everything_solving(store: Store) -> None:
