@@ -7,6 +7,7 @@ Everything is computed before anything is written; each file is written atomical
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -95,8 +96,16 @@ def _compute(
         windows_name=windows_name,
     )
     t0 = time.perf_counter()
+    ov = None
+    if inputs.overrides is not None:
+        ov = read_table(require_file(Path(inputs.overrides), "overrides"), "overrides")
+        ov = forecasting.check_overrides(ov, hist[["region_id", "sku_id"]])
     with count_progress(f"Backtesting and forecasting {s.horizon} periods") as report:
         res = forecasting.forecast(hist, s, weather=wdf, events=edf, progress=report)
+    if ov is not None:
+        # final = override where present, else the statistical forecast (kept as `baseline`)
+        final, warns = forecasting.apply_overrides(res.forecast, ov)
+        res = dataclasses.replace(res, forecast=final, warnings=[*res.warnings, *warns])
     wall = time.perf_counter() - t0
     scen = None
     if run.window_days is not None:
@@ -268,6 +277,11 @@ def command(
     ) = None,
     plot: file_option("--plot", "Folder for fan charts (PNG).") = None,
     plot_top: option(int, "--plot-top", "Fan charts for the top N.") = DEFAULTS["plot_top"],
+    overrides: file_option(
+        "--overrides",
+        "Planners' overrides (region_id, sku_id, ds, value or percent, user, comment): "
+        "final = override where present, else the statistical forecast (kept as `baseline`).",
+    ) = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULTS["seed"],
     top_down: Annotated[
         bool,
@@ -302,7 +316,7 @@ def command(
         (leaderboard_out, False),
         (plot, True),
     )
-    inputs = ForecastInputs(history, weather, events)
+    inputs = ForecastInputs(history, weather, events, overrides)
     with claim_outputs(*claims):
         with engine_session(engine, scheduler):
             run = forecast_run(

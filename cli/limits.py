@@ -55,6 +55,8 @@ LIMITS: dict[str, Limit] = {
     "max_snap_m": Limit(50_000, "m", "largest snap distance (`routing.max_snap_m`)"),
     "stops": Limit(10_000, "rows", "rows of a stops file"),
     "vehicles": Limit(1_000, "rows", "rows of a fleet file"),
+    "override_rows": Limit(1_000_000, "rows", "rows of a forecast overrides file"),
+    "accuracy_runs": Limit(10_000, "runs", "stored runs `shipahead accuracy` scores (`--last`)"),
 }
 
 

@@ -162,7 +162,7 @@ _STEP_FUNCS: dict[str, Callable[[StepContext, Any], dict[str, Any]]] = {
     "routes": _routes_step,
 }
 _STEP_INPUTS: dict[str, tuple[str, ...]] = {
-    "forecast": ("history", "weather", "events"),
+    "forecast": ("history", "weather", "events", "overrides"),
     "placement": ("fcs", "skus", "inventory", "supply", "inbound_lanes", "lanes", "regions"),
     "routes": ("stops", "fleet", "roads", "traffic", "weather", "fcs", "depots"),
 }

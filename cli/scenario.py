@@ -63,8 +63,9 @@ class Inputs(_Strict):
     traffic: str | None = None
     roads: str | None = None
     depots: str | None = None
+    overrides: str | None = None
 
-    _later = ("depots",)
+    _later = ("depots", "overrides")
 
 
 class ForecastParams(_Strict):
@@ -152,6 +153,7 @@ INPUT_KINDS: dict[str, str | None] = {
     "traffic": "traffic",
     "roads": None,
     "depots": None,
+    "overrides": "overrides",
 }
 
 
