@@ -27,6 +27,7 @@ from shipahead.cli.settings import (
 
 # names of the files `execute` writes into an OutputDir (the `plan` run folder layout)
 FORECAST_FILE = "forecast.parquet"
+CHALLENGER_FILE = "challenger.parquet"
 BACKTEST_FILE = "backtest.parquet"
 LEADERBOARD_FILE = "leaderboard.csv"
 SCENARIOS_FILE = "scenarios.csv"
@@ -215,6 +216,23 @@ def execute(run: ForecastRun, inputs: ForecastInputs, out: Any) -> dict:
         out.write_with(f"{PLOTS_DIR}/{_png_name(r, s)}", lambda p, f=fig: f.savefig(p, dpi=100))
     _show(res, run.settings.metric)
     return _kpis(res, wall, run.settings.metric)
+
+
+def execute_challenger(
+    run: ForecastRun, changes: dict[str, Any], inputs: ForecastInputs, out: Any
+) -> dict[str, Any]:
+    """Forecast again with the champion's settings changed by ``changes`` (the challenger).
+
+    Statistical only (overrides are the champion's): writes ``challenger.parquet`` (the
+    forecast contract) and ``challenger_leaderboard.csv``; returns ``challenger_*`` KPIs.
+    """
+    settings = dataclasses.replace(run.settings, **changes)
+    crun = dataclasses.replace(run, settings=settings, window_days=None, plot_top=0)
+    res, _, _, wall = _compute(crun, dataclasses.replace(inputs, overrides=None))
+    out.write_table(res.forecast, CHALLENGER_FILE)
+    out.write_table(res.leaderboard, "challenger_leaderboard.csv")
+    k = _kpis(res, wall, settings.metric)
+    return {f"challenger_{n}": v for n, v in k.items() if n.startswith(("backtest_", "wall_s"))}
 
 
 def _png_name(region: str, sku: str) -> str:

@@ -112,14 +112,17 @@ def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
 
     sc = ctx.scenario
     options = {
-        **sc.forecast.model_dump(),
+        **sc.forecast.model_dump(exclude={"challenger"}),
         "seed": sc.scenario.seed,
         "window_days": sc.placement.window_days,
         "n_scenarios": sc.placement.n_scenarios,
     }
     run = forecast_cmd.forecast_run(options, backend=ctx.engine, scheduler=ctx.scheduler)
     inputs = ForecastInputs(*(ctx.files.get(k) for k in _STEP_INPUTS["forecast"]))
-    return forecast_cmd.execute(run, inputs, out)
+    kpis = forecast_cmd.execute(run, inputs, out)
+    if sc.forecast.challenger is not None:  # beside the champion; placement never reads it
+        kpis |= forecast_cmd.execute_challenger(run, sc.forecast.challenger.changes(), inputs, out)
+    return kpis
 
 
 def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
