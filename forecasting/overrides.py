@@ -71,6 +71,8 @@ def check_overrides(overrides: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame
         i = int((user.isna() | (user == "")).to_numpy().argmax())
         raise _err("user is empty", row=i, column="user", fix="name who made the override")
     ov["user"] = user.astype(str)
+    comment = ov["comment"] if "comment" in ov else pd.Series([None] * len(ov), dtype=object)
+    ov["comment"] = comment.astype(object).where(comment.notna(), None)
     ov["region_id"] = ov["region_id"].astype(str)
     ov["sku_id"] = ov["sku_id"].astype(str)
     ov["ds"] = pd.to_datetime(ov["ds"])
@@ -134,7 +136,8 @@ def apply_overrides(
     -------
     (DataFrame, list[str])
         The forecast with ``mean`` and the quantiles final, plus ``baseline`` (the statistical
-        mean) and ``override_user`` (blank where not overridden), same rows and order; and
+        mean), ``override_user`` and ``override_comment`` (blank where not overridden), same
+        rows and order; and
         warnings (overrides dated outside the forecast's periods).
     """
     fc = forecast.copy()
@@ -148,6 +151,7 @@ def apply_overrides(
         )
     fc["baseline"] = fc["mean"].astype(float)
     fc["override_user"] = pd.Series([None] * len(fc), index=fc.index, dtype=object)
+    fc["override_comment"] = pd.Series([None] * len(fc), index=fc.index, dtype=object)
     m = fc[_KEY].reset_index().merge(ov, on=_KEY, how="inner")
     if m.empty:
         return fc, warnings
@@ -163,4 +167,5 @@ def apply_overrides(
     fc.loc[idx, "mean"] = final
     fc.loc[idx, list(QUANTILE_COLUMNS)] = q
     fc.loc[idx, "override_user"] = m["user"].to_numpy()
+    fc.loc[idx, "override_comment"] = m["comment"].to_numpy()
     return fc, warnings
