@@ -78,6 +78,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("route", "shipahead.cli.route_cmd"),
     ("plan", "shipahead.cli.plan_cmd"),
     ("demo", "shipahead.cli.demo_cmd"),
+    ("runs", "shipahead.cli.runs_cmd"),
+    ("orders", "shipahead.cli.orders_cmd"),
 )
 
 

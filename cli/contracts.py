@@ -708,6 +708,37 @@ CONTRACTS: dict[str, Contract] = {
             "left out, cells a type does not use may be blank. `shipahead validate` picks this "
             "contract for a file with a `type` column and no `ds` column.",
         ),
+        Contract(
+            "order_status",
+            "Order statuses from an ERP (`shipahead orders import`)",
+            (
+                Column(
+                    "order_id", "id", desc="the planner's order id", example="PO-3F2A9C1B7E5D4A60"
+                ),
+                Column(
+                    "status",
+                    "text",
+                    desc="new status (forward only)",
+                    example="confirmed",
+                    choices=("approved", "confirmed", "received", "cancelled"),
+                ),
+                Column(
+                    "quantity",
+                    "int",
+                    "units",
+                    required=False,
+                    nullable=True,
+                    desc="quantity the ERP confirmed (blank: unchanged)",
+                    example="600",
+                    ge=0,
+                ),
+            ),
+            key=("order_id",),
+            max_rows="order_status_rows",
+            note="One row per order; a row repeating an order's current status changes nothing, "
+            "so the same export may be imported twice. A status that would go backwards "
+            "(e.g. received → confirmed) rejects the whole file.",
+        ),
     )
 }
 

@@ -43,6 +43,9 @@ __all__ = [
     "write_text",
 ]
 
+#: snapshot file of a database input → how messages name it (``inputs.history = table …``)
+SOURCE_LABELS: dict[str, str] = {}
+
 TABLE_EXT = (".csv", ".csv.gz", ".parquet", ".pq")
 GEO_EXT = (".geojson", ".json", ".parquet", ".geoparquet")
 
@@ -204,7 +207,8 @@ def read_table(
     """
     p = Path(path)
     if kind is not None:
-        register_file(kind, p)
+        # a snapshot of a database input is named as the table it came from
+        register_file(kind, SOURCE_LABELS.get(str(p), p))
     df = _read_raw(p)
     if kind is None:
         return df

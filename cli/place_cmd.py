@@ -108,6 +108,12 @@ def _compute(run: PlaceRun, inputs: PlaceInputs):
     for name in ("inbound_lanes", "lanes"):
         path = getattr(inputs, name)
         tables[name] = read_table(require_file(Path(path), name), name) if path else None
+    if inputs.inbound_orders is not None:
+        from shipahead.store.planner import add_inbound, inbound_from_orders
+
+        orders = read_table(require_file(Path(inputs.inbound_orders), "inbound orders"))
+        orders["qty_units"] = orders["qty_units"].astype(float)
+        tables["inventory"] = add_inbound(tables["inventory"], inbound_from_orders(orders))
     regions = inputs.regions
     geo = read_geo(require_file(Path(regions), "regions"), "regions") if regions else None
     if settings.plan_date is None:
@@ -212,6 +218,11 @@ def command(
     ) = None,
     lanes: file_option("--lanes", "fc_id, region_id, cost_per_unit, transit_days.") = None,
     regions: file_option("--regions", "Region polygons (GeoJSON); lanes from geography.") = None,
+    inbound_orders: file_option(
+        "--inbound-orders",
+        "Confirmed orders on their way (order_id, to_fc_id, sku_id, qty_units, status): "
+        "counted as stock at their FC.",
+    ) = None,
     promise_days: option(float | None, "--promise-days", "Delivery promise (days).") = None,
     strict_promise: option(
         bool, "--strict-promise", "Forbid lanes slower than the promise."
@@ -248,7 +259,16 @@ def command(
             scheduler=scheduler,
         )
         inputs = PlaceInputs(
-            fcs, skus, inventory, supply, scenarios, forecast, inbound_lanes, lanes, regions
+            fcs,
+            skus,
+            inventory,
+            supply,
+            scenarios,
+            forecast,
+            inbound_lanes,
+            lanes,
+            regions,
+            inbound_orders,
         )
         kpis = execute(run, inputs, od)
     _show(kpis, out)

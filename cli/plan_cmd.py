@@ -24,7 +24,13 @@ from typing import Annotated, Any
 import typer
 from shipahead.cli.engine import engine_session
 from shipahead.cli.errors import STATE, CliInputError, command, register_file
-from shipahead.cli.scenario import INPUT_KINDS, Scenario, check_scenario_inputs, load_scenario
+from shipahead.cli.scenario import (
+    INPUT_KINDS,
+    Scenario,
+    check_scenario_inputs,
+    load_scenario,
+    scenario_sources,
+)
 
 from shipahead.hashing import file_sha256
 
@@ -166,7 +172,16 @@ _STEP_FUNCS: dict[str, Callable[[StepContext, Any], dict[str, Any]]] = {
 }
 _STEP_INPUTS: dict[str, tuple[str, ...]] = {
     "forecast": ("history", "weather", "events", "overrides"),
-    "placement": ("fcs", "skus", "inventory", "supply", "inbound_lanes", "lanes", "regions"),
+    "placement": (
+        "fcs",
+        "skus",
+        "inventory",
+        "supply",
+        "inbound_lanes",
+        "lanes",
+        "regions",
+        "inbound_orders",
+    ),
     "routes": ("stops", "fleet", "roads", "traffic", "weather", "fcs", "depots"),
 }
 _STEP_PARAMS: dict[str, Callable[[Scenario], Any]] = {
@@ -245,6 +260,153 @@ def _check_inputs(files: dict[str, Path]) -> None:
             read_table(path, kind)
 
 
+#: folder of a run that holds the snapshots of its database inputs
+SNAPSHOTS = "inputs"
+#: confirmed, not yet received orders the placement counted as stock (written with a store)
+INBOUND_FILE = "inbound_orders.csv"
+
+
+def _read_sources(
+    scenario: Scenario, scenario_path: Path, run_dir: Path
+) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
+    """Read every database input, check it against its contract (one line naming the table
+    and the row's key on a problem) and stage a Parquet snapshot of each in ``run_dir``.
+
+    Returns (input key → staged snapshot, input key → source as the manifest records it).
+    Nothing is staged unless every source was read and passed its contract.
+    """
+    import tempfile
+
+    from shipahead.cli.dbsource import read_checked
+    from shipahead.cli.io import SOURCE_LABELS, STAGING_PREFIX, write_table
+
+    sources = scenario_sources(scenario, scenario_path)
+    if not sources:
+        return {}, {}
+    frames = {
+        key: read_checked(src, INPUT_KINDS.get(key), f"inputs.{key}")
+        for key, src in sorted(sources.items())
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=run_dir))
+    STATE.staging.add(str(stage))
+    files = {}
+    for key, df in frames.items():
+        path = write_table(df, stage / f"{key}.parquet")
+        SOURCE_LABELS[str(path)] = f"inputs.{key} = {sources[key].describe()}"
+        files[key] = path
+    return files, {key: {**src.record(), "rows": len(frames[key])} for key, src in sources.items()}
+
+
+def _settle_sources(files: dict[str, Path], staged: dict[str, Path], run_dir: Path) -> None:
+    """Move the checked snapshots into ``run_dir/inputs`` (and point ``files`` at them)."""
+    import os
+    import shutil
+
+    from shipahead.cli.io import SOURCE_LABELS
+
+    if not staged:
+        return
+    target = run_dir / SNAPSHOTS
+    target.mkdir(parents=True, exist_ok=True)
+    stage = next(iter(staged.values())).parent
+    for key, path in staged.items():
+        dst = target / path.name
+        os.replace(path, dst)
+        SOURCE_LABELS[str(dst)] = SOURCE_LABELS.pop(str(path))
+        files[key] = dst
+    shutil.rmtree(stage, ignore_errors=True)
+    STATE.staging.discard(str(stage))
+
+
+def _drop_staged(staged: dict[str, Path]) -> None:
+    import shutil
+
+    if staged:
+        stage = next(iter(staged.values())).parent
+        shutil.rmtree(stage, ignore_errors=True)
+        STATE.staging.discard(str(stage))
+
+
+def history_as_of(path: Path) -> Any:
+    """The history's last date (``ds``), read from the file's ``ds`` column alone."""
+    import pandas as pd
+
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        ds = pd.read_parquet(path, columns=["ds"])["ds"]
+    else:
+        ds = pd.read_csv(path, usecols=["ds"], dtype=str)["ds"]
+    return pd.to_datetime(ds).max().date()
+
+
+def _write_inbound(store: Any, run_dir: Path, files: dict[str, Path]) -> Any:
+    """Write the store's confirmed, not yet received orders to ``run_dir/inbound_orders.csv``
+    (the placement counts them as stock); returns their units per FC × SKU."""
+    from shipahead.cli.io import write_table
+    from shipahead.store.planner import confirmed_inbound
+
+    with store.session() as session:
+        orders, inbound = confirmed_inbound(session)
+    path = run_dir / INBOUND_FILE
+    if orders.empty:
+        path.unlink(missing_ok=True)
+        return inbound
+    run_dir.mkdir(parents=True, exist_ok=True)
+    files["inbound_orders"] = write_table(orders, path)
+    return inbound
+
+
+def _read_output(path: Path, kind: str | None) -> Any:
+    from shipahead.cli.io import read_table
+
+    if not path.is_file():
+        return None
+    return read_table(path, kind, check=False) if kind else read_table(path)
+
+
+def _store_run(
+    store: Any,
+    run_id: str,
+    as_of: Any,
+    scenario: Scenario,
+    run_dir: Path,
+    manifest: dict[str, Any],
+    inbound: Any,
+) -> dict[str, int]:
+    """Write the run into the store in one transaction (a failure or a kill leaves the store
+    as it was); returns the order changes."""
+    import pandas as pd
+    from shipahead.store.accuracy import write_forecast_extras
+    from shipahead.store.planner import RunRecord, set_manifest, write_run
+
+    lb = run_dir / "forecast" / "leaderboard.csv"
+    kpis = {k: v.get("kpis") or {} for k, v in manifest["steps"].items()}
+    kpis["report"] = manifest.get("report") or {}
+    freq = kpis.get("forecast", {}).get("freq")
+    rec = RunRecord(
+        run_id=run_id,
+        as_of=as_of,
+        scenario=scenario.scenario.name,
+        scenario_sha256=manifest["scenario"]["sha256"],
+        manifest=manifest,
+        kpis=kpis,
+        freq=freq if isinstance(freq, str) else None,
+        forecast=_read_output(run_dir / "forecast" / "forecast.parquet", "forecast"),
+        backtest=pd.read_csv(lb) if lb.is_file() else None,
+        stock_targets=_read_output(run_dir / "placement" / "stock_targets.csv", "stock_targets"),
+        orders=_read_output(run_dir / "placement" / "placement_orders.csv", "placement_orders"),
+        routes=_read_output(run_dir / "routes" / "routes.csv", "routes"),
+        inbound=inbound,
+    )
+    with store.session() as session:
+        changes = write_run(session, rec).summary()
+        write_forecast_extras(session, run_id, as_of, run_dir / "forecast")
+        manifest["store"]["orders"] = changes
+        set_manifest(session, run_id, manifest)
+    return changes
+
+
 def run_plan(
     scenario_path: Path,
     run_dir: Path,
@@ -254,8 +416,15 @@ def run_plan(
     from_step: str | None = None,
     only: str | None = None,
     force: bool = False,
+    store_url: str | None = None,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline; returns the manifest (also written to ``run_dir/manifest.json``)."""
+    """Run the pipeline; returns the manifest (also written to ``run_dir/manifest.json``).
+
+    With ``store_url`` the run is also written to that store (keyed by ``run_id``, default
+    ``<scenario name>@<as_of>``, and ``as_of``, the history's last date), and the store's
+    confirmed, not yet received orders are counted as stock by the placement.
+    """
     from shipahead.cli.io import OutputDir, write_json
     from shipahead.cli.progress import console, step
 
@@ -268,8 +437,23 @@ def run_plan(
         raise CliInputError(f"unknown engine '{engine}'", fix="use local, dask or ray")
 
     scenario, files = load_scenario(scenario_path)
-    _check_inputs(files)
-    check_scenario_inputs(scenario, files, scenario_path)
+    staged, db_inputs = _read_sources(scenario, scenario_path, run_dir)
+    try:
+        files.update(staged)
+        _check_inputs(files)
+        check_scenario_inputs(scenario, files, scenario_path)
+        store = None
+        if store_url is not None:
+            from shipahead.cli.runs_cmd import open_cli_store
+
+            store = open_cli_store(store_url)
+    except BaseException:
+        _drop_staged(staged)
+        raise
+    _settle_sources(files, staged, run_dir)
+    as_of = history_as_of(files["history"])
+    run_id = run_id or f"{scenario.scenario.name}@{as_of.isoformat()}"
+    inbound = _write_inbound(store, run_dir, files) if store is not None else None
 
     wanted = list(STEPS)
     if scenario.routing is None:
@@ -357,7 +541,11 @@ def run_plan(
         },
         "inputs": {
             k: {
-                "path": _rel(files[k], scenario_path),
+                **(
+                    {**db_inputs[k], "snapshot": f"{SNAPSHOTS}/{files[k].name}"}
+                    if k in db_inputs
+                    else {"path": _rel(files[k], scenario_path)}
+                ),
                 "size_bytes": files[k].stat().st_size,
                 "sha256": hashes[k],
             }
@@ -380,6 +568,15 @@ def run_plan(
             for k, v in status.items()
         },
     }
+    if store is not None:
+        manifest["store"] = {"url": store.shown_url, "run_id": run_id, "as_of": as_of.isoformat()}
+        t0 = time.perf_counter()
+        try:
+            with step("store…"):
+                _store_run(store, run_id, as_of, scenario, run_dir, manifest, inbound)
+        finally:
+            store.close()
+        manifest["timing"]["store"] = {"wall_s": round(time.perf_counter() - t0, 3)}
     write_json(manifest, run_dir / "manifest.json")
     return manifest
 
@@ -393,6 +590,13 @@ def summary_lines(manifest: dict[str, Any], run_dir: Path) -> list[str]:
         kpis = st.get("kpis") or {}
         shown = ", ".join(f"{k}={v}" for k, v in list(kpis.items())[:4])
         lines.append(f"  {name:<10} {st['status']}{t}" + (f" — {shown}" if shown else ""))
+    st = manifest.get("store")
+    if st:
+        changes = ", ".join(f"{n} {k}" for k, n in (st.get("orders") or {}).items() if n)
+        lines.append(
+            f"  store      run {st['run_id']} (as of {st['as_of']}) → {st['url']}"
+            + (f" — orders: {changes}" if changes else "")
+        )
     lines.append(f"  report     {run_dir / 'report.html'}")
     lines.append(f"  manifest   {run_dir / 'manifest.json'}")
     return lines
@@ -411,12 +615,33 @@ def command(
     ] = None,
     only: Annotated[str | None, typer.Option(help="Run only this step.")] = None,
     force: Annotated[bool, typer.Option(help="Rerun steps even if unchanged.")] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Run store (SQLAlchemy URL; ${VAR} from the environment). Default: "
+            "sqlite:///<folder of --out>/shipahead.db.",
+        ),
+    ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Write no run store (files only).")
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="Run id in the store. Default: <scenario name>@<as_of>."),
+    ] = None,
 ) -> None:
     """Run forecast → placement → routes for SCENARIO into one run folder (resumable)."""
     from shipahead.cli.io import claim_output
     from shipahead.cli.progress import console
+    from shipahead.cli.runs_cmd import default_store_url
 
+    if no_store and store is not None:
+        raise CliInputError("--store and --no-store exclude each other", fix="drop one")
+    if run_id is not None and not (0 < len(run_id) <= 200):
+        raise CliInputError("--run-id must be 1 to 200 characters", fix="use a shorter id")
     with claim_output(out):
+        store_url = None if no_store else (store or default_store_url(out))
         manifest = run_plan(
             scenario,
             out,
@@ -425,6 +650,8 @@ def command(
             from_step=from_step,
             only=only,
             force=force,
+            store_url=store_url,
+            run_id=run_id,
         )
     con = console()
     con.print(f"[bold]shipahead plan[/] {scenario} → {out}")

@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from shipahead.cli.errors import CliInputError
@@ -21,7 +21,17 @@ from shipahead.cli.settings import DEFAULTS
 
 from shipahead.timeofday import DAY_S, parse_clock
 
-__all__ = ["INPUT_KINDS", "Scenario", "check_scenario_inputs", "load_scenario"]
+if TYPE_CHECKING:
+    from shipahead.cli.dbsource import DbSource
+
+__all__ = [
+    "INPUT_KINDS",
+    "DbInput",
+    "Scenario",
+    "check_scenario_inputs",
+    "load_scenario",
+    "scenario_sources",
+]
 
 
 class _Strict(BaseModel):
@@ -45,25 +55,59 @@ class ScenarioMeta(_Strict):
     seed: int = Field(DEFAULTS["seed"], ge=0)
 
 
-class Inputs(_Strict):
-    """Input files, relative to the TOML file."""
+class DbInput(_Strict):
+    """A table in a database: ``{ url = "…", table = "sales" }`` or ``{ url = "…", query =
+    "select …" }`` (SQLAlchemy URL; ``${VAR}`` from the environment)."""
 
-    history: str
-    weather: str | None = None
-    events: str | None = None
+    url: str = Field(min_length=1)
+    table: str | None = Field(None, min_length=1)
+    query: str | None = Field(None, min_length=1)
+
+    @field_validator("query")
+    @classmethod
+    def _one_of(cls, v: str | None, info: Any) -> str | None:
+        if (v is None) == (info.data.get("table") is None):
+            raise ValueError("give exactly one of table and query")
+        return v
+
+    def record(self) -> dict[str, Any]:
+        from shipahead.store import redact_url
+
+        d = super().record()
+        d["url"] = redact_url(self.url)
+        return {k: v for k, v in d.items() if v is not None}
+
+
+_Src = str | DbInput
+
+
+class Inputs(_Strict):
+    """Input files, relative to the TOML file, or database tables (:class:`DbInput`)."""
+
+    history: _Src
+    weather: _Src | None = None
+    events: _Src | None = None
     regions: str | None = None
-    fcs: str
-    skus: str
-    inventory: str
-    supply: str
-    inbound_lanes: str | None = None
-    lanes: str | None = None
-    stops: str | None = None
-    fleet: str | None = None
-    traffic: str | None = None
+    fcs: _Src
+    skus: _Src
+    inventory: _Src
+    supply: _Src
+    inbound_lanes: _Src | None = None
+    lanes: _Src | None = None
+    stops: _Src | None = None
+    fleet: _Src | None = None
+    traffic: _Src | None = None
     roads: str | None = None
-    depots: str | None = None
-    overrides: str | None = None
+    depots: _Src | None = None
+    overrides: _Src | None = None
+
+    def record(self) -> dict[str, Any]:
+        d = super().record()
+        for key in type(self).model_fields:
+            value = getattr(self, key)
+            if isinstance(value, DbInput):
+                d[key] = value.record()
+        return d
 
     _later = ("depots", "overrides")
 
@@ -218,8 +262,9 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
         raise CliInputError(f"key '{where}': {msg}", file=path, fix="correct the value") from None
     _check_limits(scenario, path)
     files: dict[str, Path] = {}
-    for key, value in scenario.inputs.model_dump().items():
-        if value is None:
+    for key in type(scenario.inputs).model_fields:
+        value = getattr(scenario.inputs, key)
+        if value is None or isinstance(value, DbInput):  # tables: see scenario_sources
             continue
         p = (path.parent / value).resolve()
         if not p.is_file():
@@ -230,7 +275,8 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
             )
         files[key] = p
     if scenario.routing is not None:
-        missing = [k for k in ("stops", "fleet", "roads") if k not in files]
+        given = set(files) | set(scenario_sources(scenario, path))
+        missing = [k for k in ("stops", "fleet", "roads") if k not in given]
         if missing:
             raise CliInputError(
                 f"[routing] needs inputs {', '.join(missing)}",
@@ -238,6 +284,21 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
                 fix="add them under [inputs] or remove [routing]",
             )
     return scenario, files
+
+
+def scenario_sources(scenario: Scenario, path: Path) -> dict[str, DbSource]:
+    """The scenario's inputs that are database tables (relative SQLite/DuckDB files are
+    relative to the scenario file)."""
+    from shipahead.cli.dbsource import DbSource
+
+    out: dict[str, DbSource] = {}
+    for key in type(scenario.inputs).model_fields:
+        value = getattr(scenario.inputs, key)
+        if isinstance(value, DbInput):
+            out[key] = DbSource(
+                url=value.url, table=value.table, query=value.query, base=path.resolve().parent
+            )
+    return out
 
 
 #: (section, key, limit name) of every size-like scenario value

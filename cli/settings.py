@@ -121,6 +121,9 @@ class PlaceInputs:
     inbound_lanes: Path | None = None
     lanes: Path | None = None
     regions: Path | None = None
+    #: confirmed, not yet received orders (order_id, to_fc_id, sku_id, qty_units, status):
+    #: counted as stock on hand at their FC
+    inbound_orders: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,6 +26,7 @@ __all__ = [
     "PlannerOverride",
     "load_forecasts",
     "write_challenger",
+    "write_forecast_extras",
     "write_overrides",
 ]
 
@@ -126,6 +128,22 @@ def write_challenger(
     ]
     session.execute(insert(PlannerForecast), rows)
     return len(rows)
+
+
+def write_forecast_extras(
+    session: Session, run_id: str, as_of: dt.date, forecast_dir: Path
+) -> dict[str, int]:
+    """Store what the forecast step in ``forecast_dir`` wrote beside the champion: the
+    overrides (from ``forecast.parquet``) and the challenger (``challenger.parquet``), in the
+    caller's transaction. Returns the rows written per table."""
+    fc_path = forecast_dir / "forecast.parquet"
+    ch_path = forecast_dir / "challenger.parquet"
+    fc = pd.read_parquet(fc_path) if fc_path.is_file() else pd.DataFrame()
+    ch = pd.read_parquet(ch_path) if ch_path.is_file() else None
+    return {
+        "overrides": write_overrides(session, run_id, as_of, fc),
+        "challenger": write_challenger(session, run_id, as_of, ch),
+    }
 
 
 def load_forecasts(session: Session, *, last: int | None = None) -> tuple[pd.DataFrame, dict]:
