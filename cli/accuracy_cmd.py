@@ -166,6 +166,17 @@ def compute(
         "champion_vs_challenger": acc.champion_vs_challenger(rows, last=last, alpha=alpha),
         "value_added": acc.value_added(rows),
     }
+    level_order = {lv: i for i, lv in enumerate(acc.LEVELS)}
+
+    def by_level(col):  # levels bottom first, other columns as they sort
+        return col.map(level_order) if col.name == "level" else col
+
+    tables["by_lag"] = tables["by_lag"].sort_values(
+        ["role", "level", "lag"], key=by_level, kind="stable", ignore_index=True
+    )
+    tables["by_run"] = tables["by_run"].sort_values(
+        ["as_of", "run_id", "role", "level"], key=by_level, kind="stable", ignore_index=True
+    )
     if len(tables["by_run"]):
         tables["by_run"]["as_of"] = tables["by_run"]["as_of"].dt.date.astype(str)
     facts = {
