@@ -207,7 +207,7 @@ def score_rows(
     act["region_id"] = act["region_id"].astype(str)
     act["sku_id"] = act["sku_id"].astype(str)
     act["y"] = act["y"].astype(float)
-    f = f[f["ds"] > f["as_of"]]
+    f = f[f["ds"] > f["as_of"]].copy()
     f["lag"] = (
         f.groupby(["run_id", "role", "region_id", "sku_id"])["ds"]
         .rank(method="dense")

@@ -116,3 +116,18 @@ def test_bad_input_is_one_line_and_writes_nothing(store: tuple[str, Path], tmp_p
     )
     assert res.exit_code == 2 and "holds no runs" in _one_line(res)
     assert not out.exists()
+
+
+def test_unknown_challenger_model_fails_before_any_step(tmp_path: Path) -> None:
+    toml = _scenario(tmp_path / "scn")
+    toml.write_text(
+        toml.read_text().replace(
+            "plot_top = 2\n", 'plot_top = 2\nchallenger = { models = "Nope" }\n'
+        )
+    )
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["plan", str(toml), "--out", str(out), "--no-store"])
+    assert res.exit_code == 2
+    line = _one_line(res)
+    assert "forecast.challenger.models" in line and "Nope" in line
+    assert not (out / "forecast").exists()
