@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from shipahead.store import open_store
@@ -56,7 +57,14 @@ def _write(store, run_id: str, as_of: dt.date, fc: pd.DataFrame, ch: pd.DataFram
 
 
 def test_overrides_and_challenger_round_trip_and_upsert(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    _round_trip(open_store(f"sqlite:///{tmp_path / 's.db'}"))
+
+
+def test_round_trip_on_postgres(pg_url: str) -> None:
+    _round_trip(open_store(pg_url))
+
+
+def _round_trip(store) -> None:
     as_of = dt.date(2024, 2, 26)
     for _ in range(2):  # written twice: the same rows
         _write(store, "run1", as_of, _fc(12.0, "ann"), _fc(9.0).drop(columns="baseline"))
@@ -71,10 +79,17 @@ def test_overrides_and_challenger_round_trip_and_upsert(tmp_path: Path) -> None:
     assert list(fc[fc["role"] == "challenger"]["mean"]) == [9.0, 9.0]
     with store.session() as s:
         assert load_forecasts(s, last=0)[0].empty
+    store.close()
 
 
-def test_migrations_match_the_models(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrations_match_the_models(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    store = open_store(url)
     load_models()
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
