@@ -279,13 +279,13 @@ def report(res: dict, planned: int, challenger: str, command: str, load: str) ->
     lines = [
         "## Planner loop (issue 17: `plan --store`, overrides, challenger, orders, `accuracy`)",
         "",
-        f"A {weeks}-week replay{cut} of the sample scenario (`benchmarks/planner_loop.py`): each week "
-        "the history up to that week, scripted overrides (ann +10 % on the five largest series "
-        "for two weeks, bob five series at their last-four-week mean for four weeks), one "
-        "`shipahead plan … --store sqlite:///…` (forecast and placement: the scenario without "
-        f'`[routing]`; challenger `{{ models = "{challenger}" }}`), every proposed order '
-        "confirmed and the orders confirmed two weeks earlier received; then `shipahead "
-        "accuracy` against the full history.",
+        f"A {weeks}-week replay{cut} of the sample scenario (`benchmarks/planner_loop.py`): "
+        "each week the history up to that week, scripted overrides (ann +10 % on the five "
+        "largest series for two weeks, bob five series at their last-four-week mean for four "
+        "weeks), one `shipahead plan … --store sqlite:///…` (forecast and placement: the "
+        f'scenario without `[routing]`; challenger `{{ models = "{challenger}" }}`), every '
+        "proposed order confirmed and the orders confirmed two weeks earlier received; then "
+        "`shipahead accuracy` against the full history.",
         "",
         f"- date {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, machine: "
         f"{platform.machine()}, {os.cpu_count()} cores, load average at the start {load} "
