@@ -212,22 +212,18 @@ def replay(work: Path, weeks: int, challenger: str, start: int = 0, finish: bool
 
 
 def _rerun(toml: Path, out: Path, url: str, db: Path, run_id: str) -> dict:
-    """Plan ``toml`` into ``out`` and the store again; the orders it reports as new."""
+    """Plan ``toml`` into ``out`` and the store again; the orders it adds to the store."""
+    count = "select count(*) n from planner_orders"
+    before = int(_sql(db, count)["n"].iloc[0])
     t0 = time.perf_counter()
     _run(["--quiet", "plan", str(toml), "--out", str(out), "--store", url])
     wall = time.perf_counter() - t0
-    new = _sql(
-        db,
-        "select count(*) n from planner_run_orders where run_id = ? and change = 'new'",
-        (run_id,),
-    )["n"].iloc[0]
-    first = _sql(db, "select count(*) n from planner_orders where first_run_id = ?", (run_id,))[
-        "n"
-    ].iloc[0]
-    # the re-run proposes the first run's orders again: they are 'unchanged', not 'new'
+    # the re-run proposes the same orders again: the same order ids, no order added
+    added = int(_sql(db, count)["n"].iloc[0]) - before
+    run = _sql(db, "select count(*) n from planner_run_orders where run_id = ?", (run_id,))
     return {
-        "rerun_new_orders": int(new),
-        "rerun_orders": int(first),
+        "rerun_new_orders": added,
+        "rerun_orders": int(run["n"].iloc[0]),
         "rerun_wall_s": round(wall, 1),
     }
 
@@ -312,7 +308,7 @@ def report(res: dict, planned: int, challenger: str, command: str, load: str) ->
         f"| orders proposed as new by two runs | 0 | **{res['orders_new_in_two_runs']}** | "
         f"{'yes' if res['orders_new_in_two_runs'] == 0 else 'NO'} |",
         (
-            f"| new orders when the last week is re-run (same `as_of` and inputs) | 0 | "
+            f"| orders added to the store by a re-run of the last week (same state) | 0 | "
             f"**{res['rerun_new_orders']}** | "
             f"{'yes' if res['rerun_new_orders'] == 0 else 'NO'} |"
             if res.get("rerun_new_orders") is not None
