@@ -215,6 +215,11 @@ def read_checked(src: DbSource, kind: str | None, where: str) -> pd.DataFrame:
     if kind is None:
         return df
     contract = CONTRACTS[kind]
+    # a database returns rows in no fixed order: sort by the key so the snapshot (and every
+    # output) is the same bytes on every read of the same rows
+    key = [c for c in contract.key if c in df.columns]
+    if key and len(key) == len(contract.key):
+        df = df.sort_values(key, kind="stable", na_position="last").reset_index(drop=True)
     problems = check_table(df, contract)
     if problems:
         p = problems[0]

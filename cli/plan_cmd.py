@@ -14,8 +14,8 @@ import json
 import platform
 import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -357,6 +357,24 @@ def _write_inbound(store: Any, run_dir: Path, files: dict[str, Path]) -> Any:
     return inbound
 
 
+@contextmanager
+def _store_errors(store: Any, what: str) -> Iterator[None]:
+    """A database error while using ``store`` as one line (exit 2), password hidden; the
+    transaction has rolled back, so the store is as it was."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        from shipahead.cli.dbsource import _scrub
+
+        raise CliInputError(
+            f"{what} {store.shown_url}: {_scrub(exc, store.engine.url)}",
+            fix="check the store (disk space, permissions, the server); it is unchanged — "
+            "rerun plan",
+        ) from None
+
+
 def _read_output(path: Path, kind: str | None) -> Any:
     from shipahead.cli.io import read_table
 
@@ -447,13 +465,20 @@ def run_plan(
             from shipahead.cli.runs_cmd import open_cli_store
 
             store = open_cli_store(store_url)
-    except BaseException:
+    except BaseException as exc:
+        from shipahead.cli.io import SOURCE_LABELS
+
+        if isinstance(exc, CliInputError) and exc.file in SOURCE_LABELS:
+            exc.file = SOURCE_LABELS[exc.file]  # a database input, not its staged snapshot
         _drop_staged(staged)
         raise
     _settle_sources(files, staged, run_dir)
     as_of = history_as_of(files["history"])
     run_id = run_id or f"{scenario.scenario.name}@{as_of.isoformat()}"
-    inbound = _write_inbound(store, run_dir, files) if store is not None else None
+    inbound = None
+    if store is not None:
+        with _store_errors(store, "cannot read the confirmed orders of"):
+            inbound = _write_inbound(store, run_dir, files)
 
     wanted = list(STEPS)
     if scenario.routing is None:
@@ -572,11 +597,12 @@ def run_plan(
         manifest["store"] = {"url": store.shown_url, "run_id": run_id, "as_of": as_of.isoformat()}
         t0 = time.perf_counter()
         try:
-            with step("store…"):
+            with step("store…"), _store_errors(store, f"cannot write run {run_id} to"):
                 _store_run(store, run_id, as_of, scenario, run_dir, manifest, inbound)
         finally:
             store.close()
-        manifest["timing"]["store"] = {"wall_s": round(time.perf_counter() - t0, 3)}
+        # the store's own time (seconds; not under "timing", which holds the steps)
+        manifest["store"]["wall_s"] = round(time.perf_counter() - t0, 3)
     write_json(manifest, run_dir / "manifest.json")
     return manifest
 

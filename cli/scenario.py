@@ -235,7 +235,11 @@ def load_scenario(path: Path) -> tuple[Scenario, dict[str, Path]]:
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # a table input ({ url, … }) fails as a path too: report what is wrong with the table
+        tagged = [e for e in errors if "DbInput" in e["loc"]]
+        err = tagged[0] if tagged else errors[0]
+        err = {**err, "loc": tuple(p for p in err["loc"] if p not in ("str", "DbInput"))}
         where = _loc(err["loc"])
         if err["type"] == "extra_forbidden":
             section = err["loc"][:-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from shipahead.cli.contracts import CONTRACTS, check_table
@@ -40,7 +40,14 @@ def _sniff_events(path: Path, guess: str | None) -> str | None:
 
 @command
 def command(
-    file: Annotated[Path, typer.Argument(help="CSV, Parquet, GeoJSON or GeoParquet file.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="CSV, Parquet, GeoJSON or GeoParquet file, or a database table: "
+            "URL#table=NAME or URL#query=SELECT … (then --kind is required).",
+            show_default=False,
+        ),
+    ],
     kind: Annotated[
         str | None,
         typer.Option(
@@ -52,9 +59,15 @@ def command(
     limit: Annotated[int, typer.Option(help="Report at most this many problems.")] = 50,
 ) -> None:
     """Check FILE against its data contract and report every problem found (exit 2 if any)."""
+    from shipahead.cli.dbsource import parse_source
     from shipahead.cli.io import _read_raw, read_geo
     from shipahead.cli.progress import console
 
+    source = parse_source(file, base=Path.cwd())
+    if source is not None:
+        _validate_table(source, kind, limit)
+        return
+    file = Path(file)  # type: ignore[assignment]
     if kind is None:
         kind = _sniff_events(file, _guess_kind(file))
         if kind is None:
@@ -77,3 +90,29 @@ def command(
         console().print(f"{file}: {len(problems)} problem(s) against the '{kind}' contract{more}")
         raise typer.Exit(EXIT_INPUT)
     console().print(f"{file}: OK — {len(df)} rows match the '{kind}' contract")
+
+
+def _validate_table(source: Any, kind: str | None, limit: int) -> None:
+    """`validate URL#table=NAME --kind KIND`: every problem, each naming the row's key."""
+    from shipahead.cli.dbsource import read_db_table, row_key
+    from shipahead.cli.progress import console
+
+    if kind not in CONTRACTS:
+        emit_error(f"a database table needs --kind — fix: use one of {_KINDS}")
+        raise typer.Exit(EXIT_INPUT)
+    contract = CONTRACTS[kind]
+    if contract.geo:
+        emit_error(f"--kind {kind} is geometry: give a GeoJSON or GeoParquet file")
+        raise typer.Exit(EXIT_INPUT)
+    label = source.describe()
+    df = read_db_table(source, label)
+    problems = check_table(df, contract, limit=limit)
+    for p in problems:
+        key = row_key(df, p.row, contract.key)
+        where = label + (f", {key}" if key else "")
+        emit_error(format_line(p.message, file=where, column=p.column, fix=p.fix))
+    if problems:
+        more = " (limit reached; there may be more)" if len(problems) >= limit else ""
+        console().print(f"{label}: {len(problems)} problem(s) against the '{kind}' contract{more}")
+        raise typer.Exit(EXIT_INPUT)
+    console().print(f"{label}: OK — {len(df)} rows match the '{kind}' contract")

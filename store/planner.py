@@ -103,6 +103,9 @@ class RunRecord:
     orders: pd.DataFrame | None = None
     routes: pd.DataFrame | None = None
     inbound: pd.DataFrame | None = None
+    #: more forecasts of the run stored beside ``final`` (e.g. ``baseline``, ``challenger``),
+    #: each in the forecast contract
+    forecast_variants: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,7 +164,13 @@ def _bulk(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
 
 
 def _forecast_rows(rec: RunRecord) -> list[dict[str, Any]]:
-    fc = rec.forecast
+    rows: list[dict[str, Any]] = []
+    for variant, fc in [("final", rec.forecast), *sorted(rec.forecast_variants.items())]:
+        rows.extend(_variant_rows(rec, variant, fc))
+    return rows
+
+
+def _variant_rows(rec: RunRecord, variant: str, fc: pd.DataFrame | None) -> list[dict[str, Any]]:
     if fc is None or fc.empty:
         return []
     fc = fc.copy()
@@ -172,7 +181,7 @@ def _forecast_rows(rec: RunRecord) -> list[dict[str, Any]]:
     for r in rows:
         r.update(
             run_id=rec.run_id,
-            variant="final",
+            variant=variant,
             as_of=rec.as_of,
             region_id=str(r["region_id"]),
             sku_id=str(r["sku_id"]),
@@ -728,7 +737,8 @@ def diff_runs(session: Session, run_a: str, run_b: str, *, tol: float = 1e-9) ->
     def kpi_map(t: dict[str, Any]) -> dict[tuple[str, str], Any]:
         out = {}
         for r in t["kpis"].to_dict("records"):
-            out[(r["step"], r["name"])] = r["value"] if r["value"] is not None else r["text"]
+            value = r["value"]
+            out[(r["step"], r["name"])] = r["text"] if value is None or pd.isna(value) else value
         return out
 
     ka, kb = kpi_map(a), kpi_map(b)

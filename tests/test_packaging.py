@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("forecasting", "placement", "routing", "cli")
+PARTS = ("forecasting", "placement", "routing", "cli", "store")
 # what a wheel build reads from the source tree
 SOURCES = ("pyproject.toml", "README.md", "shipahead", *PARTS)
 
