@@ -73,6 +73,7 @@ def _root(
 _COMMANDS: tuple[tuple[str, str], ...] = (
     ("validate", "shipahead.cli.validate_cmd"),
     ("forecast", "shipahead.cli.forecast_cmd"),
+    ("accuracy", "shipahead.cli.accuracy_cmd"),
     ("place", "shipahead.cli.place_cmd"),
     ("route", "shipahead.cli.route_cmd"),
     ("plan", "shipahead.cli.plan_cmd"),

@@ -253,6 +253,45 @@ CONTRACTS: dict[str, Contract] = {
             ordered=tuple((a, b, f"quantile {a} is above {b}") for a, b in pairwise(_Q)),
         ),
         Contract(
+            "overrides",
+            "Forecast overrides (optional)",
+            (
+                Column("region_id", "id", example="39049"),
+                Column("sku_id", "id", example="AMERICAN-VODKAS"),
+                Column("ds", "date", desc="forecast period overridden", example="2022-11-21"),
+                Column(
+                    "value",
+                    "float",
+                    "units",
+                    required=False,
+                    nullable=True,
+                    desc="final forecast of the period (or give percent)",
+                    example="1500",
+                    ge=0,
+                ),
+                Column(
+                    "percent",
+                    "float",
+                    "%",
+                    required=False,
+                    nullable=True,
+                    desc="change of the statistical forecast (or give value)",
+                    example="20",
+                    ge=-100,
+                    le=1000,
+                ),
+                Column("user", "text", desc="who made the override", example="ann"),
+                Column("comment", "text", required=False, nullable=True, example="store opening"),
+            ),
+            key=("region_id", "sku_id", "ds"),
+            one_of=(("value", "percent"),),
+            max_rows="override_rows",
+            note="One row per key and period, `value` or `percent` (not both). Applied after "
+            "the statistical forecast: final = override where present, else the baseline; "
+            "quantiles scale by final / baseline (shift by the value where the baseline is "
+            "0). Rows dated outside the run's forecast periods do not apply to it (a warning).",
+        ),
+        Contract(
             "regions",
             "Regions",
             (

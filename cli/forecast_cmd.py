@@ -7,6 +7,7 @@ Everything is computed before anything is written; each file is written atomical
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from shipahead.cli.settings import (
 
 # names of the files `execute` writes into an OutputDir (the `plan` run folder layout)
 FORECAST_FILE = "forecast.parquet"
+CHALLENGER_FILE = "challenger.parquet"
 BACKTEST_FILE = "backtest.parquet"
 LEADERBOARD_FILE = "leaderboard.csv"
 SCENARIOS_FILE = "scenarios.csv"
@@ -95,8 +97,16 @@ def _compute(
         windows_name=windows_name,
     )
     t0 = time.perf_counter()
+    ov = None
+    if inputs.overrides is not None:
+        ov = read_table(require_file(Path(inputs.overrides), "overrides"), "overrides")
+        ov = forecasting.check_overrides(ov, hist[["region_id", "sku_id"]])
     with count_progress(f"Backtesting and forecasting {s.horizon} periods") as report:
         res = forecasting.forecast(hist, s, weather=wdf, events=edf, progress=report)
+    if ov is not None:
+        # final = override where present, else the statistical forecast (kept as `baseline`)
+        final, warns = forecasting.apply_overrides(res.forecast, ov)
+        res = dataclasses.replace(res, forecast=final, warnings=[*res.warnings, *warns])
     wall = time.perf_counter() - t0
     scen = None
     if run.window_days is not None:
@@ -208,6 +218,23 @@ def execute(run: ForecastRun, inputs: ForecastInputs, out: Any) -> dict:
     return _kpis(res, wall, run.settings.metric)
 
 
+def execute_challenger(
+    run: ForecastRun, changes: dict[str, Any], inputs: ForecastInputs, out: Any
+) -> dict[str, Any]:
+    """Forecast again with the champion's settings changed by ``changes`` (the challenger).
+
+    Statistical only (overrides are the champion's): writes ``challenger.parquet`` (the
+    forecast contract) and ``challenger_leaderboard.csv``; returns ``challenger_*`` KPIs.
+    """
+    settings = dataclasses.replace(run.settings, **changes)
+    crun = dataclasses.replace(run, settings=settings, window_days=None, plot_top=0)
+    res, _, _, wall = _compute(crun, dataclasses.replace(inputs, overrides=None))
+    out.write_table(res.forecast, CHALLENGER_FILE)
+    out.write_table(res.leaderboard, "challenger_leaderboard.csv")
+    k = _kpis(res, wall, settings.metric)
+    return {f"challenger_{n}": v for n, v in k.items() if n.startswith(("backtest_", "wall_s"))}
+
+
 def _png_name(region: str, sku: str) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{region}_{sku}")
     return f"fan_{safe}.png"
@@ -268,6 +295,11 @@ def command(
     ) = None,
     plot: file_option("--plot", "Folder for fan charts (PNG).") = None,
     plot_top: option(int, "--plot-top", "Fan charts for the top N.") = DEFAULTS["plot_top"],
+    overrides: file_option(
+        "--overrides",
+        "Planners' overrides (region_id, sku_id, ds, value or percent, user, comment): "
+        "final = override where present, else the statistical forecast (kept as `baseline`).",
+    ) = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULTS["seed"],
     top_down: Annotated[
         bool,
@@ -302,7 +334,7 @@ def command(
         (leaderboard_out, False),
         (plot, True),
     )
-    inputs = ForecastInputs(history, weather, events)
+    inputs = ForecastInputs(history, weather, events, overrides)
     with claim_outputs(*claims):
         with engine_session(engine, scheduler):
             run = forecast_run(

@@ -66,6 +66,8 @@ LIMITS: dict[str, Limit] = {
     "solve_attempts": Limit(
         3, "attempts", "times `shipahead serve` starts a solve its solver process died in"
     ),
+    "override_rows": Limit(1_000_000, "rows", "rows of a forecast overrides file"),
+    "accuracy_runs": Limit(10_000, "runs", "stored runs `shipahead accuracy` scores (`--last`)"),
     "db_rows": Limit(50_000_000, "rows", "rows read from one database table or query input"),
     "order_status_rows": Limit(1_000_000, "rows", "rows of an order status file (`orders import`)"),
 }

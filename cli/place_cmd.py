@@ -27,6 +27,7 @@ from shipahead.cli.settings import (
 TARGETS_FILE = "stock_targets.csv"
 ORDERS_FILE = "placement_orders.csv"
 SUMMARY_FILE = "summary.json"
+POLICY_FILE = "inventory_policy.csv"
 
 
 def _scenarios_from_forecast(path: Path, window_days: float, n_scenarios: int):
@@ -150,6 +151,8 @@ def execute(run: PlaceRun, inputs: PlaceInputs, out: Any) -> dict:
     out.write_table(res.stock_targets, TARGETS_FILE)
     out.write_table(res.placement_orders, ORDERS_FILE)
     out.write_json(res.summary, SUMMARY_FILE)
+    if res.inventory_policy is not None:
+        out.write_table(res.inventory_policy, POLICY_FILE)
     return _kpis(res)
 
 

@@ -118,14 +118,17 @@ def _forecast_step(ctx: StepContext, out: Any) -> dict[str, Any]:
 
     sc = ctx.scenario
     options = {
-        **sc.forecast.model_dump(),
+        **sc.forecast.model_dump(exclude={"challenger"}),
         "seed": sc.scenario.seed,
         "window_days": sc.placement.window_days,
         "n_scenarios": sc.placement.n_scenarios,
     }
     run = forecast_cmd.forecast_run(options, backend=ctx.engine, scheduler=ctx.scheduler)
     inputs = ForecastInputs(*(ctx.files.get(k) for k in _STEP_INPUTS["forecast"]))
-    return forecast_cmd.execute(run, inputs, out)
+    kpis = forecast_cmd.execute(run, inputs, out)
+    if sc.forecast.challenger is not None:  # beside the champion; placement never reads it
+        kpis |= forecast_cmd.execute_challenger(run, sc.forecast.challenger.changes(), inputs, out)
+    return kpis
 
 
 def _placement_step(ctx: StepContext, out: Any) -> dict[str, Any]:
@@ -386,6 +389,7 @@ def _store_run(
     """Write the run into the store in one transaction (a failure or a kill leaves the store
     as it was); returns the order changes."""
     import pandas as pd
+    from shipahead.store.accuracy import write_forecast_extras
     from shipahead.store.planner import RunRecord, set_manifest, write_run
 
     lb = run_dir / "forecast" / "leaderboard.csv"
@@ -409,6 +413,7 @@ def _store_run(
     )
     with store.session() as session:
         changes = write_run(session, rec).summary()
+        write_forecast_extras(session, run_id, as_of, run_dir / "forecast")
         manifest["store"]["orders"] = changes
         set_manifest(session, run_id, manifest)
     return changes

@@ -101,6 +101,7 @@ INPUT_KINDS: dict[str, str | None] = {
     "traffic": "traffic",
     "roads": None,
     "depots": None,
+    "overrides": "overrides",
 }
 
 
@@ -135,7 +136,23 @@ class Inputs(create_model("_InputFiles", __base__=_Strict, **_input_fields())): 
                 d[key] = value.record()
         return d
 
-    _later = ("depots",)
+    _later = ("depots", "overrides")
+
+
+class ChallengerParams(_Strict):
+    """A challenger forecast run beside the champion: the ``[forecast]`` keys it changes
+    (unset keys are the champion's). Stored and scored, never used downstream."""
+
+    models: str | None = None
+    windows: int | None = Field(None, ge=1)
+    metric: str | None = None
+    selection: Literal["class", "series", "hybrid"] | None = None
+    country: str | None = None
+    top_down: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The keys set, as ``ForecastSettings`` fields."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class ForecastParams(_Strict):
@@ -153,8 +170,9 @@ class ForecastParams(_Strict):
     plot_top: int = Field(DEFAULTS["plot_top"], ge=0)
     jobs: int = DEFAULTS["jobs"]
     top_down: bool = DEFAULTS["top_down"]
+    challenger: ChallengerParams | None = None
 
-    _later = ("jobs", "top_down")
+    _later = ("jobs", "top_down", "challenger")
 
 
 class PlacementParams(_Strict):
@@ -326,6 +344,34 @@ def _check_limits(scenario: Scenario, path: Path) -> None:
             raise
 
 
+def _check_challenger(scenario: Scenario, path: Path) -> None:
+    """``forecast.challenger`` names known models and metric (before the champion runs)."""
+    ch = scenario.forecast.challenger
+    if ch is None:
+        return
+    from shipahead.forecasting import available_models
+    from shipahead.forecasting.candidates import ENSEMBLE
+    from shipahead.forecasting.settings import METRICS
+
+    if ch.models is not None and ch.models.strip() != "auto":
+        known = (*available_models(), ENSEMBLE)
+        unknown = [m.strip() for m in ch.models.split(",") if m.strip() not in known]
+        if unknown or not ch.models.strip():
+            raise CliInputError(
+                f"key 'forecast.challenger.models': unknown model(s) {', '.join(unknown)}",
+                file=path,
+                fix=f"use 'auto' or names from: {', '.join(available_models())}",
+            )
+    if ch.metric is not None and ch.metric not in METRICS:
+        raise CliInputError(
+            f"key 'forecast.challenger.metric': unknown metric {ch.metric!r}",
+            file=path,
+            fix=f"use one of {', '.join(METRICS)}",
+        )
+    if ch.windows is not None:
+        check_limit("windows", ch.windows, "key 'forecast.challenger.windows'")
+
+
 def check_scenario_inputs(scenario: Scenario, files: dict[str, Path], path: Path) -> None:
     """Check scenario values against the input files (after each file passed its contract).
 
@@ -347,6 +393,7 @@ def check_scenario_inputs(scenario: Scenario, files: dict[str, Path], path: Path
                 file=path,
                 fix=f"use one of: {known}",
             )
+    _check_challenger(scenario, path)
     if "history" not in files:
         return
     history = read_table(files["history"], "history")
@@ -366,15 +413,19 @@ def check_scenario_inputs(scenario: Scenario, files: dict[str, Path], path: Path
                 fix=f"add the SKU to {files['skus'].name} or remove its rows from the history",
             )
     f = scenario.forecast
+    windows = [(f.windows, "key 'forecast.windows'")]
+    if f.challenger is not None and f.challenger.windows is not None:
+        windows.append((f.challenger.windows, "key 'forecast.challenger.windows'"))
     try:
-        check_forecast_size(
-            history,
-            horizon=f.horizon,
-            windows=f.windows,
-            freq=f.freq,
-            horizon_name="key 'forecast.horizon'",
-            windows_name="key 'forecast.windows'",
-        )
+        for n, name in windows:
+            check_forecast_size(
+                history,
+                horizon=f.horizon,
+                windows=n,
+                freq=f.freq,
+                horizon_name="key 'forecast.horizon'",
+                windows_name=name,
+            )
     except CliInputError as exc:
         exc.file = str(path)
         raise

@@ -88,6 +88,7 @@ class ForecastInputs:
     history: Path
     weather: Path | None = None
     events: Path | None = None
+    overrides: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "regions": ("--regions", "inputs.regions"),
     "inbound_lanes": ("--inbound-lanes", "inputs.inbound_lanes"),
     "depots": ("--depots", "inputs.depots"),
+    "overrides": ("--overrides", "inputs.overrides"),
 }
 
 _PARAM = re.compile(r"`([a-z_]+)`")

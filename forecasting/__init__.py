@@ -18,6 +18,8 @@ from .errors import InputError as InputError
 from .errors import SolverError as SolverError
 from .models import available_models as available_models
 from .models import classify_demand as classify_demand
+from .overrides import apply_overrides as apply_overrides
+from .overrides import check_overrides as check_overrides
 from .pipeline import ForecastCore as ForecastCore
 from .pipeline import forecast as forecast
 from .plots import fan_chart as fan_chart
@@ -44,7 +46,9 @@ __all__ = [
     "SolverError",
     "TopDownCandidate",
     "add_ensemble",
+    "apply_overrides",
     "available_models",
+    "check_overrides",
     "classify_demand",
     "fan_chart",
     "fan_charts",

@@ -24,6 +24,7 @@ from .decomposition import (
 from .errors import InputError, SolverError
 from .inputs import PlacementProblem, PlacementTables, build_problem
 from .model import q_index, sku_q_start
+from .policy import inventory_policy
 from .rounding import round_placements
 from .settings import PlacementSettings
 from .solvers import solve_ortools
@@ -51,12 +52,16 @@ class PlacementResult:
         utilisation, capacity shadow prices. Deterministic (no timings).
     timings
         Seconds per phase (kept out of the summary so outputs are byte-identical across runs).
+    inventory_policy
+        Per SKU × FC: safety stock, reorder point, target and achieved service level, days of
+        cover (:func:`placement.policy.inventory_policy`).
     """
 
     stock_targets: pd.DataFrame
     placement_orders: pd.DataFrame
     summary: dict
     timings: dict = field(default_factory=dict)
+    inventory_policy: pd.DataFrame | None = None
 
 
 def plan(tables: PlacementTables, settings: PlacementSettings, *, client=None) -> PlacementResult:
@@ -149,8 +154,11 @@ def solve_problem(
     t = time.perf_counter()
     result = _assemble(pb, settings, q_m, q_a, solved.q_int, solved.recourse, solved.prices, info)
     check_plan(pb, result.stock_targets, result.placement_orders, result.summary)
+    policy = inventory_policy(pb, result.stock_targets, settings.window_days)
     timings["outputs_and_check_s"] = time.perf_counter() - t
-    return PlacementResult(result.stock_targets, result.placement_orders, result.summary, timings)
+    return PlacementResult(
+        result.stock_targets, result.placement_orders, result.summary, timings, policy
+    )
 
 
 def _solve_monolithic(

@@ -30,7 +30,11 @@ class Base(DeclarativeBase):
 
 #: Modules that define store tables; :func:`load_models` imports them so ``Base.metadata`` is
 #: complete (each part of the product adds its module here and an Alembic branch for it).
-MODEL_MODULES: tuple[str, ...] = ("shipahead.store.dispatch", "shipahead.store.runs")
+MODEL_MODULES: tuple[str, ...] = (
+    "shipahead.store.dispatch",
+    "shipahead.store.runs",
+    "shipahead.store.accuracy",
+)
 
 
 def load_models() -> None:

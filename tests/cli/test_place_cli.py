@@ -66,6 +66,7 @@ def test_place_writes_three_files(tmp_path):
     r = _run(_args(p, out, "--promise-days", "2"))
     assert r.exit_code == 0, r.output
     assert sorted(x.name for x in out.iterdir()) == [
+        "inventory_policy.csv",
         "placement_orders.csv",
         "stock_targets.csv",
         "summary.json",
