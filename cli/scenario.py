@@ -82,8 +82,9 @@ class ForecastParams(_Strict):
     plot_top: int = Field(DEFAULTS["plot_top"], ge=0)
     jobs: int = DEFAULTS["jobs"]
     top_down: bool = DEFAULTS["top_down"]
+    backtest: Literal["sample", "all"] = DEFAULTS["backtest"]
 
-    _later = ("jobs", "top_down")
+    _later = ("jobs", "top_down", "backtest")
 
 
 class PlacementParams(_Strict):
