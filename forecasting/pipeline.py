@@ -406,7 +406,9 @@ class ForecastCore:
         n_min = int(binfo["n_obs"].min()) - w * h
         kw = {"season_length": self.season, "freq_days": self.pdays, "horizon": h}
         warns: list[str] = []
-        with clock.stage("backtest"):
+        # the backtest reports its progress as the statsforecast calls finish their chunks
+        self.progress.hook = lambda units: clock.partial("backtest", units / max(w, 1))
+        with clock.block("backtest", len(bt_ids)):
             cv = self.fit.cross_validation(
                 bsub, make_models(tuple(plain), n_min=n_min, **kw), n_min, count=True
             )
@@ -429,7 +431,7 @@ class ForecastCore:
             cv = _clip_and_fill(cv, names)
             scale = seasonal_scales(bsub, cv["cutoff"].unique(), self.season, metric)
             err = _errors(cv, names, scale, metric)
-        clock.advance("backtest", len(bt_ids))
+            self.progress.hook = None
         # ensemble: the best mean/median combination of the class's best models (by backtest)
         board0 = err.groupby("model")[metric].mean().sort_values(kind="stable")
         # naive baselines are backtested (leaderboard) but not selectable for intermittent
@@ -480,11 +482,12 @@ class ForecastCore:
             group,
         )
         # final fit: each group of series fits only the models its chosen candidate needs
-        with clock.stage("fits"):
+        self.progress.hook = lambda units: clock.partial("fits", units)
+        with clock.block("fits", len(info)):
             out = self._final(
                 sub, info, exo, chosen, (members, how), cand, plain, exog_names, td, kw, offsets
             )
-        clock.advance("fits", len(info))
+        self.progress.hook = None
         resid = ch[["unique_id", "cutoff", "step", "y", "mean", "scale", "demand_class"]]
         cvc = ch[["unique_id", "ds", "cutoff", "y", "mean"]]
         return CoreOutput(

@@ -106,7 +106,7 @@ class StageClock:
         self.timings = StageTimings()
         self.progress = progress
         self.totals: dict[str, int] = {}
-        self.done: dict[str, int] = {}
+        self.done: dict[str, float] = {}
 
     def plan(self, stage: str, total: int) -> None:
         """Announce that ``stage`` will process ``total`` series over the run."""
@@ -120,11 +120,27 @@ class StageClock:
         self.timings.get(stage).series += int(series)
         self._report(stage)
 
+    def partial(self, stage: str, series: float) -> None:
+        """Report part of a block's series as done (not counted until :meth:`advance`)."""
+        self.done[stage] = self.done.get(stage, 0) + float(series)
+        self._report(stage)
+
+    @contextlib.contextmanager
+    def block(self, stage: str, series: int) -> Iterator[None]:
+        """Time a block of ``series`` series of ``stage``: partial reports inside it, then the
+        stage's count moves to exactly ``series`` more than before the block."""
+        before = self.done.get(stage, 0)
+        with self.stage(stage):
+            yield
+        self.done[stage] = before
+        self.advance(stage, series)
+
     def _report(self, stage: str) -> None:
         if self.progress is None:
             return
-        total = max(self.totals.get(stage, 0), self.done.get(stage, 0))
-        self.progress(stage, min(self.done.get(stage, 0), total), total)
+        done = int(self.done.get(stage, 0))
+        total = max(self.totals.get(stage, 0), done)
+        self.progress(stage, min(done, total), total)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:

@@ -114,7 +114,9 @@ def test_stage_timings_and_progress(small_history) -> None:
     seen: dict[str, list[tuple[int, int]]] = {}
     res = F.forecast(
         small_history,
-        F.ForecastSettings(horizon=7, windows=2, jobs=1, models="Naive,SeasonalNaive,Ensemble"),
+        F.ForecastSettings(
+            horizon=7, windows=2, jobs=1, models="Naive,SeasonalNaive,AutoETS,Ensemble"
+        ),
         stage_progress=lambda s, d, t: seen.setdefault(s, []).append((d, t)),
     )
     st = res.timings.stages
