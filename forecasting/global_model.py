@@ -10,7 +10,7 @@ windows of the horizon). The model is deterministic: fixed seed, ``num_threads``
 ``GLOBAL_THREADS`` and LightGBM's ``deterministic`` mode.
 
 On ``backend="dask"`` the model is trained with mlforecast's Dask path
-(``DistributedMLForecast`` + ``lightgbm.dask``) across the workers of the current client;
+(``DistributedMLForecast`` + ``DaskLGBMForecast``, i.e. ``lightgbm.dask``) across the workers of the current client;
 that path has no conformal intervals, so its intervals are the split-conformal quantiles of
 its own standardised backtest errors per horizon step (the same method mlforecast uses).
 """
@@ -152,12 +152,12 @@ class GlobalModel:
 
     # -- Dask -----------------------------------------------------------------------------
     def _dask_mlf(self, n_min: int):
-        from lightgbm.dask import DaskLGBMRegressor
         from mlforecast.distributed import DistributedMLForecast
+        from mlforecast.distributed.models.dask.lgb import DaskLGBMForecast
         from mlforecast.lag_transforms import RollingMean
         from mlforecast.target_transforms import LocalStandardScaler
 
-        model = DaskLGBMRegressor(**LGBM_PARAMS, random_state=int(self.s.seed))
+        model = DaskLGBMForecast(**LGBM_PARAMS, random_state=int(self.s.seed))
         return DistributedMLForecast(
             models={GLOBAL: model},
             freq=self.freq,

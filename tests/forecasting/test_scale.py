@@ -135,3 +135,23 @@ def test_stage_timings_and_progress(small_history) -> None:
 def test_unknown_backtest_mode() -> None:
     with pytest.raises(F.InputError, match="backtest"):
         F.ForecastSettings(horizon=7, backtest="some")
+
+
+@pytest.mark.slow
+def test_global_model_on_dask() -> None:
+    """mlforecast's Dask path (DistributedMLForecast + lightgbm.dask) on a 2-worker cluster."""
+    from distributed import Client, LocalCluster
+
+    hist = _panel(10, days=84)
+    df = hist.assign(unique_id=hist["region_id"] + "/" + hist["sku_id"])[["unique_id", "ds", "y"]]
+    gm = GlobalModel(F.ForecastSettings(horizon=7, windows=2, backend="dask"), "D", 7, 1.0)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cl,
+        Client(cl),
+    ):
+        cv = gm.cross_validation(df, 84 - 14)
+        fc = gm.forecast(df, 84)
+    assert cv["cutoff"].nunique() == 2 and len(fc) == 10 * 7
+    for f in (cv, fc):
+        lo, mid, hi = f[f"{GLOBAL}-lo-90"], f[GLOBAL], f[f"{GLOBAL}-hi-90"]
+        assert np.isfinite(mid).all() and (lo <= mid).all() and (mid <= hi).all()
