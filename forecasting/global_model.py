@@ -10,9 +10,10 @@ windows of the horizon). The model is deterministic: fixed seed, ``num_threads``
 ``GLOBAL_THREADS`` and LightGBM's ``deterministic`` mode.
 
 On ``backend="dask"`` the model is trained with mlforecast's Dask path
-(``DistributedMLForecast`` + ``DaskLGBMForecast``, i.e. ``lightgbm.dask``) across the workers of the current client;
-that path has no conformal intervals, so its intervals are the split-conformal quantiles of
-its own standardised backtest errors per horizon step (the same method mlforecast uses).
+(``DistributedMLForecast`` + ``DaskLGBMForecast``, i.e. ``lightgbm.dask``) across the workers
+of the current client; that path has no conformal intervals, so its intervals are the
+split-conformal quantiles of its own backtest errors per series and horizon step (the method
+mlforecast's ``PredictionIntervals`` uses).
 """
 
 from __future__ import annotations
