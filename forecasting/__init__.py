@@ -18,6 +18,7 @@ from .errors import InputError as InputError
 from .errors import SolverError as SolverError
 from .models import available_models as available_models
 from .models import classify_demand as classify_demand
+from .pipeline import BACKTEST_SAMPLE as BACKTEST_SAMPLE
 from .pipeline import ForecastCore as ForecastCore
 from .pipeline import forecast as forecast
 from .plots import fan_chart as fan_chart
@@ -34,6 +35,7 @@ from .settings import ForecastSettings as ForecastSettings
 from .validate import validate_history as validate_history
 
 __all__ = [
+    "BACKTEST_SAMPLE",
     "ENSEMBLE",
     "QUANTILE_COLUMNS",
     "ForecastCore",
