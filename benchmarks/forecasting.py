@@ -275,7 +275,7 @@ def _class_choice(res) -> dict[str, str]:
     return {c: g["model"].value_counts().index[0] for c, g in m.groupby("demand_class")}
 
 
-def scale_and_sample(hist: pd.DataFrame, jobs: int) -> dict:
+def scale_and_sample(hist: pd.DataFrame, jobs: int, modes=("sample", "all")) -> dict:
     """On every complete series, history to 8 weeks before the end: one plain statsforecast
     MSTL fit + forecast (80/90 % intervals), the full ``auto`` (backtest on the sample) and
     ``auto`` with ``backtest="all"``; both autos are scored on the 8 held-out weeks."""
@@ -295,7 +295,7 @@ def scale_and_sample(hist: pd.DataFrame, jobs: int) -> dict:
     out["mstl_s"] = time.perf_counter() - t
     out["load"].append(os.getloadavg()[0])
     print(f"  MSTL fit + forecast: {out['mstl_s']:.1f} s", flush=True)
-    for mode in ("sample", "all"):
+    for mode in modes:
         t = time.perf_counter()
         res = F.forecast(
             train,
@@ -499,7 +499,19 @@ def main() -> None:
         action="store_true",
         help="leave out the speed and sample-vs-all runs on all 1,876 complete series",
     )
+    ap.add_argument(
+        "--only-scale",
+        default="",
+        help="only the runs on every complete series, for these backtest modes (comma list: "
+        "sample,all); prints the results as JSON",
+    )
     args = ap.parse_args()
+    if args.only_scale:
+        import json
+
+        r = scale_and_sample(load(None), args.jobs, tuple(args.only_scale.split(",")))
+        print(json.dumps(r, default=str, indent=1))
+        return
     if args.local_series:
         r = dask_scale(args.local_series, max(1, args.jobs), backend="local")
         print(

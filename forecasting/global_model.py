@@ -29,8 +29,11 @@ __all__ = ["GLOBAL", "GLOBAL_CONFORMAL", "GLOBAL_MIN_SERIES", "GLOBAL_THREADS", 
 GLOBAL = "GlobalLGBM"
 #: Conformal windows (of the horizon) for the intervals.
 GLOBAL_CONFORMAL = 2
-#: LightGBM threads (fixed, so the model is the same on any machine).
-GLOBAL_THREADS = 2
+#: LightGBM threads (fixed, so the model is the same on any machine). One: on a shared,
+#: oversubscribed machine LightGBM's OpenMP threads wait on each other (measured 30× slower
+#: with 2 threads than with 1 at load 15 on 2 cores); the pipeline's parallelism is in
+#: statsforecast's processes and Dask workers.
+GLOBAL_THREADS = 1
 #: ``auto`` backtests the global model in a class only with at least this many series.
 GLOBAL_MIN_SERIES = 8
 #: LightGBM parameters (small trees, few rounds: a robust default for weekly/daily demand).
