@@ -562,9 +562,7 @@ def main() -> None:
     table["vs_SeasonalNaive"] = table["mase"] / sn - 1
     table["series"] = allres.groupby("model")["unique_id"].nunique()
     table["core_s_per_series_fit"] = pd.Series(cost)
-    singles = table[~table.index.str.startswith("auto")].drop(
-        index=["Mean(SN,Theta,MSTL)"], errors="ignore"
-    )
+    singles = table[~table.index.str.startswith("auto") & ~table.index.str.startswith("Mean(")]
     singles = singles[singles["series"] == n]
     best_single = singles["mase"].idxmin()
     wt = wtot.groupby(["window_days", "method"])[["cov80", "cov90"]].mean()
