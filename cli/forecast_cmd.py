@@ -73,7 +73,7 @@ def _compute(
 ):
     from shipahead.cli.io import read_table
     from shipahead.cli.limits import check_forecast_size
-    from shipahead.cli.progress import count_progress, step
+    from shipahead.cli.progress import forecast_progress, step
 
     from shipahead import forecasting
 
@@ -101,8 +101,13 @@ def _compute(
     if inputs.overrides is not None:
         ov = read_table(require_file(Path(inputs.overrides), "overrides"), "overrides")
         ov = forecasting.check_overrides(ov, hist[["region_id", "sku_id"]])
-    with count_progress(f"Backtesting and forecasting {s.horizon} periods") as report:
-        res = forecasting.forecast(hist, s, weather=wdf, events=edf, progress=report)
+    with forecast_progress(f"Backtesting and forecasting {s.horizon} periods") as (
+        report,
+        stages,
+    ):
+        res = forecasting.forecast(
+            hist, s, weather=wdf, events=edf, progress=report, stage_progress=stages
+        )
     if ov is not None:
         # final = override where present, else the statistical forecast (kept as `baseline`)
         final, warns = forecasting.apply_overrides(res.forecast, ov)
@@ -164,6 +169,8 @@ def _kpis(res, wall: float, metric: str) -> dict[str, Any]:
         k[f"backtest_{metric}"] = round(float(row[metric].iloc[0]), 4)
         k["backtest_coverage_80"] = round(float(row["coverage_80"].iloc[0]), 4)
         k["backtest_coverage_90"] = round(float(row["coverage_90"].iloc[0]), 4)
+    if res.timings is not None:
+        k["stages"] = res.timings.rows()
     return k
 
 
@@ -309,6 +316,15 @@ def command(
             "seasonal shape over regions).",
         ),
     ] = DEFAULTS["top_down"],
+    backtest: Annotated[
+        str,
+        typer.Option(
+            "--backtest",
+            help="'sample' (default): backtest a stratified sample of each demand class "
+            "(forecasting.BACKTEST_SAMPLE series; all when the class is smaller) and give the "
+            "others the class's choice; 'all': backtest every series.",
+        ),
+    ] = DEFAULTS["backtest"],
 ) -> None:
     """Backtest candidates, pick the best (per demand class or series), forecast HORIZON periods."""
     from shipahead.cli.engine import engine_session
@@ -351,6 +367,7 @@ def command(
                     "jobs": jobs,
                     "seed": seed,
                     "top_down": top_down,
+                    "backtest": backtest,
                     "window_days": window_days if scenarios_out is not None else None,
                     "n_scenarios": n_scenarios,
                     "plot_top": plot_top if plot is not None else 0,

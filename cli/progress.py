@@ -17,13 +17,14 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from shipahead.cli.errors import STATE
 
-__all__ = ["console", "count_progress", "progress", "setup_logging", "step"]
+__all__ = ["console", "count_progress", "forecast_progress", "progress", "setup_logging", "step"]
 
 
 def console() -> Console:
@@ -163,3 +164,51 @@ def count_progress(description: str, unit: str = "series") -> Iterator[Callable[
             prog.update(task, completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def forecast_progress(
+    description: str,
+) -> Iterator[tuple[Callable[[int, int], None], Callable[[str, int, int], None]]]:
+    """Yield ``(update(done, total), stage_update(stage, done, total))`` for a forecast: the
+    overall series count and one line per stage (backtest, ensembles, calibration, fits), each
+    with done/total series and an ETA — bars on a terminal, log lines on stderr otherwise
+    (every 10 % or 30 s per line), nothing with ``--quiet``."""
+    if STATE.quiet:
+        yield (lambda done, total: None), (lambda stage, done, total: None)
+        return
+    con = console()
+    if not con.is_terminal:
+        logs: dict[str, LogProgress] = {}
+
+        def log_stage(stage: str, done: int, total: int) -> None:
+            if stage not in logs:
+                logs[stage] = LogProgress(f"  stage {stage}", "series")
+            logs[stage].update(done, total)
+
+        yield LogProgress(description, "series").update, log_stage
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("series"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=con,
+        transient=True,
+    ) as prog:
+        main = prog.add_task(description, total=None)
+        tasks: dict[str, TaskID] = {}
+
+        def update(done: int, total: int) -> None:
+            prog.update(main, completed=done, total=total)
+
+        def stage_update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(f"  stage {stage}", total=total or None)
+            prog.update(tasks[stage], completed=done, total=total or None)
+
+        yield update, stage_update

@@ -170,9 +170,10 @@ class ForecastParams(_Strict):
     plot_top: int = Field(DEFAULTS["plot_top"], ge=0)
     jobs: int = DEFAULTS["jobs"]
     top_down: bool = DEFAULTS["top_down"]
+    backtest: Literal["sample", "all"] = DEFAULTS["backtest"]
     challenger: ChallengerParams | None = None
 
-    _later = ("jobs", "top_down", "challenger")
+    _later = ("jobs", "top_down", "backtest", "challenger")
 
 
 class PlacementParams(_Strict):

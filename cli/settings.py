@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "selection": "class",
     "reconcile": False,
     "top_down": True,
+    "backtest": "sample",
     "seed": 0,
     "backend": "local",
     # PlacementSettings
@@ -218,6 +219,7 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "fill_gaps": ("--fill-gaps", "forecast.fill_gaps"),
     "jobs": ("--jobs", "forecast.jobs"),
     "top_down": ("--top-down", "forecast.top_down"),
+    "backtest": ("--backtest", "forecast.backtest"),
     "plot_top": ("--plot-top", "forecast.plot_top"),
     "window_days": ("--window-days", "placement.window_days"),
     "n_scenarios": ("--n-scenarios", "placement.n_scenarios"),

@@ -20,6 +20,7 @@ from .models import available_models as available_models
 from .models import classify_demand as classify_demand
 from .overrides import apply_overrides as apply_overrides
 from .overrides import check_overrides as check_overrides
+from .pipeline import BACKTEST_SAMPLE as BACKTEST_SAMPLE
 from .pipeline import ForecastCore as ForecastCore
 from .pipeline import forecast as forecast
 from .plots import fan_chart as fan_chart
@@ -36,6 +37,7 @@ from .settings import ForecastSettings as ForecastSettings
 from .validate import validate_history as validate_history
 
 __all__ = [
+    "BACKTEST_SAMPLE",
     "ENSEMBLE",
     "QUANTILE_COLUMNS",
     "ForecastCore",

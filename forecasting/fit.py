@@ -55,6 +55,8 @@ class Ticker:
         self.n_series = n_series
         self.units_total = 0.0
         self.units_done = 0.0
+        #: optional ``hook(units)`` called as units are done (per-stage progress)
+        self.hook: Callable[[float], None] | None = None
 
     def start(self, units_total: float) -> None:
         self.units_total = float(units_total)
@@ -63,6 +65,8 @@ class Ticker:
 
     def add(self, units: float) -> None:
         self.units_done = min(self.units_total, self.units_done + units)
+        if self.hook is not None:
+            self.hook(units)
         self._report()
 
     def finish(self) -> None:
@@ -141,7 +145,8 @@ class StatsFit:
             return self._once(kind, df, X_df, models, kw, jobs)
         ids = pd.unique(df["unique_id"])
         size = max(PROGRESS_CHUNK_MIN, -(-len(ids) // PROGRESS_CHUNKS))
-        if self.progress.callback is None or len(ids) <= size:
+        quiet = self.progress.callback is None and self.progress.hook is None
+        if quiet or len(ids) <= size:
             res = self._once(kind, df, X_df, models, kw, jobs)
             self.progress.add(count * len(ids))
             return res

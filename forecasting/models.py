@@ -62,7 +62,9 @@ CV2_CUTOFF = 0.49
 
 def available_models() -> tuple[str, ...]:
     """Names accepted in ``ForecastSettings.models``."""
-    return tuple(dict.fromkeys(SMOOTH_MODELS + INTERMITTENT_MODELS + EXOG_MODELS))
+    from .global_model import GLOBAL
+
+    return tuple(dict.fromkeys((*SMOOTH_MODELS, *INTERMITTENT_MODELS, *EXOG_MODELS, GLOBAL)))
 
 
 class Log1p:

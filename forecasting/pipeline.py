@@ -10,7 +10,13 @@ Method (documented in docs/forecasting.md):
    All-zero series get a zero forecast (model ``ZeroDemand``).
 3. The other series run a rolling-origin backtest (``windows`` windows, step = horizon) of the
    candidate models of their class (statsforecast ``cross_validation``, refit every window,
-   ``fallback_model=Naive``); models without intervals get conformal intervals.
+   ``fallback_model=Naive``); models without intervals get conformal intervals. With
+   ``backtest="sample"`` (default) only a stratified sample of each class is backtested
+   (:func:`backtest_sample`: ``BACKTEST_SAMPLE`` series spread evenly over the class's sales
+   volume, every series when the class is smaller); selection and calibration are per class,
+   so the other series take the class's choice and get only the final fits it needs.
+   ``auto`` also backtests ``GlobalLGBM``, one LightGBM model across the class's series
+   (:mod:`forecasting.global_model`).
 4. Candidates are every model plus ``Ensemble`` (the mean or median combination of 2–4 of the
    class's 6 best models with the lowest backtest error; means and bounds combined alike) and,
    for smooth series of SKUs with several regions, ``TopDown`` (share × SKU-total forecast).
@@ -46,6 +52,7 @@ from .candidates import (
 )
 from .errors import InputError
 from .fit import StatsFit, Ticker
+from .global_model import GLOBAL, GLOBAL_MIN_SERIES, GlobalModel
 from .models import (
     AUTO_EXOG_MODELS,
     EXOG_MODELS,
@@ -69,9 +76,14 @@ from .scoring import (
     seasonal_scales,
 )
 from .settings import LEVELS, QUANTILE_COLUMNS, ForecastResult, ForecastSettings
+from .stages import StageClock, StageProgress
 from .validate import period_days, season_length_for, validate_history
 
-__all__ = ["CoreOutput", "ForecastCore", "forecast"]
+__all__ = ["BACKTEST_SAMPLE", "CoreOutput", "ForecastCore", "backtest_sample", "forecast"]
+
+#: ``backtest="sample"``: series backtested per demand class group (smooth, intermittent);
+#: a class with at most this many series is backtested whole.
+BACKTEST_SAMPLE = 400
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +94,7 @@ def forecast(
     weather: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     progress: Callable[[int, int], None] | None = None,
+    stage_progress: StageProgress | None = None,
 ) -> ForecastResult:
     """Backtest, select and forecast every ``region_id × sku_id`` series of a history.
 
@@ -101,6 +114,10 @@ def forecast(
         Optional ``progress(done, total)``, called as the work advances with ``total`` the
         number of ``region_id × sku_id`` series and ``done`` the series-equivalents of work
         finished (a backtested series weighs its windows + 1 fits). It must not raise.
+    stage_progress
+        Optional ``stage_progress(stage, done, total)`` per stage (``backtest``,
+        ``ensembles``, ``calibration``, ``fits``): series done of the stage's total. It must
+        not raise.
 
     Returns
     -------
@@ -169,7 +186,10 @@ def forecast(
         )
         warns.extend(exo.warnings)
 
-    core = ForecastCore(settings, freq, season, pdays, progress=Ticker(progress, len(keys)))
+    clock = StageClock(stage_progress)
+    core = ForecastCore(
+        settings, freq, season, pdays, progress=Ticker(progress, len(keys)), clock=clock
+    )
     core.sku_of = keys.set_index("unique_id")["sku_id"]
     out = core.run(run_df, exo, report_ids=set(keys["unique_id"]))
     warns.extend(out.warnings)
@@ -220,6 +240,15 @@ def forecast(
         hierarchy=hier,
         residuals=resid.reset_index(drop=True),
         history=hist,
+        timings=clock.timings,
+        series_class=(
+            out.series_class.rename("demand_class")
+            .rename_axis("unique_id")
+            .reset_index()
+            .merge(keys, on="unique_id", how="inner")[["region_id", "sku_id", "demand_class"]]
+            .sort_values(["region_id", "sku_id"], kind="stable")
+            .reset_index(drop=True)
+        ),
     )
 
 
@@ -236,6 +265,8 @@ class CoreOutput:
     residuals: pd.DataFrame  # unique_id, cutoff, step, y, mean, scale, demand_class
     cv_chosen: pd.DataFrame  # unique_id, ds, cutoff, y, mean (chosen candidate)
     warnings: list[str]
+    #: unique_id -> class group (smooth / intermittent) of every backtested-class series
+    series_class: pd.Series | None = None
 
 
 class ForecastCore:
@@ -248,6 +279,7 @@ class ForecastCore:
         season: int,
         pdays: float,
         progress: Ticker | None = None,
+        clock: StageClock | None = None,
     ):
         self.s = settings
         self.freq = freq
@@ -255,6 +287,8 @@ class ForecastCore:
         self.pdays = pdays
         self.progress = progress or Ticker(None, 0)
         self.fit = StatsFit(settings, freq, self.progress)
+        self.clock = clock or StageClock()
+        self.global_model = GlobalModel(settings, freq, season, pdays)
         #: unique_id -> sku_id of the bottom series (TopDown); aggregates are not in it
         self.sku_of: pd.Series | None = None
 
@@ -273,6 +307,8 @@ class ForecastCore:
             names = [m for m in names if m != TOP_DOWN]
         if has_exog and cls == "smooth":
             names += list(AUTO_EXOG_MODELS)
+        if self.s.global_model:
+            names.append(GLOBAL)
         return names
 
     def run(self, df: pd.DataFrame, exo, report_ids: set | None = None) -> CoreOutput:
@@ -284,9 +320,22 @@ class ForecastCore:
         short = info.index[(info["n_obs"] < min_len) | (info["demand_class"] == "zero")]
         info["group"] = np.where(info["demand_class"] == "intermittent", "intermittent", "smooth")
         info.loc[short, "group"] = "short"
-        # work units: a backtested series is fitted once per window and once more at the end
+        # the series each class group backtests (all, or a stratified sample)
+        self.bt_ids = {}
+        for group in ("smooth", "intermittent"):
+            gi = info[info["group"] == group]
+            full = self.s.backtest == "all" or self.s.reconcile
+            self.bt_ids[group] = gi.index if full else backtest_sample(gi, BACKTEST_SAMPLE)
+        n_bt = sum(len(v) for v in self.bt_ids.values())
         n_short = int((info["group"] == "short").sum())
-        self.progress.start((len(info) - n_short) * (w + 1) + n_short)
+        n_warm = len(info) - n_short
+        # work units: a backtested series is fitted once per window; every series once at the end
+        self.progress.start(n_bt * w + n_warm + n_short)
+        self.clock.plan("backtest", n_bt)
+        self.clock.plan("ensembles", n_bt if self.s.ensemble else 0)
+        self.clock.plan("calibration", n_bt)
+        self.clock.plan("fits", len(info))
+        groups_of = []
         fcs: list[pd.DataFrame] = []
         bts, resids, cvs, boards = [], [], [], []
         for group in ("smooth", "intermittent"):
@@ -301,9 +350,12 @@ class ForecastCore:
             cvs.append(res.cv_chosen)
             boards.append(res.leaderboard)
             warnings.extend(res.warnings)
+            groups_of.append(pd.Series(group, index=ids))
         short_ids = info.index[info["group"] == "short"]
         if len(short_ids):
-            fcs.append(self._short(df[df["unique_id"].isin(short_ids)]))
+            with self.clock.stage("fits"):
+                fcs.append(self._short(df[df["unique_id"].isin(short_ids)]))
+            self.clock.advance("fits", len(short_ids))
         cols_bt = ["unique_id", "demand_class", "model", "window", "cutoff"]
         return CoreOutput(
             forecast=pd.concat(fcs, ignore_index=True)
@@ -320,6 +372,7 @@ class ForecastCore:
             if cvs
             else pd.DataFrame(columns=["unique_id", "ds", "cutoff", "y", "mean"]),
             warnings=warnings,
+            series_class=pd.concat(groups_of) if groups_of else pd.Series(dtype=object),
         )
 
     def _short(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -336,32 +389,49 @@ class ForecastCore:
     def _run_group(self, group: str, sub: pd.DataFrame, info: pd.DataFrame, exo) -> CoreOutput:
         h, w, metric = self.s.horizon, self.s.windows, self.s.metric
         has_exog = exo is not None and len(exo.columns) > 0
+        clock = self.clock
         names = self.candidates(group, has_exog)
+        # the backtest runs on the class's sample (all series with backtest="all")
+        bt_ids = self.bt_ids.get(group, info.index) if hasattr(self, "bt_ids") else info.index
+        bsub = sub[sub["unique_id"].isin(bt_ids)]
+        binfo = info.loc[bt_ids]
+        if GLOBAL in names and self.s.models == "auto" and len(bt_ids) < GLOBAL_MIN_SERIES:
+            names = [m for m in names if m != GLOBAL]
+        # TopDown totals are over every series of the SKU in the class, not only the sample's
         td = TopDownCandidate.make(self, sub, names)
         if td is None:
             names = [m for m in names if m != TOP_DOWN]
-        plain = [m for m in names if m not in EXOG_MODELS and m != TOP_DOWN]
+        plain = [m for m in names if m not in EXOG_MODELS and m not in (TOP_DOWN, GLOBAL)]
         exog_names = [m for m in names if m in EXOG_MODELS]
-        n_min = int(info["n_obs"].min()) - w * h
+        n_min = int(binfo["n_obs"].min()) - w * h
         kw = {"season_length": self.season, "freq_days": self.pdays, "horizon": h}
-        cv = self.fit.cross_validation(
-            sub, make_models(tuple(plain), n_min=n_min, **kw), n_min, count=True
-        )
-        if td is not None:
-            cv = td.backtest(cv, n_min, kw)
         warns: list[str] = []
-        if exog_names and self.s.models == "auto":
-            exog_names = self._screen_exog(sub, info, cv, plain, exog_names, exo, n_min, warns)
-            names = plain + exog_names
-        if exog_names:
-            sub_x = exo.attach(sub)
-            cvx = self.fit.cross_validation(
-                sub_x, make_models(tuple(exog_names), n_min=n_min, **kw), n_min
+        # the backtest reports its progress as the statsforecast calls finish their chunks
+        self.progress.hook = lambda units: clock.partial("backtest", units / max(w, 1))
+        with clock.block("backtest", len(bt_ids)):
+            cv = self.fit.cross_validation(
+                bsub, make_models(tuple(plain), n_min=n_min, **kw), n_min, count=True
             )
-            cv = cv.merge(cvx.drop(columns="y"), on=["unique_id", "ds", "cutoff"], how="left")
-        cv = _clip_and_fill(cv, names)
-        scale = seasonal_scales(sub, cv["cutoff"].unique(), self.season, metric)
-        err = _errors(cv, names, scale, metric)
+            if td is not None:
+                cv = td.backtest(cv, n_min, kw)
+            if exog_names and self.s.models == "auto":
+                exog_names = self._screen_exog(
+                    bsub, binfo, cv, plain, exog_names, exo, n_min, warns
+                )
+                names = [m for m in names if m not in EXOG_MODELS] + exog_names
+            if exog_names:
+                sub_x = exo.attach(bsub)
+                cvx = self.fit.cross_validation(
+                    sub_x, make_models(tuple(exog_names), n_min=n_min, **kw), n_min
+                )
+                cv = cv.merge(cvx.drop(columns="y"), on=["unique_id", "ds", "cutoff"], how="left")
+            if GLOBAL in names:
+                cvg = self.global_model.cross_validation(bsub, n_min, exo if has_exog else None)
+                cv = cv.merge(cvg.drop(columns="y"), on=["unique_id", "ds", "cutoff"], how="left")
+            cv = _clip_and_fill(cv, names)
+            scale = seasonal_scales(bsub, cv["cutoff"].unique(), self.season, metric)
+            err = _errors(cv, names, scale, metric)
+            self.progress.hook = None
         # ensemble: the best mean/median combination of the class's best models (by backtest)
         board0 = err.groupby("model")[metric].mean().sort_values(kind="stable")
         # naive baselines are backtested (leaderboard) but not selectable for intermittent
@@ -379,28 +449,63 @@ class ForecastCore:
             and len(pool) >= 2
             and (self.s.models == "auto" or ENSEMBLE in self.s.models)
         ):
-            members, how = search_ensemble(cv, pool, scale, metric)
-            cv = add_ensemble(cv, members, how)
-            err = pd.concat([err, _errors(cv, [ENSEMBLE], scale, metric)], ignore_index=True)
-            cand.append(ENSEMBLE)
-        # selection
+            with clock.stage("ensembles"):
+                members, how = search_ensemble(cv, pool, scale, metric)
+                cv = add_ensemble(cv, members, how)
+                err = pd.concat([err, _errors(cv, [ENSEMBLE], scale, metric)], ignore_index=True)
+                cand.append(ENSEMBLE)
+            clock.advance("ensembles", len(bt_ids))
+        # selection (on the backtested series; the others take the class's choice)
         per = err.groupby(["unique_id", "model"], sort=False)[metric].mean().unstack("model")
         per = per.reindex(columns=cand)
-        chosen = select_candidates(per, cand, self.s.selection)
+        chosen_bt = select_candidates(per, cand, self.s.selection)
+        class_best = per.mean().idxmin()
+        chosen = pd.Series(class_best, index=info.index, dtype=object)
+        chosen.loc[chosen_bt.index] = chosen_bt.to_numpy()
         err["chosen"] = err["model"].to_numpy() == chosen.reindex(err["unique_id"]).to_numpy()
         err["demand_class"] = info["demand_class"].reindex(err["unique_id"]).to_numpy()
         # calibration on the chosen candidates' backtest paths
-        ch = _chosen_paths(cv, chosen, scale)
-        ch["demand_class"] = group
-        offsets = _calibrate(ch) if self.s.calibrate else dict.fromkeys(LEVELS, 0.0)
-        rep = getattr(self, "report_ids", None)
-        in_rep = (lambda f: f) if rep is None else (lambda f: f[f["unique_id"].isin(rep)])
-        cov = _lowo_coverage(ch, self.s.calibrate, in_rep)
+        with clock.stage("calibration"):
+            ch = _chosen_paths(cv, chosen_bt, scale)
+            ch["demand_class"] = group
+            offsets = _calibrate(ch) if self.s.calibrate else dict.fromkeys(LEVELS, 0.0)
+            rep = getattr(self, "report_ids", None)
+            in_rep = (lambda f: f) if rep is None else (lambda f: f[f["unique_id"].isin(rep)])
+            cov = _lowo_coverage(ch, self.s.calibrate, in_rep)
+        clock.advance("calibration", len(bt_ids))
         # leaderboard
         board = _board(
-            in_rep(err), metric, chosen[chosen.index.isin(in_rep(err)["unique_id"])], cov, group
+            in_rep(err),
+            metric,
+            chosen_bt[chosen_bt.index.isin(in_rep(err)["unique_id"])],
+            cov,
+            group,
         )
         # final fit: each group of series fits only the models its chosen candidate needs
+        self.progress.hook = lambda units: clock.partial("fits", units)
+        with clock.block("fits", len(info)):
+            out = self._final(
+                sub, info, exo, chosen, (members, how), cand, plain, exog_names, td, kw, offsets
+            )
+        self.progress.hook = None
+        resid = ch[["unique_id", "cutoff", "step", "y", "mean", "scale", "demand_class"]]
+        cvc = ch[["unique_id", "ds", "cutoff", "y", "mean"]]
+        return CoreOutput(
+            forecast=out,
+            backtest=err,
+            leaderboard=board,
+            residuals=resid,
+            cv_chosen=cvc,
+            warnings=warns,
+        )
+
+    def _final(
+        self, sub, info, exo, chosen, ens, cand, plain, exog_names, td, kw, offsets
+    ) -> pd.DataFrame:
+        """Final fits on the whole history of the models each series' chosen candidate needs
+        (``ens`` = ensemble members and combination), calibrated into contract quantiles."""
+        metric = self.s.metric
+        members, how = ens
         final_scale = seasonal_scales(sub, [None], self.season, metric).set_index("unique_id")[
             "scale"
         ]
@@ -411,6 +516,14 @@ class ForecastCore:
         td_fc = None
         if td is not None and any(TOP_DOWN in nd for nd in groups):
             td_fc = td.final_totals(kw)
+        glob_fc = None
+        if any(GLOBAL in nd for nd in groups):
+            # one model trained on every series of the class, forecasts kept where chosen
+            has_exog = exo is not None and len(exo.columns) > 0
+            need_g = [u for nd, uids in groups.items() if GLOBAL in nd for u in uids]
+            glob_fc = self.global_model.forecast(
+                sub, int(info["n_obs"].min()), exo if has_exog else None, ids=need_g
+            )
         outs = []
         for nd, uids in sorted(groups.items()):
             part = sub[sub["unique_id"].isin(uids)]
@@ -436,6 +549,10 @@ class ForecastCore:
                         count=not pl,
                     )
                 )
+            if GLOBAL in nd:
+                parts.append(glob_fc[glob_fc["unique_id"].isin(set(uids))])
+                if not pl and not ex:
+                    self.progress.add(len(uids))
             fc = parts[0]
             for p in parts[1:]:
                 fc = fc.merge(p, on=["unique_id", "ds"], how="left")
@@ -451,16 +568,7 @@ class ForecastCore:
         if ENSEMBLE in set(chosen):
             label = f"{ENSEMBLE}({'median:' if how == 'median' else ''}{'+'.join(members)})"
             out.loc[out["model"] == ENSEMBLE, "model"] = label
-        resid = ch[["unique_id", "cutoff", "step", "y", "mean", "scale", "demand_class"]]
-        cvc = ch[["unique_id", "ds", "cutoff", "y", "mean"]]
-        return CoreOutput(
-            forecast=out,
-            backtest=err,
-            leaderboard=board,
-            residuals=resid,
-            cv_chosen=cvc,
-            warnings=warns,
-        )
+        return out
 
     def _screen_exog(self, sub, info, cv, plain, exog_names, exo, n_min, warns) -> list[str]:
         """Backtest the regression models on the largest series first; keep them only if one
@@ -493,6 +601,31 @@ class ForecastCore:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def backtest_sample(info: pd.DataFrame, size: int) -> pd.Index:
+    """A stratified sample of ``size`` series of one class group (all when it has ≤ ``size``).
+
+    Strata are the demand classes in the group (e.g. smooth and constant), each getting its
+    share of ``size`` (at least one series); within a stratum the series are ranked by total
+    sales volume and picked at evenly spaced ranks, so the sample spans small to large series.
+    Deterministic (no random draw); returned in ``unique_id`` order.
+    """
+    if len(info) <= size:
+        return info.index
+    picks: list = []
+    classes = info["demand_class"].value_counts().sort_index()
+    for cls, n_c in classes.items():
+        part = info[info["demand_class"] == cls]
+        k = int(min(n_c, max(1, round(size * n_c / len(info)))))
+        order = (
+            part.reset_index()
+            .sort_values(["total", "unique_id"], kind="stable")["unique_id"]
+            .to_numpy()
+        )
+        idx = np.unique(np.linspace(0, n_c - 1, k).round().astype(int))
+        picks.extend(order[idx])
+    return pd.Index(sorted(picks), name=info.index.name)
 
 
 def _zero_forecast(ids, future) -> pd.DataFrame:

@@ -275,6 +275,9 @@ def window_total_quantiles(
     parts = sc["unique_id"].str.split("\x1f", n=1, expand=True)
     sc = pd.DataFrame({"region_id": parts[0], "sku_id": parts[1], "scale": sc["scale"]})
     cls = g.drop_duplicates(["region_id", "sku_id"])[["region_id", "sku_id", "demand_class"]]
+    if result.series_class is not None and len(result.series_class):
+        # every series of a backtested class (with backtest="sample" most are not backtested)
+        cls = result.series_class[result.series_class["demand_class"].isin(set(g["demand_class"]))]
     tot = tot.merge(cls, on=["region_id", "sku_id"], how="inner").merge(
         sc, on=["region_id", "sku_id"], how="left"
     )
@@ -309,6 +312,23 @@ def window_total_scenarios(
     """
     if window_days <= 0:
         raise InputError("window_days must be > 0", fix="use e.g. 14", table="settings")
+    timings = getattr(result, "timings", None)
+    if timings is None:
+        return _window_total_scenarios(result, window_days, n_scenarios)
+    from .stages import StageClock
+
+    clock = StageClock()
+    clock.timings = timings
+    n = int(result.forecast[["region_id", "sku_id"]].drop_duplicates().shape[0])
+    with clock.stage("scenarios"):
+        out = _window_total_scenarios(result, window_days, n_scenarios)
+    clock.advance("scenarios", n)
+    return out
+
+
+def _window_total_scenarios(
+    result: ForecastResult, window_days: float, n_scenarios: int
+) -> pd.DataFrame:
     prob, p = scenario_grid(n_scenarios)
     q = window_total_quantiles(result, window_days, p)
     parts = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -10,8 +11,12 @@ from shipahead.backends import BACKENDS
 
 from .errors import InputError
 
+if TYPE_CHECKING:
+    from .stages import StageTimings
+
 __all__ = [
     "BACKENDS",
+    "BACKTEST_MODES",
     "LEVELS",
     "METRICS",
     "QUANTILE_COLUMNS",
@@ -30,6 +35,8 @@ _FILL = (None, "zero")
 MAX_HORIZON = 1000
 MAX_WINDOWS = 52
 _SELECTION = ("series", "class", "hybrid")
+#: ``backtest`` modes: a stratified sample of each demand class, or every series.
+BACKTEST_MODES: tuple[str, ...] = ("sample", "all")
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,17 @@ class ForecastSettings:
     refit
         Refit the models in every backtest window (``None``: only where a model cannot be
         rolled forward; the others are fitted at the first cutoff and updated).
+    backtest
+        ``"sample"`` (default): the rolling-origin backtest that selects the candidate and
+        calibrates the intervals of each demand class runs on a stratified sample of the class
+        (``forecasting.BACKTEST_SAMPLE`` series, spread evenly over the class's sales volume;
+        every series when the class is that small); every series then gets only the final fits
+        of the chosen candidate. ``"all"``: backtest every series.
+    global_model
+        ``auto`` also backtests ``GlobalLGBM``: one LightGBM model trained across all series of
+        a class (mlforecast; lags, rolling means, calendar, holiday and regressor features,
+        per-series standardisation, conformal intervals); it is used only where the backtest
+        chooses it, alone or in the ensemble.
     as_of
         Today's date for the future-dated-history check (``None`` = no check).
     seed
@@ -113,6 +131,8 @@ class ForecastSettings:
     refit: bool | None = None
     seed: int = 0
     top_down: bool = True
+    backtest: str = "sample"
+    global_model: bool = True
     max_horizon: int = MAX_HORIZON
     max_windows: int = MAX_WINDOWS
 
@@ -142,6 +162,8 @@ class ForecastSettings:
             raise bad(f"unknown backend {self.backend!r}", f"use one of {', '.join(BACKENDS)}")
         if self.selection not in _SELECTION:
             raise bad(f"unknown selection {self.selection!r}", "use series, class or hybrid")
+        if self.backtest not in BACKTEST_MODES:
+            raise bad(f"unknown backtest {self.backtest!r}", "use `backtest` sample or all")
         if self.exogenous not in ("auto", "off"):
             raise bad(f"unknown exogenous {self.exogenous!r}", "use 'auto' or 'off'")
         if self.season_length is not None and self.season_length < 1:
@@ -177,6 +199,13 @@ class ForecastResult:
         scale, demand_class``) used for window-total scenarios.
     history
         The validated (gap-filled) history that was forecast.
+    timings
+        Wall time, series, throughput and peak memory per stage (:class:`StageTimings`:
+        backtest, ensembles, calibration, fits; ``window_total_scenarios`` adds scenarios).
+    series_class
+        ``region_id, sku_id, demand_class`` (smooth / intermittent) of every series that went
+        through a backtested class, backtested itself or not (window-total scenarios pool the
+        backtest errors per class).
     """
 
     forecast: pd.DataFrame
@@ -188,3 +217,5 @@ class ForecastResult:
     hierarchy: pd.DataFrame | None = None
     residuals: pd.DataFrame | None = None
     history: pd.DataFrame | None = None
+    timings: StageTimings | None = None
+    series_class: pd.DataFrame | None = None

@@ -83,7 +83,7 @@ def test_keys_added_later_are_recorded_only_when_set() -> None:
     assert ForecastParams().record() == {
         k: v
         for k, v in ForecastParams().model_dump(mode="json").items()
-        if k not in ("jobs", "top_down", "challenger")
+        if k not in ("jobs", "top_down", "backtest", "challenger")
     }
 
 
