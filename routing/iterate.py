@@ -116,17 +116,20 @@ def iterate_plan(
     *,
     restart: RestartProblem | None = None,
     reassign_penalty: float = 0.0,
+    initial_routes: tuple[tuple[int, ...], ...] | None = None,
 ) -> PlanRounds:
     """Plan with bucket matrices, simulate, re-plan with the simulated buckets; keep the best.
 
-    ``restart``: how each vehicle enters a re-plan (its previous order is the warm start)."""
+    ``restart``: how each vehicle enters a re-plan (its previous order is the warm start).
+    ``initial_routes``: a warm start (node indices per vehicle) for a plan that is not a
+    re-plan."""
     from .solve import solve
 
     sim = Simulator(ctx.net, ctx.speed, ctx.node_graph)
     est = initial_estimates(ctx, None if restart is None else restart.vehicle_start)
     best = None
     log_rows: list[dict] = []
-    warm = None if restart is None else restart.initial
+    warm = initial_routes if restart is None else restart.initial
     time_dependent = not ctx.speed.is_free_flow
     for it in range(max(1, settings.max_iterations)):
         problem = build_problem(
