@@ -29,7 +29,8 @@ Supported VROOM fields (a field outside this list, or a value we cannot honour, 
 - ``options`` (shipahead's own knobs): ``time_limit_s``, ``engine`` (auto, ortools, pyvrp),
   ``seed``, ``deterministic``, ``date`` (YYYY-MM-DD: weekday of the traffic profile, weather
   day), ``depart`` (HH:MM or seconds: earliest departure replacing shift starts),
-  ``max_snap_m``.
+  ``max_snap_m``, ``reassign_penalty`` (cost per job a re-plan moves to another vehicle;
+  default an hour of driving at the fleet's costs, :func:`reassign_penalty_of`).
 
 Without matrices the road planner also needs: one load dimension, routes that end where
 they start, equal job priorities, skills every vehicle can serve, ``speed_factor`` 1.
@@ -86,6 +87,7 @@ from .model import VroomLimits as VroomLimits
 from .model import VroomOptions as VroomOptions
 from .model import VroomProblem as VroomProblem
 from .model import VroomVehicle as VroomVehicle
+from .model import reassign_penalty_of as reassign_penalty_of
 from .parse import parse_vroom as parse_vroom
 from .replan import replan_vroom as replan_vroom
 from .roads import plan_date as plan_date
@@ -118,6 +120,7 @@ __all__ = [
     "parse_events",
     "parse_vroom",
     "plan_date",
+    "reassign_penalty_of",
     "replan_vroom",
     "solve_vroom",
     "solve_vroom_plan",

@@ -137,7 +137,8 @@ def _matrix_problem(
         drop_penalty=dp,
         pinned=pins,
         initial_routes=init,
-        reassign_penalty=float(reassign_penalty),
+        # never leave a job out to avoid moving it (a down vehicle's jobs move)
+        reassign_penalty=min(float(reassign_penalty), base / 2.0),
         objective="cost",
     )
     problem.validate()

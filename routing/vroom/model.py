@@ -46,6 +46,10 @@ DAY_S = 86_400
 
 
 DEFAULT_PER_HOUR = 3600
+#: a re-plan moves a job to another vehicle only when that saves more than an hour of
+#: urban driving (REASSIGN_DRIVE_S at REASSIGN_KMH) at the fleet's mean costs
+REASSIGN_DRIVE_S = 3600
+REASSIGN_KMH = 30.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class VroomOptions:
     date: str | None = None
     depart_s: int | None = None
     max_snap_m: float = 500.0
+    #: cost (the problem's cost units) per job moved to another vehicle by a re-plan;
+    #: None: :func:`reassign_penalty_of`
+    reassign_penalty: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,3 +207,19 @@ def _capacity(p: VroomProblem, v: VroomVehicle) -> tuple[int, ...]:
 def _depart_s(p: VroomProblem, shift: tuple[int, int]) -> int:
     d = p.options.depart_s
     return shift[0] if d is None else min(max(d - p.t0, shift[0]), shift[1])
+
+
+def reassign_penalty_of(p: VroomProblem) -> float:
+    """Cost (the problem's cost units) per job a re-plan moves to another vehicle.
+
+    ``options.reassign_penalty`` when given; else the cost of an hour of urban driving at
+    the fleet's mean rates: ``per_hour * 1 h + per_km * 30 km`` (3600 without ``costs``,
+    where a route costs its travel seconds). VROOM's cost units are the problem's own
+    (``per_hour`` 3600 = 1 per second), so a fixed amount would mean nothing across problems.
+    """
+    if p.options.reassign_penalty is not None:
+        return float(p.options.reassign_penalty)
+    hours = REASSIGN_DRIVE_S / 3600.0
+    km = REASSIGN_KMH * hours
+    rates = [v.per_hour * hours + v.per_km * km for v in p.vehicles]
+    return float(sum(rates) / len(rates)) if rates else float(REASSIGN_DRIVE_S)

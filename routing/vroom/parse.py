@@ -79,6 +79,7 @@ _OPTION_KEYS = {
     "date",
     "depart",
     "max_snap_m",
+    "reassign_penalty",
 }
 
 
@@ -343,6 +344,10 @@ def _parse_options(x: Any, lim: VroomLimits) -> VroomOptions:
             kw["depart_s"] = _int(d, "options.depart")
     if "max_snap_m" in o:
         kw["max_snap_m"] = _number(o["max_snap_m"], "options.max_snap_m", lo=0.0, hi=50_000.0)
+    if "reassign_penalty" in o and o["reassign_penalty"] is not None:
+        kw["reassign_penalty"] = _number(
+            o["reassign_penalty"], "options.reassign_penalty", lo=0.0, hi=float(MAX_INT)
+        )
     return VroomOptions(**kw)
 
 

@@ -11,7 +11,16 @@ from ..errors import InputError
 from .events import _all_jobs, _Batch, _batch, parse_events
 from .history import _assemble, _changes, _done_now, _prev_routes
 from .matrices import _matrix_problem, _matrix_routes, _settings
-from .model import DispatchResult, Job, VroomLimits, VroomProblem, _demand, _depart_s, _rel
+from .model import (
+    DispatchResult,
+    Job,
+    VroomLimits,
+    VroomProblem,
+    _demand,
+    _depart_s,
+    _rel,
+    reassign_penalty_of,
+)
 from .output import _format, _Route
 from .roads import (
     _fleet_frame,
@@ -51,7 +60,7 @@ def replan_vroom(
     *,
     network: Any | None = None,
     speed: Any | None = None,
-    reassign_penalty: float = 50.0,
+    reassign_penalty: float | None = None,
     time_limit_s: float | None = None,
     limits: VroomLimits | None = None,
 ) -> DispatchResult:
@@ -59,7 +68,8 @@ def replan_vroom(
 
     Done stops stay done (with their actual times), a vehicle that has left for its next
     stop keeps it first, stops move to another vehicle only when that saves more than
-    ``reassign_penalty`` (currency per moved job, as ``shipahead route replan``), a
+    ``reassign_penalty`` (the problem's cost units per moved job, as ``shipahead route
+    replan``'s; None: :func:`reassign_penalty_of`, an hour of driving at the fleet's costs), a
     cancelled job leaves the routes (``unassigned`` with reason ``cancelled``), a vehicle
     that is down keeps its history and its open jobs are planned on the others.
 
@@ -67,6 +77,8 @@ def replan_vroom(
     :class:`InputError` as :func:`parse_events`.
     """
     evs = parse_events(problem, state, events, limits=limits)
+    if reassign_penalty is None:
+        reassign_penalty = reassign_penalty_of(problem)
     lim = limits or VroomLimits()
     b = _batch(problem, state, evs)
     jobs = _all_jobs(problem, state, lim) + b.added
