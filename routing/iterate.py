@@ -104,10 +104,26 @@ def _sim_cost(problem: RoutingProblem, sims: Sequence[RouteSim]) -> float:
     return c
 
 
-def _score(problem: RoutingProblem, sol: Solution, sims: Sequence[RouteSim]) -> tuple:
+def _moved(reference: Sequence[Sequence[int]] | None, routes: Sequence[Sequence[int]]) -> int:
+    """Stops ``routes`` serve on another vehicle than ``reference`` (node indices per vehicle)."""
+    if reference is None:
+        return 0
+    was = {int(s): v for v, r in enumerate(reference) for s in r}
+    return sum(1 for v, r in enumerate(routes) for s in r if was.get(int(s), v) != v)
+
+
+def _score(
+    problem: RoutingProblem,
+    sol: Solution,
+    sims: Sequence[RouteSim],
+    reference: Sequence[Sequence[int]] | None = None,
+) -> tuple:
+    """(unassigned, late stops + shifts overrun, cost + reassignment penalties vs
+    ``reference``): the order in which rounds are compared."""
     late = sum(s.late_stops for s in sims)
     over = sum(1 for s in sims if s.end_arrival_s > problem.vehicles[s.vehicle].shift_end_s + 0.5)
-    return (len(sol.unassigned), late + over, round(_sim_cost(problem, sims), 6))
+    cost = _sim_cost(problem, sims) + problem.reassign_penalty * _moved(reference, sol.routes)
+    return (len(sol.unassigned), late + over, round(cost, 6))
 
 
 def iterate_plan(
@@ -168,7 +184,7 @@ def iterate_plan(
             for a, v in zip(p, s.visits, strict=True)
         ]
         max_err = max(errs, default=0.0)
-        score = _score(problem, sol, sims)
+        score = _score(problem, sol, sims, None if restart is None else restart.initial)
         log_rows.append(
             {
                 "iteration": it + 1,
@@ -199,7 +215,10 @@ def iterate_plan(
         for start, t in first_departure.items():
             new_est[:, start] = t
         est = new_est
-        warm = tuple(tuple(int(x) for x in r) for r in sol.routes)
+        if restart is None:
+            # a re-plan keeps its previous plan as the warm start of every round: it is also
+            # what the reassignment penalty measures moves against
+            warm = tuple(tuple(int(x) for x in r) for r in sol.routes)
     assert best is not None
     _, problem, sol, sims, it, real = best
     for row in log_rows:
