@@ -335,22 +335,29 @@ def test_deterministic_output():
 # ---- events and re-planning -------------------------------------------------------------
 
 
+def grid_matrices(size: int, step_s: int, m_per_s: int) -> tuple[list, list]:
+    """Durations (s) and distances (m) between the points of a size x size grid."""
+    pts = [(x, y) for x in range(size) for y in range(size)]
+    dur = [[step_s * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in pts] for a in pts]
+    return dur, [[m_per_s * d for d in row] for row in dur]
+
+
+def van(vid: int, depot: int, **extra) -> dict:
+    """A vehicle leaving from and returning to matrix row ``depot``, 08:00-18:00."""
+    return {
+        "id": vid,
+        "start_index": depot,
+        "end_index": depot,
+        "time_window": [28800, 64800],
+        **extra,
+    }
+
+
 def three_vans() -> dict:
     """A depot, 8 jobs on a 3 x 3 grid of locations 300 s apart, 3 vans (matrices)."""
-    pts = [(x, y) for x in range(3) for y in range(3)]
-    dur = [[300 * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in pts] for a in pts]
-    dist = [[10 * d for d in row] for row in dur]
+    dur, dist = grid_matrices(3, 300, 10)
     return {
-        "vehicles": [
-            {
-                "id": v,
-                "start_index": 0,
-                "end_index": 0,
-                "capacity": [4],
-                "time_window": [28800, 64800],
-            }
-            for v in (1, 2, 3)
-        ],
+        "vehicles": [van(v, 0, capacity=[4]) for v in (1, 2, 3)],
         "jobs": [
             {"id": 100 + k, "location_index": k, "service": 120, "delivery": [1]}
             for k in range(1, 9)
@@ -678,21 +685,10 @@ def grid_fleet(seed: int = 3) -> dict:
     """24 jobs on a 5 x 5 grid of locations 240 s apart, 4 vans of 8 units (matrices), with
     VROOM costs: many plans cost nearly the same, so a re-plan is free to reshuffle them."""
     rng = np.random.default_rng(seed)
-    pts = [(x, y) for x in range(5) for y in range(5)]
-    dur = [[240 * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in pts] for a in pts]
-    dist = [[8 * d for d in row] for row in dur]
+    dur, dist = grid_matrices(5, 240, 8)
+    costs = {"fixed": 500, "per_hour": 3600, "per_km": 40}
     return {
-        "vehicles": [
-            {
-                "id": v,
-                "start_index": 12,
-                "end_index": 12,
-                "capacity": [8],
-                "time_window": [28800, 64800],
-                "costs": {"fixed": 500, "per_hour": 3600, "per_km": 40},
-            }
-            for v in (1, 2, 3, 4)
-        ],
+        "vehicles": [van(v, 12, capacity=[8], costs=costs) for v in (1, 2, 3, 4)],
         "jobs": [
             {
                 "id": 100 + k,
@@ -769,16 +765,7 @@ def test_a_move_that_saves_less_than_the_penalty_is_not_made():
     xs = [0, -1, -2, -3, 5, 4, 6]  # depot, west, the stop east, van 2's (300 s apart)
     dur = [[300 * abs(a - b) for b in xs] for a in xs]
     fixed = {
-        "vehicles": [
-            {
-                "id": v,
-                "start_index": 0,
-                "end_index": 0,
-                "time_window": [28800, 64800],
-                "skills": [v],
-            }
-            for v in (1, 2)
-        ],
+        "vehicles": [van(v, 0, skills=[v]) for v in (1, 2)],
         "jobs": [
             {"id": k, "location_index": k, "service": 60, "skills": [1 if k <= 4 else 2]}
             for k in range(1, 7)
