@@ -104,10 +104,26 @@ def _sim_cost(problem: RoutingProblem, sims: Sequence[RouteSim]) -> float:
     return c
 
 
-def _score(problem: RoutingProblem, sol: Solution, sims: Sequence[RouteSim]) -> tuple:
+def _moved(reference: Sequence[Sequence[int]] | None, routes: Sequence[Sequence[int]]) -> int:
+    """Stops ``routes`` serve on another vehicle than ``reference`` (node indices per vehicle)."""
+    if reference is None:
+        return 0
+    was = {int(s): v for v, r in enumerate(reference) for s in r}
+    return sum(1 for v, r in enumerate(routes) for s in r if was.get(int(s), v) != v)
+
+
+def _score(
+    problem: RoutingProblem,
+    sol: Solution,
+    sims: Sequence[RouteSim],
+    reference: Sequence[Sequence[int]] | None = None,
+) -> tuple:
+    """(unassigned, late stops + shifts overrun, cost + reassignment penalties vs
+    ``reference``): the order in which rounds are compared."""
     late = sum(s.late_stops for s in sims)
     over = sum(1 for s in sims if s.end_arrival_s > problem.vehicles[s.vehicle].shift_end_s + 0.5)
-    return (len(sol.unassigned), late + over, round(_sim_cost(problem, sims), 6))
+    cost = _sim_cost(problem, sims) + problem.reassign_penalty * _moved(reference, sol.routes)
+    return (len(sol.unassigned), late + over, round(cost, 6))
 
 
 def iterate_plan(
@@ -116,17 +132,20 @@ def iterate_plan(
     *,
     restart: RestartProblem | None = None,
     reassign_penalty: float = 0.0,
+    initial_routes: tuple[tuple[int, ...], ...] | None = None,
 ) -> PlanRounds:
     """Plan with bucket matrices, simulate, re-plan with the simulated buckets; keep the best.
 
-    ``restart``: how each vehicle enters a re-plan (its previous order is the warm start)."""
+    ``restart``: how each vehicle enters a re-plan (its previous order is the warm start).
+    ``initial_routes``: a warm start (node indices per vehicle) for a plan that is not a
+    re-plan."""
     from .solve import solve
 
     sim = Simulator(ctx.net, ctx.speed, ctx.node_graph)
     est = initial_estimates(ctx, None if restart is None else restart.vehicle_start)
     best = None
     log_rows: list[dict] = []
-    warm = None if restart is None else restart.initial
+    warm = initial_routes if restart is None else restart.initial
     time_dependent = not ctx.speed.is_free_flow
     for it in range(max(1, settings.max_iterations)):
         problem = build_problem(
@@ -165,7 +184,7 @@ def iterate_plan(
             for a, v in zip(p, s.visits, strict=True)
         ]
         max_err = max(errs, default=0.0)
-        score = _score(problem, sol, sims)
+        score = _score(problem, sol, sims, None if restart is None else restart.initial)
         log_rows.append(
             {
                 "iteration": it + 1,
@@ -196,7 +215,10 @@ def iterate_plan(
         for start, t in first_departure.items():
             new_est[:, start] = t
         est = new_est
-        warm = tuple(tuple(int(x) for x in r) for r in sol.routes)
+        if restart is None:
+            # a re-plan keeps its previous plan as the warm start of every round: it is also
+            # what the reassignment penalty measures moves against
+            warm = tuple(tuple(int(x) for x in r) for r in sol.routes)
     assert best is not None
     _, problem, sol, sims, it, real = best
     for row in log_rows:

@@ -154,3 +154,15 @@ def test_replan_with_breaks_property(with_breaks, frac):
     again = routing.resimulate(res.plan, reread)
     cols = ["vehicle_id", "seq", "stop_id", "arrival", "departure", "break_start"]
     assert again[cols].fillna("").equals(new[cols].fillna(""))
+
+
+def test_rounds_of_a_replan_count_moves_against_the_previous_plan():
+    """The plan/simulate rounds of a re-plan compare moves with the plan being changed (not
+    with the round before), and a stop added since is no move."""
+    from shipahead.routing.iterate import _moved
+
+    before = ((3, 4), (5,))
+    assert _moved(before, ((3,), (5, 4))) == 1
+    assert _moved(before, ((5, 3, 4), ())) == 1
+    assert _moved(before, ((3, 4, 9), (5,))) == 0
+    assert _moved(None, ((5,), (3, 4))) == 0

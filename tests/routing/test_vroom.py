@@ -335,22 +335,29 @@ def test_deterministic_output():
 # ---- events and re-planning -------------------------------------------------------------
 
 
+def grid_matrices(size: int, step_s: int, m_per_s: int) -> tuple[list, list]:
+    """Durations (s) and distances (m) between the points of a size x size grid."""
+    pts = [(x, y) for x in range(size) for y in range(size)]
+    dur = [[step_s * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in pts] for a in pts]
+    return dur, [[m_per_s * d for d in row] for row in dur]
+
+
+def van(vid: int, depot: int, **extra) -> dict:
+    """A vehicle leaving from and returning to matrix row ``depot``, 08:00-18:00."""
+    return {
+        "id": vid,
+        "start_index": depot,
+        "end_index": depot,
+        "time_window": [28800, 64800],
+        **extra,
+    }
+
+
 def three_vans() -> dict:
     """A depot, 8 jobs on a 3 x 3 grid of locations 300 s apart, 3 vans (matrices)."""
-    pts = [(x, y) for x in range(3) for y in range(3)]
-    dur = [[300 * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in pts] for a in pts]
-    dist = [[10 * d for d in row] for row in dur]
+    dur, dist = grid_matrices(3, 300, 10)
     return {
-        "vehicles": [
-            {
-                "id": v,
-                "start_index": 0,
-                "end_index": 0,
-                "capacity": [4],
-                "time_window": [28800, 64800],
-            }
-            for v in (1, 2, 3)
-        ],
+        "vehicles": [van(v, 0, capacity=[4]) for v in (1, 2, 3)],
         "jobs": [
             {"id": 100 + k, "location_index": k, "service": 120, "delivery": [1]}
             for k in range(1, 9)
@@ -669,3 +676,109 @@ def test_vehicle_that_cannot_reach_its_end_in_time_is_left_unused():
     out = solve_vroom(parse_vroom(doc)).output  # 0 -> 3 takes 300 s: vehicle 8 serves nothing
     assert [r["vehicle"] for r in out["routes"]] == [7]
     assert out["summary"]["unassigned"] == 0
+
+
+# ---- re-plan churn: stops move between vehicles only when it pays -------------------------
+
+
+def grid_fleet(seed: int = 3) -> dict:
+    """24 jobs on a 5 x 5 grid of locations 240 s apart, 4 vans of 8 units (matrices), with
+    VROOM costs: many plans cost nearly the same, so a re-plan is free to reshuffle them."""
+    rng = np.random.default_rng(seed)
+    dur, dist = grid_matrices(5, 240, 8)
+    costs = {"fixed": 500, "per_hour": 3600, "per_km": 40}
+    return {
+        "vehicles": [van(v, 12, capacity=[8], costs=costs) for v in (1, 2, 3, 4)],
+        "jobs": [
+            {
+                "id": 100 + k,
+                "location_index": int(k),
+                "service": 180,
+                "delivery": [int(rng.integers(1, 3))],
+            }
+            for k in range(25)
+            if k != 12
+        ],
+        "matrices": {"car": {"durations": dur, "distances": dist}},
+        "options": {**FAST, "time_limit_s": 2},
+    }
+
+
+def moved_between_vehicles(res) -> set[int]:
+    return {
+        c["job_id"]
+        for c in res.changes
+        if c["from_vehicle"] is not None
+        and c["to_vehicle"] is not None
+        and c["from_vehicle"] != c["to_vehicle"]
+    }
+
+
+def test_small_events_move_few_stops_and_a_down_vehicle_moves_its_own():
+    doc = grid_fleet()
+    p = parse_vroom(doc)
+    base = solve_vroom(p)
+    before = route_jobs(base.output)
+    at = 28800 + 60  # the vans are on their way to their first jobs (240 s or more away)
+    add = {
+        "event_id": "a",
+        "type": "stop_added",
+        "job_id": 900,
+        "location_index": 12,
+        "delivery": [1],
+        "service": 120,
+        "at": at,
+    }
+    cancel = {"event_id": "c", "type": "stop_cancelled", "job_id": 106, "at": at}
+    for event in (add, cancel):
+        res = replan_vroom(p, base.state, [event])
+        assert len(moved_between_vehicles(res)) <= 2, (event["type"], res.changes)
+    # the default penalty is an hour of driving at the fleet's costs (problem units)
+    assert routing.vroom.reassign_penalty_of(p) == 3600 + 40 * 30
+    down = max(before, key=lambda v: len(before[v]))
+    res = replan_vroom(
+        p, base.state, [{"event_id": "d", "type": "vehicle_down", "vehicle_id": down, "at": at}]
+    )
+    after = route_jobs(res.output)
+    assert not after.get(down)
+    unassigned = {u["id"] for u in res.output["unassigned"]}
+    assert set(before[down]) - unassigned <= moved_between_vehicles(res)
+    assert len(set(before[down]) - unassigned) >= len(before[down]) - 1
+    check_partition(doc, res.output)
+
+
+def test_reassign_penalty_option_is_read_and_checked():
+    doc = grid_fleet()
+    doc["options"]["reassign_penalty"] = 250
+    assert routing.vroom.reassign_penalty_of(parse_vroom(doc)) == 250
+    doc["options"]["reassign_penalty"] = -1
+    with pytest.raises(routing.InputError) as e:
+        parse_vroom(doc)
+    assert e.value.message.startswith("options.reassign_penalty:")
+
+
+def test_a_move_that_saves_less_than_the_penalty_is_not_made():
+    """Van 1's morning plan serves the west and one stop on van 2's way east (a dispatcher's
+    choice, made here with skills). Handing that stop to van 2 saves 3,000 s of driving,
+    less than the default penalty (an hour of driving per moved stop), so a cancel elsewhere
+    leaves it on van 1; with a penalty of 50 (VROOM cost units: 50 s) it moves."""
+    xs = [0, -1, -2, -3, 5, 4, 6]  # depot, west, the stop east, van 2's (300 s apart)
+    dur = [[300 * abs(a - b) for b in xs] for a in xs]
+    fixed = {
+        "vehicles": [van(v, 0, skills=[v]) for v in (1, 2)],
+        "jobs": [
+            {"id": k, "location_index": k, "service": 60, "skills": [1 if k <= 4 else 2]}
+            for k in range(1, 7)
+        ],
+        "matrices": {"car": {"durations": dur}},
+        "options": dict(FAST),
+    }
+    base = solve_vroom(parse_vroom(fixed))
+    assert 4 in route_jobs(base.output)[1]
+    free = copy.deepcopy(fixed)
+    for x in (*free["vehicles"], *free["jobs"]):
+        x.pop("skills")
+    p = parse_vroom(free)
+    cancel = [{"event_id": "c", "type": "stop_cancelled", "job_id": 3, "at": 28700}]
+    assert moved_between_vehicles(replan_vroom(p, base.state, cancel)) == set()
+    assert moved_between_vehicles(replan_vroom(p, base.state, cancel, reassign_penalty=50)) == {4}
