@@ -116,27 +116,42 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
     return flags + rest + argv[end:]
 
 
-def _use_forkserver() -> None:
-    """Worker pools (statsforecast's, placement's block workers) start from a fork server.
+#: commands that start worker pools (statsforecast's, placement's block workers)
+_POOL_COMMANDS = frozenset({"plan", "demo", "forecast", "place"})
+
+
+def _use_forkserver(command: str | None = None) -> None:
+    """Worker pools start from a fork server, started now (for commands that use pools).
 
     The CLI runs threads (the peak-memory sampler, progress displays); a pool worker forked
     while one of them holds a lock can block for ever (seen as a forecast that never ends under
-    load). The fork server starts once, with numpy/pandas/statsforecast loaded, and forks clean
-    workers. statsforecast's ``multiprocessing.Pool`` leaves its queue semaphores to garbage
-    collection; the resource tracker unlinks them at exit, so its warning about them is muted.
+    load). The fork server starts before those threads, with numpy/pandas/statsforecast loaded,
+    and forks clean workers. It starts with SIGINT ignored, so it and its workers leave Ctrl-C
+    to this process (one error line, workers stopped by it). statsforecast's
+    ``multiprocessing.Pool`` leaves its queue semaphores to garbage collection; the resource
+    tracker unlinks them at exit, so its warning about them is muted.
     """
     import multiprocessing
 
-    if multiprocessing.get_start_method(allow_none=True) is None:
-        sys.warnoptions.append("ignore:resource_tracker:UserWarning")
-        multiprocessing.set_forkserver_preload(["numpy", "pandas", "statsforecast"])
-        multiprocessing.set_start_method("forkserver")
+    if multiprocessing.get_start_method(allow_none=True) is not None:
+        return
+    sys.warnoptions.append("ignore:resource_tracker:UserWarning")
+    multiprocessing.set_forkserver_preload(["numpy", "pandas", "statsforecast"])
+    multiprocessing.set_start_method("forkserver")
+    if command in _POOL_COMMANDS:
+        from multiprocessing import forkserver
+
+        from shipahead.backends import sigint_ignored
+
+        with sigint_ignored():
+            forkserver.ensure_running()
 
 
 def main() -> None:
     """Console-script entry point."""
-    _use_forkserver()
-    app(args=hoist_global_flags(sys.argv[1:]), prog_name="shipahead")
+    args = hoist_global_flags(sys.argv[1:])
+    _use_forkserver(next((a for a in args if not a.startswith("-")), None))
+    app(args=args, prog_name="shipahead")
 
 
 if __name__ == "__main__":  # pragma: no cover

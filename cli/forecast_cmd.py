@@ -170,7 +170,7 @@ def _kpis(res, wall: float, metric: str) -> dict[str, Any]:
         k["backtest_coverage_80"] = round(float(row["coverage_80"].iloc[0]), 4)
         k["backtest_coverage_90"] = round(float(row["coverage_90"].iloc[0]), 4)
     if res.timings is not None:
-        k["stages"] = res.timings.rows()
+        k["time_stages"] = res.timings.rows()  # clock readings: manifest timing only
     return k
 
 
