@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 from scipy.stats import norm
-from shipahead.placement import PlacementSettings, plan
+from shipahead.placement import PlacementSettings, PlacementTables, plan
 from shipahead.placement.policy import POLICY_COLUMNS
 
 W = 14.0
 
 
 def test_policy_on_the_tiny_network(tiny) -> None:
-    res = plan(settings=PlacementSettings(window_days=W), **tiny)
+    res = plan(PlacementTables(**tiny), PlacementSettings(window_days=W))
     pol = res.inventory_policy
     assert list(pol.columns) == POLICY_COLUMNS
     t = res.stock_targets.set_index(["fc_id", "sku_id"])["target_units"]
