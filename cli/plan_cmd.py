@@ -419,6 +419,55 @@ def _store_run(
     return changes
 
 
+def _manifest(
+    scenario_path: Path,
+    scenario: Scenario,
+    files: dict[str, Path],
+    hashes: dict[str, str],
+    db_inputs: dict[str, dict[str, Any]],
+    engine: str,
+    status: dict[str, dict[str, Any]],
+    report_kpis: dict[str, Any],
+) -> dict[str, Any]:
+    """The run's ``manifest.json``: inputs (path or redacted database source, sha256),
+    parameters, versions, each step's status and KPIs, and the timings (seconds, MB) apart."""
+    return {
+        "scenario": {
+            "file": scenario_path.name,
+            "name": scenario.scenario.name,
+            "sha256": file_sha256(scenario_path),
+        },
+        "inputs": {
+            k: {
+                **(
+                    {**db_inputs[k], "snapshot": f"{SNAPSHOTS}/{files[k].name}"}
+                    if k in db_inputs
+                    else {"path": _rel(files[k], scenario_path)}
+                ),
+                "size_bytes": files[k].stat().st_size,
+                "sha256": hashes[k],
+            }
+            for k in sorted(files)
+        },
+        "parameters": scenario.record(),
+        "engine": engine,
+        "versions": _versions(),
+        "steps": {
+            k: {kk: vv for kk, vv in v.items() if kk not in ("wall_s", "peak_mem_mb", "detail")}
+            for k, v in status.items()
+        },
+        "report": report_kpis,
+        "timing": {
+            k: {
+                "wall_s": v.get("wall_s"),
+                "peak_mem_mb": v.get("peak_mem_mb"),
+                "detail": v.get("detail", {}),
+            }
+            for k, v in status.items()
+        },
+    }
+
+
 def run_plan(
     scenario_path: Path,
     run_dir: Path,
@@ -552,41 +601,9 @@ def run_plan(
     with step("report.html…"):
         report_kpis = build_report(run_dir, scenario, files)
 
-    manifest = {
-        "scenario": {
-            "file": scenario_path.name,
-            "name": scenario.scenario.name,
-            "sha256": file_sha256(scenario_path),
-        },
-        "inputs": {
-            k: {
-                **(
-                    {**db_inputs[k], "snapshot": f"{SNAPSHOTS}/{files[k].name}"}
-                    if k in db_inputs
-                    else {"path": _rel(files[k], scenario_path)}
-                ),
-                "size_bytes": files[k].stat().st_size,
-                "sha256": hashes[k],
-            }
-            for k in sorted(files)
-        },
-        "parameters": scenario.record(),
-        "engine": engine,
-        "versions": _versions(),
-        "steps": {
-            k: {kk: vv for kk, vv in v.items() if kk not in ("wall_s", "peak_mem_mb", "detail")}
-            for k, v in status.items()
-        },
-        "report": report_kpis,
-        "timing": {
-            k: {
-                "wall_s": v.get("wall_s"),
-                "peak_mem_mb": v.get("peak_mem_mb"),
-                "detail": v.get("detail", {}),
-            }
-            for k, v in status.items()
-        },
-    }
+    manifest = _manifest(
+        scenario_path, scenario, files, hashes, db_inputs, engine, status, report_kpis
+    )
     if store is not None:
         manifest["store"] = {"url": store.shown_url, "run_id": run_id, "as_of": as_of.isoformat()}
         t0 = time.perf_counter()

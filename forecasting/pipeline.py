@@ -135,14 +135,7 @@ def forecast(
     season = settings.season_length or season_length_for(freq)
     h = settings.horizon
     pdays = period_days(freq)
-    if settings.models != "auto":
-        unknown = [m for m in settings.models if m not in (*available_models(), ENSEMBLE)]
-        if unknown:
-            raise InputError(
-                f"unknown model(s) {', '.join(unknown)}",
-                fix=f"use 'auto' or names from: {', '.join(available_models())}",
-                table="settings",
-            )
+    _check_models(settings)
     keys = (
         hist[["region_id", "sku_id"]]
         .drop_duplicates()
@@ -241,14 +234,32 @@ def forecast(
         residuals=resid.reset_index(drop=True),
         history=hist,
         timings=clock.timings,
-        series_class=(
-            out.series_class.rename("demand_class")
-            .rename_axis("unique_id")
-            .reset_index()
-            .merge(keys, on="unique_id", how="inner")[["region_id", "sku_id", "demand_class"]]
-            .sort_values(["region_id", "sku_id"], kind="stable")
-            .reset_index(drop=True)
-        ),
+        series_class=_series_class(out.series_class, keys),
+    )
+
+
+def _check_models(settings: ForecastSettings) -> None:
+    """Every model named in ``settings.models`` exists (``auto`` always does)."""
+    if settings.models == "auto":
+        return
+    unknown = [m for m in settings.models if m not in (*available_models(), ENSEMBLE)]
+    if unknown:
+        raise InputError(
+            f"unknown model(s) {', '.join(unknown)}",
+            fix=f"use 'auto' or names from: {', '.join(available_models())}",
+            table="settings",
+        )
+
+
+def _series_class(series_class: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
+    """``region_id, sku_id, demand_class`` of every bottom series (from ids to names)."""
+    return (
+        series_class.rename("demand_class")
+        .rename_axis("unique_id")
+        .reset_index()
+        .merge(keys, on="unique_id", how="inner")[["region_id", "sku_id", "demand_class"]]
+        .sort_values(["region_id", "sku_id"], kind="stable")
+        .reset_index(drop=True)
     )
 
 
