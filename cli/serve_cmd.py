@@ -48,10 +48,10 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _check_sqlite_free(store) -> None:
-    from shipahead.service.app import ServiceError, _lock_sqlite
+    from shipahead.service.runtime import ServiceError, lock_sqlite
 
     try:
-        handle = _lock_sqlite(store)
+        handle = lock_sqlite(store)
     except ServiceError as exc:
         raise CliInputError(str(exc)) from None
     if handle is not None:
