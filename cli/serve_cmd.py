@@ -161,9 +161,7 @@ def command(
     _check_port(host, port)
     settings = ServiceSettings(
         db=url,
-        roads=files["roads"],
-        traffic=files["traffic"],
-        weather=files["weather"],
+        **files,  # roads, traffic, weather: resolved paths or None
         workers=workers,
         scheduler=scheduler,
         token=token,

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-__all__ = ["json_body", "located", "one_line", "problem", "shown"]
+__all__ = ["json_body", "json_body_doc", "located", "one_line", "problem", "shown"]
 
 
 def one_line(text: str) -> str:
@@ -54,3 +54,14 @@ def located(exc: Exception) -> str:
     if fix and fix not in message:
         message = f"{message}; {fix}"
     return one_line(message)
+
+
+def json_body_doc(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI ``openapi_extra`` of a route that reads its JSON body itself (:func:`json_body`)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from shipahead.service.http import json_body, located, problem, shown
+from shipahead.service.http import json_body, json_body_doc, located, problem, shown
 from shipahead.service.runtime import Runtime, RuntimeDep, api_router, plan_or_404
 from shipahead.store import dispatch as db
 from starlette.concurrency import run_in_threadpool
@@ -18,32 +18,25 @@ __all__ = ["EVENTS_BODY", "check_events", "router"]
 
 router = api_router()
 
-EVENTS_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "A list of events: each with event_id, type (stop_arrived, stop_done, "
-        "stop_added, stop_cancelled, vehicle_position, vehicle_delay, vehicle_down, incident), "
-        "at (s), job_id or vehicle_id, and the fields of its type.",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["event_id", "type", "at"],
-                        "properties": {
-                            "event_id": {"type": "string"},
-                            "type": {"type": "string"},
-                            "at": {"type": "number"},
-                            "job_id": {},
-                            "vehicle_id": {},
-                        },
-                    },
-                }
-            }
+EVENTS_BODY = json_body_doc(
+    "A list of events: each with event_id, type (stop_arrived, stop_done, stop_added, "
+    "stop_cancelled, vehicle_position, vehicle_delay, vehicle_down, incident), at (s), job_id "
+    "or vehicle_id, and the fields of its type.",
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["event_id", "type", "at"],
+            "properties": {
+                "event_id": {"type": "string"},
+                "type": {"type": "string"},
+                "at": {"type": "number"},
+                "job_id": {},
+                "vehicle_id": {},
+            },
         },
-    }
-}
+    },
+)
 
 
 def _event_list(runtime: Runtime, events: Any) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
-from shipahead.service.http import json_body, located, problem, shown
+from shipahead.service.http import json_body, json_body_doc, located, problem, shown
 from shipahead.service.runtime import Runtime, RuntimeDep, api_router, plan_or_404
 from shipahead.store import dispatch as db
 from starlette.concurrency import run_in_threadpool
@@ -17,27 +17,20 @@ __all__ = ["PROBLEM_BODY", "check_problem", "router"]
 
 router = api_router()
 
-PROBLEM_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "A VROOM problem (jobs, vehicles, optional matrices; shipahead's knobs in"
-        " `options`: time_limit_s, engine, seed, date, depart).",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["jobs", "vehicles"],
-                    "properties": {
-                        "jobs": {"type": "array", "items": {"type": "object"}},
-                        "vehicles": {"type": "array", "items": {"type": "object"}},
-                        "matrices": {"type": "object"},
-                        "options": {"type": "object"},
-                    },
-                }
-            }
+PROBLEM_BODY = json_body_doc(
+    "A VROOM problem (jobs, vehicles, optional matrices; shipahead's knobs in `options`: "
+    "time_limit_s, engine, seed, date, depart).",
+    {
+        "type": "object",
+        "required": ["jobs", "vehicles"],
+        "properties": {
+            "jobs": {"type": "array", "items": {"type": "object"}},
+            "vehicles": {"type": "array", "items": {"type": "object"}},
+            "matrices": {"type": "object"},
+            "options": {"type": "object"},
         },
-    }
-}
+    },
+)
 
 
 def summary(plan: db.DispatchPlan) -> dict[str, Any]:
