@@ -161,6 +161,13 @@ def _memory_advice() -> str:
     return "try a smaller input"
 
 
+def _is_store_error(exc: BaseException) -> bool:
+    """True for :class:`shipahead.store.StoreError` (without importing SQLAlchemy: a store
+    error can only exist once the store's module is loaded)."""
+    engine = sys.modules.get("shipahead.store.engine")
+    return engine is not None and isinstance(exc, engine.StoreError)
+
+
 def describe(exc: BaseException) -> tuple[int, str]:
     """Map an exception to (exit code, one-line message)."""
     if isinstance(exc, CliInputError):
@@ -178,6 +185,8 @@ def describe(exc: BaseException) -> tuple[int, str]:
         return EXIT_INPUT, format_line(msg, file=file, row=exc.row, column=exc.column, fix=exc.fix)
     if isinstance(exc, SolverError):
         return EXIT_SOLVER, f"solver gave no usable result: {exc}"
+    if _is_store_error(exc):  # the store's message is one line and never holds a password
+        return EXIT_INPUT, " ".join(str(exc).split())
     if isinstance(exc, MemoryError):
         return EXIT_INTERNAL, f"out of memory — {_memory_advice()}"
     if isinstance(exc, OSError):

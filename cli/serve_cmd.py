@@ -48,10 +48,10 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _check_sqlite_free(store) -> None:
-    from shipahead.service.app import ServiceError, _lock_sqlite
+    from shipahead.service.runtime import ServiceError, lock_sqlite
 
     try:
-        handle = _lock_sqlite(store)
+        handle = lock_sqlite(store)
     except ServiceError as exc:
         raise CliInputError(str(exc)) from None
     if handle is not None:
@@ -161,9 +161,7 @@ def command(
     _check_port(host, port)
     settings = ServiceSettings(
         db=url,
-        roads=files["roads"],
-        traffic=files["traffic"],
-        weather=files["weather"],
+        **files,  # roads, traffic, weather: resolved paths or None
         workers=workers,
         scheduler=scheduler,
         token=token,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from shipahead.cli.limits import LIMITS, limit
 
 __all__ = ["DEFAULT_DB_NAME", "ServiceLimits", "ServiceSettings", "default_db_url"]
 
@@ -21,17 +24,44 @@ def default_db_url() -> str:
     return f"sqlite:///{Path(base).resolve() / 'shipahead' / DEFAULT_DB_NAME}"
 
 
+#: Each :class:`ServiceLimits` field: the limit of ``cli/limits.py`` it follows (the default
+#: and the ``SHIPAHEAD_MAX_<NAME>`` override are written there once) and that limit's unit.
+_LIMIT_OF: dict[str, tuple[str, int]] = {
+    "request_bytes": ("request_mb", 1024 * 1024),
+    "plan_jobs": ("plan_jobs", 1),
+    "plan_vehicles": ("plan_vehicles", 1),
+    "request_events": ("request_events", 1),
+    "plan_events": ("plan_events", 1),
+    "queued_plans": ("queued_plans", 1),
+    "solve_attempts": ("solve_attempts", 1),
+}
+
+
+def _bounds(value: Callable[[str], float]) -> dict[str, int]:
+    """Every :class:`ServiceLimits` field from ``value(limit name)`` (in the limit's unit)."""
+    return {key: int(value(name) * unit) for key, (name, unit) in _LIMIT_OF.items()}
+
+
+_DEFAULT = _bounds(lambda name: LIMITS[name].default)
+
+
 @dataclass(frozen=True)
 class ServiceLimits:
-    """Size bounds of requests (see ``cli/limits.py``: ``SHIPAHEAD_MAX_<NAME>`` overrides)."""
+    """Size bounds of requests (see ``cli/limits.py``: ``SHIPAHEAD_MAX_<NAME>`` overrides).
 
-    request_bytes: int = 16 * 1024 * 1024
-    plan_jobs: int = 2_000
-    plan_vehicles: int = 200
-    request_events: int = 1_000
-    plan_events: int = 20_000
-    queued_plans: int = 1_000
-    solve_attempts: int = 3
+    ``request_bytes``: request body (bytes); ``plan_jobs``/``plan_vehicles``: one problem;
+    ``request_events``: one ``POST …/events``; ``plan_events``: one plan over its life;
+    ``queued_plans``: plans waiting for or in a solve; ``solve_attempts``: starts of a solve
+    whose solver process died.
+    """
+
+    request_bytes: int = _DEFAULT["request_bytes"]
+    plan_jobs: int = _DEFAULT["plan_jobs"]
+    plan_vehicles: int = _DEFAULT["plan_vehicles"]
+    request_events: int = _DEFAULT["request_events"]
+    plan_events: int = _DEFAULT["plan_events"]
+    queued_plans: int = _DEFAULT["queued_plans"]
+    solve_attempts: int = _DEFAULT["solve_attempts"]
 
     @classmethod
     def from_env(cls) -> ServiceLimits:
@@ -39,17 +69,7 @@ class ServiceLimits:
 
         Raises :class:`shipahead.cli.errors.CliInputError` for a malformed variable.
         """
-        from shipahead.cli.limits import limit
-
-        return cls(
-            request_bytes=int(limit("request_mb") * 1024 * 1024),
-            plan_jobs=int(limit("plan_jobs")),
-            plan_vehicles=int(limit("plan_vehicles")),
-            request_events=int(limit("request_events")),
-            plan_events=int(limit("plan_events")),
-            queued_plans=int(limit("queued_plans")),
-            solve_attempts=int(limit("solve_attempts")),
-        )
+        return cls(**_bounds(limit))
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,26 @@ def test_solver_error_is_exit_3() -> None:
     assert "no plan within 1 s" in res.output
 
 
+def test_store_error_is_exit_2_one_line_without_password() -> None:
+    from shipahead.cli.errors import describe
+    from shipahead.store import StoreError, open_store
+
+    url = "postgresql://user:s3cret@127.0.0.1:1/dispatch"  # port 1: connection refused
+    try:
+        open_store(url)
+    except StoreError as exc:
+        error = exc
+    code, line = describe(error)
+    assert code == EXIT_INPUT
+    assert line.startswith("cannot open database postgresql://user:***@127.0.0.1:1/dispatch")
+    assert "\n" not in line and "s3cret" not in line
+    res = CliRunner().invoke(_app(error), ["run"])
+    assert res.exit_code == EXIT_INPUT
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot open database"), res.output
+    assert "s3cret" not in res.output and "internal error" not in res.output
+
+
 def test_unexpected_error_exit_1_short_message_no_traceback() -> None:
     STATE.debug = False
     res = CliRunner().invoke(_app(ZeroDivisionError("division by zero")), ["run"])
