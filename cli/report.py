@@ -285,6 +285,8 @@ def _kpi_rows(manifest_steps: dict[str, Any]) -> pd.DataFrame:
 
 #: runs the champion-vs-challenger test looks back over (as `shipahead accuracy --last`)
 CHALLENGER_RUNS = 12
+#: past runs of the scenario the report scores (the latest; `shipahead accuracy` scores all)
+REPORT_RUNS = 52
 #: rows of the tracked-orders table (the rest: `shipahead orders list`)
 ORDER_ROWS = 50
 _LEVEL_NAMES = {
@@ -315,19 +317,21 @@ class StoreView:
 def read_store_view(
     session: Any, run_id: str, scenario_name: str, history: Path, *, last: int = CHALLENGER_RUNS
 ) -> StoreView:
-    """Read the store for the report: score the scenario's past runs against ``history`` (the
-    actuals, this run's history file) and list the tracked orders with this run's changes."""
+    """Read the store for the report: score the scenario's latest :data:`REPORT_RUNS` past
+    runs against ``history`` (the actuals, this run's history file) and list the tracked
+    orders with this run's changes."""
     from shipahead.cli.accuracy_cmd import score_tables
     from shipahead.cli.io import read_table
-    from shipahead.cli.limits import limit
     from shipahead.store.accuracy import load_forecasts
     from shipahead.store.planner import orders_table
     from shipahead.store.runs import PlannerRunOrder
     from sqlalchemy import select
 
-    fc, info = load_forecasts(session, last=int(limit("accuracy_runs")), scenario=scenario_name)
+    fc, info = load_forecasts(session, last=REPORT_RUNS + 1, scenario=scenario_name)
     info.pop(run_id, None)
-    fc = fc[fc["run_id"] != run_id]
+    if len(info) > REPORT_RUNS:  # this run was not among the latest: keep the latest others
+        del info[next(iter(info))]
+    fc = fc[fc["run_id"].isin(list(info))]
     tables: dict[str, pd.DataFrame] = {}
     facts: dict[str, Any] = {}
     if info:
@@ -412,7 +416,8 @@ def _accuracy_section(view: StoreView | None) -> str:
             "none of their forecast periods has an actual in this run's history yet.</p></section>"
         )
     body = (
-        f"<p>{facts['scored_runs']} of {view.past_runs} past runs of this scenario have "
+        f"<p>{facts['scored_runs']} of {view.past_runs} past runs of this scenario "
+        f"(the latest, at most {REPORT_RUNS}) have "
         "forecast periods with actuals in this run's history (season length "
         f"{facts['season']} periods). The champion is the final forecast (after overrides); "
         "<code>shipahead accuracy</code> gives the same figures by lag and model.</p>"

@@ -150,7 +150,10 @@ def test_report_scores_past_runs_as_the_accuracy_command(
     runs, url = loop["runs"], loop["url"]
     page = (runs["now"] / "report.html").read_text()
     acc = _section(page, "accuracy")
-    assert "2 of 2 past runs of this scenario have forecast periods with actuals" in _text(acc)
+    assert (
+        "2 of 2 past runs of this scenario (the latest, at most 52) have forecast periods"
+        in _text(acc)
+    )
     assert acc.count("data:image/png;base64,") == 1  # the trend chart
     trend, cc, va = _tables(acc)
     # the accuracy command over the same store and history gives the same figures
@@ -271,3 +274,26 @@ def test_no_store_report_says_so_in_one_line(loop: dict[str, object], tmp_path: 
         assert len(re.findall(r"<p\b", sec)) == 1 and "<table" not in sec
         assert "No run store (--no-store)" in sec
     assert not (tmp_path / "shipahead.db").exists()
+
+
+def test_past_runs_without_actuals_yet_say_so_in_one_line(tmp_path: Path) -> None:
+    from shipahead.cli.accuracy_cmd import score_tables
+    from shipahead.cli.report import StoreView, build_report
+
+    from .test_report import _tiny_run
+
+    run, scenario, files = _tiny_run(tmp_path)
+    # a past run whose forecast periods all lie after the history's last date
+    fc = pd.read_parquet(run / "forecast" / "forecast.parquet").assign(
+        run_id="past", as_of=pd.Timestamp("2022-07-25"), role="champion"
+    )
+    fc["baseline"], fc["override_user"] = fc["mean"], None
+    hist = pd.read_csv(files["history"], dtype={"region_id": str, "sku_id": str})
+    tables, facts = score_tables(fc, {"past": {"freq": "W-MON"}}, hist, last=12)
+    orders = pd.DataFrame(columns=["order_id", "status", "qty_units", "change"])
+    build_report(run, scenario, files, StoreView("now", 1, tables, facts, orders))
+    page = (run / "report.html").read_text()
+    acc = _section(page, "accuracy")
+    assert len(re.findall(r"<p\b", acc)) == 1 and "<table" not in acc and "<img" not in acc
+    assert "1 past run(s) of this scenario in the store; none of their forecast periods" in acc
+    assert "The store tracks no placement order yet" in _section(page, "orders")
