@@ -126,38 +126,26 @@ def report_markdown(
     return "\n".join(lines) + "\n"
 
 
-def compute(
-    store_url: str,
-    actuals_path: Path,
+def score_tables(
+    forecasts: Any,
+    info: dict[str, dict[str, Any]],
+    actuals: Any,
     *,
     last: int,
     alpha: float = 0.05,
     season_length: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Score the store's forecasts; returns the tables and facts for the report."""
-    from shipahead.cli.io import read_table
-    from shipahead.cli.limits import limit
-    from shipahead.forecasting import accuracy as acc
-    from shipahead.store import StoreError, open_store
-    from shipahead.store.accuracy import load_forecasts
+    """Score stored forecasts (:func:`shipahead.store.accuracy.load_forecasts`) against
+    ``actuals`` (the history contract); returns the tables and facts for the reports.
 
-    actuals = read_table(require_file(actuals_path, "actuals"), "history")
-    try:
-        store = open_store(store_url)
-    except StoreError as exc:
-        raise CliInputError(str(exc), fix="check --store (a SQLAlchemy URL)") from None
-    try:
-        with store.session() as s:
-            fc, info = load_forecasts(s, last=int(limit("accuracy_runs")))
-    finally:
-        store.close()
-    if not info:
-        raise CliInputError(
-            f"the store {store.shown_url} holds no runs",
-            fix="write runs with `shipahead plan … --store URL` first",
-        )
+    Tables: ``by_lag`` (role, level, lag), ``by_model``, ``by_run`` (as_of, run_id, role,
+    level: the trend over runs), ``champion_vs_challenger`` (the last ``last`` runs) and
+    ``value_added``; levels bottom first. Facts: runs, scored_runs, season, last, alpha.
+    """
+    from shipahead.forecasting import accuracy as acc
+
     season = _season(info, actuals, season_length)
-    rows = acc.score_rows(fc, actuals, season_length=season)
+    rows = acc.score_rows(forecasts, actuals, season_length=season)
     bottom = rows[rows["level"] == "sku_region"]
     tables = {
         "by_lag": acc.accuracy_table(rows, ["role", "level", "lag"]),
@@ -187,6 +175,38 @@ def compute(
         "alpha": alpha,
     }
     return tables, facts
+
+
+def compute(
+    store_url: str,
+    actuals_path: Path,
+    *,
+    last: int,
+    alpha: float = 0.05,
+    season_length: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Score the store's forecasts; returns the tables and facts for the report."""
+    from shipahead.cli.io import read_table
+    from shipahead.cli.limits import limit
+    from shipahead.store import StoreError, open_store
+    from shipahead.store.accuracy import load_forecasts
+
+    actuals = read_table(require_file(actuals_path, "actuals"), "history")
+    try:
+        store = open_store(store_url)
+    except StoreError as exc:
+        raise CliInputError(str(exc), fix="check --store (a SQLAlchemy URL)") from None
+    try:
+        with store.session() as s:
+            fc, info = load_forecasts(s, last=int(limit("accuracy_runs")))
+    finally:
+        store.close()
+    if not info:
+        raise CliInputError(
+            f"the store {store.shown_url} holds no runs",
+            fix="write runs with `shipahead plan … --store URL` first",
+        )
+    return score_tables(fc, info, actuals, last=last, alpha=alpha, season_length=season_length)
 
 
 @command

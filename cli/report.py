@@ -11,6 +11,8 @@ import base64
 import html
 import io
 import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pandas as pd
 from shipahead.cli.io import unguard_csv_cell, write_text
 from shipahead.cli.settings import DEFAULTS
 
-__all__ = ["build_report"]
+__all__ = ["StoreView", "build_report", "read_store_view"]
 
 _PALETTE = (
     "#1f77b4",
@@ -279,6 +281,293 @@ def _kpi_rows(manifest_steps: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "kpi", "value"])
 
 
+# -- the run store: accuracy over past runs, placement orders ---------------------------------
+
+#: runs the champion-vs-challenger test looks back over (as `shipahead accuracy --last`)
+CHALLENGER_RUNS = 12
+#: past runs of the scenario the report scores (the latest; `shipahead accuracy` scores all)
+REPORT_RUNS = 52
+#: rows of the tracked-orders table (the rest: `shipahead orders list`)
+ORDER_ROWS = 50
+_LEVEL_NAMES = {
+    "sku_region": "SKU × region",
+    "sku": "SKU",
+    "region": "region",
+    "network": "network",
+}
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """What the report shows from the run store, read after this run was written to it.
+
+    ``past_runs``: stored runs of the scenario other than this one; ``tables`` and ``facts``:
+    :func:`shipahead.cli.accuracy_cmd.score_tables` of their forecasts against this run's
+    history (empty when there is no past run); ``orders``: every tracked order with what this
+    run did to it (``change``: new, changed, unchanged, dropped; blank = not in this run).
+    """
+
+    run_id: str
+    past_runs: int
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    orders: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def read_store_view(
+    session: Any, run_id: str, scenario_name: str, history: Path, *, last: int = CHALLENGER_RUNS
+) -> StoreView:
+    """Read the store for the report: score the scenario's latest :data:`REPORT_RUNS` past
+    runs against ``history`` (the actuals, this run's history file) and list the tracked
+    orders with this run's changes."""
+    from shipahead.cli.accuracy_cmd import score_tables
+    from shipahead.cli.io import read_table
+    from shipahead.store.accuracy import load_forecasts
+    from shipahead.store.planner import orders_table
+    from shipahead.store.runs import PlannerRunOrder
+    from sqlalchemy import select
+
+    fc, info = load_forecasts(session, last=REPORT_RUNS + 1, scenario=scenario_name)
+    info.pop(run_id, None)
+    if len(info) > REPORT_RUNS:  # this run was not among the latest: keep the latest others
+        del info[next(iter(info))]
+    fc = fc[fc["run_id"].isin(list(info))]
+    tables: dict[str, pd.DataFrame] = {}
+    facts: dict[str, Any] = {}
+    if info:
+        actuals = read_table(history, "history", check=False)
+        tables, facts = score_tables(fc, info, actuals, last=last)
+    orders = orders_table(session)
+    ro = PlannerRunOrder
+    changes = pd.DataFrame(
+        session.execute(
+            select(ro.order_id, ro.change, ro.previous_qty).where(ro.run_id == run_id)
+        ).all(),
+        columns=["order_id", "change", "previous_qty"],
+    )
+    orders = orders.merge(changes, on="order_id", how="left")
+    return StoreView(run_id, len(info), tables, facts, orders)
+
+
+def _fmt(v: Any, spec: str) -> str:
+    """``v`` formatted (``–`` for a missing value)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return format(v, spec)
+
+
+def _trend_chart(by_run: pd.DataFrame) -> str:
+    """MASE and WAPE of the champion per run (x: the run's as_of) by level."""
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import DateFormatter
+
+    d = by_run[by_run["role"] == "champion"].copy()
+    d["as_of"] = pd.to_datetime(d["as_of"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+    for ax, col, label in (
+        (axes[0], "mase", "MASE (scaled error; < 1 beats seasonal naive in-sample)"),
+        (axes[1], "wape", "WAPE (share of the actual volume)"),
+    ):
+        for i, (level, name) in enumerate(_LEVEL_NAMES.items()):
+            part = d[d["level"] == level].sort_values(["as_of", "run_id"], kind="stable")
+            if part.empty:
+                continue
+            ax.plot(
+                part["as_of"],
+                part[col].astype(float),
+                marker="o",
+                ms=4,
+                lw=1.4,
+                color=_PALETTE[i],
+                label=_mpl_label(name),
+            )
+        runs = sorted(d["as_of"].unique())
+        if len(runs) <= 12:  # one tick per run
+            ax.set_xticks(runs)
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
+        ax.set_title(label, fontsize=9, parse_math=False)
+        ax.set_xlabel("run (history up to)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_ylim(bottom=0)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _accuracy_section(view: StoreView | None) -> str:
+    head = "<section id='accuracy'><h2>Accuracy over past runs</h2>"
+    if view is None:
+        return (
+            head + "<p class='note'>No run store (--no-store): accuracy over past runs needs "
+            "<code>shipahead plan --store URL</code>.</p></section>"
+        )
+    if view.past_runs == 0:
+        return (
+            head + "<p class='note'>No past run of this scenario in the store yet: accuracy "
+            "over past runs starts with the next run.</p></section>"
+        )
+    facts, tables = view.facts, view.tables
+    by_run = tables["by_run"]
+    champ = by_run[by_run["role"] == "champion"]
+    if champ.empty:
+        return (
+            head + f"<p class='note'>{view.past_runs} past run(s) of this scenario in the store; "
+            "none of their forecast periods has an actual in this run's history yet.</p></section>"
+        )
+    body = (
+        f"<p>{facts['scored_runs']} of {view.past_runs} past runs of this scenario "
+        f"(the latest, at most {REPORT_RUNS}) have "
+        "forecast periods with actuals in this run's history (season length "
+        f"{facts['season']} periods). The champion is the final forecast (after overrides); "
+        "<code>shipahead accuracy</code> gives the same figures by lag and model.</p>"
+    )
+    body += _img(_trend_chart(by_run), "accuracy trend by level")
+    wide = champ.pivot_table(
+        index=["as_of", "run_id"], columns="level", values=["n", "mase", "wape"], sort=False
+    )
+    trend = champ[["as_of", "run_id"]].drop_duplicates().reset_index(drop=True)
+    for metric, spec in (("mase", ".3f"), ("wape", ".1%")):
+        for level, name in _LEVEL_NAMES.items():
+            if (metric, level) in wide.columns:
+                vals = wide[(metric, level)].reindex(pd.MultiIndex.from_frame(trend))
+                trend[f"{metric.upper()} {name}"] = [_fmt(v, spec) for v in vals]
+    n = champ[champ["level"] == "sku_region"].set_index(["as_of", "run_id"])["n"]
+    trend.insert(
+        2, "periods scored", [int(n.get(k, 0)) for k in zip(trend.as_of, trend.run_id, strict=True)]
+    )
+    shown = trend.tail(24)
+    body += (
+        f"<h3>Trend by level (champion; {len(shown)} of {len(trend)} scored runs, newest last)"
+        "</h3>" + _table(shown, 24)
+    )
+    cc = tables["champion_vs_challenger"]
+    body += "<h3>Champion vs challenger (Diebold–Mariano, statistical forecasts)</h3>"
+    if cc.empty:
+        body += (
+            "<p class='note'>No past run has a challenger forecast with actuals "
+            "(set <code>[forecast] challenger</code>).</p>"
+        )
+    else:
+        top = cc.iloc[0]
+        won = bool(top["challenger_better"])
+        verdict = "has beaten" if won else "has not beaten"
+        body += (
+            f"<p><strong>The challenger {verdict} the champion</strong> over the last "
+            f"{int(top['runs'])} scored runs: MASE {_fmt(top['challenger_mase'], '.3f')} vs "
+            f"{_fmt(top['champion_mase'], '.3f')}, DM statistic "
+            f"{_fmt(top['dm_statistic'], '.3f')}, p-value {_fmt(top['p_value'], '.4f')} "
+            f"(one-sided, α = {facts['alpha']:g}).</p>"
+        )
+        show = pd.DataFrame(
+            {
+                "lag": cc["lag"].astype(str),
+                "runs": cc["runs"].astype(int),
+                "champion MASE": [_fmt(v, ".3f") for v in cc["champion_mase"]],
+                "challenger MASE": [_fmt(v, ".3f") for v in cc["challenger_mase"]],
+                "DM statistic": [_fmt(v, ".3f") for v in cc["dm_statistic"]],
+                "p-value": [_fmt(v, ".4f") for v in cc["p_value"]],
+                "winner": [
+                    "challenger" if b else "champion (kept)" for b in cc["challenger_better"]
+                ],
+            }
+        )
+        body += _table(show)
+    va = tables["value_added"]
+    body += "<h3>Forecast value added by overrides (WAPE: naive → baseline → final)</h3>"
+    if va.empty:
+        body += "<p class='note'>Nothing scored.</p>"
+    else:
+        show = pd.DataFrame(
+            {
+                "level": [_LEVEL_NAMES.get(v, v) for v in va["level"]],
+                "user": ["all rows" if u == "*" else u for u in va["user"]],
+                "periods": va["n"].astype(int),
+                **{
+                    f"WAPE {name}": [_fmt(v, ".1%") for v in va[f"wape_{col}"]]
+                    for name, col in (
+                        ("naive", "naive"),
+                        ("baseline", "baseline"),
+                        ("final", "final"),
+                    )
+                },
+                "value added by the model": [_fmt(v, "+.1%") for v in va["fva_model"]],
+                "value added by overrides": [_fmt(v, "+.1%") for v in va["fva_override"]],
+            }
+        )
+        body += _table(show, 60)
+        if not (va["user"] != "*").any():
+            body += "<p class='note'>No scored forecast was overridden.</p>"
+    return head + body + "</section>"
+
+
+def _orders_section(view: StoreView | None) -> str:
+    from shipahead.store.runs import ORDER_STATUSES
+
+    head = "<section id='orders'><h2>Placement orders</h2>"
+    if view is None:
+        return (
+            head + "<p class='note'>No run store (--no-store): orders are tracked in a run "
+            "store (<code>shipahead plan --store URL</code>).</p></section>"
+        )
+    o = view.orders
+    if o.empty:
+        return head + "<p class='note'>The store tracks no placement order yet.</p></section>"
+    counts = (
+        o.groupby("status")["qty_units"]
+        .agg(["size", "sum"])
+        .reindex(list(ORDER_STATUSES), fill_value=0)
+        .reset_index()
+    )
+    counts.columns = ["status", "orders", "units"]
+    by_change = o["change"].value_counts()
+    changed_text = ", ".join(
+        f"{int(by_change.get(k, 0))} {k}" for k in ("new", "changed", "unchanged", "dropped")
+    )
+    body = (
+        f"<p>{len(o)} orders tracked in the store; this run: {changed_text}. Move them with "
+        "<code>shipahead orders approve | confirm | receive | cancel</code>.</p>"
+        "<h3>Orders by status</h3>" + _table(counts)
+    )
+
+    def this_run(r: Any) -> str:
+        if not isinstance(r.change, str):
+            return ""
+        if r.change == "changed" and not pd.isna(r.previous_qty):
+            return f"changed ({int(r.previous_qty)} → {int(r.qty_units)})"
+        return r.change
+
+    t = o.assign(
+        _touched=o["change"].isna().astype(int),
+        _open=(~o["status"].isin(["proposed", "approved", "confirmed"])).astype(int),
+        _as_of=pd.to_datetime(o["as_of"]),
+    )
+    t = t.sort_values(
+        ["_touched", "_open", "_as_of", "from_node", "to_fc_id", "sku_id", "ordinal"],
+        ascending=[True, True, False, True, True, True, True],
+        kind="stable",
+    )
+    table = pd.DataFrame(
+        {
+            "order_id": t["order_id"],
+            "as_of": [str(v) for v in t["as_of"]],
+            "lane": [f"{a} → {b}" for a, b in zip(t["from_node"], t["to_fc_id"], strict=True)],
+            "sku_id": t["sku_id"],
+            "qty_units": t["qty_units"].astype(int),
+            "status": t["status"],
+            "this run": [this_run(r) for r in t.itertuples(index=False)],
+        }
+    )
+    shown = min(len(table), ORDER_ROWS)
+    body += (
+        f"<h3>Tracked orders ({shown} of {len(table)}: this run's first, then open ones, "
+        "newest first)</h3>" + _table(table, ORDER_ROWS)
+    )
+    if len(table) > shown:
+        body += "<p class='note'><code>shipahead orders list --store URL</code> lists all.</p>"
+    return head + body + "</section>"
+
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
 background:#fafafa}
@@ -306,8 +595,12 @@ window.addEventListener('load', function () {
 """
 
 
-def build_report(run_dir: Path, scenario: Any, files: dict[str, Path]) -> dict[str, Any]:
-    """Write ``run_dir/report.html`` from the run's outputs; return what it contains."""
+def build_report(
+    run_dir: Path, scenario: Any, files: dict[str, Path], store: StoreView | None = None
+) -> dict[str, Any]:
+    """Write ``run_dir/report.html`` from the run's outputs and, with ``store`` (the run
+    store as :func:`read_store_view` read it), accuracy over past runs and the placement
+    orders' states; return what it contains."""
     import geopandas as gpd
     import matplotlib
 
@@ -415,6 +708,12 @@ def build_report(run_dir: Path, scenario: Any, files: dict[str, Path]) -> dict[s
             "<section id='routes'><h2>Routes</h2><p class='note'>"
             "The routes step did not run.</p></section>"
         )
+
+    sections.append(_accuracy_section(store))
+    sections.append(_orders_section(store))
+    if store is not None:
+        shown["past_runs_scored"] = int(store.facts.get("scored_runs", 0))
+        shown["orders_tracked"] = len(store.orders)
 
     name = html.escape(str(getattr(scenario.scenario, "name", "scenario")))
     page = (

@@ -146,8 +146,11 @@ def write_forecast_extras(
     }
 
 
-def load_forecasts(session: Session, *, last: int | None = None) -> tuple[pd.DataFrame, dict]:
-    """Stored forecasts of the last ``last`` runs (by ``as_of``, then write order) for scoring.
+def load_forecasts(
+    session: Session, *, last: int | None = None, scenario: str | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """Stored forecasts of the last ``last`` runs (by ``as_of``, then write order) for scoring;
+    with ``scenario``, only the runs of the scenario of that name.
 
     Returns
     -------
@@ -156,11 +159,12 @@ def load_forecasts(session: Session, *, last: int | None = None) -> tuple[pd.Dat
         q05 … q95, baseline, override_user`` and per run ``{"freq": …, "season_length": …}``
         (from the run's record and its forecast KPIs; ``None`` where not stored).
     """
-    runs = session.execute(
-        select(PlannerRun.run_id, PlannerRun.as_of, PlannerRun.seq, PlannerRun.freq).order_by(
-            PlannerRun.as_of, PlannerRun.seq
-        )
-    ).all()
+    q = select(PlannerRun.run_id, PlannerRun.as_of, PlannerRun.seq, PlannerRun.freq).order_by(
+        PlannerRun.as_of, PlannerRun.seq
+    )
+    if scenario is not None:
+        q = q.where(PlannerRun.scenario == scenario)
+    runs = session.execute(q).all()
     if last is not None:
         runs = runs[-last:] if last > 0 else []
     ids = [r.run_id for r in runs]

@@ -56,6 +56,7 @@ __all__ = [
     "order_id",
     "orders_table",
     "run_tables",
+    "set_kpis",
     "set_manifest",
     "set_status",
     "write_run",
@@ -614,6 +615,16 @@ def set_manifest(session: Session, run_id: str, manifest: dict[str, Any]) -> Non
     run = session.get(PlannerRun, run_id)
     if run is not None:
         run.manifest = json.dumps(manifest, sort_keys=True, default=str)
+
+
+def set_kpis(session: Session, run_id: str, step: str, kpis: dict[str, Any]) -> None:
+    """Replace the KPIs of one ``step`` of run ``run_id`` (in the caller's transaction)."""
+    run = session.get(PlannerRun, run_id)
+    if run is None:
+        return
+    session.execute(delete(PlannerKpi).where(PlannerKpi.run_id == run_id, PlannerKpi.step == step))
+    rec = RunRecord(run_id, run.as_of, run.scenario, run.scenario_sha256, {}, {step: kpis})
+    _bulk(session, PlannerKpi, _kpi_rows(rec))
 
 
 def orders_table(session: Session, statuses: Sequence[str] | None = None) -> pd.DataFrame:
