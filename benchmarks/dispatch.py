@@ -110,9 +110,10 @@ def _free_port() -> int:
 class Server:
     """A ``shipahead serve`` subprocess (own session) on a SQLite file."""
 
-    def __init__(self, folder: Path, workers: int) -> None:
+    def __init__(self, folder: Path, workers: int, extra: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.workers = workers
+        self.extra = extra  # more `serve` options (e.g. the sample's road network)
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -130,11 +131,12 @@ class Server:
             str(self.port),
             "--workers",
             str(self.workers),
+            *self.extra,
         ]
         self.process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a road network is read (or its cache loaded)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("server exited; see " + str(self.folder / "serve.log"))
@@ -300,15 +302,37 @@ def _wait_revision(port: int, plan_id: str, revision: int, timeout: float = 120)
 
 def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     rng = random.Random(7)
-    server = Server(folder, args.workers).start()
-    port = server.port
     spare = 30
-    doc = problem(args.stops, 10, 7, spare=spare, limit_s=args.replan_limit_s)
+    if args.sample:  # the sample's 75 stops and 8 vans on the Columbus roads, traffic, weather
+        data = ROOT / "sample_data"
+        server = Server(
+            folder,
+            args.workers,
+            (
+                "--roads",
+                str(data / "roads" / "columbus_oh.osm.pbf"),
+                "--traffic",
+                str(data / "traffic.csv"),
+                "--weather",
+                str(data / "weather.csv"),
+            ),
+        ).start()
+        doc = json.loads((data / "dispatch_problem.json").read_text())
+        doc["options"]["time_limit_s"] = args.replan_limit_s
+        n_vehicles = len(doc["vehicles"])
+        places = [job["location"] for job in doc["jobs"]]
+    else:
+        server = Server(folder, args.workers).start()
+        doc = problem(args.stops, 10, 7, spare=spare, limit_s=args.replan_limit_s)
+        n_vehicles = 10
+        places = []
+    port = server.port
+    n_jobs = len(doc["jobs"]) if args.sample else args.stops
     plan_id = call(port, "POST", "/v1/plans", doc)[1]["id"]
     plan = _wait_revision(port, plan_id, 1)
     done: set[int] = set()
     cancelled: set[int] = set()
-    next_new = args.stops + 1
+    next_new = n_jobs + 1
     latencies: list[float] = []
     moved_share: list[float] = []
     n_events = 0
@@ -352,14 +376,19 @@ def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 burst.append(
                     {"event_id": f"c{k}", "type": "stop_cancelled", "at": t, "job_id": job}
                 )
-            elif extra == "add" and next_new <= args.stops + spare and t < DAY_END - 2 * 3600:
+            elif extra == "add" and next_new <= n_jobs + spare and t < DAY_END - 2 * 3600:
+                where = (
+                    {"location": rng.choice(places)}  # a second drop at a known address
+                    if places
+                    else {"location_index": next_new}
+                )
                 burst.append(
                     {
                         "event_id": f"a{k}",
                         "type": "stop_added",
                         "at": t,
                         "job_id": next_new,
-                        "location_index": next_new,
+                        **where,
                         "service": 300,
                         "delivery": [3],
                         "time_windows": [[t, DAY_END - 1800]],
@@ -372,7 +401,7 @@ def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                         "event_id": f"v{k}",
                         "type": "vehicle_delay",
                         "at": t,
-                        "vehicle_id": rng.randint(1, 10),
+                        "vehicle_id": rng.randint(1, n_vehicles),
                         "delay": 600,
                     }
                 )
@@ -396,8 +425,9 @@ def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     server.stop()
     return {
         "part": "replan",
-        "stops": args.stops,
-        "vehicles": 10,
+        "problem": "sample road network" if args.sample else "matrices",
+        "stops": n_jobs,
+        "vehicles": n_vehicles,
         "time_limit_s": args.replan_limit_s,
         "events": n_events,
         "replans": len(latencies),
@@ -615,6 +645,11 @@ def main() -> None:
     parser.add_argument("--replan-limit-s", type=float, default=1.0)
     parser.add_argument("--step-min", type=float, default=10, help="replan: minutes per burst")
     parser.add_argument("--extra-events", type=int, default=2, help="replan: per burst")
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="replan: the sample problem on the sample's road network, traffic and weather",
+    )
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--settle-s", type=float, default=20, help="faults: wait per round")
