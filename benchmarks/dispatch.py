@@ -297,7 +297,10 @@ def _wait_revision(port: int, plan_id: str, revision: int, timeout: float = 120)
         if body["status"] == "failed":
             return body
         time.sleep(0.02)
-    raise RuntimeError(f"revision {revision} did not land")
+    raise RuntimeError(
+        f"revision {revision} did not land in {timeout:.0f} s (plan at revision "
+        f"{body['revision']}, status {body['status']}, error {body.get('error')!r})"
+    )
 
 
 def part_replan(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -650,6 +653,7 @@ def main() -> None:
         action="store_true",
         help="replan: the sample problem on the sample's road network, traffic and weather",
     )
+    parser.add_argument("--work", help="keep the server's store and log in this folder")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--settle-s", type=float, default=20, help="faults: wait per round")
@@ -659,7 +663,11 @@ def main() -> None:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="shipahead-dispatch-bench-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = args.work or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="shipahead-dispatch-bench-")
+        )
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         fn = {
             "load": part_load,
             "replan": part_replan,
