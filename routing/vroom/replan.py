@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..report import ROUTE_COLUMNS
 from .events import _all_jobs, _Batch, _batch, parse_events
 from .history import _assemble, _changes, _done_now, _prev_routes
 from .matrices import _matrix_problem, _matrix_routes, _settings
@@ -298,6 +299,8 @@ def _replan_network(
     active = [v for v in p.vehicles if v.id not in down]
     fleet = _fleet_frame(p, active)
     routes = pd.DataFrame(state["routes"])
+    if routes.empty:  # every stop served: the state has no rows, and so no columns
+        routes = pd.DataFrame(columns=list(ROUTE_COLUMNS))
     for jid, e in b.done.items():
         m = (routes["stop_id"].astype(str) == str(jid)) & (routes["kind"] == "stop")
         if e.arrival is not None:
