@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from shipahead.timeofday import CLOCK_END_S, format_clock
 
+from .outputs import PALETTE  # one colour per vehicle, as on the routes map
+
 if TYPE_CHECKING:
     from .network import RoadNetwork
 
@@ -47,21 +49,6 @@ EPOCH_FROM_S = 1_000_000_000
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 KML_NS = "http://www.opengis.net/kml/2.2"
 
-#: colour per vehicle (cycled), the same palette as the routes map (routing.outputs)
-PALETTE = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#D55E00",
-    "#CC79A7",
-    "#56B4E9",
-    "#F0E442",
-    "#000000",
-    "#4E79A7",
-    "#F28E2B",
-    "#59A14F",
-    "#B07AA1",
-)
 
 # characters XML 1.0 does not allow (C0 controls except tab/LF/CR, surrogates, U+FFFE/FFFF)
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
