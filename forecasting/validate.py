@@ -229,9 +229,9 @@ def _check_gaps(df: pd.DataFrame, freq: str, fill_gaps: str | None, warnings: li
     last = g.max()
     counts = g.size()
     rng = pd.DataFrame({"first": first, "last": last, "n": counts})
-    expected = np.asarray(
-        [len(pd.date_range(a, end, freq=freq)) for a in rng["first"]], dtype=np.int64
-    )
+    # periods from each series' first date to the history's end, on one shared calendar
+    calendar = pd.date_range(first.min(), end, freq=freq)
+    expected = len(calendar) - calendar.searchsorted(rng["first"].to_numpy()).astype(np.int64)
     short = expected != rng["n"].to_numpy()
     if not short.any():
         return df
@@ -283,10 +283,12 @@ def _mixed_frequencies(df: pd.DataFrame, key: pd.Series) -> str | None:
     daily dates give 1.
     """
     days = df["ds"].groupby(key, sort=False).diff().dt.days.dropna().astype(np.int64)
-    k = key.loc[days.index]
-    grouped = days.groupby(k, sort=False)
-    counts = grouped.size()
-    step = grouped.agg(lambda d: int(np.gcd.reduce(d.to_numpy())))[counts >= 3]
+    k = key.loc[days.index].to_numpy()
+    # df is sorted by key, so each series' differences are one contiguous run
+    starts = np.r_[0, np.flatnonzero(k[1:] != k[:-1]) + 1]
+    counts = np.diff(np.r_[starts, len(k)])
+    gcd = np.gcd.reduceat(days.to_numpy(), starts) if len(k) else np.zeros(0, np.int64)
+    step = pd.Series(gcd, index=k[starts])[counts >= 3]
     if step.nunique() <= 1:
         return None
     freq = step.value_counts()
