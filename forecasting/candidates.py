@@ -27,10 +27,11 @@ __all__ = [
 ]
 
 ENSEMBLE = "Ensemble"
-#: Ensemble search: combinations of 2 … ENSEMBLE_MAX_SIZE of the ENSEMBLE_POOL best models of a
-#: class (by mean backtest error), combined by their mean or median.
+#: Ensemble search: backward elimination over the mean of the ENSEMBLE_POOL best models of a
+#: class (by mean backtest error); a member is dropped only when that lowers the class's mean
+#: backtest error by at least ENSEMBLE_DROP_GAIN (relative).
 ENSEMBLE_POOL = 6
-ENSEMBLE_MAX_SIZE = 4
+ENSEMBLE_DROP_GAIN = 0.005
 
 
 SWITCH_MARGIN = 0.10
@@ -90,14 +91,20 @@ def add_ensemble(df: pd.DataFrame, members: list[str], how: str = "mean") -> pd.
 def search_ensemble(
     cv: pd.DataFrame, pool: list[str], scale: pd.DataFrame, metric: str
 ) -> tuple[list[str], str]:
-    """The combination of 2 … ``ENSEMBLE_MAX_SIZE`` models of ``pool`` (mean, or median for 3
-    or more) with the lowest mean backtest error over the class (series × windows).
+    """The ensemble of a class: backward elimination from the mean of the whole ``pool``.
 
-    Only backtest forecasts are used: the search is part of the model selection, and a class's
-    choice rests on every series and window of the class (no per-series choice).
+    Starting from every model of ``pool``, the member whose removal lowers the class's mean
+    backtest error (series × windows) the most is dropped, while that lowers it by at least
+    ``ENSEMBLE_DROP_GAIN`` (0.5 %, relative) and at least two members remain. The same
+    elimination is run for the median (at least three members); the median wins only if it is
+    that much better than the mean.
+
+    The margin makes the choice stable: combinations whose errors differ by less are
+    near-ties, which a backtest on a sample of the class (or the next night's data) would
+    order differently; keeping a near-tied member costs nothing measurable, and averaging more
+    models is the robust side of the tie. Returns the members (in ``pool`` order) and the
+    combination (``"mean"`` or ``"median"``). Only backtest forecasts are used.
     """
-    from itertools import combinations
-
     sc = cv[["unique_id", "cutoff"]].merge(scale, on=["unique_id", "cutoff"], how="left")
     s_row = sc["scale"].to_numpy(dtype=float)
     key = pd.MultiIndex.from_frame(cv[["unique_id", "cutoff"]])
@@ -108,8 +115,9 @@ def search_ensemble(
     y = cv["y"].to_numpy(dtype=float)
     X = np.column_stack([cv[m].to_numpy(dtype=float) for m in pool])
 
-    def score(f: np.ndarray) -> float:
-        d = f - y
+    def score(members: tuple[int, ...], how: str = "mean") -> float:
+        sub = X[:, list(members)]
+        d = (np.median(sub, axis=1) if how == "median" else sub.mean(axis=1)) - y
         if metric == "rmsse":
             v = np.sqrt(np.bincount(codes, weights=d * d, minlength=n_keys) / cnt) / s_key
         else:
@@ -118,16 +126,24 @@ def search_ensemble(
                 v = v / s_key
         return float(np.nanmean(v))
 
-    best = (np.inf, [pool[0], pool[1]], "mean")
-    for k in range(2, min(ENSEMBLE_MAX_SIZE, len(pool)) + 1):
-        for combo in combinations(range(len(pool)), k):
-            sub = X[:, combo]
-            for how in ("mean", "median") if k >= 3 else ("mean",):
-                f = np.median(sub, axis=1) if how == "median" else sub.mean(axis=1)
-                e = score(f)
-                if e < best[0] - 1e-12:
-                    best = (e, [pool[i] for i in combo], how)
-    return best[1], best[2]
+    def eliminate(how: str, k_min: int) -> tuple[tuple[int, ...], float]:
+        keep = tuple(range(len(pool)))
+        err = score(keep, how)
+        while len(keep) > k_min:
+            # ties between removals go to the later (weaker) pool member
+            e, neg_r = min((score(tuple(i for i in keep if i != r), how), -r) for r in keep)
+            if not e <= err * (1 - ENSEMBLE_DROP_GAIN):
+                break
+            keep, err = tuple(i for i in keep if i != -neg_r), e
+        return keep, err
+
+    keep, err = eliminate("mean", 2)
+    how = "mean"
+    if len(pool) >= 3:
+        keep_m, err_m = eliminate("median", 3)
+        if err_m <= err * (1 - ENSEMBLE_DROP_GAIN):
+            keep, how = keep_m, "median"
+    return [pool[i] for i in keep], how
 
 
 class TopDownCandidate:

@@ -462,6 +462,8 @@ class ForecastCore:
         ):
             with clock.stage("ensembles"):
                 members, how = search_ensemble(cv, pool, scale, metric)
+                # one label for one set of members, whatever the pool's order this run
+                members = [m for m in names if m in members]
                 cv = add_ensemble(cv, members, how)
                 err = pd.concat([err, _errors(cv, [ENSEMBLE], scale, metric)], ignore_index=True)
                 cand.append(ENSEMBLE)

@@ -92,6 +92,50 @@ def test_ensemble_search_finds_mean_and_median_combinations():
     assert np.allclose(out[ENSEMBLE], np.median(cv[members].to_numpy(), axis=1))
 
 
+def _cv_frame(n_series: int = 40, n: int = 16, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    ids = np.repeat([f"s{i:02d}" for i in range(n_series)], n)
+    y = rng.uniform(50, 150, n_series * n)
+    cv = pd.DataFrame({"unique_id": ids, "cutoff": pd.Timestamp("2024-01-01"), "y": y})
+    scale = pd.DataFrame(
+        {"unique_id": np.unique(ids), "cutoff": pd.Timestamp("2024-01-01"), "scale": 10.0}
+    )
+    return cv, scale
+
+
+def test_ensemble_search_keeps_near_tied_members_and_drops_a_harmful_one():
+    cv, scale = _cv_frame()
+    y = cv["y"].to_numpy()
+    rng = np.random.default_rng(2)
+    noise = rng.normal(0, 8, len(y))
+    # A, A2 and B are near-ties (their errors differ by a fraction of a percent); W is far off
+    cv["A"] = y + noise
+    cv["A2"] = y + noise * 1.001
+    cv["B"] = y + noise * 0.999 + rng.normal(0, 0.2, len(y))
+    cv["W"] = y + 60
+    members, how = search_ensemble(cv, ["A", "A2", "B", "W"], scale, "mase")
+    assert how == "mean"
+    # W is dropped (it costs far more than 0.5 %); dropping A or A2 would gain < 0.5 %
+    assert sorted(members) == ["A", "A2", "B"]
+
+
+def test_ensemble_search_choice_is_stable_on_a_sample_of_the_class():
+    """The rule's point: a sample of the class's series picks the same members as all of them
+    when the candidates differ by less than the drop margin."""
+    cv, scale = _cv_frame(n_series=400)
+    y = cv["y"].to_numpy()
+    rng = np.random.default_rng(3)
+    for name, bias in (("M1", 5.0), ("M2", 5.2), ("M3", -4.0), ("M4", -4.1), ("M5", 30.0)):
+        cv[name] = y + bias + rng.normal(0, 10, len(y))
+    pool = ["M1", "M2", "M3", "M4", "M5"]
+    full = search_ensemble(cv, pool, scale, "mase")
+    ids = cv["unique_id"].unique()
+    for seed in range(5):
+        pick = np.random.default_rng(seed).choice(ids, 80, replace=False)
+        assert search_ensemble(cv[cv["unique_id"].isin(pick)], pool, scale, "mase") == full
+    assert "M5" not in full[0] and len(full[0]) >= 2
+
+
 def _proportional_history() -> pd.DataFrame:
     """Three regions of one SKU with one weekly shape, sizes 1 : 2 : 3, plus a lone SKU."""
     parts = []
