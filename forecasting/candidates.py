@@ -22,6 +22,7 @@ __all__ = [
     "ENSEMBLE",
     "TopDownCandidate",
     "add_ensemble",
+    "ensemble_pool",
     "search_ensemble",
     "select_candidates",
 ]
@@ -32,6 +33,11 @@ ENSEMBLE = "Ensemble"
 #: backtest error by at least ENSEMBLE_DROP_GAIN (relative).
 ENSEMBLE_POOL = 6
 ENSEMBLE_DROP_GAIN = 0.005
+#: Near-duplicate candidates: MSTL and MSTL_SES decompose the series identically and differ
+#: only in the forecaster of the seasonally adjusted series, so their errors move together.
+#: Only the better of a family (by the class's backtest error) enters the ensemble pool: a
+#: second member adds fitting time, not diversity.
+ENSEMBLE_FAMILIES: dict[str, str] = {"MSTL": "MSTL", "MSTL_SES": "MSTL"}
 
 
 SWITCH_MARGIN = 0.10
@@ -86,6 +92,24 @@ def add_ensemble(df: pd.DataFrame, members: list[str], how: str = "mean") -> pd.
     for b in _BOUNDS:
         df[f"{ENSEMBLE}-{b}"] = f(df[[f"{m}-{b}" for m in members]].to_numpy(dtype=float), axis=1)
     return df
+
+
+def ensemble_pool(board: pd.Series, exclude: set[str]) -> list[str]:
+    """The ``ENSEMBLE_POOL`` best candidates of a class for the ensemble search, from
+    ``board`` (mean backtest error per candidate, ascending): finite errors only, none of
+    ``exclude``, and one per family of ``ENSEMBLE_FAMILIES``."""
+    pool: list[str] = []
+    families: set[str] = set()
+    for m in board.index:
+        if m in exclude or not np.isfinite(board[m]):
+            continue
+        fam = ENSEMBLE_FAMILIES.get(m)
+        if fam is not None:
+            if fam in families:
+                continue
+            families.add(fam)
+        pool.append(m)
+    return pool[:ENSEMBLE_POOL]
 
 
 def search_ensemble(

@@ -5,9 +5,12 @@ Features: lags ``1 … min(season, 13)`` and the seasonal lag, rolling means of 
 and — when given — the holiday, weather and promotion regressors of :mod:`forecasting.exogenous`
 (dynamic features, their future values come from the same tables). The target is standardised
 per series (mlforecast ``LocalStandardScaler``), so one model serves series of any size.
-Intervals are mlforecast's conformal intervals (``PredictionIntervals``, ``GLOBAL_CONFORMAL``
-windows of the horizon). The model is deterministic: fixed seed, ``num_threads`` fixed at
-``GLOBAL_THREADS`` and LightGBM's ``deterministic`` mode.
+Intervals are conformal: the final forecast uses mlforecast's ``PredictionIntervals``
+(``GLOBAL_CONFORMAL`` windows of the horizon); the backtest runs ``GLOBAL_CONFORMAL`` extra
+windows and gives each scored window the quantiles of the errors of the windows before it, per
+series and horizon step (the same method, one model per window). The model is
+deterministic: fixed seed, ``num_threads`` fixed at ``GLOBAL_THREADS`` and LightGBM's
+``deterministic`` mode.
 
 On ``backend="dask"`` the model is trained with mlforecast's Dask path
 (``DistributedMLForecast`` + ``DaskLGBMForecast``, i.e. ``lightgbm.dask``) across the workers
@@ -29,11 +32,11 @@ __all__ = ["GLOBAL", "GLOBAL_CONFORMAL", "GLOBAL_MIN_SERIES", "GLOBAL_THREADS", 
 GLOBAL = "GlobalLGBM"
 #: Conformal windows (of the horizon) for the intervals.
 GLOBAL_CONFORMAL = 2
-#: LightGBM threads (fixed, so the model is the same on any machine). One: on a shared,
-#: oversubscribed machine LightGBM's OpenMP threads wait on each other (measured 30× slower
-#: with 2 threads than with 1 at load 15 on 2 cores); the pipeline's parallelism is in
-#: statsforecast's processes and Dask workers.
-GLOBAL_THREADS = 1
+#: LightGBM threads: fixed (not one per core), so the model is the same on any machine; two,
+#: the cores of the machine the figures are measured on. On a heavily oversubscribed machine
+#: OpenMP threads wait on each other (measured 30× slower with 2 threads than with 1 at load
+#: 15 on 2 cores); set it to 1 there.
+GLOBAL_THREADS = 2
 #: ``auto`` backtests the global model in a class only with at least this many series.
 GLOBAL_MIN_SERIES = 8
 #: LightGBM parameters (small trees, few rounds: a robust default for weekly/daily demand).
@@ -124,20 +127,18 @@ class GlobalModel:
         """The rolling-origin backtest (``windows`` windows, step = horizon) with 50/80/90 %
         conformal intervals: ``unique_id, ds, cutoff, y, GlobalLGBM, GlobalLGBM-lo-80 …``."""
         data = exo.attach(df) if exo is not None else df
-        h, w = self.s.horizon, self.s.windows
         if self.s.backend == "dask":
             return self._dask_cv(data, n_min)
+        h, w = self.s.horizon, self.s.windows
         res = self._mlf(n_min).cross_validation(
             df=data,
-            n_windows=w,
+            n_windows=w + GLOBAL_CONFORMAL,
             h=h,
             step_size=h,
             static_features=[],
             dropna=False,
-            prediction_intervals=self._intervals(),
-            level=list(LEVELS),
         )
-        return _tidy(res)
+        return _conformal_windows(_tidy(res))
 
     def forecast(self, df: pd.DataFrame, n_min: int, exo=None, ids=None) -> pd.DataFrame:
         """Train on every series of ``df`` and forecast the horizon of ``ids`` (all when
@@ -198,15 +199,7 @@ class GlobalModel:
             static_features=[],
             dropna=False,
         )
-        res = _tidy(res.compute() if hasattr(res, "compute") else res)
-        cuts = sorted(res["cutoff"].unique())
-        out = []
-        for i, cut in enumerate(cuts[extra:], start=extra):
-            past = res[res["cutoff"].isin(cuts[i - extra : i])]
-            out.append(_add_conformal(res[res["cutoff"] == cut], past))
-        return pd.concat(out, ignore_index=True).sort_values(
-            ["unique_id", "cutoff", "ds"], kind="stable"
-        )
+        return _conformal_windows(_tidy(res.compute() if hasattr(res, "compute") else res))
 
     def _dask_forecast(self, data: pd.DataFrame, n_min: int, X_df) -> pd.DataFrame:
         h = self.s.horizon
@@ -225,6 +218,20 @@ class GlobalModel:
         pred = mlf.predict(h=h, X_df=X_df)
         pred = _tidy(pred.compute() if hasattr(pred, "compute") else pred)
         return _add_conformal(pred, cv)
+
+
+def _conformal_windows(res: pd.DataFrame) -> pd.DataFrame:
+    """The scored windows of a backtest run with ``GLOBAL_CONFORMAL`` extra windows before
+    them, each given the conformal bounds of the errors of the windows just before it (one
+    model per window instead of one per window and conformal window)."""
+    cuts = sorted(res["cutoff"].unique())
+    out = []
+    for i, cut in enumerate(cuts[GLOBAL_CONFORMAL:], start=GLOBAL_CONFORMAL):
+        past = res[res["cutoff"].isin(cuts[i - GLOBAL_CONFORMAL : i])]
+        out.append(_add_conformal(res[res["cutoff"] == cut], past))
+    return pd.concat(out, ignore_index=True).sort_values(
+        ["unique_id", "cutoff", "ds"], kind="stable"
+    )
 
 
 def _delayed(df: pd.DataFrame):

@@ -43,10 +43,10 @@ import pandas as pd
 
 from .candidates import (
     ENSEMBLE,
-    ENSEMBLE_POOL,
     TopDownCandidate,
     _clip_and_fill,
     add_ensemble,
+    ensemble_pool,
     search_ensemble,
     select_candidates,
 )
@@ -83,7 +83,7 @@ __all__ = ["BACKTEST_SAMPLE", "CoreOutput", "ForecastCore", "backtest_sample", "
 
 #: ``backtest="sample"``: series backtested per demand class group (smooth, intermittent);
 #: a class with at most this many series is backtested whole.
-BACKTEST_SAMPLE = 400
+BACKTEST_SAMPLE = 300
 
 log = logging.getLogger(__name__)
 
@@ -450,8 +450,7 @@ class ForecastCore:
         baseline_only = {"Naive", "SeasonalNaive"} if group == "intermittent" else set()
         if set(names) <= baseline_only:
             baseline_only = set()
-        pool = [m for m in board0.index if m not in ("Naive", *baseline_only)]
-        pool = [m for m in pool if np.isfinite(board0[m])][:ENSEMBLE_POOL]
+        pool = ensemble_pool(board0, {"Naive", *baseline_only})
         cand = [m for m in names if m not in baseline_only]
         members: list[str] = []
         how = "mean"
