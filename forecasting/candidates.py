@@ -31,7 +31,7 @@ ENSEMBLE = "Ensemble"
 #: Ensemble search: backward elimination over the mean of the ENSEMBLE_POOL best models of a
 #: class (by mean backtest error); a member is dropped only when that lowers the class's mean
 #: backtest error by at least ENSEMBLE_DROP_GAIN (relative).
-ENSEMBLE_POOL = 6
+ENSEMBLE_POOL = 5
 ENSEMBLE_DROP_GAIN = 0.005
 #: Near-duplicate candidates: MSTL and MSTL_SES decompose the series identically and differ
 #: only in the forecaster of the seasonally adjusted series, so their errors move together.

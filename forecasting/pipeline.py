@@ -17,8 +17,9 @@ Method (documented in docs/forecasting.md):
    so the other series take the class's choice and get only the final fits it needs.
    ``auto`` also backtests ``GlobalLGBM``, one LightGBM model across the class's series
    (:mod:`forecasting.global_model`).
-4. Candidates are every model plus ``Ensemble`` (the mean or median combination of 2–4 of the
-   class's 6 best models with the lowest backtest error; means and bounds combined alike) and,
+4. Candidates are every model plus ``Ensemble`` (backward elimination from the mean of the
+   class's 5 best models, one per family: a member goes only if that lowers the class's
+   backtest error by ≥ 0.5 %; :func:`forecasting.candidates.search_ensemble`) and,
    for smooth series of SKUs with several regions, ``TopDown`` (share × SKU-total forecast).
    Errors are scaled by the in-sample seasonal-naive error at each cutoff (MASE / RMSSE).
    Each demand class uses the candidate with the lowest mean error (or, with
@@ -443,7 +444,7 @@ class ForecastCore:
             scale = seasonal_scales(bsub, cv["cutoff"].unique(), self.season, metric)
             err = _errors(cv, names, scale, metric)
             self.progress.hook = None
-        # ensemble: the best mean/median combination of the class's best models (by backtest)
+        # ensemble: backward elimination over the class's best models (by backtest)
         board0 = err.groupby("model")[metric].mean().sort_values(kind="stable")
         # naive baselines are backtested (leaderboard) but not selectable for intermittent
         # series: MAE-type metrics reward their frequent all-zero forecasts, useless for stock.
