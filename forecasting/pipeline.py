@@ -616,28 +616,41 @@ class ForecastCore:
 # -- helpers ----------------------------------------------------------------------------------
 
 
+#: Sales-volume bands of :func:`backtest_sample` per demand class.
+SAMPLE_BANDS = 10
+
+
 def backtest_sample(info: pd.DataFrame, size: int) -> pd.Index:
     """A stratified sample of ``size`` series of one class group (all when it has ≤ ``size``).
 
     Strata are the demand classes in the group (e.g. smooth and constant), each getting its
-    share of ``size`` (at least one series); within a stratum the series are ranked by total
-    sales volume and picked at evenly spaced ranks, so the sample spans small to large series.
-    Deterministic (no random draw); returned in ``unique_id`` order.
+    share of ``size`` (at least one series). Within a class the series are cut into
+    ``SAMPLE_BANDS`` equal-count bands of sales volume (``total``), each band gets its share,
+    and within a band the series are ranked by variability (``cv2``) and picked at evenly
+    spaced ranks (the middle of equal slices). So the sample spans small to large and calm to
+    volatile series, the two things a class's model choice and interval calibration depend
+    on. Deterministic (no random draw); returned in ``unique_id`` order.
     """
     if len(info) <= size:
         return info.index
     picks: list = []
     classes = info["demand_class"].value_counts().sort_index()
     for cls, n_c in classes.items():
-        part = info[info["demand_class"] == cls]
+        part = info[info["demand_class"] == cls].reset_index()
         k = int(min(n_c, max(1, round(size * n_c / len(info)))))
-        order = (
-            part.reset_index()
-            .sort_values(["total", "unique_id"], kind="stable")["unique_id"]
-            .to_numpy()
-        )
-        idx = np.unique(np.linspace(0, n_c - 1, k).round().astype(int))
-        picks.extend(order[idx])
+        part = part.sort_values(["total", "unique_id"], kind="stable")
+        n_bands = max(1, min(SAMPLE_BANDS, k))
+        part["band"] = np.arange(n_c) * n_bands // n_c
+        # each band's share of k, largest remainders first, so the class gets exactly k
+        share = part["band"].value_counts().sort_index() * k / n_c
+        take = np.floor(share).astype(int)
+        rest = (share - take).sort_values(ascending=False, kind="stable")
+        take[rest.index[: k - int(take.sum())]] += 1
+        for band, g in part.groupby("band", sort=True):
+            order = g.sort_values(["cv2", "unique_id"], kind="stable")["unique_id"].to_numpy()
+            m = int(take[band])
+            idx = ((np.arange(m) + 0.5) * len(order) / max(m, 1)).astype(int)
+            picks.extend(order[np.unique(idx)])
     return pd.Index(sorted(picks), name=info.index.name)
 
 

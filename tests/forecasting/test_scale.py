@@ -25,12 +25,13 @@ def _panel(n: int, days: int = 70) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def test_backtest_sample_is_stratified_and_spans_volume() -> None:
+def test_backtest_sample_is_stratified_and_spans_volume_and_variability() -> None:
     rng = np.random.default_rng(0)
     info = pd.DataFrame(
         {
             "demand_class": ["smooth"] * 90 + ["constant"] * 10,
             "total": rng.permutation(100).astype(float),
+            "cv2": rng.uniform(0, 2, 100),
         },
         index=pd.Index([f"k{i:03d}" for i in range(100)], name="unique_id"),
     )
@@ -38,10 +39,16 @@ def test_backtest_sample_is_stratified_and_spans_volume() -> None:
     assert len(s) == 20 and list(s) == sorted(s)
     picked = info.loc[s]
     assert (picked["demand_class"] == "constant").sum() == 2  # its share of the sample
-    sm = info[info["demand_class"] == "smooth"]["total"]
-    assert picked["total"].max() == sm.max() and picked["total"].min() == sm.min()
+    sm = info[info["demand_class"] == "smooth"]
+    # every fifth of the smooth series' sales volume is represented, and so are calm and
+    # volatile series
+    fifth = pd.Series(pd.qcut(sm["total"].rank(method="first"), 5, labels=False), sm.index)
+    assert set(fifth.reindex(picked.index).dropna()) == set(range(5))
+    sp = picked[picked["demand_class"] == "smooth"]
+    assert (sp["cv2"] < sm["cv2"].median()).any() and (sp["cv2"] > sm["cv2"].median()).any()
     assert list(backtest_sample(info, 20)) == list(s)  # deterministic
     assert list(backtest_sample(info, 100)) == list(info.index)  # small class: all
+    assert len(backtest_sample(info, 7)) == 7  # fewer picks than bands
 
 
 def test_sample_and_all_choose_alike_on_a_small_panel(monkeypatch) -> None:
