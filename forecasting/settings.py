@@ -72,8 +72,9 @@ class ForecastSettings:
     jobs
         Worker processes for the local backend (``-1`` = all cores).
     ensemble
-        Also consider an ensemble as a candidate: the mean or median combination of 2–4 of
-        the class's six best models with the lowest backtest error (searched per class).
+        Also consider an ensemble as a candidate: the mean (or median) of the class's five
+        best models, one per family, less those whose removal lowers the class's backtest
+        error by at least 0.5 % (backward elimination, per class).
     calibrate
         Widen/narrow intervals so they cover at their nominal rate in the backtest (conformal,
         scaled residuals pooled per demand class).
