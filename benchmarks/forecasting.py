@@ -249,7 +249,7 @@ def nested_auto(hist: pd.DataFrame, jobs: int, windows_days=(14, 28), **override
 
 def _global_weight(labels) -> tuple[float, int, int]:
     """Mean weight of GlobalLGBM in the chosen ensembles (1/k in a mean of k members; in a
-    median of 3–4, counted as 1/k too), the series whose ensemble holds it, and all series."""
+    median of 3–5, counted as 1/k too), the series whose ensemble holds it, and all series."""
     w, n_in, n = [], 0, 0
     for label, count in labels.items():
         n += int(count)

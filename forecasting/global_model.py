@@ -35,7 +35,7 @@ GLOBAL_CONFORMAL = 2
 #: LightGBM threads: fixed (not one per core), so the model is the same on any machine; two,
 #: the cores of the machine the figures are measured on. On a heavily oversubscribed machine
 #: OpenMP threads wait on each other (measured 30× slower with 2 threads than with 1 at load
-#: 15 on 2 cores); set it to 1 there.
+#: 15 on 2 cores): set ``shipahead.forecasting.global_model.GLOBAL_THREADS = 1`` there.
 GLOBAL_THREADS = 2
 #: ``auto`` backtests the global model in a class only with at least this many series.
 GLOBAL_MIN_SERIES = 8

@@ -12,9 +12,10 @@ Method (documented in docs/forecasting.md):
    candidate models of their class (statsforecast ``cross_validation``, refit every window,
    ``fallback_model=Naive``); models without intervals get conformal intervals. With
    ``backtest="sample"`` (default) only a stratified sample of each class is backtested
-   (:func:`backtest_sample`: ``BACKTEST_SAMPLE`` series spread evenly over the class's sales
-   volume, every series when the class is smaller); selection and calibration are per class,
-   so the other series take the class's choice and get only the final fits it needs.
+   (:func:`backtest_sample`: ``BACKTEST_SAMPLE`` series spread over the class's sales volume
+   and, within volume bands, its variability; every series when the class is smaller);
+   selection and calibration are per class, so the other series take the class's choice and get
+   only the final fits it needs.
    ``auto`` also backtests ``GlobalLGBM``, one LightGBM model across the class's series
    (:mod:`forecasting.global_model`).
 4. Candidates are every model plus ``Ensemble`` (backward elimination from the mean of the
@@ -53,7 +54,7 @@ from .candidates import (
 )
 from .errors import InputError
 from .fit import StatsFit, Ticker
-from .global_model import GLOBAL, GLOBAL_MIN_SERIES, GlobalModel
+from .global_model import GLOBAL, GLOBAL_CONFORMAL, GLOBAL_MIN_SERIES, GlobalModel
 from .models import (
     AUTO_EXOG_MODELS,
     EXOG_MODELS,
@@ -407,8 +408,11 @@ class ForecastCore:
         bt_ids = self.bt_ids.get(group, info.index) if hasattr(self, "bt_ids") else info.index
         bsub = sub[sub["unique_id"].isin(bt_ids)]
         binfo = info.loc[bt_ids]
+        warns: list[str] = []
         if GLOBAL in names and self.s.models == "auto" and len(bt_ids) < GLOBAL_MIN_SERIES:
             names = [m for m in names if m != GLOBAL]
+        if GLOBAL in names:
+            names = self._global_fits(names, group, int(binfo["n_obs"].min()), warns)
         # TopDown totals are over every series of the SKU in the class, not only the sample's
         td = TopDownCandidate.make(self, sub, names)
         if td is None:
@@ -417,7 +421,6 @@ class ForecastCore:
         exog_names = [m for m in names if m in EXOG_MODELS]
         n_min = int(binfo["n_obs"].min()) - w * h
         kw = {"season_length": self.season, "freq_days": self.pdays, "horizon": h}
-        warns: list[str] = []
         # the backtest reports its progress as the statsforecast calls finish their chunks
         self.progress.hook = lambda units: clock.partial("backtest", units / max(w, 1))
         with clock.block("backtest", len(bt_ids)):
@@ -511,6 +514,23 @@ class ForecastCore:
             cv_chosen=cvc,
             warnings=warns,
         )
+
+    def _global_fits(self, names: list[str], group: str, n_obs: int, warns: list[str]):
+        """``names`` without ``GlobalLGBM`` when the shortest backtested series cannot train it
+        in the first of its ``windows + GLOBAL_CONFORMAL`` backtest windows (its conformal
+        intervals come from the extra windows); with ``auto`` a warning says so, a named
+        ``GlobalLGBM`` is an error."""
+        need = (self.s.windows + GLOBAL_CONFORMAL) * self.s.horizon + 1
+        if n_obs >= need:
+            return names
+        why = (
+            f"GlobalLGBM needs {need} periods per series ((windows + {GLOBAL_CONFORMAL}) × "
+            f"horizon + 1) and the shortest {group} series has {n_obs}"
+        )
+        if self.s.models != "auto":
+            raise InputError(why, fix="lower --windows or --horizon, or leave GlobalLGBM out")
+        warns.append(f"{why}: left out of the {group} class's candidates")
+        return [m for m in names if m != GLOBAL]
 
     def _final(
         self, sub, info, exo, chosen, ens, cand, plain, exog_names, td, kw, offsets
@@ -621,12 +641,14 @@ SAMPLE_BANDS = 10
 
 
 def backtest_sample(info: pd.DataFrame, size: int) -> pd.Index:
-    """A stratified sample of ``size`` series of one class group (all when it has ≤ ``size``).
+    """A stratified sample of about ``size`` series of one class group (all when it has ≤
+    ``size``; each demand class's share is rounded, so the total can differ by one or two).
 
     Strata are the demand classes in the group (e.g. smooth and constant), each getting its
     share of ``size`` (at least one series). Within a class the series are cut into
-    ``SAMPLE_BANDS`` equal-count bands of sales volume (``total``), each band gets its share,
-    and within a band the series are ranked by variability (``cv2``) and picked at evenly
+    ``SAMPLE_BANDS`` (or, for fewer picks, as many as picks) equal-count bands of sales
+    volume (``total``), each band gets its share, and within a band the series are ranked by
+    variability (``cv2``) and picked at evenly
     spaced ranks (the middle of equal slices). So the sample spans small to large and calm to
     volatile series, the two things a class's model choice and interval calibration depend
     on. Deterministic (no random draw); returned in ``unique_id`` order.

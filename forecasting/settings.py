@@ -96,9 +96,10 @@ class ForecastSettings:
     backtest
         ``"sample"`` (default): the rolling-origin backtest that selects the candidate and
         calibrates the intervals of each demand class runs on a stratified sample of the class
-        (``forecasting.BACKTEST_SAMPLE`` series, spread evenly over the class's sales volume;
-        every series when the class is that small); every series then gets only the final fits
-        of the chosen candidate. ``"all"``: backtest every series.
+        (``forecasting.BACKTEST_SAMPLE`` series, spread over the class's sales volume and,
+        within volume bands, its variability; every series when the class is that small);
+        every series then gets only the final fits of the chosen candidate. ``"all"``: backtest
+        every series.
     global_model
         ``auto`` also backtests ``GlobalLGBM``: one LightGBM model trained across all series of
         a class (mlforecast; lags, rolling means, calendar, holiday and regressor features,

@@ -229,9 +229,16 @@ def _check_gaps(df: pd.DataFrame, freq: str, fill_gaps: str | None, warnings: li
     last = g.max()
     counts = g.size()
     rng = pd.DataFrame({"first": first, "last": last, "n": counts})
-    # periods from each series' first date to the history's end, on one shared calendar
+    # periods from each series' first date to the history's end, on one shared calendar (a
+    # series whose first date is off it, e.g. out of phase with a 2-week frequency, is
+    # counted on its own)
     calendar = pd.date_range(first.min(), end, freq=freq)
-    expected = len(calendar) - calendar.searchsorted(rng["first"].to_numpy()).astype(np.int64)
+    starts = rng["first"].to_numpy()
+    pos = calendar.searchsorted(starts)
+    expected = (len(calendar) - pos).astype(np.int64)
+    off = np.flatnonzero(calendar[np.minimum(pos, len(calendar) - 1)].to_numpy() != starts)
+    for i in off:
+        expected[i] = len(pd.date_range(starts[i], end, freq=freq))
     short = expected != rng["n"].to_numpy()
     if not short.any():
         return df
@@ -284,10 +291,12 @@ def _mixed_frequencies(df: pd.DataFrame, key: pd.Series) -> str | None:
     """
     days = df["ds"].groupby(key, sort=False).diff().dt.days.dropna().astype(np.int64)
     k = key.loc[days.index].to_numpy()
+    if not len(k):
+        return None
     # df is sorted by key, so each series' differences are one contiguous run
     starts = np.r_[0, np.flatnonzero(k[1:] != k[:-1]) + 1]
     counts = np.diff(np.r_[starts, len(k)])
-    gcd = np.gcd.reduceat(days.to_numpy(), starts) if len(k) else np.zeros(0, np.int64)
+    gcd = np.gcd.reduceat(days.to_numpy(), starts)
     step = pd.Series(gcd, index=k[starts])[counts >= 3]
     if step.nunique() <= 1:
         return None

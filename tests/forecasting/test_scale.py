@@ -117,6 +117,25 @@ def test_global_model_candidate_in_the_pipeline() -> None:
     assert GLOBAL not in off.candidates("smooth", False)
 
 
+def test_global_model_needs_its_extra_backtest_windows() -> None:
+    """Series long enough to backtest (windows × horizon + season + 1 = 36 days) but too short
+    for GlobalLGBM's two extra conformal windows ((2 + 2) × 14 + 1 = 57 days): ``auto`` leaves
+    it out with a warning, a named GlobalLGBM is a clear error (it used to get zero-width
+    backtest intervals)."""
+    hist = _panel(10, days=50)
+    named = F.ForecastSettings(horizon=14, windows=2, jobs=1, models=f"SeasonalNaive,{GLOBAL}")
+    with pytest.raises(F.InputError, match="GlobalLGBM needs 57 periods"):
+        F.forecast(hist, named)
+    res = F.forecast(
+        hist, F.ForecastSettings(horizon=14, windows=2, jobs=1, top_down=False, ensemble=False)
+    )
+    assert GLOBAL not in set(res.leaderboard["model"])
+    assert any("GlobalLGBM needs 57 periods" in w for w in res.warnings)
+    ok = F.forecast(_panel(10, days=60), named)
+    lo, hi = ok.forecast["q10"].to_numpy(), ok.forecast["q90"].to_numpy()
+    assert GLOBAL in set(ok.backtest["model"]) and (hi > lo).any()
+
+
 def test_stage_timings_and_progress(small_history) -> None:
     seen: dict[str, list[tuple[int, int]]] = {}
     res = F.forecast(

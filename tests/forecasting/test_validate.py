@@ -120,3 +120,25 @@ def test_ids_become_strings():
     h["region_id"] = np.where(h.region_id == "R1", 1, 2)
     clean, _, _ = validate_history(h)
     assert set(clean.region_id) == {"1", "2"}
+
+
+def _rows(sku: str, dates: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"region_id": "r", "sku_id": sku, "ds": pd.to_datetime(dates), "y": 1.0})
+
+
+def test_single_row_series_gap_is_named_not_a_crash():
+    hist = pd.concat([_rows("a", ["2024-01-01"]), _rows("b", ["2024-01-08"])])
+    with pytest.raises(F.InputError, match="sku_id=a ends 2024-01-01"):
+        validate_history(hist, freq="W-MON")
+    filled, _, warns = validate_history(hist, freq="W-MON", fill_gaps="zero")
+    assert len(filled) == 3 and "filled 1 missing periods" in warns[0]
+
+
+def test_series_out_of_phase_with_a_two_week_frequency_count_their_own_periods():
+    a = _rows("a", ["2024-01-01", "2024-01-15", "2024-01-29"])
+    b = _rows("b", ["2024-01-08", "2024-01-22", "2024-02-05"])
+    out, freq, warns = validate_history(pd.concat([a, b]), freq="14D")
+    assert len(out) == 6 and freq == "14D" and not warns
+    # a missing period of the out-of-phase series is still found
+    with pytest.raises(F.InputError, match="sku_id=b has missing periods"):
+        validate_history(pd.concat([a, b.drop(index=1)]), freq="14D")
