@@ -197,7 +197,7 @@ def _snap_notes(st: pd.DataFrame, sn, max_snap_m: float, pre: dict[str, str]) ->
     if far:
         log.warning(
             "%d stop(s) are more than %.0f m from the nearest road (e.g. %r); they are served "
-            "from that road — see summary.json snap_far",
+            "from that road (each such stop's snap note gives the distance)",
             len(far),
             FAR_SNAP_M,
             far[0],
