@@ -50,6 +50,35 @@ class Visit:
     break_start_s: float | None = None  # when that break starts
 
 
+def serve(
+    problem,
+    node: int,
+    arrival_s: float,
+    ready_s: float,
+    rest_s: float,
+    load_after: np.ndarray,
+    leg_m: float,
+    leg_s: float,
+) -> Visit:
+    """The visit of ``node`` reached at ``arrival_s`` and ready to serve at ``ready_s`` (after a
+    break of ``rest_s`` taken there): service starts at the later of that and the window's
+    start, waiting excludes the break, lateness is against the window's end (all s from
+    midnight; ``load_after`` in the problem's units, leg in m and s)."""
+    lo, hi = (float(x) for x in problem.tw_s[node])
+    start = max(ready_s, lo)
+    return Visit(
+        node=node,
+        arrival_s=arrival_s,
+        start_s=start,
+        departure_s=start + float(problem.service_s[node]),
+        wait_s=start - arrival_s - rest_s,
+        late_s=max(0.0, start - hi),
+        load_after=tuple(int(x) for x in load_after),
+        leg_m=leg_m,
+        leg_s=leg_s,
+    )
+
+
 @dataclass(frozen=True)
 class Leg:
     """Road path of one leg: graph node sequence and the times the vehicle reaches them."""
@@ -333,23 +362,9 @@ class Simulator:
                 end_arr, end_m, end_leg = ready, metres, driving
                 end_wait = ready - arr - rest_here
                 break
-            lo, hi = (float(x) for x in problem.tw_s[s])
-            start = max(ready, lo)
             load = load - demand[s]
-            visits.append(
-                Visit(
-                    node=s,
-                    arrival_s=arr,
-                    start_s=start,
-                    departure_s=start + float(problem.service_s[s]),
-                    wait_s=start - arr - rest_here,
-                    late_s=max(0.0, start - hi),
-                    load_after=tuple(int(x) for x in load),
-                    leg_m=metres,
-                    leg_s=driving,
-                )
-            )
-            t = start + float(problem.service_s[s])
+            visits.append(serve(problem, s, arr, ready, rest_here, load, metres, driving))
+            t = visits[-1].departure_s
             prev = s
         break_late = 0.0
         if brk is not None and break_taken is not None:

@@ -25,15 +25,14 @@ def _matrix_sim(problem, v: int, route: tuple[int, ...], real: np.ndarray, dist)
 
 def _matrix_drive(problem, v: int, route, real, dist, depart: float, gap):
     """Drive ``route`` on the matrices leaving at ``depart`` (s), the break on leg ``gap``."""
-    from ..simulate import RouteSim, Visit
+    from ..simulate import RouteSim, serve
 
     veh = problem.vehicles[v]
-    sch = type("S", (), {"departure_s": depart})
     b = veh.break_
     dur, dm = real[v], (dist[v] if dist is not None else None)
     dem = np.asarray(problem.demand)
     load = dem[list(route)].sum(axis=0) if route else np.zeros(dem.shape[1], dtype=np.int64)
-    t = float(sch.departure_s)
+    t = float(depart)
     prev = veh.start
     visits: list = []
     brk_at = None
@@ -41,7 +40,6 @@ def _matrix_drive(problem, v: int, route, real, dist, depart: float, gap):
     for pos, node in enumerate((*route, veh.end)):
         travel = float(dur[prev, node])
         metres = float(dm[prev, node]) if dm is not None else 0.0
-        leave = t
         rest_here = 0.0
         if b is not None and gap == pos:
             rest_from = max(t, float(b.earliest_s))
@@ -62,28 +60,13 @@ def _matrix_drive(problem, v: int, route, real, dist, depart: float, gap):
         if pos == len(route):
             end = (ready, metres, travel)
             break
-        lo, hi = float(problem.tw_s[node, 0]), float(problem.tw_s[node, 1])
-        start = max(ready, lo)
         load = load - dem[node]
-        visits.append(
-            Visit(
-                node=node,
-                arrival_s=arrive,
-                start_s=start,
-                departure_s=start + float(problem.service_s[node]),
-                wait_s=start - arrive - rest_here,
-                late_s=max(0.0, start - hi),
-                load_after=tuple(int(x) for x in load),
-                leg_m=metres,
-                leg_s=travel,
-            )
-        )
-        t = start + float(problem.service_s[node])
+        visits.append(serve(problem, node, arrive, ready, rest_here, load, metres, travel))
+        t = visits[-1].departure_s
         prev = node
-        del leave
     return RouteSim(
         vehicle=v,
-        depart_s=float(sch.departure_s),
+        depart_s=float(depart),
         load_start=tuple(int(x) for x in dem[list(route)].sum(axis=0)) if route else (0,),
         visits=tuple(visits),
         end_arrival_s=end[0],
@@ -93,5 +76,5 @@ def _matrix_drive(problem, v: int, route, real, dist, depart: float, gap):
         break_late_s=max(0.0, brk_at - b.latest_s)
         if (b is not None and brk_at is not None)
         else 0.0,
-        leave_s=float(sch.departure_s),
+        leave_s=float(depart),
     )
