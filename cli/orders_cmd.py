@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from shipahead.cli.errors import CliInputError
 from shipahead.cli.errors import command as _handled
-from shipahead.cli.runs_cmd import _json, _print_table, open_cli_store, store_option
+from shipahead.cli.runs_cmd import _json, _print_table, cli_session, store_option
 
 app = typer.Typer(
     name="orders", help="Placement orders: approve, confirm, receive, cancel, import, list."
@@ -42,9 +42,8 @@ def _move(store: str, ids: list[str], status: str, quantity: int | None = None) 
         )
     if quantity is not None and len(ids) != 1:
         raise CliInputError("--quantity applies to one order", fix="name one ORDER_ID")
-    st = open_cli_store(store)
     try:
-        with st.session() as session:
+        with cli_session(store) as (session, _):
             counts = set_status(
                 session,
                 [(i, status, quantity) for i in ids],
@@ -53,8 +52,6 @@ def _move(store: str, ids: list[str], status: str, quantity: int | None = None) 
             )
     except InputError as exc:
         raise CliInputError(exc.message, fix=exc.fix) from None
-    finally:
-        st.close()
     if not STATE.quiet:
         n = counts.get(status, 0)
         console().print(f"{n} order(s) {status}; {len(set(ids)) - n} already {status}")
@@ -144,16 +141,13 @@ def import_command(
         q = r.get("quantity")
         qty = None if q is None or q != q else int(q)
         moves.append((str(r["order_id"]), str(r["status"]).strip().lower(), qty))
-    st = open_cli_store(store)
     try:
-        with st.session() as session:
+        with cli_session(store) as (session, _):
             counts = set_status(session, moves, source=f"import {label}"[:300], table="status")
     except InputError as exc:
         raise CliInputError(
             exc.message, file=label, row=exc.row, column=exc.column, fix=exc.fix
         ) from None
-    finally:
-        st.close()
     if not STATE.quiet:
         moved = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no changes"
         console().print(f"imported {len(df)} row(s) from {label}: {moved}")
@@ -177,14 +171,10 @@ def list_command(
             raise CliInputError(
                 f"unknown --status {s!r}", fix=f"use one of {', '.join(ORDER_STATUSES)}"
             )
-    st = open_cli_store(store)
-    try:
-        with st.session() as session:
-            df = orders_table(session, status or None)
-    finally:
-        st.close()
+    with cli_session(store) as (session, url):
+        df = orders_table(session, status or None)
     if as_json:
         _json(df)
     else:
         shown = ["order_id", "as_of", "from_node", "to_fc_id", "sku_id", "qty_units", "status"]
-        _print_table(df[shown], f"{len(df)} order(s) in {st.shown_url}", limit=1000)
+        _print_table(df[shown], f"{len(df)} order(s) in {url}", limit=1000)

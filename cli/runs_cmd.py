@@ -9,6 +9,8 @@ and forecasts that changed between two runs. ``--json`` prints machine-readable 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,6 +41,19 @@ def open_cli_store(url: str) -> Any:
         raise CliInputError(
             str(exc), fix="check --store (the url, the server, the password)"
         ) from None
+
+
+@contextmanager
+def cli_session(url: str) -> Iterator[tuple[Any, str]]:
+    """One session of the store at ``url`` (opened as :func:`open_cli_store` does, closed on
+    exit; the session commits when the block ends without an error) and the store's URL as
+    shown to users (no password)."""
+    st = open_cli_store(url)
+    try:
+        with st.session() as session:
+            yield session, st.shown_url
+    finally:
+        st.close()
 
 
 def store_option() -> Any:
@@ -96,16 +111,12 @@ def list_command(
     """List the runs in the store, oldest first."""
     from shipahead.store.planner import list_runs
 
-    st = open_cli_store(store)
-    try:
-        with st.session() as session:
-            runs = list_runs(session)
-    finally:
-        st.close()
+    with cli_session(store) as (session, shown):
+        runs = list_runs(session)
     if as_json:
         _json(runs)
     else:
-        _print_table(runs, f"{len(runs)} run(s) in {st.shown_url}", limit=1000)
+        _print_table(runs, f"{len(runs)} run(s) in {shown}", limit=1000)
 
 
 def _missing(run: str, url: str) -> CliInputError:
@@ -124,14 +135,10 @@ def show_command(
     """Show one run: KPIs, placement orders (with status), stock targets, forecast."""
     from shipahead.store.planner import run_tables
 
-    st = open_cli_store(store)
-    try:
-        with st.session() as session:
-            t = run_tables(session, run)
-    finally:
-        st.close()
+    with cli_session(store) as (session, shown):
+        t = run_tables(session, run)
     if t is None:
-        raise _missing(run, st.shown_url)
+        raise _missing(run, shown)
     if as_json:
         _json(t)
         return
@@ -155,14 +162,12 @@ def diff_command(
     import pandas as pd
     from shipahead.store.planner import diff_runs
 
-    st = open_cli_store(store)
+    shown = ""
     try:
-        with st.session() as session:
+        with cli_session(store) as (session, shown):
             d = diff_runs(session, run_a, run_b)
     except KeyError as exc:
-        raise _missing(str(exc.args[0]), st.shown_url) from None
-    finally:
-        st.close()
+        raise _missing(str(exc.args[0]), shown) from None
     if as_json:
         _json(d)
         return

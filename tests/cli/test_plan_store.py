@@ -93,6 +93,14 @@ def test_plan_writes_the_default_store_and_rerunning_upserts(
     assert len(shown["stock_targets"]) == 4
     res = _invoke("runs", "show", "nope", "--store", url)
     assert res.exit_code == 2 and "no run 'nope'" in res.output
+    # a run against itself: nothing changed; an unknown run is one line naming it
+    res = _invoke("runs", "diff", f"tiny@{as_of}", f"tiny@{as_of}", "--store", url, "--json")
+    d = json.loads(res.stdout)
+    assert res.exit_code == 0 and d["kpis"] == [] and d["orders"] == []
+    res = _invoke("runs", "diff", f"tiny@{as_of}", "nope", "--store", url)
+    assert res.exit_code == 2 and "no run 'nope'" in res.output and "Traceback" not in res.output
+    res = _invoke("runs", "list", "--store", url)
+    assert res.exit_code == 0 and f"tiny@{as_of}" in res.stdout
 
 
 def test_confirmed_orders_are_inbound_to_the_next_run(
