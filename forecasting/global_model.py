@@ -97,6 +97,21 @@ class GlobalModel:
             return ["month", week_of_year]
         return ["month"]
 
+    def _features(self, n_min: int) -> dict:
+        """The features and target transform, the same for the local and the Dask model:
+        lags, rolling means of the last 4 and 13 periods, calendar, per-series scaling."""
+        from mlforecast.lag_transforms import RollingMean
+        from mlforecast.target_transforms import LocalStandardScaler
+
+        return {
+            "freq": self.freq,
+            "lags": self.lags(n_min),
+            "lag_transforms": {1: [RollingMean(window_size=4), RollingMean(window_size=13)]},
+            "date_features": self._date_features(),
+            "target_transforms": [LocalStandardScaler()],
+            "num_threads": 1,
+        }
+
     def _lgbm(self):
         from lightgbm import LGBMRegressor
 
@@ -104,18 +119,8 @@ class GlobalModel:
 
     def _mlf(self, n_min: int):
         from mlforecast import MLForecast
-        from mlforecast.lag_transforms import RollingMean
-        from mlforecast.target_transforms import LocalStandardScaler
 
-        return MLForecast(
-            models={GLOBAL: self._lgbm()},
-            freq=self.freq,
-            lags=self.lags(n_min),
-            lag_transforms={1: [RollingMean(window_size=4), RollingMean(window_size=13)]},
-            date_features=self._date_features(),
-            target_transforms=[LocalStandardScaler()],
-            num_threads=1,
-        )
+        return MLForecast(models={GLOBAL: self._lgbm()}, **self._features(n_min))
 
     def _intervals(self):
         from mlforecast.utils import PredictionIntervals
@@ -159,19 +164,9 @@ class GlobalModel:
     def _dask_mlf(self, n_min: int):
         from mlforecast.distributed import DistributedMLForecast
         from mlforecast.distributed.models.dask.lgb import DaskLGBMForecast
-        from mlforecast.lag_transforms import RollingMean
-        from mlforecast.target_transforms import LocalStandardScaler
 
         model = DaskLGBMForecast(**LGBM_PARAMS, random_state=int(self.s.seed))
-        return DistributedMLForecast(
-            models={GLOBAL: model},
-            freq=self.freq,
-            lags=self.lags(n_min),
-            lag_transforms={1: [RollingMean(window_size=4), RollingMean(window_size=13)]},
-            date_features=self._date_features(),
-            target_transforms=[LocalStandardScaler()],
-            num_threads=1,
-        )
+        return DistributedMLForecast(models={GLOBAL: model}, **self._features(n_min))
 
     def _partitions(self, data: pd.DataFrame):
         import dask.dataframe as dd
