@@ -384,7 +384,8 @@ CONTRACTS: dict[str, Contract] = {
                     "float",
                     "units",
                     required=False,
-                    desc="inbound quantity already on its way",
+                    desc="inbound quantity on its way: counted as on hand when its eta is "
+                    "blank or on/before the plan date (later: left out, reported in summary.json)",
                     example="300",
                     ge=0,
                 ),
@@ -393,7 +394,7 @@ CONTRACTS: dict[str, Contract] = {
                     "date",
                     required=False,
                     nullable=True,
-                    desc="inbound arrival",
+                    desc="arrival date of qty_units",
                     example="2022-11-03",
                 ),
             ),

@@ -127,7 +127,7 @@ def _compute(run: PlaceRun, inputs: PlaceInputs):
 
 def _kpis(res) -> dict[str, Any]:
     s = res.summary
-    return {
+    kpis = {
         "method": s["method"],
         "expected_cost": round(s["expected_cost"]["total"], 4),
         "lp_lower_bound": round(s["lp_lower_bound"], 4),
@@ -139,6 +139,10 @@ def _kpis(res) -> dict[str, Any]:
         "units_placed": s["units_placed"],
         "wall_s": round(res.timings.get("total_s", 0.0), 2),
     }
+    late = (s.get("inbound") or {}).get("not_counted_units", 0.0)
+    if late:
+        kpis["inbound_not_counted_units"] = late
+    return kpis
 
 
 def execute(run: PlaceRun, inputs: PlaceInputs, out: Any) -> dict:
@@ -168,6 +172,11 @@ def _show(kpis: dict, out_dir: Path) -> None:
         f"cost {kpis['expected_cost']:,.2f} (LP bound {kpis['lp_lower_bound']:,.2f}, gap "
         f"{kpis['gap']:.3%}) · fill rate {'n/a' if fill is None else f'{fill:.1%}'} → {out_dir}"
     )
+    if kpis.get("inbound_not_counted_units"):
+        console().print(
+            f"[yellow]note[/] {kpis['inbound_not_counted_units']:,.0f} inbound units arrive after "
+            "the plan date and are not counted as stock (summary.json: inbound)"
+        )
 
 
 def _check_option_limits(window_days: float, promise_days: float | None) -> None:

@@ -8,7 +8,8 @@ and carry CSR-like ``*_start`` pointer arrays so that blocks of consecutive SKUs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,9 @@ class PlacementProblem:
     dem_r: np.ndarray
     demand: np.ndarray  # (P, K) units over the window
     sku_dem_start: np.ndarray  # (S+1,)
+    #: inventory's inbound ``qty_units``: units counted as on hand and units left out (ETA
+    #: after the plan date), see :func:`_inbound_units`; empty without inbound quantities
+    inbound: dict = field(default_factory=dict)
 
     @property
     def n_skus(self) -> int:
@@ -522,8 +526,47 @@ def _demand_pairs(
 
 
 # --------------------------------------------------------------------------- stock and supply
-def _read_inventory(inventory: pd.DataFrame, fcs: _Fcs, skus: _Skus) -> np.ndarray:
-    """On-hand units (S, F); what is on hand must fit each FC's capacity."""
+def _inbound_units(inv: pd.DataFrame, plan_date: dt.date | None) -> tuple[np.ndarray, dict]:
+    """Units of the inventory's optional inbound ``qty_units`` counted as on hand, per row, and
+    what was counted: stock on its way counts when it is in position by ``plan_date`` (its
+    ``eta`` blank or on/before that date; every row without a plan date). Units; ETA dates."""
+    if "qty_units" not in inv.columns:
+        return np.zeros(len(inv)), {}
+    qty = np.nan_to_num(_num(inv, "inventory", "qty_units", allow_nan=True))
+    eta = pd.Series(pd.NaT, index=inv.index, dtype="datetime64[ns]")
+    if "eta" in inv.columns:
+        raw = inv["eta"]
+        eta = pd.to_datetime(raw, errors="coerce")
+        bad = eta.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if (r := first_row(bad.to_numpy())) is not None:
+            raise InputError(
+                f"inventory row {r}: eta {str(raw.iloc[r])!r} is not a date",
+                table="inventory",
+                row=r,
+                column="eta",
+                fix="write ISO dates (YYYY-MM-DD), or leave eta blank",
+            )
+    late = np.zeros(len(inv), dtype=bool)
+    if plan_date is not None:
+        late = (eta.notna() & (eta.dt.date > plan_date)).to_numpy()
+    counted = np.where(late, 0.0, qty)
+    if not (qty > 0).any():
+        return counted, {}
+    info = {
+        "rows": int((qty > 0).sum()),
+        "counted_units": float(counted.sum()),
+        "not_counted_units": float(qty[late].sum()),
+        "not_counted_rows": int((late & (qty > 0)).sum()),
+        "in_position_by": None if plan_date is None else plan_date.isoformat(),
+    }
+    return counted, info
+
+
+def _read_inventory(
+    inventory: pd.DataFrame, fcs: _Fcs, skus: _Skus, plan_date: dt.date | None = None
+) -> tuple[np.ndarray, dict]:
+    """On-hand units (S, F), inbound stock in position by ``plan_date`` included, and the
+    inbound summary (:func:`_inbound_units`); what is on hand must fit each FC's capacity."""
     _require(inventory, "inventory", ["fc_id", "sku_id", "on_hand_units"])
     inv = inventory.reset_index(drop=True)
     inv = inv.assign(fc_id=_ids(inv, "inventory", "fc_id"), sku_id=_ids(inv, "inventory", "sku_id"))
@@ -531,7 +574,8 @@ def _read_inventory(inventory: pd.DataFrame, fcs: _Fcs, skus: _Skus) -> np.ndarr
     i_f = _known(inv["fc_id"], fcs.ids, "inventory", "fc_id", "fcs")
     i_s = _known(inv["sku_id"], skus.ids, "inventory", "sku_id", "skus")
     on_hand = np.zeros((len(skus.ids), len(fcs.ids)))
-    on_hand[i_s, i_f] = _num(inv, "inventory", "on_hand_units")
+    counted, inbound = _inbound_units(inv, plan_date)
+    on_hand[i_s, i_f] = _num(inv, "inventory", "on_hand_units") + counted
     used = skus.vol @ on_hand
     cap, cap_col = fcs.cap, fcs.cap_col
     over = used > cap * (1 + 1e-9) + 1e-9
@@ -543,7 +587,7 @@ def _read_inventory(inventory: pd.DataFrame, fcs: _Fcs, skus: _Skus) -> np.ndarr
             "or move stock out first",
             table="inventory",
         )
-    return on_hand
+    return on_hand, inbound
 
 
 @dataclass(frozen=True)
@@ -713,7 +757,7 @@ def build_problem(tables: PlacementTables, settings: PlacementSettings) -> Place
         raw = _lanes_from_geometry(tables.regions, sc.table, region_names, fc, settings)
     ln = _promise_lanes(raw, settings)
     dem = _demand_pairs(sc, raw, ln, fc.ids, sk.ids, settings)
-    on_hand = _read_inventory(tables.inventory, fc, sk)
+    on_hand, inbound = _read_inventory(tables.inventory, fc, sk, settings.plan_date)
     sup = _read_supply(tables.supply, sk.ids)
     arcs = _inbound_arcs(tables.inbound_lanes, sup, fc, settings)
     sup_s, sup_n, sup_avail = _placeable_supply(sup, arcs, fc, sk)
@@ -730,6 +774,7 @@ def build_problem(tables: PlacementTables, settings: PlacementSettings) -> Place
         cap=fc.cap,
         cap_unit=fc.cap_unit,
         on_hand=on_hand,
+        inbound=inbound,
         sup_s=sup_s,
         sup_n=sup_n,
         sup_avail=sup_avail,

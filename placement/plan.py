@@ -472,6 +472,8 @@ def _assemble(
         "n_orders": len(orders),
         "units_placed": int(orders["qty_units"].sum()) if len(orders) else 0,
     }
+    if pb.inbound:
+        summary["inbound"] = pb.inbound
     if "mip_bound" in info:
         summary["mip_bound"] = _f(info["mip_bound"])
     if "blocks" in info:

@@ -89,6 +89,21 @@ def test_place_writes_three_files(tmp_path):
         assert (out / name).read_bytes() == (out2 / name).read_bytes()
 
 
+def test_inbound_after_the_plan_date_is_reported_not_dropped(tmp_path):
+    tables = tiny_tables()
+    tables["fcs"] = _fcs_with_units(tables)
+    tables["inventory"] = tables["inventory"].assign(qty_units=[40], eta=["2026-12-09"])
+    p = _write(tmp_path, tables)
+    out = tmp_path / "out"
+    r = _run(_args(p, out))
+    assert r.exit_code == 0, r.output
+    assert "40 inbound units arrive after the plan date" in r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["inbound"]["not_counted_units"] == 40.0
+    targets = pd.read_csv(out / "stock_targets.csv").set_index(["fc_id", "sku_id"])
+    assert targets.loc[("EAST", "A"), "on_hand_units"] == 10
+
+
 def _expect_error(tmp_path, tables, *extra, contains: str):
     p = _write(tmp_path, tables)
     out = tmp_path / "out"

@@ -711,3 +711,42 @@ def test_nested_sample_prices_reach_the_sample_optimum():
             pool.close()
         assert res.lower_bound <= ref + 1e-7 * abs(ref)
         assert res.upper_bound == pytest.approx(ref, rel=1e-6)
+
+
+def test_inbound_stock_counts_when_it_is_in_position_by_the_plan_date(tiny):
+    """The inventory's optional inbound ``qty_units`` / ``eta`` are stock: counted as on hand
+    when they arrive by the plan date (or have no ETA), left out — and reported — when later."""
+    inv = pd.DataFrame(
+        {
+            "fc_id": ["EAST", "WEST"],
+            "sku_id": ["A", "B"],
+            "on_hand_units": [10, 0],
+            "qty_units": [20.0, 15.0],
+            "eta": ["2026-11-28", "2026-12-10"],
+        }
+    )
+    tables = {**tiny, "inventory": inv}
+    day = dt.date(2026, 12, 1)
+    res = plan(settings=PlacementSettings(window_days=W, plan_date=day), **tables)
+    oh = res.stock_targets.set_index(["fc_id", "sku_id"])["on_hand_units"]
+    assert oh[("EAST", "A")] == 30 and oh[("WEST", "B")] == 0
+    assert res.summary["inbound"] == {
+        "rows": 2,
+        "counted_units": 20.0,
+        "not_counted_units": 15.0,
+        "not_counted_rows": 1,
+        "in_position_by": "2026-12-01",
+    }
+    # the plan's invariants hold with the counted stock as the inventory
+    counted = inv.assign(on_hand_units=[30, 0]).drop(columns=["qty_units", "eta"])
+    _check_outputs({**tiny, "inventory": counted}, res)
+    # without a plan date every inbound quantity counts
+    res = plan(settings=PlacementSettings(window_days=W), **tables)
+    oh = res.stock_targets.set_index(["fc_id", "sku_id"])["on_hand_units"]
+    assert oh[("EAST", "A")] == 30 and oh[("WEST", "B")] == 15
+    # an ETA that is not a date is named, not ignored
+    from shipahead.placement import InputError
+
+    bad = inv.assign(eta=["2026-11-28", "next week"])
+    with pytest.raises(InputError, match="inventory row 1: eta 'next week' is not a date"):
+        plan(settings=PlacementSettings(window_days=W, plan_date=day), **{**tiny, "inventory": bad})
