@@ -39,7 +39,7 @@ from shipahead.store.runs import (
     PlannerRunOrder,
     PlannerStockTarget,
 )
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from shipahead.errors import InputError
@@ -290,12 +290,30 @@ _PER_RUN = (
 )
 
 
+#: Key of the PostgreSQL advisory lock that serialises run writes (released at commit).
+RUN_WRITE_LOCK_KEY = 0x5A1B_7E55
+
+
+def _one_writer(session: Session) -> None:
+    """Take the store's run-write lock before anything is read, so two plans writing at once
+    (two runs' sequence numbers, one order's state) follow each other instead of colliding:
+    a transaction-scoped advisory lock on PostgreSQL; on SQLite a write as the transaction's
+    first statement takes the database's write lock (a second writer waits up to its busy
+    timeout)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RUN_WRITE_LOCK_KEY})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE planner_runs SET seq = seq WHERE 0 = 1"))
+
+
 def write_run(session: Session, rec: RunRecord) -> OrderChanges:
     """Store ``rec`` in the caller's transaction, replacing an earlier write of its ``run_id``.
 
-    Returns what happened to the tracked orders. Rows are inserted in bulk (one executemany per
-    table).
+    Concurrent writers to one store follow each other (:func:`_one_writer`). Returns what
+    happened to the tracked orders. Rows are inserted in bulk (one executemany per table).
     """
+    _one_writer(session)
     existing = session.get(PlannerRun, rec.run_id)
     previous_drops: set[str] = set()
     if existing is not None:

@@ -342,3 +342,48 @@ def test_forecast_variants_are_stored_beside_the_final_forecast(tmp_path: Path) 
     with store.session() as s:  # diff compares the final forecasts only
         assert diff_runs(s, rec.run_id, rec.run_id)["forecasts"].empty
     store.close()
+
+
+def test_two_plans_writing_their_first_runs_at_once_follow_each_other(store_url: str) -> None:
+    """The second writer waits for the first to commit, then takes the next run number (without
+    the lock both read the same highest number and one failed on the unique sequence)."""
+    import threading
+
+    store = open_store(store_url)
+    first_in = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with store.session() as s:
+                write_run(s, _record("a@2022-07-11"))
+                first_in.set()
+                release.wait(10)
+        except BaseException as exc:
+            errors.append(exc)
+            first_in.set()
+
+    def second() -> None:
+        try:
+            with store.session() as s:
+                write_run(s, _record("b@2022-07-11", qty={("V1", "F1", "A"): 5}))
+        except BaseException as exc:
+            errors.append(exc)
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    assert first_in.wait(10)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    t2.join(0.5)
+    assert t2.is_alive()  # waiting for the first write to commit
+    release.set()
+    t1.join(20)
+    t2.join(20)
+    assert not errors, errors
+    with store.session() as s:
+        runs = list_runs(s)
+    assert runs["run_id"].tolist() == ["a@2022-07-11", "b@2022-07-11"]
+    assert runs["seq"].tolist() == [1, 2]
+    store.close()
