@@ -119,6 +119,13 @@ def replan_routes(
     if parsed.added:
         add_df = pd.DataFrame(parsed.added)
         if len(remaining):
+            # an optional field no added stop has (e.g. no window) takes the planned stops' type
+            blank = {
+                c: remaining[c].dtype
+                for c in add_df.columns
+                if c in remaining and add_df[c].isna().all() and remaining[c].dtype.kind in "fOM"
+            }
+            add_df = add_df.astype(blank)
             remaining = pd.concat([remaining, add_df], ignore_index=True)
         else:  # every planned stop done or cancelled: an empty frame must not set the dtypes
             remaining = add_df.reindex(columns=list(dict.fromkeys([*remaining, *add_df])))
