@@ -24,7 +24,7 @@ from .decomposition import (
 from .errors import InputError, SolverError
 from .inputs import PlacementProblem, PlacementTables, build_problem
 from .model import q_index, sku_q_start
-from .policy import inventory_policy
+from .policy import home_fc, inventory_policy
 from .rounding import round_placements
 from .settings import PlacementSettings
 from .solvers import solve_ortools
@@ -373,13 +373,7 @@ def _assemble(
     x = pb.on_hand.copy()
     np.add.at(x, (s_of, f_of), q_int)
     # catchment fill rate: regions whose cheapest lane (cost + late) is from FC f
-    lane_total = pb.lane_cost + pb.lane_late
-    home = np.full(len(pb.region_ids), -1, dtype=np.int64)
-    for r in range(len(pb.region_ids)):
-        a, b = pb.region_lane_start[r], pb.region_lane_start[r + 1]
-        if b > a:
-            home[r] = pb.lane_f[a + int(np.argmin(lane_total[a:b]))]
-    h = home[pb.dem_r]
+    h = home_fc(pb)[pb.dem_r]
     dem_sf = np.zeros((S, F))
     srv_sf = np.zeros((S, F))
     np.add.at(dem_sf, (pb.dem_s, h), exp_dem)

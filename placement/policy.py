@@ -26,7 +26,7 @@ import pandas as pd
 
 from .inputs import PlacementProblem
 
-__all__ = ["POLICY_COLUMNS", "inventory_policy"]
+__all__ = ["POLICY_COLUMNS", "home_fc", "inventory_policy"]
 
 POLICY_COLUMNS = [
     "fc_id",
@@ -45,7 +45,7 @@ POLICY_COLUMNS = [
 ]
 
 
-def _home_fc(pb: PlacementProblem) -> np.ndarray:
+def home_fc(pb: PlacementProblem) -> np.ndarray:
     """Index of each region's FC: the cheapest lane (cost + late), -1 without a lane."""
     lane_total = pb.lane_cost + pb.lane_late
     home = np.full(len(pb.region_ids), -1, dtype=np.int64)
@@ -90,7 +90,7 @@ def inventory_policy(
     from scipy.stats import norm
 
     S, F = pb.n_skus, pb.n_fcs
-    h = _home_fc(pb)[pb.dem_r]
+    h = home_fc(pb)[pb.dem_r]
     K = pb.n_scenarios
     dem = np.zeros((S, F, K))
     ok = h >= 0
