@@ -135,6 +135,22 @@ class LogProgress:
         self.last_pct = pct
 
 
+def _bars(con, unit: str) -> Progress:
+    """Rich bars: description, bar, done/total ``unit``, elapsed, ETA (cleared when done)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=con,
+        transient=True,
+    )
+
+
 @contextmanager
 def count_progress(description: str, unit: str = "series") -> Iterator[Callable[[int, int], None]]:
     """Yield ``update(done, total)``: a bar with done/total and ETA on a terminal, log lines
@@ -146,18 +162,7 @@ def count_progress(description: str, unit: str = "series") -> Iterator[Callable[
     if not con.is_terminal:
         yield LogProgress(description, unit).update
         return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=con,
-        transient=True,
-    ) as prog:
+    with _bars(con, unit) as prog:
         task = prog.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
@@ -188,18 +193,7 @@ def forecast_progress(
 
         yield LogProgress(description, "series").update, log_stage
         return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("series"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=con,
-        transient=True,
-    ) as prog:
+    with _bars(con, "series") as prog:
         main = prog.add_task(description, total=None)
         tasks: dict[str, TaskID] = {}
 
