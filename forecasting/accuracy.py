@@ -114,15 +114,7 @@ def series_scales(actuals: pd.DataFrame, points: pd.DataFrame, season: int) -> n
     a["c_s"] = (a["y"] - g.shift(season)).abs().groupby(a["key"], sort=False).cumsum()
     a["c_1"] = (a["y"] - g.shift(1)).abs().groupby(a["key"], sort=False).cumsum()
     a["c_y"] = pd.Series(np.abs(y)).groupby(a["key"], sort=False).cumsum()
-    p = points.reset_index(drop=True).assign(_i=np.arange(len(points)))
-    at = pd.merge_asof(
-        p.sort_values("as_of", kind="stable"),
-        a[["key", "ds", "n", "c_s", "c_1", "c_y"]].sort_values("ds", kind="stable"),
-        left_on="as_of",
-        right_on="ds",
-        by="key",
-        direction="backward",
-    ).sort_values("_i")
+    at = _as_of(points, a[["key", "ds", "n", "c_s", "c_1", "c_y"]])
     n = at["n"].to_numpy(dtype=float)
     seasonal = at["c_s"].to_numpy(dtype=float) / np.maximum(n - season, 1)
     first = at["c_1"].to_numpy(dtype=float) / np.maximum(n - 1, 1)
@@ -132,19 +124,25 @@ def series_scales(actuals: pd.DataFrame, points: pd.DataFrame, season: int) -> n
     return np.where(np.isnan(n), np.nan, sc)
 
 
-def _naive(actuals: pd.DataFrame, rows: pd.DataFrame, season: int) -> np.ndarray:
-    """Seasonal-naive forecast of each row (``key, as_of, lag``) from the history to as_of."""
-    a = actuals.sort_values(["key", "ds"], kind="stable").reset_index(drop=True)
-    a["pos"] = a.groupby("key", sort=False).cumcount()
-    r = rows[["key", "as_of", "lag"]].reset_index(drop=True).assign(_i=np.arange(len(rows)))
-    at = pd.merge_asof(
-        r.sort_values("as_of", kind="stable"),
-        a[["key", "ds", "pos"]].sort_values("ds", kind="stable"),
+def _as_of(points: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Each row of ``points`` (``key, as_of, …``, in its order) with the columns of the last
+    ``history`` row (``key, ds, …``) of its key on or before ``as_of`` (NaN when none)."""
+    p = points.reset_index(drop=True).assign(_i=np.arange(len(points)))
+    return pd.merge_asof(
+        p.sort_values("as_of", kind="stable"),
+        history.sort_values("ds", kind="stable"),
         left_on="as_of",
         right_on="ds",
         by="key",
         direction="backward",
     ).sort_values("_i")
+
+
+def _naive(actuals: pd.DataFrame, rows: pd.DataFrame, season: int) -> np.ndarray:
+    """Seasonal-naive forecast of each row (``key, as_of, lag``) from the history to as_of."""
+    a = actuals.sort_values(["key", "ds"], kind="stable").reset_index(drop=True)
+    a["pos"] = a.groupby("key", sort=False).cumcount()
+    at = _as_of(rows[["key", "as_of", "lag"]], a[["key", "ds", "pos"]])
     p0 = at["pos"].to_numpy(dtype=float)
     lag = at["lag"].to_numpy(dtype=np.int64)
     start = p0 - season + 1
