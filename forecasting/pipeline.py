@@ -409,10 +409,8 @@ class ForecastCore:
         bsub = sub[sub["unique_id"].isin(bt_ids)]
         binfo = info.loc[bt_ids]
         warns: list[str] = []
-        if GLOBAL in names and self.s.models == "auto" and len(bt_ids) < GLOBAL_MIN_SERIES:
-            names = [m for m in names if m != GLOBAL]
         if GLOBAL in names:
-            names = self._global_fits(names, group, int(binfo["n_obs"].min()), warns)
+            names = self._without_unfit_global(names, group, binfo, warns)
         # TopDown totals are over every series of the SKU in the class, not only the sample's
         td = TopDownCandidate.make(self, sub, names)
         if td is None:
@@ -515,19 +513,26 @@ class ForecastCore:
             warnings=warns,
         )
 
-    def _global_fits(self, names: list[str], group: str, n_obs: int, warns: list[str]):
-        """``names`` without ``GlobalLGBM`` when the shortest backtested series cannot train it
-        in the first of its ``windows + GLOBAL_CONFORMAL`` backtest windows (its conformal
-        intervals come from the extra windows); with ``auto`` a warning says so, a named
-        ``GlobalLGBM`` is an error."""
+    def _without_unfit_global(
+        self, names: list[str], group: str, binfo: pd.DataFrame, warns: list[str]
+    ) -> list[str]:
+        """``names`` without ``GlobalLGBM`` where it cannot be trained: with ``auto``, when the
+        class backtests fewer than ``GLOBAL_MIN_SERIES`` series (``binfo``); and when the
+        shortest backtested series cannot train it in the first of its ``windows +
+        GLOBAL_CONFORMAL`` backtest windows (its conformal intervals come from the extra
+        windows) — with ``auto`` a warning says so, a named ``GlobalLGBM`` is an error."""
+        auto = self.s.models == "auto"
+        if auto and len(binfo) < GLOBAL_MIN_SERIES:
+            return [m for m in names if m != GLOBAL]
         need = (self.s.windows + GLOBAL_CONFORMAL) * self.s.horizon + 1
+        n_obs = int(binfo["n_obs"].min())
         if n_obs >= need:
             return names
         why = (
             f"GlobalLGBM needs {need} periods per series ((windows + {GLOBAL_CONFORMAL}) × "
             f"horizon + 1) and the shortest {group} series has {n_obs}"
         )
-        if self.s.models != "auto":
+        if not auto:
             raise InputError(why, fix="lower --windows or --horizon, or leave GlobalLGBM out")
         warns.append(f"{why}: left out of the {group} class's candidates")
         return [m for m in names if m != GLOBAL]
