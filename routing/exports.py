@@ -486,39 +486,18 @@ def network_geojson(
     within ``max_points``; the collection's ``bbox`` covers what is drawn.
     """
     import numpy as np
-    import shapely
 
     from .network import ROAD_CLASSES
+    from .outputs import road_tier_lines
 
     lon = np.asarray(net.lon, dtype=float)
     lat = np.asarray(net.lat, dtype=float)
-    tail = np.asarray(net.arc_tail, dtype=np.int64)
-    head = np.asarray(net.arc_head, dtype=np.int64)
     n = len(lon)
-    has_reverse = np.isin(head * n + tail, tail * n + head)
-    keep = (tail < head) | ~has_reverse  # each undirected segment once
-    if bbox is not None:
-        x0, y0, x1, y1 = (float(v) for v in bbox)
-
-        def _in(i: np.ndarray) -> np.ndarray:
-            return (lon[i] >= x0) & (lon[i] <= x1) & (lat[i] >= y0) & (lat[i] <= y1)
-
-        keep &= _in(tail) | _in(head)
-    cls = np.asarray(net.arc_class)
     features = []
     drawn: list[np.ndarray] = []
-    budget = int(max_points)
-    for tier, (lo, hi) in enumerate(NETWORK_TIERS):
-        arcs = np.flatnonzero(keep & (cls >= lo) & (cls < hi))
-        if not len(arcs):
-            continue
-        lines = shapely.simplify(
-            [shapely.LineString(net.arc_geometry[int(a)]) for a in arcs], NETWORK_SIMPLIFY_DEG
-        )
-        xy, which = shapely.get_coordinates(lines, return_index=True)
-        if len(xy) > budget:
-            break
-        budget -= len(xy)
+    for tier, (lo, hi), xy, which in road_tier_lines(
+        net, NETWORK_TIERS, NETWORK_SIMPLIFY_DEG, max_points, bbox
+    ):
         xy = np.round(xy, 5)
         drawn.append(xy)
         cuts = np.flatnonzero(np.diff(which)) + 1

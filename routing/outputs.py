@@ -198,6 +198,51 @@ MAX_ROAD_POINTS = 150_000
 ROAD_SIMPLIFY_DEG = 2e-5
 
 
+def road_tier_lines(
+    net,
+    tiers: tuple[tuple[int, int], ...],
+    simplify_deg: float,
+    max_points: int,
+    bbox: tuple[float, float, float, float] | None = None,
+):
+    """The road network to draw, tier by tier: for each ``(lo, hi)`` range of road classes
+    (widest first) with segments, ``(tier index, (lo, hi), xy, which)`` — each undirected
+    segment once, with an end inside ``bbox`` (``min_lon, min_lat, max_lon, max_lat``,
+    degrees) when given, simplified by ``simplify_deg`` degrees; ``xy`` are ``(lon, lat)``
+    points, ``which`` the segment of each point. Stops before the tier that would take the
+    points over ``max_points``."""
+    import shapely
+
+    lon = np.asarray(net.lon, dtype=float)
+    lat = np.asarray(net.lat, dtype=float)
+    tail = np.asarray(net.arc_tail, dtype=np.int64)
+    head = np.asarray(net.arc_head, dtype=np.int64)
+    n = len(lon)
+    # each undirected segment once: keep the arc with tail < head, or the only direction
+    keep = (tail < head) | ~np.isin(head * n + tail, tail * n + head)
+    if bbox is not None:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+
+        def _in(i: np.ndarray) -> np.ndarray:
+            return (lon[i] >= x0) & (lon[i] <= x1) & (lat[i] >= y0) & (lat[i] <= y1)
+
+        keep &= _in(tail) | _in(head)
+    cls = np.asarray(net.arc_class)
+    budget = int(max_points)
+    for tier, (lo, hi) in enumerate(tiers):
+        arcs = np.flatnonzero(keep & (cls >= lo) & (cls < hi))
+        if not len(arcs):
+            continue
+        lines = shapely.simplify(
+            [shapely.LineString(net.arc_geometry[int(a)]) for a in arcs], simplify_deg
+        )
+        xy, which = shapely.get_coordinates(lines, return_index=True)
+        if len(xy) > budget:
+            return
+        budget -= len(xy)
+        yield tier, (lo, hi), xy, which
+
+
 def road_layer(plan: RoutePlan, pad: float = 0.15) -> list[dict]:
     """The road network around the plan as polylines, one entry per tier of road classes.
 
@@ -207,41 +252,19 @@ def road_layer(plan: RoutePlan, pad: float = 0.15) -> list[dict]:
     tier (the first from 0, 0). Minor tiers are left out when the points exceed
     :data:`MAX_ROAD_POINTS`.
     """
-    import shapely
-
-    net = plan.net
     lon, lat = plan.node_lonlat[:, 0], plan.node_lonlat[:, 1]
     w = max(float(lon.max() - lon.min()), 0.005)
     h = max(float(lat.max() - lat.min()), 0.005)
-    x0, x1 = float(lon.min()) - pad * w, float(lon.max()) + pad * w
-    y0, y1 = float(lat.min()) - pad * h, float(lat.max()) + pad * h
-    tail = np.asarray(net.arc_tail, dtype=np.int64)
-    head = np.asarray(net.arc_head, dtype=np.int64)
-    key_fw = tail * net.n_nodes + head
-    key_bw = head * net.n_nodes + tail
-    # each undirected segment once: keep the arc with tail < head, or the only direction
-    has_reverse = np.isin(key_bw, key_fw)
-    keep = (tail < head) | ~has_reverse
-    nlon, nlat = np.asarray(net.lon), np.asarray(net.lat)
-
-    def _in(i: np.ndarray) -> np.ndarray:
-        return (nlon[i] >= x0) & (nlon[i] <= x1) & (nlat[i] >= y0) & (nlat[i] <= y1)
-
-    inside = _in(tail) | _in(head)
-    cls = np.asarray(net.arc_class)
+    bbox = (
+        float(lon.min()) - pad * w,
+        float(lat.min()) - pad * h,
+        float(lon.max()) + pad * w,
+        float(lat.max()) + pad * h,
+    )
     tiers = []
-    budget = MAX_ROAD_POINTS
-    for lo, hi in _ROAD_TIERS:
-        arcs = np.flatnonzero(keep & inside & (cls >= lo) & (cls < hi))
-        if not len(arcs):
-            continue
-        lines = shapely.simplify(
-            [shapely.LineString(net.arc_geometry[int(a)]) for a in arcs], ROAD_SIMPLIFY_DEG
-        )
-        xy, which = shapely.get_coordinates(lines, return_index=True)
-        if len(xy) > budget:
-            break
-        budget -= len(xy)
+    for _, _, xy, which in road_tier_lines(
+        plan.net, _ROAD_TIERS, ROAD_SIMPLIFY_DEG, MAX_ROAD_POINTS, bbox
+    ):
         g = np.rint(xy[:, ::-1] * 1e5).astype(np.int64)  # (lat, lon) in 1e-5 degrees
         d = np.diff(g, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
         cuts = np.flatnonzero(np.diff(which)) + 1
