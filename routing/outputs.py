@@ -17,11 +17,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .plan import RoutePlan, hhmm
+
+if TYPE_CHECKING:
+    from .network import RoadNetwork
 
 #: colour per vehicle (cycled): colour-blind-safe Okabe-Ito, then Tableau 10
 PALETTE = (
@@ -199,12 +203,12 @@ ROAD_SIMPLIFY_DEG = 2e-5
 
 
 def road_tier_lines(
-    net,
+    net: RoadNetwork,
     tiers: tuple[tuple[int, int], ...],
     simplify_deg: float,
     max_points: int,
     bbox: tuple[float, float, float, float] | None = None,
-):
+) -> Iterator[tuple[int, tuple[int, int], np.ndarray, np.ndarray]]:
     """The road network to draw, tier by tier: for each ``(lo, hi)`` range of road classes
     (widest first) with segments, ``(tier index, (lo, hi), xy, which)`` — each undirected
     segment once, with an end inside ``bbox`` (``min_lon, min_lat, max_lon, max_lat``,
